@@ -1,0 +1,26 @@
+/*
+ * ew_alloc.h - the one allocation hook of ecowarn.
+ *
+ * Every heap allocation made by ecowarn code, and by jansson on its behalf, goes through
+ * ew_malloc/ew_free. Tests replace the functions to fail the Nth allocation and prove that
+ * every out-of-memory path returns EW_ENOMEM without a crash or a leak.
+ */
+#ifndef EW_ALLOC_H
+#define EW_ALLOC_H
+
+#include <stddef.h>
+
+typedef void *(*ew_malloc_fn)(size_t size);
+typedef void (*ew_free_fn)(void *ptr);
+
+/* Returns a new block or NULL. */
+void *ew_malloc(size_t size);
+/* Zeroed block of n * size bytes, or NULL (also on overflow). */
+void *ew_calloc(size_t n, size_t size);
+void ew_free(void *ptr);
+
+/* Replaces the allocator for ecowarn and for jansson; NULLs restore malloc/free.
+ * Call it before any allocation is live: blocks must be freed by the allocator that made them. */
+void ew_set_alloc_funcs(ew_malloc_fn m, ew_free_fn f);
+
+#endif

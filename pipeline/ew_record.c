@@ -1,0 +1,262 @@
+/*
+ * ew_record.c - the normalized record and the small vocabularies around it: editions, data
+ * kinds, value fields, flag meanings, and exact decimal numbers.
+ */
+#include "ew_record.h"
+
+#include "ew_alloc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ew_record *ew_record_new(void)
+{
+    struct ew_record *rec = ew_malloc(sizeof *rec);
+    if (rec)
+        ew_record_reset(rec);
+    return rec;
+}
+
+void ew_record_free(struct ew_record *rec)
+{
+    ew_free(rec);
+}
+
+void ew_record_reset(struct ew_record *rec)
+{
+    rec->mn = rec->st = rec->cn = rec->qn = rec->pw = NULL;
+    rec->flag = rec->pnum = rec->pno = -1;
+    rec->version = EW_VERSION_2005;
+    rec->kind = EW_KIND_OTHER;
+    rec->has_time = false;
+    rec->data_time = 0;
+    rec->nvalues = rec->nparams = 0;
+    rec->text_used = 0;
+}
+
+char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n)
+{
+    if (n >= sizeof rec->text - rec->text_used)
+        return NULL;
+    char *dst = rec->text + rec->text_used;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    rec->text_used += n + 1;
+    return dst;
+}
+
+enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag)
+{
+    bool v2005 = version == EW_VERSION_2005;
+    switch (flag) {
+    case '\0':
+        return EW_FLAG_NONE;
+    case 'N':
+        return EW_FLAG_NORMAL;
+    case 'F':
+        return v2005 ? EW_FLAG_SOURCE_STOPPED : EW_FLAG_INSTRUMENT_STOPPED;
+    case 'M':
+        return EW_FLAG_MAINTENANCE;
+    case 'S':
+        return EW_FLAG_MANUAL;
+    case 'D':
+        return EW_FLAG_FAULT;
+    case 'C':
+        return EW_FLAG_CALIBRATION;
+    case 'T':
+        return EW_FLAG_OVER_RANGE;
+    case 'B':
+        return v2005 ? EW_FLAG_UNKNOWN : EW_FLAG_COMM_FAILURE;
+    case 'P':
+        return v2005 ? EW_FLAG_POWER_FAILURE : EW_FLAG_UNKNOWN;
+    default:
+        return EW_FLAG_UNKNOWN;
+    }
+}
+
+const char *ew_flag_meaning_name(enum ew_flag_meaning m)
+{
+    static const char *const names[] = {
+        [EW_FLAG_NONE] = "none",
+        [EW_FLAG_NORMAL] = "normal",
+        [EW_FLAG_INSTRUMENT_STOPPED] = "instrument_stopped",
+        [EW_FLAG_SOURCE_STOPPED] = "source_stopped",
+        [EW_FLAG_MAINTENANCE] = "maintenance",
+        [EW_FLAG_MANUAL] = "manual",
+        [EW_FLAG_FAULT] = "fault",
+        [EW_FLAG_CALIBRATION] = "calibration",
+        [EW_FLAG_OVER_RANGE] = "over_range",
+        [EW_FLAG_COMM_FAILURE] = "comm_failure",
+        [EW_FLAG_POWER_FAILURE] = "power_failure",
+        [EW_FLAG_UNKNOWN] = "unknown",
+    };
+    return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : "unknown";
+}
+
+enum ew_version ew_version_from_flag(int flag)
+{
+    if (flag < 0)
+        return EW_VERSION_2005;
+    int v = (flag >> 2) & 0xF;
+    return v <= EW_VERSION_2025 ? (enum ew_version)v : EW_VERSION_UNKNOWN;
+}
+
+static const char *const ew_version_names[] = {"2005", "2017", "2025", "unknown"};
+
+const char *ew_version_name(enum ew_version v)
+{
+    return ew_version_names[(unsigned)v <= EW_VERSION_UNKNOWN ? v : EW_VERSION_UNKNOWN];
+}
+
+enum ew_version ew_version_parse(const char *s)
+{
+    for (int v = EW_VERSION_2005; v < EW_VERSION_UNKNOWN; v++)
+        if (!strcmp(s, ew_version_names[v]))
+            return (enum ew_version)v;
+    return EW_VERSION_UNKNOWN;
+}
+
+enum ew_data_kind ew_kind_from_cn(const char *cn)
+{
+    static const struct {
+        char cn[5];
+        enum ew_data_kind kind;
+    } kinds[] = {
+        {"2011", EW_KIND_REALTIME}, {"2051", EW_KIND_MINUTE},  {"2061", EW_KIND_HOUR},
+        {"2031", EW_KIND_DAY},      {"2021", EW_KIND_STATE},   {"2041", EW_KIND_RUNTIME},
+        {"3020", EW_KIND_INFO},
+    };
+    if (!cn)
+        return EW_KIND_OTHER;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(cn, kinds[i].cn))
+            return kinds[i].kind;
+    return cn[0] == '9' ? EW_KIND_REPLY : EW_KIND_OTHER;
+}
+
+const char *ew_kind_name(enum ew_data_kind k)
+{
+    static const char *const names[] = {
+        [EW_KIND_OTHER] = "other",   [EW_KIND_REALTIME] = "realtime", [EW_KIND_MINUTE] = "minute",
+        [EW_KIND_HOUR] = "hour",     [EW_KIND_DAY] = "day",           [EW_KIND_STATE] = "state",
+        [EW_KIND_RUNTIME] = "runtime", [EW_KIND_INFO] = "info",       [EW_KIND_REPLY] = "reply",
+    };
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
+}
+
+static const char *const ew_field_names[EW_FIELD_COUNT] = {
+    [EW_FIELD_OTHER] = "",
+#define EW__FIELD_NAME(name, text) [EW_FIELD_##name] = text,
+    EW_FIELD_MAP(EW__FIELD_NAME)
+#undef EW__FIELD_NAME
+};
+
+enum ew_field ew_field_lookup(const char *s, size_t n)
+{
+    for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++)
+        if (strlen(ew_field_names[f]) == n && !strncasecmp(ew_field_names[f], s, n))
+            return (enum ew_field)f;
+    return EW_FIELD_OTHER;
+}
+
+const char *ew_field_name(enum ew_field f)
+{
+    return (unsigned)f < EW_FIELD_COUNT ? ew_field_names[f] : "";
+}
+
+void ew_value_resolve(struct ew_value *v, enum ew_medium medium)
+{
+    const struct ew_pollutant *p = ew_pollutant_find(v->code, strlen(v->code), medium);
+    v->pollutant = p;
+    if (p && !strcmp(v->code, p->code2005))
+        v->code = p->code;
+}
+
+void ew_record_apply_version(struct ew_record *rec)
+{
+    for (size_t i = 0; i < rec->nvalues; i++)
+        rec->values[i].flag_meaning =
+            (uint8_t)ew_flag_meaning((enum ew_version)rec->version, rec->values[i].flag);
+}
+
+/* Exact powers of ten: every one up to 1e22 is representable in a double. */
+static const double ew_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+bool ew_parse_number(const char *s, size_t n, double *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    uint64_t mant = 0;
+    int sig = 0, frac = 0, digits = 0;
+    bool dot = false, exp = false;
+    for (; i < n; i++) {
+        unsigned c = (unsigned char)s[i] - '0';
+        if (c <= 9) {
+            digits++;
+            if (mant == 0 && c == 0) {
+                frac += dot; /* leading zeros are not significant */
+                continue;
+            }
+            if (sig < 19)
+                mant = mant * 10 + c;
+            sig++;
+            frac += dot;
+        } else if (s[i] == '.' && !dot) {
+            dot = true;
+        } else if ((s[i] == 'e' || s[i] == 'E') && digits) {
+            exp = true;
+            break;
+        } else {
+            return false;
+        }
+    }
+    if (!digits)
+        return false;
+    if (!exp && sig <= 15 && frac <= 22) {
+        /* Clinger's fast path: an integer below 2^53 divided by an exact power of ten is
+         * correctly rounded by IEEE division. */
+        double d = (double)mant / ew_pow10[frac];
+        *out = neg ? -d : d;
+        return true;
+    }
+    if (exp) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '-' || s[j] == '+'))
+            j++;
+        if (j == n)
+            return false;
+        for (; j < n; j++)
+            if ((unsigned)(s[j] - '0') > 9)
+                return false;
+    }
+    char buf[64];
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double d = strtod(buf, NULL);
+    if (!isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+size_t ew_format_number(double d, char out[32])
+{
+    if (!isfinite(d))
+        return (size_t)snprintf(out, 32, "null");
+    int len = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        len = snprintf(out, 32, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    return (size_t)len;
+}

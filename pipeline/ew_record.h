@@ -1,0 +1,175 @@
+/*
+ * ew_record.h - the normalized record: one HJ 212 packet (or one telemetry JSON message) in
+ * the form every other part of ecowarn consumes.
+ *
+ * A record is a transparent value type with fixed capacity: decoding into it never allocates,
+ * so the hot path reuses one record per connection. Every string a record points to lives
+ * either in the record's own text arena (valid until the next ew_record_reset or decode into
+ * the same record) or in the static pollutant table (valid forever). Nothing in a record is
+ * owned by the caller's input buffer: the input may be freed as soon as decoding returns.
+ *
+ * Invariants after a successful decode:
+ *   - mn, st and cn are non-NULL, non-empty;
+ *   - nvalues <= EW_RECORD_MAX_VALUES, nparams <= EW_RECORD_MAX_PARAMS;
+ *   - every value has code, field_name and text non-NULL; num is finite exactly when
+ *     type == EW_VT_NUMBER (or, for EW_VT_TIME, holds epoch milliseconds);
+ *   - value codes are 2017 codes whenever the table knows the 2005 code that was sent.
+ */
+#ifndef EW_RECORD_H
+#define EW_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ew_pollutant.h"
+
+#define EW_RECORD_MAX_VALUES 512
+#define EW_RECORD_MAX_PARAMS 32
+#define EW_RECORD_TEXT_MAX   16384 /* > the largest legal data segment (9,999 bytes) + NULs */
+
+/* Protocol edition, from bits 2..5 of the packet's Flag (absent Flag means 2005). */
+enum ew_version { EW_VERSION_2005 = 0, EW_VERSION_2017, EW_VERSION_2025, EW_VERSION_UNKNOWN };
+
+/* What a packet carries, from its command code (CN). */
+enum ew_data_kind {
+    EW_KIND_OTHER = 0,
+    EW_KIND_REALTIME, /* 2011: DataTime is the sampling instant */
+    EW_KIND_MINUTE,   /* 2051: DataTime is the start of the interval */
+    EW_KIND_HOUR,     /* 2061: start of the hour */
+    EW_KIND_DAY,      /* 2031: start of the day */
+    EW_KIND_STATE,    /* 2021: treatment-facility running state SBxxx-RS */
+    EW_KIND_RUNTIME,  /* 2041: facility daily running hours SBxxx-RT */
+    EW_KIND_INFO,     /* 3020: field-unit information (-Info) */
+    EW_KIND_REPLY,    /* 9011..9015 and the other 9xxx: replies, acks, heartbeats */
+};
+
+/* The HJ 212 value suffixes ecowarn knows; anything else is EW_FIELD_OTHER and keeps its
+ * spelling in field_name. */
+#define EW_FIELD_MAP(X)                                                                            \
+    X(RTD, "Rtd")                                                                                  \
+    X(ZSRTD, "ZsRtd")                                                                              \
+    X(AVG, "Avg")                                                                                  \
+    X(ZSAVG, "ZsAvg")                                                                              \
+    X(MIN, "Min")                                                                                  \
+    X(ZSMIN, "ZsMin")                                                                              \
+    X(MAX, "Max")                                                                                  \
+    X(ZSMAX, "ZsMax")                                                                              \
+    X(COU, "Cou")                                                                                  \
+    X(FLAG, "Flag")                                                                                \
+    X(EFLAG, "EFlag")                                                                              \
+    X(SAMPLETIME, "SampleTime")                                                                    \
+    X(RS, "RS")                                                                                    \
+    X(RT, "RT")                                                                                    \
+    X(INFO, "Info")
+
+enum ew_field {
+    EW_FIELD_OTHER = 0,
+#define EW__FIELD_ENUM(name, text) EW_FIELD_##name,
+    EW_FIELD_MAP(EW__FIELD_ENUM)
+#undef EW__FIELD_ENUM
+        EW_FIELD_COUNT
+};
+
+/* A data flag read with the meaning of its packet's edition (DOMAIN.md, "Data flags"). */
+enum ew_flag_meaning {
+    EW_FLAG_NONE = 0, /* no flag was sent for this value */
+    EW_FLAG_NORMAL,
+    EW_FLAG_INSTRUMENT_STOPPED, /* F in 2017/2025 */
+    EW_FLAG_SOURCE_STOPPED,     /* F in 2005 */
+    EW_FLAG_MAINTENANCE,        /* M */
+    EW_FLAG_MANUAL,             /* S */
+    EW_FLAG_FAULT,              /* D */
+    EW_FLAG_CALIBRATION,        /* C */
+    EW_FLAG_OVER_RANGE,         /* T */
+    EW_FLAG_COMM_FAILURE,       /* B, 2017/2025 only */
+    EW_FLAG_POWER_FAILURE,      /* P, 2005 only */
+    EW_FLAG_UNKNOWN,            /* any other letter, or a letter its edition does not define */
+};
+
+enum ew_value_type {
+    EW_VT_NUMBER = 0, /* num holds the value */
+    EW_VT_TEXT,       /* only text is meaningful */
+    EW_VT_TIME,       /* SampleTime: num holds epoch milliseconds */
+};
+
+struct ew_value {
+    const char *code;                     /* normalized pollutant code */
+    const char *field_name;               /* canonical suffix, or as sent for unknown ones */
+    const char *text;                     /* the value as sent */
+    const char *eflag;                    /* extended flag (-EFlag), NULL when absent */
+    const char *pol;                      /* PolId the value belongs to (3020 info), or NULL */
+    const struct ew_pollutant *pollutant; /* table entry, NULL for unknown codes */
+    double num;
+    uint8_t field; /* enum ew_field */
+    uint8_t type;  /* enum ew_value_type */
+    char flag;     /* flag letter as sent, '\0' when none */
+    uint8_t flag_meaning; /* enum ew_flag_meaning */
+};
+
+/* A CP item that is not a pollutant value (RtdInterval=30, QnRtn=1, PolId...), kept as text. */
+struct ew_param {
+    const char *key;
+    const char *text;
+};
+
+struct ew_record {
+    const char *mn, *st, *cn; /* required */
+    const char *qn, *pw;      /* NULL when absent */
+    int flag;                 /* packet Flag, -1 when absent */
+    int pnum, pno;            /* split packets; -1 when absent */
+    uint8_t version;          /* enum ew_version */
+    uint8_t kind;             /* enum ew_data_kind */
+    bool has_time;
+    int64_t data_time; /* epoch ms, valid when has_time */
+    size_t nvalues;
+    size_t nparams;
+    struct ew_value values[EW_RECORD_MAX_VALUES];
+    struct ew_param params[EW_RECORD_MAX_PARAMS];
+    size_t text_used;
+    char text[EW_RECORD_TEXT_MAX];
+};
+
+/* New record (new reference: free with ew_record_free), or NULL when out of memory. */
+struct ew_record *ew_record_new(void);
+void ew_record_free(struct ew_record *rec);
+/* Empties the record; strings previously taken from it become invalid. */
+void ew_record_reset(struct ew_record *rec);
+
+/* Copies n bytes plus a NUL into the arena. Returns the copy, or NULL when the arena is full. */
+char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n);
+
+/* Reads the flag letter with the meaning of the given edition. */
+enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag);
+const char *ew_flag_meaning_name(enum ew_flag_meaning m);
+
+/* The edition from a packet Flag value (-1: absent, read as 2005). */
+enum ew_version ew_version_from_flag(int flag);
+/* "2005", "2017", "2025" or "unknown". */
+const char *ew_version_name(enum ew_version v);
+/* Inverse of ew_version_name; EW_VERSION_UNKNOWN for any other text. */
+enum ew_version ew_version_parse(const char *s);
+
+enum ew_data_kind ew_kind_from_cn(const char *cn);
+const char *ew_kind_name(enum ew_data_kind k);
+
+/* Canonical suffix for a known field, matched case-insensitively; EW_FIELD_OTHER otherwise. */
+enum ew_field ew_field_lookup(const char *s, size_t n);
+const char *ew_field_name(enum ew_field f);
+
+/* Resolves v->code against the pollutant table for a packet of the given medium: sets
+ * v->pollutant and, for a 2005 code, replaces v->code with the 2017 code. */
+void ew_value_resolve(struct ew_value *v, enum ew_medium medium);
+
+/* Sets flag_meaning on every value from its flag letter and rec->version. */
+void ew_record_apply_version(struct ew_record *rec);
+
+/* Parses a decimal number ("-0.052", "1e-3", "231.0") of exactly n bytes. Correctly rounded;
+ * the common short forms avoid strtod. Returns false when s is not entirely a number. */
+bool ew_parse_number(const char *s, size_t n, double *out);
+
+/* Writes the shortest text that reads back as exactly d (at most 24 bytes + NUL).
+ * Returns the length. */
+size_t ew_format_number(double d, char out[32]);
+
+#endif
