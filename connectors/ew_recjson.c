@@ -3,6 +3,7 @@
  */
 #include "ew_recjson.h"
 
+#include "ew_alloc.h"
 #include "ew_time.h"
 
 #include <jansson.h>
@@ -310,17 +311,25 @@ static int ew_jrecord(struct ew_jdec *x, json_t *root)
 int ew_record_from_json(const char *buf, size_t len, struct ew_record *rec, struct ew_error *err)
 {
     ew_record_reset(rec);
+    ew_alloc_hook_json();
+    unsigned long failures = ew_alloc_failures();
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (ew_alloc_failures() != failures) {
+        /* jansson 2.14 reports a failed allocation as a syntax error, and when the failure
+         * hits its string buffer it drops the character and returns a tree anyway: any
+         * failed allocation during the parse makes the result untrustworthy. */
+        json_decref(root);
+        return ew_error_set(err, EW_ENOMEM, 0, "out of memory while parsing JSON");
+    }
     if (!root) {
-        int code = json_error_code(&jerr) == json_error_out_of_memory ? EW_ENOMEM : EW_EMALFORMED;
-        ew_error_set(err, code, (size_t)(jerr.position > 0 ? jerr.position : 0), "%s",
+        ew_error_set(err, EW_EMALFORMED, (size_t)(jerr.position > 0 ? jerr.position : 0), "%s",
                      jerr.text);
         if (err) {
             err->line = jerr.line;
             err->column = jerr.column;
         }
-        return code;
+        return EW_EMALFORMED;
     }
     struct ew_jdec x = {rec, err};
     int rc = ew_jrecord(&x, root);

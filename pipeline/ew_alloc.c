@@ -8,17 +8,22 @@
 
 static ew_malloc_fn ew_malloc_impl = malloc;
 static ew_free_fn ew_free_impl = free;
+static unsigned long ew_failures;
+static int ew_json_hooked;
 
 void *ew_malloc(size_t size)
 {
-    return ew_malloc_impl(size);
+    void *p = ew_malloc_impl(size);
+    if (!p)
+        ew_failures++;
+    return p;
 }
 
 void *ew_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    void *p = ew_malloc_impl(n * size);
+    void *p = ew_malloc(n * size);
     if (p)
         memset(p, 0, n * size);
     return p;
@@ -33,5 +38,19 @@ void ew_set_alloc_funcs(ew_malloc_fn m, ew_free_fn f)
 {
     ew_malloc_impl = m ? m : malloc;
     ew_free_impl = f ? f : free;
-    json_set_alloc_funcs(ew_malloc_impl, ew_free_impl);
+    ew_json_hooked = 0;
+    ew_alloc_hook_json();
+}
+
+unsigned long ew_alloc_failures(void)
+{
+    return ew_failures;
+}
+
+void ew_alloc_hook_json(void)
+{
+    if (!ew_json_hooked) {
+        json_set_alloc_funcs(ew_malloc, ew_free);
+        ew_json_hooked = 1;
+    }
 }

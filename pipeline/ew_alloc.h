@@ -19,6 +19,15 @@ void *ew_malloc(size_t size);
 void *ew_calloc(size_t n, size_t size);
 void ew_free(void *ptr);
 
+/* How many allocations have failed so far. jansson reports an allocation failure during
+ * parsing as a syntax error (2.14), so a reader compares this count before and after a parse
+ * to tell "out of memory" from "bad input". */
+unsigned long ew_alloc_failures(void);
+
+/* Routes jansson's allocations through ew_malloc/ew_free (idempotent, cheap). Called by
+ * every ecowarn function that parses with jansson. */
+void ew_alloc_hook_json(void);
+
 /* Replaces the allocator for ecowarn and for jansson; NULLs restore malloc/free.
  * Call it before any allocation is live: blocks must be freed by the allocator that made them. */
 void ew_set_alloc_funcs(ew_malloc_fn m, ew_free_fn f);

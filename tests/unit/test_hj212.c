@@ -1,0 +1,277 @@
+/* Unit tests: the HJ 212 codec (CRC, framing, truncation, corruption, limits, encoding). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ew_hj212.h"
+
+static const char example[] =
+    "##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;"
+    "CP=&&RtdInterval=30&&1C80";
+
+static const char hourly[] =
+    "QN=20240122170012345;ST=31;CN=2061;PW=123456;MN=33060200000001F000000001;Flag=4;CP=&&"
+    "DataTime=20240122170000;a21026-Avg=23.5,a21026-ZsAvg=31.2,a21026-Flag=N;a19001-Avg=9.8,"
+    "a19001-Flag=N&&";
+
+/* The standard's Appendix A algorithm, bit by bit, as the reference for the table version. */
+static uint16_t crc_reference(const unsigned char *p, size_t n)
+{
+    uint16_t reg = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        reg = (uint16_t)((reg >> 8) ^ p[i]);
+        for (int k = 0; k < 8; k++) {
+            int lsb = reg & 1;
+            reg >>= 1;
+            if (lsb)
+                reg ^= 0xA001;
+        }
+    }
+    return reg;
+}
+
+/* CRC-16/MODBUS, bit by bit, bytes swapped. */
+static uint16_t crc_modbus_swapped(const unsigned char *p, size_t n)
+{
+    uint16_t reg = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        reg ^= p[i];
+        for (int k = 0; k < 8; k++)
+            reg = (reg & 1) ? (uint16_t)((reg >> 1) ^ 0xA001) : (uint16_t)(reg >> 1);
+    }
+    return (uint16_t)((reg << 8) | (reg >> 8));
+}
+
+/* Frames a data segment as a packet into out (CRC in upper case, with CR LF). */
+static size_t frame(const char *data, char *out, size_t cap)
+{
+    size_t n = strlen(data);
+    return (size_t)snprintf(out, cap, "##%04zu%s%04X\r\n", n, data, ew_hj212_crc(data, n));
+}
+
+static void test_crc_worked_example(void **state)
+{
+    (void)state;
+    const char *data = example + 6;
+    assert_int_equal(ew_hj212_crc(data, 101), 0x1C80);
+    /* not CRC-16/MODBUS, though the polynomial is the same */
+    assert_int_not_equal(ew_hj212_crc_legacy(data, 101), 0x1C80);
+}
+
+static void test_crc_table_matches_reference(void **state)
+{
+    (void)state;
+    unsigned char buf[300];
+    srand(2017);
+    for (int round = 0; round < 2000; round++) {
+        size_t n = (size_t)(rand() % (int)sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (unsigned char)rand(); /* high bytes too: must be unsigned */
+        assert_int_equal(ew_hj212_crc(buf, n), crc_reference(buf, n));
+        assert_int_equal(ew_hj212_crc_legacy(buf, n), crc_modbus_swapped(buf, n));
+    }
+}
+
+static void test_decode_example(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_hj212_decode(example, strlen(example), NULL, rec, &err), 0);
+    assert_string_equal(rec->mn, "010000A8900016F000169DC0");
+    assert_string_equal(rec->st, "32");
+    assert_string_equal(rec->cn, "1062");
+    assert_int_equal(rec->flag, 5);
+    assert_int_equal(rec->version, EW_VERSION_2017);
+    assert_false(rec->has_time);
+    assert_int_equal(rec->nparams, 1);
+    assert_string_equal(rec->params[0].key, "RtdInterval");
+    assert_string_equal(rec->params[0].text, "30");
+    ew_record_free(rec);
+}
+
+/* The record keeps nothing of the caller's buffer. */
+static void test_record_outlives_input(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char pkt[1024];
+    size_t n = frame(hourly, pkt, sizeof pkt);
+    char *copy = malloc(n);
+    memcpy(copy, pkt, n);
+    assert_int_equal(ew_hj212_decode(copy, n, NULL, rec, NULL), 0);
+    memset(copy, 'Z', n);
+    free(copy);
+    assert_string_equal(rec->mn, "33060200000001F000000001");
+    assert_int_equal(rec->nvalues, 3);
+    assert_string_equal(rec->values[1].field_name, "ZsAvg");
+    assert_true(rec->values[1].num == 31.2);
+    assert_int_equal(rec->values[1].flag, 'N');
+    assert_int_equal(rec->values[1].flag_meaning, EW_FLAG_NORMAL);
+    assert_int_equal(rec->values[2].field, EW_FIELD_AVG);
+    assert_int_equal(rec->kind, EW_KIND_HOUR);
+    ew_record_free(rec);
+}
+
+/* Every cut of a packet is rejected, never accepted and never a crash. */
+static void test_every_truncation_rejected(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char pkt[1024];
+    size_t n = frame(hourly, pkt, sizeof pkt) - 2; /* without CR LF */
+    for (size_t cut = 0; cut < n; cut++) {
+        struct ew_error err = {0};
+        int rc = ew_hj212_decode(pkt, cut, NULL, rec, &err);
+        assert_true(rc == EW_EMALFORMED || rc == EW_ELENGTH_MISMATCH);
+        assert_true(err.offset <= n);
+        assert_true(err.detail[0] != '\0');
+    }
+    ew_record_free(rec);
+}
+
+/* Every change of one byte of the data segment is caught by the CRC. */
+static void test_every_byte_corruption_rejected(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char pkt[1024];
+    size_t n = frame(hourly, pkt, sizeof pkt);
+    const unsigned char subst[] = {'0', 'A', ';', '=', '&', 0x00, 0xFF, 0x80};
+    for (size_t i = 6; i < n - 6; i++) {
+        for (size_t s = 0; s < sizeof subst; s++) {
+            if ((unsigned char)pkt[i] == subst[s])
+                continue;
+            char bad[1024];
+            memcpy(bad, pkt, n);
+            bad[i] = (char)subst[s];
+            struct ew_error err = {0};
+            int rc = ew_hj212_decode(bad, n, NULL, rec, &err);
+            assert_true(rc < 0);
+        }
+    }
+    ew_record_free(rec);
+}
+
+static void test_crc_hex_case_and_legacy_option(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    const char *data = "ST=32;CN=2011;MN=M1;CP=&&w01018-Rtd=1.5&&";
+    size_t dn = strlen(data);
+    char pkt[256];
+    snprintf(pkt, sizeof pkt, "##%04zu%s%04x", dn, data, ew_hj212_crc(data, dn));
+    assert_int_equal(ew_hj212_decode(pkt, strlen(pkt), NULL, rec, NULL), 0);
+    snprintf(pkt, sizeof pkt, "##%04zu%s%04X", dn, data, ew_hj212_crc_legacy(data, dn));
+    struct ew_error err = {0};
+    assert_int_equal(ew_hj212_decode(pkt, strlen(pkt), NULL, rec, &err), EW_ECRC_MISMATCH);
+    assert_int_equal(err.offset, strlen(pkt) - 4);
+    struct ew_hj212_opts legacy = {.legacy_crc = true};
+    assert_int_equal(ew_hj212_decode(pkt, strlen(pkt), &legacy, rec, NULL), 0);
+    ew_record_free(rec);
+}
+
+/* The largest legal data segment decodes; a longer input is too_long. */
+static void test_length_limits(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    static char data[EW_HJ212_MAX_DATA + 1], pkt[EW_HJ212_MAX_PACKET + 16];
+    const char *head = "ST=31;CN=2011;MN=BIG;CP=&&DataTime=20240101000000;x-Info=";
+    size_t hn = strlen(head);
+    memcpy(data, head, hn);
+    memset(data + hn, 'v', EW_HJ212_MAX_DATA - hn - 2);
+    memcpy(data + EW_HJ212_MAX_DATA - 2, "&&", 3);
+    size_t n = frame(data, pkt, sizeof pkt);
+    assert_int_equal(n, EW_HJ212_MAX_PACKET);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, NULL), 0);
+    assert_int_equal(strlen(rec->values[0].text), EW_HJ212_MAX_DATA - hn - 2);
+
+    struct ew_error err = {0};
+    struct ew_hj212_opts small = {.max_data = 1024};
+    assert_int_equal(ew_hj212_decode(pkt, n, &small, rec, &err), EW_ETOO_LONG);
+    memmove(pkt + 1, pkt, n);
+    assert_int_equal(ew_hj212_decode(pkt, n + 1, NULL, rec, &err), EW_ETOO_LONG);
+    ew_record_free(rec);
+}
+
+static void test_value_limit(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char data[2048] = "ST=31;CN=2011;MN=MANY;CP=&&", pkt[2100];
+    for (int i = 0; i < 20; i++)
+        snprintf(data + strlen(data), 32, "%sa%05d-Rtd=%d", i ? ";" : "", i, i);
+    strcat(data, "&&");
+    size_t n = frame(data, pkt, sizeof pkt);
+    struct ew_hj212_opts opts = {.max_values = 19};
+    struct ew_error err = {0};
+    assert_int_equal(ew_hj212_decode(pkt, n, &opts, rec, &err), EW_ETOO_LONG);
+    assert_int_equal(rec->nvalues, 0); /* a failed decode leaves an empty record */
+    opts.max_values = 20;
+    assert_int_equal(ew_hj212_decode(pkt, n, &opts, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 20);
+    ew_record_free(rec);
+}
+
+static void test_encode_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new(), *back = ew_record_new();
+    char pkt[1024];
+    size_t n = frame(hourly, pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, NULL), 0);
+    struct ew_buf out = EW_BUF_INIT;
+    ew_buf_adds(&out, "prefix|");
+    assert_int_equal(ew_hj212_encode(rec, &out), 0);
+    assert_memory_equal(out.data, "prefix|", 7);
+    assert_int_equal(out.len - 7, n);
+    assert_memory_equal(out.data + 7, pkt, n); /* canonical input comes back byte for byte */
+    assert_int_equal(ew_hj212_decode(out.data + 7, out.len - 7, NULL, back, NULL), 0);
+
+    /* a text that would break the frame is refused and the buffer is left as it was */
+    size_t before = out.len;
+    rec->values[0].text = "1;2";
+    assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
+    assert_int_equal(out.len, before);
+    rec->values[0].text = "1";
+    rec->values[0].code = "a-b";
+    assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
+    rec->values[0].code = "a21026";
+    rec->mn = NULL;
+    assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
+    rec->mn = "M";
+
+    /* a data segment over 9,999 bytes is too long */
+    static char big[12000];
+    memset(big, '7', sizeof big - 1);
+    rec->values[0].text = big;
+    assert_int_equal(ew_hj212_encode(rec, &out), EW_ETOO_LONG);
+    assert_int_equal(out.len, before);
+    ew_buf_release(&out);
+    ew_record_free(rec);
+    ew_record_free(back);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc_worked_example),
+        cmocka_unit_test(test_crc_table_matches_reference),
+        cmocka_unit_test(test_decode_example),
+        cmocka_unit_test(test_record_outlives_input),
+        cmocka_unit_test(test_every_truncation_rejected),
+        cmocka_unit_test(test_every_byte_corruption_rejected),
+        cmocka_unit_test(test_crc_hex_case_and_legacy_option),
+        cmocka_unit_test(test_length_limits),
+        cmocka_unit_test(test_value_limit),
+        cmocka_unit_test(test_encode_round_trip_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

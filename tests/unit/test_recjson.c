@@ -1,0 +1,158 @@
+/* Unit tests: record <-> JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ew_hj212.h"
+#include "ew_recjson.h"
+
+static const char contract_example[] =
+    "{\"mn\": \"M1\", \"st\": \"31\", \"cn\": \"2061\", \"version\": \"2017\", "
+    "\"data_time\": \"2024-01-22T17:00:00+08:00\", "
+    "\"values\": [{\"code\": \"a21026\", \"field\": \"ZsAvg\", \"value\": 31.2, \"flag\": \"N\"}]}";
+
+static void test_contract_shape(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(contract_example, strlen(contract_example), rec, &err), 0);
+    assert_true(rec->has_time);
+    assert_int_equal(rec->data_time, 1705914000000LL);
+    assert_int_equal(rec->values[0].flag_meaning, EW_FLAG_NORMAL);
+    struct ew_buf out = EW_BUF_INIT;
+    assert_int_equal(ew_record_to_json(rec, 0, &out), 0);
+    assert_string_equal(out.data,
+                        "{\"mn\":\"M1\",\"st\":\"31\",\"cn\":\"2061\",\"version\":\"2017\","
+                        "\"data_time\":\"2024-01-22T17:00:00+08:00\",\"values\":[{\"code\":"
+                        "\"a21026\",\"field\":\"ZsAvg\",\"value\":31.2,\"flag\":\"N\",\"name\":"
+                        "\"二氧化硫\",\"unit\":\"mg/m³\"}]}");
+    ew_buf_release(&out);
+    ew_record_free(rec);
+}
+
+/* JSON -> record -> JSON -> record: the second JSON is the first. */
+static void test_round_trip(void **state)
+{
+    (void)state;
+    const char *in =
+        "{\"mn\":\"M2\",\"st\":32,\"cn\":\"3020\",\"data_time\":null,\"qn\":\"1\",\"pw\":\"p\","
+        "\"flag\":9,\"pnum\":2,\"pno\":1,\"values\":[{\"code\":\"011\",\"field\":\"rtd\","
+        "\"value\":\"0.1\"},{\"code\":\"w01008\",\"field\":\"SampleTime\",\"value\":"
+        "\"2024-01-22T09:00:00Z\"},{\"code\":\"i12001\",\"field\":\"Info\",\"value\":\"run\","
+        "\"pol\":\"w01018\",\"eflag\":\"E\",\"flag\":\"D\"}],\"params\":{\"RtdInterval\":\"30\"}}";
+    struct ew_record *a = ew_record_new(), *b = ew_record_new();
+    struct ew_buf ja = EW_BUF_INIT, jb = EW_BUF_INIT;
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(in, strlen(in), a, &err), 0);
+    assert_string_equal(a->values[0].code, "w01018"); /* 2005 code normalized */
+    assert_string_equal(a->values[0].field_name, "Rtd");
+    assert_int_equal(a->values[0].type, EW_VT_NUMBER);
+    assert_int_equal(a->values[1].type, EW_VT_TIME);
+    assert_string_equal(a->values[1].text, "20240122170000");
+    assert_int_equal(a->version, EW_VERSION_2025);
+    assert_int_equal(a->values[2].flag_meaning, EW_FLAG_FAULT);
+    assert_int_equal(ew_record_to_json(a, 1, &ja), 0);
+    assert_int_equal(ew_record_from_json(ja.data, ja.len, b, &err), 0);
+    assert_int_equal(ew_record_to_json(b, 1, &jb), 0);
+    assert_string_equal(ja.data, jb.data);
+    ew_buf_release(&ja);
+    ew_buf_release(&jb);
+    ew_record_free(a);
+    ew_record_free(b);
+}
+
+static void test_syntax_error_has_position(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    const char *in = "{\"mn\": \"M\",\n \"st\": }";
+    assert_int_equal(ew_record_from_json(in, strlen(in), rec, &err), EW_EMALFORMED);
+    assert_int_equal(err.line, 2);
+    assert_true(err.column > 0);
+    assert_true(err.offset > 10);
+    ew_record_free(rec);
+}
+
+static void test_type_errors_name_the_member(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        const char *detail;
+    } cases[] = {
+        {"[]", "record: expected an object"},
+        {"{\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", "mn: expected a string"},
+        {"{\"mn\":\"\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", "mn: must not be empty"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\"}", "values: expected an array"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[{\"code\":\"a\",\"field\":"
+         "\"Rtd\",\"value\":true}]}",
+         "values[0]: value must be a number or a string"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[{\"code\":\"a\",\"field\":"
+         "\"Rtd\",\"value\":1,\"flag\":\"NN\"}]}",
+         "values[0]: flag must be one printable ASCII letter"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"version\":\"2018\",\"values\":[]}",
+         "version: expected \"2005\", \"2017\", \"2025\" or \"unknown\""},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"data_time\":\"yesterday\",\"values\":[]}",
+         "data_time: expected an ISO 8601 time"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"flag\":300,\"values\":[]}",
+         "flag: expected a small non-negative integer"},
+        {"{\"mn\":\"M\",\"mn\":\"N\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", NULL},
+    };
+    struct ew_record *rec = ew_record_new();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ew_error err = {0};
+        assert_int_equal(ew_record_from_json(cases[i].json, strlen(cases[i].json), rec, &err),
+                         EW_EMALFORMED);
+        if (cases[i].detail)
+            assert_string_equal(err.detail, cases[i].detail);
+        assert_int_equal(rec->nvalues, 0);
+    }
+    ew_record_free(rec);
+}
+
+static void test_too_many_values(void **state)
+{
+    (void)state;
+    struct ew_buf in = EW_BUF_INIT;
+    ew_buf_adds(&in, "{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[");
+    for (int i = 0; i <= EW_RECORD_MAX_VALUES; i++)
+        ew_buf_adds(&in, i ? ",{\"code\":\"a\",\"field\":\"Rtd\",\"value\":1}"
+                           : "{\"code\":\"a\",\"field\":\"Rtd\",\"value\":1}");
+    ew_buf_adds(&in, "]}");
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), EW_ETOO_LONG);
+    ew_record_free(rec);
+    ew_buf_release(&in);
+}
+
+static void test_error_json(void **state)
+{
+    (void)state;
+    struct ew_error err = {0};
+    ew_error_set(&err, EW_ECRC_MISMATCH, 42, "CRC %04X computed", 0x1C80);
+    struct ew_buf out = EW_BUF_INIT;
+    assert_int_equal(ew_error_to_json(&err, &out), 0);
+    assert_string_equal(out.data, "{\"ok\":false,\"error\":\"crc_mismatch\",\"offset\":42,"
+                                  "\"detail\":\"CRC 1C80 computed\"}");
+    ew_buf_release(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contract_shape),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_syntax_error_has_position),
+        cmocka_unit_test(test_type_errors_name_the_member),
+        cmocka_unit_test(test_too_many_values),
+        cmocka_unit_test(test_error_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
