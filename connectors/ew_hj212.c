@@ -13,8 +13,18 @@
 #include <string.h>
 #include <strings.h>
 
-/* T[i] is the byte i run through the 8 shift/xor steps of the reflected polynomial 0xA001. */
+/*
+ * The standard's CRC folds the register's high byte with the data byte, reg = (reg >> 8) ^ b,
+ * and runs that through 8 shift/xor steps of the reflected polynomial 0xA001: one lookup in
+ * the usual table T per byte. The low byte of the register is discarded at every step, so the
+ * state carried from byte to byte is only h = reg >> 8, and h' = H[h ^ b] with H[x] = T[x] >> 8.
+ * T, and so H, is linear over GF(2), which lets 8 bytes be folded at once:
+ *   h[i+8] = H^8[h[i] ^ b[i]] ^ H^7[b[i+1]] ^ ... ^ H^1[b[i+7]]
+ * - eight independent lookups instead of a chain of eight dependent ones ("slicing by 8").
+ * The last byte goes through T itself to produce the full 16-bit value.
+ */
 static uint16_t ew_crc_table[256];
+static uint8_t ew_crc_slice[8][256]; /* ew_crc_slice[k][x] = H^(k+1)(x) */
 static bool ew_crc_ready;
 
 static void ew_crc_init(void)
@@ -24,21 +34,30 @@ static void ew_crc_init(void)
         for (int k = 0; k < 8; k++)
             r = (r & 1) ? (uint16_t)((r >> 1) ^ 0xA001) : (uint16_t)(r >> 1);
         ew_crc_table[i] = r;
+        ew_crc_slice[0][i] = (uint8_t)(r >> 8);
     }
+    for (int k = 1; k < 8; k++)
+        for (unsigned i = 0; i < 256; i++)
+            ew_crc_slice[k][i] = ew_crc_slice[0][ew_crc_slice[k - 1][i]];
     ew_crc_ready = true;
 }
 
-/* The standard folds the register's high byte with the data byte ((reg >> 8) ^ byte), which
- * leaves only 8 bits to shift: one table lookup per byte. */
 uint16_t ew_hj212_crc(const void *data, size_t len)
 {
     if (!ew_crc_ready)
         ew_crc_init();
+    if (len == 0)
+        return 0xFFFF;
     const unsigned char *p = data;
-    uint16_t reg = 0xFFFF;
-    for (size_t i = 0; i < len; i++)
-        reg = ew_crc_table[(reg >> 8) ^ p[i]];
-    return reg;
+    const uint8_t(*s)[256] = ew_crc_slice;
+    size_t i = 0, last = len - 1;
+    unsigned h = 0xFF;
+    for (; i + 8 <= last; i += 8)
+        h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^
+            s[3][p[i + 4]] ^ s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
+    for (; i < last; i++)
+        h = s[0][h ^ p[i]];
+    return ew_crc_table[h ^ p[last]];
 }
 
 uint16_t ew_hj212_crc_legacy(const void *data, size_t len)
@@ -114,14 +133,28 @@ static const char *const ew_hdr_names[EW_HDR_COUNT] = {
 static int ew_hdr_lookup(const char *k, size_t n)
 {
     for (int h = 0; h < EW_HDR_COUNT; h++)
-        if (strlen(ew_hdr_names[h]) == n && !strncasecmp(ew_hdr_names[h], k, n))
+        if ((ew_hdr_names[h][0] ^ k[0]) % 32 == 0 &&
+            strlen(ew_hdr_names[h]) == n && !strncasecmp(ew_hdr_names[h], k, n))
             return h;
     return -1;
+}
+
+/* A parameter key must read back as a parameter from CP: no delimiter, no '-' (it would make
+ * the item a value) and not one of the names CP gives a meaning of its own. */
+static bool ew_param_key_ok(const char *k)
+{
+    return *k && !strpbrk(k, ";,=&-") && strcasecmp(k, "DataTime") && strcasecmp(k, "PolId");
 }
 
 static int ew_add_param(struct ew_dec *x, const char *key, const char *text, size_t off)
 {
     struct ew_record *rec = x->rec;
+    if (!ew_param_key_ok(key))
+        return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "bad parameter name: %.40s",
+                            key);
+    for (size_t i = 0; i < rec->nparams; i++)
+        if (!strcmp(rec->params[i].key, key))
+            return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "duplicate %.40s", key);
     if (rec->nparams >= EW_RECORD_MAX_PARAMS)
         return ew_error_set(x->err, EW_ETOO_LONG, x->base + off, "more than %d parameters",
                             EW_RECORD_MAX_PARAMS);
@@ -232,8 +265,6 @@ static int ew_dec_item(struct ew_dec *x, size_t kstart, size_t end)
             x->pol = vlen ? val : NULL;
             return 0;
         }
-        if (eq == k)
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + kstart, "CP item without a key");
         return ew_add_param(x, k, val, kstart);
     }
 
@@ -290,12 +321,22 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
 
 /* Moves each -Flag / -EFlag onto the values of the same code (and PolId); a flag with no
  * value to carry it stays as a value of its own, so nothing sent is dropped. */
+static bool ew_same_code(const struct ew_value *a, const struct ew_value *b)
+{
+    /* resolved codes of different table entries differ; anything else needs the text */
+    if (a->pollutant && b->pollutant && a->pollutant != b->pollutant)
+        return false;
+    return a->code == b->code || !strcmp(a->code, b->code);
+}
+
 static void ew_dec_attach_flags(struct ew_record *rec)
 {
-    bool used[EW_RECORD_MAX_VALUES] = {false};
+    bool used[EW_RECORD_MAX_VALUES];
+    memset(used, 0, rec->nvalues);
     for (size_t i = 0; i < rec->nvalues; i++) {
         struct ew_value *f = &rec->values[i];
-        bool is_flag = f->field == EW_FIELD_FLAG && f->text[0] && !f->text[1];
+        bool is_flag = f->field == EW_FIELD_FLAG && f->text[0] > 0x20 && f->text[0] < 0x7F &&
+                       !f->text[1];
         if (is_flag)
             f->flag = f->text[0];
         if (!is_flag && f->field != EW_FIELD_EFLAG)
@@ -303,7 +344,7 @@ static void ew_dec_attach_flags(struct ew_record *rec)
         for (size_t j = 0; j < rec->nvalues; j++) {
             struct ew_value *v = &rec->values[j];
             if (v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG || v->pol != f->pol ||
-                strcmp(v->code, f->code))
+                !ew_same_code(v, f))
                 continue;
             if (is_flag)
                 v->flag = f->text[0];
@@ -365,10 +406,10 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen)))
         return ew_error_set(err, EW_ECRC_MISMATCH, n - 4, "CRC %04X computed, packet says %.4s",
                             want, crc);
-    if (memchr(data, '\0', dlen))
-        return ew_error_set(err, EW_EMALFORMED, 6 + (size_t)((const char *)memchr(data, '\0',
-                                                                                  dlen) - data),
-                            "NUL byte in the data segment");
+    for (size_t i = 0; i < dlen; i++)
+        if ((unsigned char)data[i] < 0x20 || data[i] == 0x7F)
+            return ew_error_set(err, EW_EMALFORMED, 6 + i, "control byte 0x%02X in the data "
+                                "segment", (unsigned char)data[i]);
 
     struct ew_dec x = {
         .rec = rec,
@@ -399,11 +440,11 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
 
 /* ---- encoding ---- */
 
-/* True when s can stand in a packet as a value: no delimiters, no control bytes. */
-static bool ew_enc_safe(const char *s, const char *extra)
+/* True when s contains no control byte and none of the bytes in `stop`. */
+static bool ew_enc_clean(const char *s, const char *stop)
 {
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || strchr(";,=&", *s) || (extra && strchr(extra, *s)))
+        if ((unsigned char)*s < 0x20 || *s == 0x7F || strchr(stop, *s))
             return false;
     return true;
 }
@@ -428,25 +469,26 @@ static void ew_enc_uint(struct ew_buf *b, const char *k, int v, int width)
     ew_buf_addc(b, ';');
 }
 
+/* The encoder refuses exactly what the decoder would not read back as the same record. */
 static int ew_enc_check(const struct ew_record *rec)
 {
     if (!rec->mn || !rec->st || !rec->cn || !*rec->mn || !*rec->st || !*rec->cn)
         return EW_EINVAL;
     const char *hdr[] = {rec->mn, rec->st, rec->cn, rec->qn, rec->pw};
     for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++)
-        if (hdr[i] && !ew_enc_safe(hdr[i], NULL))
+        if (hdr[i] && !ew_enc_clean(hdr[i], ";"))
             return EW_EINVAL;
     for (size_t i = 0; i < rec->nparams; i++)
-        if (!*rec->params[i].key || !ew_enc_safe(rec->params[i].key, "-") ||
-            !strcasecmp(rec->params[i].key, "DataTime") || !strcasecmp(rec->params[i].key, "PolId") ||
-            !ew_enc_safe(rec->params[i].text, NULL))
+        if (!ew_param_key_ok(rec->params[i].key) || !ew_enc_clean(rec->params[i].key, "") ||
+            !ew_enc_clean(rec->params[i].text, ";,&"))
             return EW_EINVAL;
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *v = &rec->values[i];
-        if (!*v->code || !*v->field_name || !ew_enc_safe(v->code, "-") ||
-            !ew_enc_safe(v->field_name, "-") || !ew_enc_safe(v->text, NULL) ||
-            (v->eflag && !ew_enc_safe(v->eflag, NULL)) || (v->pol && !ew_enc_safe(v->pol, NULL)) ||
-            (unsigned char)v->flag >= 0x80 || (v->flag && !ew_enc_safe((char[]){v->flag, 0}, "-")))
+        if (!*v->code || !*v->field_name || !ew_enc_clean(v->code, ";,=&") ||
+            !ew_enc_clean(v->field_name, ";,=&-") || !ew_enc_clean(v->text, ";,&") ||
+            (v->eflag && !ew_enc_clean(v->eflag, ";,&")) ||
+            (v->pol && (!*v->pol || !ew_enc_clean(v->pol, ";,&"))) ||
+            (v->flag && (v->flag <= 0x20 || v->flag >= 0x7F || strchr(";,&", v->flag))))
             return EW_EINVAL;
     }
     return 0;
@@ -481,7 +523,7 @@ static void ew_enc_group_flags(struct ew_buf *b, const struct ew_record *rec, si
 
 static bool ew_same_group(const struct ew_value *a, const struct ew_value *b)
 {
-    return a->pol == b->pol && !strcmp(a->code, b->code);
+    return a->pol == b->pol && ew_same_code(a, b);
 }
 
 int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out)

@@ -183,8 +183,6 @@ static int ew_jvalue(struct ew_jdec *x, json_t *jv, size_t idx, enum ew_medium m
     if ((rc = ew_jstr(x, json_object_get(jv, "code"), &v->code, path, 0)) ||
         (rc = ew_jstr(x, json_object_get(jv, "field"), &field, path, 0)))
         return rc;
-    if (strchr(v->code, '-'))
-        return ew_jfail(x, path, "code must not contain '-'");
     enum ew_field f = ew_field_lookup(field, strlen(field));
     v->field = (uint8_t)f;
     v->field_name = f == EW_FIELD_OTHER ? field : ew_field_name(f);
@@ -228,7 +226,7 @@ static int ew_jvalue(struct ew_jdec *x, json_t *jv, size_t idx, enum ew_medium m
         v->flag = s[0];
     }
     json_t *eflag = json_object_get(jv, "eflag"), *pol = json_object_get(jv, "pol");
-    if ((eflag && !json_is_null(eflag) && (rc = ew_jstr(x, eflag, &v->eflag, path, 0))) ||
+    if ((eflag && !json_is_null(eflag) && (rc = ew_jstr(x, eflag, &v->eflag, path, 1))) ||
         (pol && !json_is_null(pol) && (rc = ew_jstr(x, pol, &v->pol, path, 0))))
         return rc;
     ew_value_resolve(v, medium);

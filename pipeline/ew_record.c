@@ -156,8 +156,16 @@ static const char *const ew_field_names[EW_FIELD_COUNT] = {
 
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
+    static const unsigned char lens[EW_FIELD_COUNT] = {
+#define EW__FIELD_LEN(name, text) [EW_FIELD_##name] = sizeof text - 1,
+        EW_FIELD_MAP(EW__FIELD_LEN)
+#undef EW__FIELD_LEN
+    };
+    if (n == 0)
+        return EW_FIELD_OTHER;
     for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++)
-        if (strlen(ew_field_names[f]) == n && !strncasecmp(ew_field_names[f], s, n))
+        if (lens[f] == n && (ew_field_names[f][0] ^ s[0]) % 32 == 0 &&
+            !strncasecmp(ew_field_names[f], s, n))
             return (enum ew_field)f;
     return EW_FIELD_OTHER;
 }
@@ -252,6 +260,8 @@ size_t ew_format_number(double d, char out[32])
 {
     if (!isfinite(d))
         return (size_t)snprintf(out, 32, "null");
+    if (d == 0)
+        d = 0; /* -0 prints as 0: JSON readers take "-0" for the integer 0 */
     int len = 0;
     for (int prec = 15; prec <= 17; prec++) {
         len = snprintf(out, 32, "%.*g", prec, d);

@@ -143,7 +143,7 @@ static void test_every_byte_corruption_rejected(void **state)
     struct ew_record *rec = ew_record_new();
     char pkt[1024];
     size_t n = frame(hourly, pkt, sizeof pkt);
-    const unsigned char subst[] = {'0', 'A', ';', '=', '&', 0x00, 0xFF, 0x80};
+    const unsigned char subst[] = {'0', 'A', ';', '=', '&', 0x00, 0x0A, 0xFF, 0x80};
     for (size_t i = 6; i < n - 6; i++) {
         for (size_t s = 0; s < sizeof subst; s++) {
             if ((unsigned char)pkt[i] == subst[s])
@@ -241,8 +241,23 @@ static void test_encode_round_trip_and_refusals(void **state)
     assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
     assert_int_equal(out.len, before);
     rec->values[0].text = "1";
-    rec->values[0].code = "a-b";
+    rec->values[0].field_name = "Z-Avg"; /* would read back as code "a21026-Z", field "Avg" */
     assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
+    rec->values[0].field_name = "Avg";
+    rec->params[0].key = "DataTime";
+    rec->nparams = 1;
+    rec->params[0].text = "x";
+    assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
+    rec->nparams = 0;
+    /* what the decoder reads back is allowed: '=' in a value, '-' in a code */
+    rec->values[0].text = "a=b";
+    rec->values[0].code = "a-b";
+    assert_int_equal(ew_hj212_encode(rec, &out), 0);
+    assert_int_equal(ew_hj212_decode(out.data + before, out.len - before, NULL, back, NULL), 0);
+    assert_string_equal(back->values[0].code, "a-b");
+    assert_string_equal(back->values[0].text, "a=b");
+    out.len = before;
+    rec->values[0].text = "1";
     rec->values[0].code = "a21026";
     rec->mn = NULL;
     assert_int_equal(ew_hj212_encode(rec, &out), EW_EINVAL);
