@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 
     struct pkt typical[64];
     for (int i = 0; i < 64; i++)
-        typical[i] = build("31", "2061", 5, hour, 2, i);
+        typical[i] = build("31", "2061", 4, hour, 2, i);
 
     /* the mix: per logger, 60 real-time packets for each minute packet, and 60 minute packets
      * for each hourly one would be the clock's ratio; loggers send real-time every 30 s or so,

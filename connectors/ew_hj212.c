@@ -25,9 +25,10 @@
  */
 static uint16_t ew_crc_table[256];
 static uint8_t ew_crc_slice[8][256]; /* ew_crc_slice[k][x] = H^(k+1)(x) */
-static bool ew_crc_ready;
+static bool ew_tables_ready;
+static void ew_class_init(void);
 
-static void ew_crc_init(void)
+static void ew_tables_init(void)
 {
     for (unsigned i = 0; i < 256; i++) {
         uint16_t r = (uint16_t)i;
@@ -39,13 +40,14 @@ static void ew_crc_init(void)
     for (int k = 1; k < 8; k++)
         for (unsigned i = 0; i < 256; i++)
             ew_crc_slice[k][i] = ew_crc_slice[0][ew_crc_slice[k - 1][i]];
-    ew_crc_ready = true;
+    ew_class_init();
+    ew_tables_ready = true;
 }
 
 uint16_t ew_hj212_crc(const void *data, size_t len)
 {
-    if (!ew_crc_ready)
-        ew_crc_init();
+    if (!ew_tables_ready)
+        ew_tables_init();
     if (len == 0)
         return 0xFFFF;
     const unsigned char *p = data;
@@ -62,8 +64,8 @@ uint16_t ew_hj212_crc(const void *data, size_t len)
 
 uint16_t ew_hj212_crc_legacy(const void *data, size_t len)
 {
-    if (!ew_crc_ready)
-        ew_crc_init();
+    if (!ew_tables_ready)
+        ew_tables_init();
     const unsigned char *p = data;
     uint16_t reg = 0xFFFF;
     for (size_t i = 0; i < len; i++)
@@ -96,16 +98,50 @@ static int ew_small_uint(const char *s, size_t n)
     return v;
 }
 
+/* Byte classes of the data segment, for the single pass that cuts it into fields. */
+enum { EW_C_PLAIN = 0, EW_C_SEMI, EW_C_COMMA, EW_C_EQ, EW_C_DASH, EW_C_AMP, EW_C_CTRL };
+static uint8_t ew_class[256];
+
+static void ew_class_init(void)
+{
+    for (int c = 0; c < 0x20; c++)
+        ew_class[c] = EW_C_CTRL;
+    ew_class[0x7F] = EW_C_CTRL;
+    ew_class[';'] = EW_C_SEMI;
+    ew_class[','] = EW_C_COMMA;
+    ew_class['='] = EW_C_EQ;
+    ew_class['-'] = EW_C_DASH;
+    ew_class['&'] = EW_C_AMP;
+}
+
+#define EW_NONE ((size_t)-1)
+
 /* Decoder state: the record, the copy of the data segment, and where it sat in the input. */
 struct ew_dec {
     struct ew_record *rec;
-    char *d;        /* data segment copy, NUL-terminated, cut in place */
-    size_t base;    /* input offset of d[0] */
+    char *d;     /* data segment copy, cut in place */
+    size_t base; /* input offset of d[0] */
     size_t max_values;
     const char *pol; /* current PolId */
     enum ew_medium medium;
     struct ew_error *err;
+    uint64_t used[EW_RECORD_MAX_VALUES / 64]; /* flag items moved onto their values */
 };
+
+static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
+{
+    return ew_error_set(x->err, code, x->base + off, "%s%.40s", why, s ? s : "");
+}
+
+/* Reports the byte at off that stopped a scan where it has no place. */
+static int ew_dec_bad_byte(struct ew_dec *x, size_t off)
+{
+    unsigned char c = (unsigned char)x->d[off];
+    if (ew_class[c] == EW_C_CTRL)
+        return ew_error_set(x->err, EW_EMALFORMED, x->base + off,
+                            "control byte 0x%02X in the data segment", c);
+    return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "'%c' inside CP", c);
+}
 
 #define EW_HEADER_MAP(X)                                                                           \
     X(QN, "QN")                                                                                    \
@@ -130,11 +166,19 @@ static const char *const ew_hdr_names[EW_HDR_COUNT] = {
 #undef EW__HDR_NAME
 };
 
+/* Case-insensitive equality of n bytes against a name made of ASCII letters. */
+static bool ew_name_eq(const char *name, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((name[i] | 0x20) != (s[i] | 0x20) || !name[i])
+            return false;
+    return name[n] == '\0';
+}
+
 static int ew_hdr_lookup(const char *k, size_t n)
 {
     for (int h = 0; h < EW_HDR_COUNT; h++)
-        if ((ew_hdr_names[h][0] ^ k[0]) % 32 == 0 &&
-            strlen(ew_hdr_names[h]) == n && !strncasecmp(ew_hdr_names[h], k, n))
+        if (ew_name_eq(ew_hdr_names[h], k, n))
             return h;
     return -1;
 }
@@ -150,11 +194,10 @@ static int ew_add_param(struct ew_dec *x, const char *key, const char *text, siz
 {
     struct ew_record *rec = x->rec;
     if (!ew_param_key_ok(key))
-        return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "bad parameter name: %.40s",
-                            key);
+        return ew_dec_fail(x, EW_EMALFORMED, off, "bad parameter name: ", key);
     for (size_t i = 0; i < rec->nparams; i++)
         if (!strcmp(rec->params[i].key, key))
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "duplicate %.40s", key);
+            return ew_dec_fail(x, EW_EMALFORMED, off, "duplicate ", key);
     if (rec->nparams >= EW_RECORD_MAX_PARAMS)
         return ew_error_set(x->err, EW_ETOO_LONG, x->base + off, "more than %d parameters",
                             EW_RECORD_MAX_PARAMS);
@@ -164,53 +207,56 @@ static int ew_add_param(struct ew_dec *x, const char *key, const char *text, siz
     return 0;
 }
 
-/* Header fields: everything before "CP=&&". Returns the offset of the CP field. */
+/* Header fields: everything before "CP=&&". Sets *cp to the offset of that field. */
 static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
 {
     struct ew_record *rec = x->rec;
+    char *d = x->d;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
     size_t pos = 0;
-    for (;;) {
-        if (dlen - pos >= 5 && !strncasecmp(x->d + pos, "CP=&&", 5))
-            break;
-        char *semi = memchr(x->d + pos, ';', dlen - pos);
-        if (!semi)
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + pos,
-                                "no CP=&& field in the data segment");
-        size_t end = (size_t)(semi - x->d);
-        *semi = '\0';
-        if (end == pos) { /* empty field ";;" */
+    while (!(dlen - pos >= 5 && (d[pos] | 0x20) == 'c' && (d[pos + 1] | 0x20) == 'p' &&
+             d[pos + 2] == '=' && d[pos + 3] == '&' && d[pos + 4] == '&')) {
+        size_t i = pos, eq = EW_NONE;
+        for (; i < dlen; i++) {
+            uint8_t c = ew_class[(unsigned char)d[i]];
+            if (c == EW_C_SEMI)
+                break;
+            if (c == EW_C_EQ && eq == EW_NONE)
+                eq = i;
+            else if (c == EW_C_CTRL)
+                return ew_dec_bad_byte(x, i);
+        }
+        if (i == dlen)
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
+        d[i] = '\0';
+        if (i == pos) { /* empty field ";;" */
             pos++;
             continue;
         }
-        char *eq = memchr(x->d + pos, '=', end - pos);
-        if (!eq)
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + pos,
-                                "header field without '=': %.40s", x->d + pos);
-        size_t klen = (size_t)(eq - (x->d + pos));
-        *eq = '\0';
-        int h = ew_hdr_lookup(x->d + pos, klen);
+        if (eq == EW_NONE)
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
+        d[eq] = '\0';
+        int h = ew_hdr_lookup(d + pos, eq - pos);
         if (h < 0) {
-            int rc = ew_add_param(x, x->d + pos, eq + 1, pos);
+            int rc = ew_add_param(x, d + pos, d + eq + 1, pos);
             if (rc)
                 return rc;
         } else if (hv[h]) {
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + pos, "duplicate %s field",
-                                ew_hdr_names[h]);
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "duplicate field ", ew_hdr_names[h]);
         } else {
-            hv[h] = eq + 1;
-            hoff[h] = (size_t)(eq + 1 - x->d);
+            hv[h] = d + eq + 1;
+            hoff[h] = eq + 1;
         }
-        pos = end + 1;
+        pos = i + 1;
     }
     *cp = pos;
 
     static const int required[] = {EW_HDR_MN, EW_HDR_ST, EW_HDR_CN};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!hv[required[i]] || !*hv[required[i]])
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + pos, "missing %s field",
-                                ew_hdr_names[required[i]]);
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "missing field ",
+                               ew_hdr_names[required[i]]);
     rec->mn = hv[EW_HDR_MN];
     rec->st = hv[EW_HDR_ST];
     rec->cn = hv[EW_HDR_CN];
@@ -223,141 +269,196 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         if (!v)
             continue;
         *dst[i] = ew_small_uint(v, strlen(v));
-        if (*dst[i] < 0)
+        if (*dst[i] < 0 || (numeric[i] == EW_HDR_FLAG && *dst[i] > 255))
             return ew_error_set(x->err, EW_EMALFORMED, x->base + hoff[numeric[i]],
-                                "%s is not a decimal number: %.20s", ew_hdr_names[numeric[i]], v);
+                                "%s is not a number from 0 to %d: %.20s",
+                                ew_hdr_names[numeric[i]], numeric[i] == EW_HDR_FLAG ? 255 : 99999,
+                                v);
     }
-    if (rec->flag > 255)
-        return ew_error_set(x->err, EW_EMALFORMED, x->base + hoff[EW_HDR_FLAG],
-                            "Flag %d does not fit a byte", rec->flag);
     rec->version = (uint8_t)ew_version_from_flag(rec->flag);
     rec->kind = (uint8_t)ew_kind_from_cn(rec->cn);
     x->medium = ew_medium_of_st(rec->st);
     return 0;
 }
 
-/* One "key=value" of CP, already NUL-terminated at its end; kstart is its offset in d. */
-static int ew_dec_item(struct ew_dec *x, size_t kstart, size_t end)
+/* One CP item, cut already: key at k (NUL at eq), value at eq + 1 (NUL-terminated); dash is
+ * the last '-' of the key or EW_NONE. */
+static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_t vend)
 {
     struct ew_record *rec = x->rec;
-    char *k = x->d + kstart;
-    char *eq = memchr(k, '=', end - kstart);
-    if (!eq)
-        return ew_error_set(x->err, EW_EMALFORMED, x->base + kstart, "CP item without '=': %.40s",
-                            k);
-    *eq = '\0';
-    char *val = eq + 1;
-    size_t vlen = (size_t)(x->d + end - val);
-    char *dash = strrchr(k, '-');
+    char *key = x->d + k, *val = x->d + eq + 1;
+    size_t vlen = vend - eq - 1;
 
-    if (!dash) { /* a parameter of the whole record */
-        if (!strcasecmp(k, "DataTime")) {
+    if (dash == EW_NONE) { /* a parameter of the whole record */
+        if (ew_name_eq("DataTime", key, eq - k)) {
             if (rec->has_time)
-                return ew_error_set(x->err, EW_EMALFORMED, x->base + kstart,
-                                    "duplicate DataTime");
+                return ew_dec_fail(x, EW_EMALFORMED, k, "duplicate DataTime", NULL);
             if (ew_time_parse_digits(val, vlen, &rec->data_time))
-                return ew_error_set(x->err, EW_EMALFORMED, x->base + (size_t)(val - x->d),
-                                    "DataTime is not a valid 14- or 17-digit time: %.20s", val);
+                return ew_dec_fail(x, EW_EMALFORMED, eq + 1,
+                                   "DataTime is not a valid 14- or 17-digit time: ", val);
             rec->has_time = true;
             return 0;
         }
-        if (!strcasecmp(k, "PolId")) {
+        if (ew_name_eq("PolId", key, eq - k)) {
             x->pol = vlen ? val : NULL;
             return 0;
         }
-        return ew_add_param(x, k, val, kstart);
+        return ew_add_param(x, key, val, k);
     }
 
-    if (dash == k || dash[1] == '\0')
-        return ew_error_set(x->err, EW_EMALFORMED, x->base + kstart,
-                            "value key needs a code and a field: %.40s", k);
+    if (dash == k || dash + 1 == eq)
+        return ew_dec_fail(x, EW_EMALFORMED, k, "value key needs a code and a field: ", key);
     if (rec->nvalues >= x->max_values)
-        return ew_error_set(x->err, EW_ETOO_LONG, x->base + kstart, "more than %zu values",
+        return ew_error_set(x->err, EW_ETOO_LONG, x->base + k, "more than %zu values",
                             x->max_values);
-    *dash = '\0';
+    x->d[dash] = '\0';
     struct ew_value *v = &rec->values[rec->nvalues++];
-    const char *suffix = dash + 1;
-    enum ew_field f = ew_field_lookup(suffix, (size_t)(eq - suffix));
-    v->code = k;
+    const char *suffix = x->d + dash + 1;
+    enum ew_field f = ew_field_lookup(suffix, eq - dash - 1);
+    v->code = key;
     v->field = (uint8_t)f;
     v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
     v->text = val;
     v->eflag = NULL;
     v->pol = x->pol;
     v->flag = '\0';
-    v->flag_meaning = EW_FLAG_NONE;
     v->num = 0;
     int64_t t;
-    if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0) {
+    if (f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG) {
+        v->type = EW_VT_TEXT;
+    } else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0) {
         v->type = EW_VT_TIME;
         v->num = (double)t;
     } else {
-        v->type = f != EW_FIELD_FLAG && f != EW_FIELD_EFLAG && ew_parse_number(val, vlen, &v->num)
-                      ? EW_VT_NUMBER
-                      : EW_VT_TEXT;
+        v->type = ew_parse_number(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
     }
-    ew_value_resolve(v, x->medium);
+    ew_value_resolve(v, dash - k, x->medium);
     return 0;
 }
 
-/* CP content between "CP=&&" and the closing "&&": items by ';', sub-fields by ','. */
-static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
-{
-    size_t pos = start;
-    while (pos < end) {
-        size_t stop = pos;
-        while (stop < end && x->d[stop] != ';' && x->d[stop] != ',')
-            stop++;
-        if (stop > pos) { /* empty items (";;", trailing ';') carry nothing */
-            x->d[stop] = '\0';
-            int rc = ew_dec_item(x, pos, stop);
-            if (rc)
-                return rc;
-        }
-        pos = stop + 1;
-    }
-    return 0;
-}
-
-/* Moves each -Flag / -EFlag onto the values of the same code (and PolId); a flag with no
- * value to carry it stays as a value of its own, so nothing sent is dropped. */
 static bool ew_same_code(const struct ew_value *a, const struct ew_value *b)
 {
-    /* resolved codes of different table entries differ; anything else needs the text */
-    if (a->pollutant && b->pollutant && a->pollutant != b->pollutant)
+    if (a->code == b->code)
+        return true;
+    /* known codes point at the table (ew_value_resolve): two such pointers that differ are
+     * different codes; anything else needs the text */
+    if (a->pollutant && b->pollutant && a->code == a->pollutant->code &&
+        b->code == b->pollutant->code)
         return false;
-    return a->code == b->code || !strcmp(a->code, b->code);
+    return !strcmp(a->code, b->code);
 }
 
-static void ew_dec_attach_flags(struct ew_record *rec)
+static bool ew_is_flag_item(const struct ew_value *v)
 {
-    bool used[EW_RECORD_MAX_VALUES];
-    memset(used, 0, rec->nvalues);
-    for (size_t i = 0; i < rec->nvalues; i++) {
-        struct ew_value *f = &rec->values[i];
-        bool is_flag = f->field == EW_FIELD_FLAG && f->text[0] > 0x20 && f->text[0] < 0x7F &&
-                       !f->text[1];
-        if (is_flag)
-            f->flag = f->text[0];
-        if (!is_flag && f->field != EW_FIELD_EFLAG)
+    return v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG;
+}
+
+/* Moves the flag item f onto the values in [from, to) of its code and PolId; with only_unset,
+ * onto those that have no such flag yet. Returns whether it found one. */
+static bool ew_dec_apply_flag(struct ew_record *rec, const struct ew_value *f, size_t from,
+                              size_t to, bool only_unset)
+{
+    bool is_flag = f->field == EW_FIELD_FLAG;
+    if (is_flag && !(f->text[0] > 0x20 && f->text[0] < 0x7F && !f->text[1]))
+        return false; /* not a flag letter: stays a value of its own */
+    bool found = false;
+    for (size_t j = from; j < to; j++) {
+        struct ew_value *v = &rec->values[j];
+        if (ew_is_flag_item(v) || v->pol != f->pol || !ew_same_code(v, f))
             continue;
-        for (size_t j = 0; j < rec->nvalues; j++) {
-            struct ew_value *v = &rec->values[j];
-            if (v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG || v->pol != f->pol ||
-                !ew_same_code(v, f))
-                continue;
-            if (is_flag)
-                v->flag = f->text[0];
-            else
-                v->eflag = f->text;
-            used[i] = true;
-        }
+        if (is_flag && !(only_unset && v->flag))
+            v->flag = f->text[0], found = true;
+        else if (!is_flag && !(only_unset && v->eflag))
+            v->eflag = f->text, found = true;
     }
-    size_t out = 0;
+    return found;
+}
+
+/* End of a ';' group of values [first, nvalues): its flags go onto its values. */
+static void ew_dec_group_flags(struct ew_dec *x, size_t first)
+{
+    struct ew_record *rec = x->rec;
+    for (size_t i = first; i < rec->nvalues; i++)
+        if (ew_is_flag_item(&rec->values[i]) &&
+            ew_dec_apply_flag(rec, &rec->values[i], first, rec->nvalues, false))
+            x->used[i / 64] |= 1ull << (i % 64);
+}
+
+/* A flag sent in a group without its values (seen in the field) goes onto the values of its
+ * code elsewhere that carry no flag; one with no value at all stays a value of its own, so
+ * nothing sent is dropped. Then the moved flag items are removed and flag meanings set. */
+static void ew_dec_finish_flags(struct ew_dec *x)
+{
+    struct ew_record *rec = x->rec;
     for (size_t i = 0; i < rec->nvalues; i++)
-        if (!used[i])
-            rec->values[out++] = rec->values[i];
+        if (ew_is_flag_item(&rec->values[i]) && !(x->used[i / 64] >> (i % 64) & 1) &&
+            ew_dec_apply_flag(rec, &rec->values[i], 0, rec->nvalues, true))
+            x->used[i / 64] |= 1ull << (i % 64);
+    size_t out = 0;
+    for (size_t i = 0; i < rec->nvalues; i++) {
+        if (x->used[i / 64] >> (i % 64) & 1)
+            continue;
+        struct ew_value *v = &rec->values[out++];
+        *v = rec->values[i];
+        if (v->field == EW_FIELD_FLAG && v->text[0] > 0x20 && v->text[0] < 0x7F && !v->text[1])
+            v->flag = v->text[0];
+        v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, v->flag);
+    }
     rec->nvalues = out;
+}
+
+/* CP content [start, end) between "CP=&&" and the closing "&&", in one pass: items separated
+ * by ';' (a group: one pollutant) and ',' (its sub-fields), each "key=value". */
+static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
+{
+    char *d = x->d;
+    size_t pos = start, group = x->rec->nvalues;
+    d[end] = '\0'; /* the first '&' of the closing "&&" */
+    while (pos < end) {
+        size_t i = pos, dash = EW_NONE;
+        uint8_t c = EW_C_PLAIN;
+        for (; i < end; i++) {
+            c = ew_class[(unsigned char)d[i]];
+            if (c == EW_C_DASH)
+                dash = i;
+            else if (c != EW_C_PLAIN)
+                break;
+        }
+        if (i == pos && (c == EW_C_SEMI || c == EW_C_COMMA)) { /* empty item */
+            if (c == EW_C_SEMI) {
+                ew_dec_group_flags(x, group);
+                group = x->rec->nvalues;
+            }
+            pos++;
+            continue;
+        }
+        if (i == end || c == EW_C_SEMI || c == EW_C_COMMA) {
+            d[i] = '\0';
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
+        }
+        if (c != EW_C_EQ)
+            return ew_dec_bad_byte(x, i);
+        size_t eq = i;
+        for (i = eq + 1; i < end; i++) {
+            c = ew_class[(unsigned char)d[i]];
+            if (c == EW_C_SEMI || c == EW_C_COMMA)
+                break;
+            if (c >= EW_C_AMP)
+                return ew_dec_bad_byte(x, i);
+        }
+        bool group_end = i == end || c == EW_C_SEMI;
+        d[eq] = '\0';
+        d[i] = '\0';
+        int rc = ew_dec_item(x, pos, dash, eq, i);
+        if (rc)
+            return rc;
+        if (group_end) {
+            ew_dec_group_flags(x, group);
+            group = x->rec->nvalues;
+        }
+        pos = i + 1;
+    }
+    return 0;
 }
 
 int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opts,
@@ -367,6 +468,8 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     size_t max_data = opts && opts->max_data ? opts->max_data : EW_HJ212_MAX_DATA;
     if (max_data > EW_HJ212_MAX_DATA)
         max_data = EW_HJ212_MAX_DATA;
+    if (!ew_tables_ready)
+        ew_tables_init();
     ew_record_reset(rec);
 
     size_t n = len;
@@ -406,10 +509,6 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen)))
         return ew_error_set(err, EW_ECRC_MISMATCH, n - 4, "CRC %04X computed, packet says %.4s",
                             want, crc);
-    for (size_t i = 0; i < dlen; i++)
-        if ((unsigned char)data[i] < 0x20 || data[i] == 0x7F)
-            return ew_error_set(err, EW_EMALFORMED, 6 + i, "control byte 0x%02X in the data "
-                                "segment", (unsigned char)data[i]);
 
     struct ew_dec x = {
         .rec = rec,
@@ -424,17 +523,13 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     int rc = ew_dec_header(&x, dlen, &cp);
     if (rc == 0 && cp + 5 > dlen - 2)
         rc = ew_error_set(err, EW_EMALFORMED, 6 + cp, "CP=&& is not closed with &&");
-    const char *amp = rc ? NULL : memchr(x.d + cp + 5, '&', dlen - 2 - (cp + 5));
-    if (amp)
-        rc = ew_error_set(err, EW_EMALFORMED, 6 + (size_t)(amp - x.d), "'&' inside CP");
     if (rc == 0)
         rc = ew_dec_cp(&x, cp + 5, dlen - 2);
     if (rc) {
         ew_record_reset(rec);
         return rc;
     }
-    ew_dec_attach_flags(rec);
-    ew_record_apply_version(rec);
+    ew_dec_finish_flags(&x);
     return 0;
 }
 
@@ -494,36 +589,30 @@ static int ew_enc_check(const struct ew_record *rec)
     return 0;
 }
 
-/* Writes the flag items that close the group of values [first, last] of one code. */
-static void ew_enc_group_flags(struct ew_buf *b, const struct ew_record *rec, size_t first,
-                               size_t last)
+/* Writes the flag items that close a group of values; all values of a group share them. */
+static void ew_enc_group_flags(struct ew_buf *b, const struct ew_value *v)
 {
-    const struct ew_value *v = &rec->values[last];
-    char flag = 0;
-    const char *eflag = NULL;
-    for (size_t i = first; i <= last; i++) {
-        if (rec->values[i].field == EW_FIELD_FLAG)
-            return; /* the group carries its flag as a value of its own */
-        flag = flag ? flag : rec->values[i].flag;
-        eflag = eflag ? eflag : rec->values[i].eflag;
-    }
-    if (flag) {
+    if (v->flag) {
         ew_buf_addc(b, ',');
         ew_buf_adds(b, v->code);
         ew_buf_adds(b, "-Flag=");
-        ew_buf_addc(b, flag);
+        ew_buf_addc(b, v->flag);
     }
-    if (eflag) {
+    if (v->eflag) {
         ew_buf_addc(b, ',');
         ew_buf_adds(b, v->code);
         ew_buf_adds(b, "-EFlag=");
-        ew_buf_adds(b, eflag);
+        ew_buf_adds(b, v->eflag);
     }
 }
 
+/* Values share a ';' group when the decoder would give them back the same code, PolId and
+ * flags. A flag item of its own always stands alone, or it would be moved onto its neighbours. */
 static bool ew_same_group(const struct ew_value *a, const struct ew_value *b)
 {
-    return a->pol == b->pol && ew_same_code(a, b);
+    return a->pol == b->pol && a->flag == b->flag && !ew_is_flag_item(a) && !ew_is_flag_item(b) &&
+           (a->eflag == b->eflag || (a->eflag && b->eflag && !strcmp(a->eflag, b->eflag))) &&
+           ew_same_code(a, b);
 }
 
 int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out)
@@ -575,11 +664,8 @@ int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out)
         ew_buf_addc(out, '-');
         ew_enc_kv(out, v->field_name, v->text);
         sep = ";";
-        size_t first = i;
-        while (first > 0 && ew_same_group(&rec->values[first - 1], v))
-            first--;
-        if (i + 1 == rec->nvalues || !ew_same_group(&rec->values[i + 1], v))
-            ew_enc_group_flags(out, rec, first, i);
+        if (!ew_is_flag_item(v) && (i + 1 == rec->nvalues || !ew_same_group(&rec->values[i + 1], v)))
+            ew_enc_group_flags(out, v);
     }
     ew_buf_adds(out, "&&");
     if (!out->err && out->len - dstart > EW_HJ212_MAX_DATA)

@@ -229,7 +229,7 @@ static int ew_jvalue(struct ew_jdec *x, json_t *jv, size_t idx, enum ew_medium m
     if ((eflag && !json_is_null(eflag) && (rc = ew_jstr(x, eflag, &v->eflag, path, 1))) ||
         (pol && !json_is_null(pol) && (rc = ew_jstr(x, pol, &v->pol, path, 0))))
         return rc;
-    ew_value_resolve(v, medium);
+    ew_value_resolve(v, strlen(v->code), medium);
     rec->nvalues++;
     return 0;
 }

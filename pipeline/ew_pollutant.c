@@ -1,9 +1,9 @@
 /*
  * ew_pollutant.c - lookups in the generated pollutant table.
  *
- * The index is an open-addressing hash of both the 2017 and the 2005 codes (linear probing,
- * load about 0.46), so resolving a code on the hot path costs one short hash and usually one
- * string comparison.
+ * The index is an open-addressing hash (Fibonacci hashing, linear probing, load about 0.46) of
+ * both the 2017 and the 2005 codes, packed into 64-bit integers: resolving a code on the hot
+ * path costs a multiplication and usually one integer comparison, no string function.
  */
 #include "ew_pollutant.h"
 
@@ -12,28 +12,20 @@
 
 #include "ew_pollutant_table.inc"
 
-static uint32_t ew_pollutant__hash(const char *s, size_t n)
+static unsigned ew_pollutant__slot(uint64_t key)
 {
-    uint32_t h = 0x811C9DC5u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x01000193u;
-    return h;
+    return (unsigned)((key * 0x9E3779B97F4A7C15u) >> (64 - EW__POLLUTANT_SLOT_BITS));
 }
 
-static int ew_streq(const char *a, const char *s, size_t n)
+static const struct ew_pollutant *ew_pollutant__exact(uint64_t key, enum ew_medium medium)
 {
-    return strncmp(a, s, n) == 0 && a[n] == '\0';
-}
-
-static const struct ew_pollutant *ew_pollutant__exact(const char *code, size_t len,
-                                                      enum ew_medium medium)
-{
-    uint32_t h = ew_pollutant__hash(code, len) % EW__POLLUTANT_SLOTS;
-    for (uint16_t slot; (slot = ew_pollutant_slots[h]) != 0; h = (h + 1) % EW__POLLUTANT_SLOTS) {
+    const unsigned mask = (1u << EW__POLLUTANT_SLOT_BITS) - 1;
+    for (unsigned h = ew_pollutant__slot(key), slot; (slot = ew_pollutant_slots[h]) != 0;
+         h = (h + 1) & mask) {
         const struct ew_pollutant *p = &ew_pollutant_rows[slot - 1];
-        if (ew_streq(p->code, code, len))
+        if (p->key == key)
             return p;
-        if (ew_streq(p->code2005, code, len))
+        if (p->key2005 == key)
             return medium == EW_MEDIUM_OTHER || medium == p->medium ? p : NULL;
     }
     return NULL;
@@ -41,16 +33,20 @@ static const struct ew_pollutant *ew_pollutant__exact(const char *code, size_t l
 
 const struct ew_pollutant *ew_pollutant_find(const char *code, size_t len, enum ew_medium medium)
 {
-    if (len == 0)
+    return ew_pollutant_find_key(ew_pollutant_pack(code, len), medium);
+}
+
+const struct ew_pollutant *ew_pollutant_find_key(uint64_t key, enum ew_medium medium)
+{
+    if (key == 0)
         return NULL;
-    const struct ew_pollutant *p = ew_pollutant__exact(code, len, medium);
-    if (p || len != 6)
+    const struct ew_pollutant *p = ew_pollutant__exact(key, medium);
+    /* a 6-byte code has its 6th byte set and no 7th */
+    if (p || (key >> 40) == 0 || (key >> 48) != 0)
         return p;
     /* families: the standard numbers instances of a kind of meter as e101xx -> e10101.. */
-    char family[6];
-    memcpy(family, code, 4);
-    family[4] = family[5] = 'x';
-    return ew_pollutant__exact(family, 6, EW_MEDIUM_OTHER);
+    const uint64_t xx = (uint64_t)('x' | 'x' << 8) << 32;
+    return ew_pollutant__exact((key & 0xFFFFFFFFu) | xx, EW_MEDIUM_OTHER);
 }
 
 enum ew_medium ew_medium_of_st(const char *st)

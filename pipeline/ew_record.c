@@ -154,20 +154,48 @@ static const char *const ew_field_names[EW_FIELD_COUNT] = {
 #undef EW__FIELD_NAME
 };
 
+/* ASCII letters only in name: OR-ing 0x20 folds case and matches nothing else. */
+static bool ew_field_is(enum ew_field f, const char *s, size_t n)
+{
+    const char *name = ew_field_names[f];
+    for (size_t i = 0; i < n; i++)
+        if ((name[i] | 0x20) != (s[i] | 0x20) || !name[i])
+            return false;
+    return name[n] == '\0';
+}
+
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
-    static const unsigned char lens[EW_FIELD_COUNT] = {
-#define EW__FIELD_LEN(name, text) [EW_FIELD_##name] = sizeof text - 1,
-        EW_FIELD_MAP(EW__FIELD_LEN)
-#undef EW__FIELD_LEN
-    };
-    if (n == 0)
+    /* one candidate from the length and a distinguishing letter, then one comparison */
+    enum ew_field f = EW_FIELD_OTHER;
+    if (n < 2)
+        return f;
+    char a = (char)(s[0] | 0x20), b = (char)(s[n - 1] | 0x20);
+    switch (n) {
+    case 2:
+        f = b == 's' ? EW_FIELD_RS : EW_FIELD_RT;
+        break;
+    case 3:
+        f = a == 'r' ? EW_FIELD_RTD : a == 'a' ? EW_FIELD_AVG : a == 'c' ? EW_FIELD_COU
+            : b == 'n' ? EW_FIELD_MIN : EW_FIELD_MAX;
+        break;
+    case 4:
+        f = a == 'f' ? EW_FIELD_FLAG : EW_FIELD_INFO;
+        break;
+    case 5:
+        if (a == 'e')
+            f = EW_FIELD_EFLAG;
+        else
+            f = b == 'd' ? EW_FIELD_ZSRTD : b == 'g' ? EW_FIELD_ZSAVG
+                : b == 'n' ? EW_FIELD_ZSMIN : EW_FIELD_ZSMAX;
+        break;
+    case 10:
+        f = EW_FIELD_SAMPLETIME;
+        break;
+    default:
         return EW_FIELD_OTHER;
-    for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++)
-        if (lens[f] == n && (ew_field_names[f][0] ^ s[0]) % 32 == 0 &&
-            !strncasecmp(ew_field_names[f], s, n))
-            return (enum ew_field)f;
-    return EW_FIELD_OTHER;
+    }
+    return ew_field_is(f, s, n) ? f : EW_FIELD_OTHER;
 }
 
 const char *ew_field_name(enum ew_field f)
@@ -175,11 +203,13 @@ const char *ew_field_name(enum ew_field f)
     return (unsigned)f < EW_FIELD_COUNT ? ew_field_names[f] : "";
 }
 
-void ew_value_resolve(struct ew_value *v, enum ew_medium medium)
+void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium)
 {
-    const struct ew_pollutant *p = ew_pollutant_find(v->code, strlen(v->code), medium);
+    uint64_t key = ew_pollutant_pack(v->code, len);
+    const struct ew_pollutant *p = ew_pollutant_find_key(key, medium);
     v->pollutant = p;
-    if (p && !strcmp(v->code, p->code2005))
+    /* a 2017 or 2005 code becomes the table's own string, so equal codes are equal pointers */
+    if (p && (key == p->key || key == p->key2005))
         v->code = p->code;
 }
 
@@ -202,39 +232,30 @@ bool ew_parse_number(const char *s, size_t n, double *out)
     if (i < n && (s[i] == '-' || s[i] == '+'))
         neg = s[i++] == '-';
     uint64_t mant = 0;
-    int sig = 0, frac = 0, digits = 0;
-    bool dot = false, exp = false;
-    for (; i < n; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c <= 9) {
-            digits++;
-            if (mant == 0 && c == 0) {
-                frac += dot; /* leading zeros are not significant */
-                continue;
-            }
-            if (sig < 19)
-                mant = mant * 10 + c;
-            sig++;
-            frac += dot;
-        } else if (s[i] == '.' && !dot) {
-            dot = true;
-        } else if ((s[i] == 'e' || s[i] == 'E') && digits) {
-            exp = true;
-            break;
-        } else {
-            return false;
-        }
+    size_t start = i, frac = 0;
+    unsigned c;
+    while (i < n && (c = (unsigned char)s[i] - '0') <= 9)
+        mant = mant * 10 + c, i++;
+    size_t digits = i - start;
+    if (i < n && s[i] == '.') {
+        size_t f0 = ++i;
+        while (i < n && (c = (unsigned char)s[i] - '0') <= 9)
+            mant = mant * 10 + c, i++;
+        frac = i - f0;
+        digits += frac;
     }
-    if (!digits)
+    if (digits == 0)
         return false;
-    if (!exp && sig <= 15 && frac <= 22) {
-        /* Clinger's fast path: an integer below 2^53 divided by an exact power of ten is
-         * correctly rounded by IEEE division. */
+    if (i == n && digits <= 19 && mant <= (1ull << 53) && frac <= 22) {
+        /* Clinger's fast path: an integer that a double holds exactly, divided by an exact
+         * power of ten, is correctly rounded by IEEE division. */
         double d = (double)mant / ew_pow10[frac];
         *out = neg ? -d : d;
         return true;
     }
-    if (exp) {
+    if (i < n) { /* only an exponent may follow */
+        if (s[i] != 'e' && s[i] != 'E')
+            return false;
         size_t j = i + 1;
         if (j < n && (s[j] == '-' || s[j] == '+'))
             j++;

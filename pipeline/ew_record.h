@@ -157,9 +157,10 @@ const char *ew_kind_name(enum ew_data_kind k);
 enum ew_field ew_field_lookup(const char *s, size_t n);
 const char *ew_field_name(enum ew_field f);
 
-/* Resolves v->code against the pollutant table for a packet of the given medium: sets
- * v->pollutant and, for a 2005 code, replaces v->code with the 2017 code. */
-void ew_value_resolve(struct ew_value *v, enum ew_medium medium);
+/* Resolves v->code (len bytes) against the pollutant table for a packet of the given medium:
+ * sets v->pollutant and, for a 2017 or 2005 code the table knows, points v->code at the table's
+ * 2017 code (static), so that equal known codes have equal pointers. */
+void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium);
 
 /* Sets flag_meaning on every value from its flag letter and rec->version. */
 void ew_record_apply_version(struct ew_record *rec);
