@@ -177,10 +177,31 @@ static bool ew_name_eq(const char *name, const char *s, size_t n)
 
 static int ew_hdr_lookup(const char *k, size_t n)
 {
-    for (int h = 0; h < EW_HDR_COUNT; h++)
-        if (ew_name_eq(ew_hdr_names[h], k, n))
-            return h;
-    return -1;
+    /* one candidate by the first letter (and the length for the P's), then one comparison */
+    int h;
+    switch (k[0] | 0x20) {
+    case 'q':
+        h = EW_HDR_QN;
+        break;
+    case 's':
+        h = EW_HDR_ST;
+        break;
+    case 'c':
+        h = EW_HDR_CN;
+        break;
+    case 'm':
+        h = EW_HDR_MN;
+        break;
+    case 'f':
+        h = EW_HDR_FLAG;
+        break;
+    case 'p':
+        h = n == 2 ? EW_HDR_PW : n == 4 ? EW_HDR_PNUM : EW_HDR_PNO;
+        break;
+    default:
+        return -1;
+    }
+    return ew_name_eq(ew_hdr_names[h], k, n) ? h : -1;
 }
 
 /* A parameter key must read back as a parameter from CP: no delimiter, no '-' (it would make
