@@ -10,6 +10,10 @@
 
 #include "ew_time.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <string.h>
 #include <strings.h>
 
@@ -26,7 +30,6 @@
 static uint16_t ew_crc_table[256];
 static uint8_t ew_crc_slice[8][256]; /* ew_crc_slice[k][x] = H^(k+1)(x) */
 static bool ew_tables_ready;
-static void ew_class_init(void);
 
 static void ew_tables_init(void)
 {
@@ -40,7 +43,6 @@ static void ew_tables_init(void)
     for (int k = 1; k < 8; k++)
         for (unsigned i = 0; i < 256; i++)
             ew_crc_slice[k][i] = ew_crc_slice[0][ew_crc_slice[k - 1][i]];
-    ew_class_init();
     ew_tables_ready = true;
 }
 
@@ -98,23 +100,143 @@ static int ew_small_uint(const char *s, size_t n)
     return v;
 }
 
-/* Byte classes of the data segment, for the single pass that cuts it into fields. */
-enum { EW_C_PLAIN = 0, EW_C_SEMI, EW_C_COMMA, EW_C_EQ, EW_C_DASH, EW_C_AMP, EW_C_CTRL };
-static uint8_t ew_class[256];
+/*
+ * Delimiter bitmaps. The data segment is classified once, 16 bytes at a time with SSE2 where
+ * the machine has it (one bit per byte per class), and cut into fields with bit operations:
+ * finding the '=' or the end of an item costs a count-trailing-zeros, not a branch per byte.
+ */
+#define EW_MASK_WORDS ((EW_HJ212_MAX_DATA + 63) / 64)
 
-static void ew_class_init(void)
+struct ew_masks {
+    uint64_t semi[EW_MASK_WORDS];  /* ';' */
+    uint64_t sep[EW_MASK_WORDS];   /* ';' or ',' */
+    uint64_t eq[EW_MASK_WORDS];    /* '=' */
+    uint64_t dash[EW_MASK_WORDS];  /* '-' */
+    uint64_t ctrl[EW_MASK_WORDS];  /* control bytes: 0x00-0x1F and 0x7F */
+    uint64_t bad[EW_MASK_WORDS];   /* what CP may not hold: control bytes and '&' */
+};
+
+/* Classifies n bytes of d. d must be readable 16 bytes past n (the record's arena is). */
+static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
 {
-    for (int c = 0; c < 0x20; c++)
-        ew_class[c] = EW_C_CTRL;
-    ew_class[0x7F] = EW_C_CTRL;
-    ew_class[';'] = EW_C_SEMI;
-    ew_class[','] = EW_C_COMMA;
-    ew_class['='] = EW_C_EQ;
-    ew_class['-'] = EW_C_DASH;
-    ew_class['&'] = EW_C_AMP;
+    size_t words = (n + 63) / 64;
+    memset(m->semi, 0, words * 8);
+    memset(m->sep, 0, words * 8);
+    memset(m->eq, 0, words * 8);
+    memset(m->dash, 0, words * 8);
+    memset(m->ctrl, 0, words * 8);
+    memset(m->bad, 0, words * 8);
+#if defined(__SSE2__)
+    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','),
+                  eq = _mm_set1_epi8('='), dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'),
+                  del = _mm_set1_epi8(0x7F), c1f = _mm_set1_epi8(0x1F);
+    for (size_t i = 0; i < n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+        size_t w = i / 64;
+        unsigned sh = (unsigned)(i % 64);
+        uint64_t s1 = (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi));
+        uint64_t s2 = (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        m->semi[w] |= s1 << sh;
+        m->sep[w] |= (s1 | s2) << sh;
+        m->eq[w] |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq)) << sh;
+        m->dash[w] |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dash)) << sh;
+        __m128i ctrl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v),
+                                    _mm_cmpeq_epi8(v, del));
+        uint64_t c = (uint64_t)_mm_movemask_epi8(ctrl);
+        m->ctrl[w] |= c << sh;
+        m->bad[w] |= (c | (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp))) << sh;
+    }
+    if (n % 64) { /* bits past the segment come from whatever followed it */
+        uint64_t keep = ~0ull >> (64 - n % 64);
+        size_t w = n / 64;
+        m->semi[w] &= keep, m->sep[w] &= keep, m->eq[w] &= keep;
+        m->dash[w] &= keep, m->ctrl[w] &= keep, m->bad[w] &= keep;
+    }
+#else
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+        uint64_t bit = 1ull << (i % 64);
+        size_t w = i / 64;
+        if (c == ';')
+            m->semi[w] |= bit, m->sep[w] |= bit;
+        else if (c == ',')
+            m->sep[w] |= bit;
+        else if (c == '=')
+            m->eq[w] |= bit;
+        else if (c == '-')
+            m->dash[w] |= bit;
+        else if (c == '&')
+            m->bad[w] |= bit;
+        else if (c < 0x20 || c == 0x7F)
+            m->ctrl[w] |= bit, m->bad[w] |= bit;
+    }
+#endif
+}
+
+/* The first set bit in [from, limit) of m, or limit when there is none. */
+static inline size_t ew_next(const uint64_t *m, size_t from, size_t limit)
+{
+    if (from >= limit)
+        return limit;
+    size_t w = from / 64;
+    uint64_t bits = m[w] & (~0ull << (from % 64));
+    while (!bits) {
+        if (++w * 64 >= limit)
+            return limit;
+        bits = m[w];
+    }
+    size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
+    return r < limit ? r : limit;
 }
 
 #define EW_NONE ((size_t)-1)
+
+/* The last set bit in [from, to) of m, or EW_NONE. */
+static inline size_t ew_last(const uint64_t *m, size_t from, size_t to)
+{
+    if (to <= from)
+        return EW_NONE;
+    size_t w = (to - 1) / 64;
+    uint64_t bits = m[w] & (~0ull >> (63 - (to - 1) % 64));
+    for (;;) {
+        if (bits) {
+            size_t r = w * 64 + 63 - (size_t)__builtin_clzll(bits);
+            return r >= from ? r : EW_NONE;
+        }
+        if (w == 0 || w * 64 <= from)
+            return EW_NONE;
+        bits = m[--w];
+    }
+}
+
+/* Reads 8 bytes at p as ew_pollutant_pack would pack them, keeping the first n (n <= 8).
+ * p must be readable 8 bytes on (inside the record's arena it always is). */
+static inline uint64_t ew_load_packed(const char *p, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t k;
+    memcpy(&k, p, 8);
+    return n >= 8 ? k : k & ((1ull << (8 * n)) - 1);
+#else
+    return ew_pollutant_pack(p, n);
+#endif
+}
+
+/* A flag seen in the current ';' group, kept to apply to the group's later values. */
+struct ew_pending {
+    const char *code;
+    const struct ew_pollutant *pollutant;
+    const char *pol;
+    const char *eflag; /* for an EFlag */
+    char flag;         /* for a Flag */
+    bool applied;
+    uint16_t at; /* input offset of the item, for its place if it stays a value */
+    const char *text;
+    const char *field_name;
+    uint8_t field;
+};
+
+#define EW_PENDING_MAX 8
 
 /* Decoder state: the record, the copy of the data segment, and where it sat in the input. */
 struct ew_dec {
@@ -125,7 +247,11 @@ struct ew_dec {
     const char *pol; /* current PolId */
     enum ew_medium medium;
     struct ew_error *err;
-    uint64_t used[EW_RECORD_MAX_VALUES / 64]; /* flag items moved onto their values */
+    size_t group;  /* first value of the current ';' group */
+    size_t npending;
+    struct ew_pending pending[EW_PENDING_MAX];
+    bool orphans; /* flag items left as values, for the last pass */
+    struct ew_masks m;
 };
 
 static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
@@ -133,11 +259,11 @@ static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, 
     return ew_error_set(x->err, code, x->base + off, "%s%.40s", why, s ? s : "");
 }
 
-/* Reports the byte at off that stopped a scan where it has no place. */
+/* Reports the byte at off that has no place where it stands. */
 static int ew_dec_bad_byte(struct ew_dec *x, size_t off)
 {
     unsigned char c = (unsigned char)x->d[off];
-    if (ew_class[c] == EW_C_CTRL)
+    if (c < 0x20 || c == 0x7F)
         return ew_error_set(x->err, EW_EMALFORMED, x->base + off,
                             "control byte 0x%02X in the data segment", c);
     return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "'%c' inside CP", c);
@@ -238,24 +364,19 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     size_t pos = 0;
     while (!(dlen - pos >= 5 && (d[pos] | 0x20) == 'c' && (d[pos + 1] | 0x20) == 'p' &&
              d[pos + 2] == '=' && d[pos + 3] == '&' && d[pos + 4] == '&')) {
-        size_t i = pos, eq = EW_NONE;
-        for (; i < dlen; i++) {
-            uint8_t c = ew_class[(unsigned char)d[i]];
-            if (c == EW_C_SEMI)
-                break;
-            if (c == EW_C_EQ && eq == EW_NONE)
-                eq = i;
-            else if (c == EW_C_CTRL)
-                return ew_dec_bad_byte(x, i);
-        }
-        if (i == dlen)
+        size_t end = ew_next(x->m.semi, pos, dlen);
+        size_t bad = ew_next(x->m.ctrl, pos, end);
+        if (bad < end)
+            return ew_dec_bad_byte(x, bad);
+        if (end == dlen)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
-        d[i] = '\0';
-        if (i == pos) { /* empty field ";;" */
+        d[end] = '\0';
+        if (end == pos) { /* empty field ";;" */
             pos++;
             continue;
         }
-        if (eq == EW_NONE)
+        size_t eq = ew_next(x->m.eq, pos, end);
+        if (eq == end)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
         d[eq] = '\0';
         int h = ew_hdr_lookup(d + pos, eq - pos);
@@ -269,7 +390,7 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
             hv[h] = d + eq + 1;
             hoff[h] = eq + 1;
         }
-        pos = i + 1;
+        pos = end + 1;
     }
     *cp = pos;
 
@@ -302,8 +423,137 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     return 0;
 }
 
-/* One CP item, cut already: key at k (NUL at eq), value at eq + 1 (NUL-terminated); dash is
- * the last '-' of the key or EW_NONE. */
+static bool ew_code_eq(const char *a, const struct ew_pollutant *pa, const char *b,
+                       const struct ew_pollutant *pb)
+{
+    if (a == b)
+        return true;
+    /* known codes point at the table (ew_value_resolve): two such pointers that differ are
+     * different codes; anything else needs the text */
+    if (pa && pb && a == pa->code && b == pb->code)
+        return false;
+    return !strcmp(a, b);
+}
+
+static bool ew_same_code(const struct ew_value *a, const struct ew_value *b)
+{
+    return ew_code_eq(a->code, a->pollutant, b->code, b->pollutant);
+}
+
+static bool ew_is_flag_item(const struct ew_value *v)
+{
+    return v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG;
+}
+
+static bool ew_flag_letter(const char *t)
+{
+    return t[0] > 0x20 && t[0] < 0x7F && !t[1];
+}
+
+/* Puts the flag p onto v when v is a value of p's code and PolId. Returns whether it did. */
+static bool ew_flag_onto(const struct ew_record *rec, struct ew_value *v,
+                         const struct ew_pending *p)
+{
+    if (ew_is_flag_item(v) || v->pol != p->pol ||
+        !ew_code_eq(v->code, v->pollutant, p->code, p->pollutant))
+        return false;
+    if (p->field == EW_FIELD_EFLAG) {
+        v->eflag = p->text;
+    } else {
+        v->flag = p->flag;
+        v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, p->flag);
+    }
+    return true;
+}
+
+/* A -Flag or -EFlag: it goes onto the values of its code already seen in the group, and is
+ * kept to go onto those that follow. */
+static int ew_dec_flag(struct ew_dec *x, const struct ew_value *v, size_t off)
+{
+    struct ew_record *rec = x->rec;
+    if (x->npending == EW_PENDING_MAX)
+        return ew_error_set(x->err, EW_ETOO_LONG, x->base + off,
+                            "more than %d flags in one ';' group", EW_PENDING_MAX);
+    struct ew_pending *p = &x->pending[x->npending++];
+    *p = (struct ew_pending){
+        .code = v->code,
+        .pollutant = v->pollutant,
+        .pol = v->pol,
+        .flag = v->field == EW_FIELD_FLAG ? v->text[0] : '\0',
+        .text = v->text,
+        .field_name = v->field_name,
+        .field = v->field,
+    };
+    for (size_t i = x->group; i < rec->nvalues; i++)
+        p->applied |= ew_flag_onto(rec, &rec->values[i], p);
+    return 0;
+}
+
+/* End of a ';' group: a flag that found no value of its code in the group stays a value of
+ * its own, at the end of the group, for the last pass (ew_dec_orphans). */
+static int ew_dec_group_end(struct ew_dec *x)
+{
+    struct ew_record *rec = x->rec;
+    for (size_t i = 0; i < x->npending; i++) {
+        const struct ew_pending *p = &x->pending[i];
+        if (p->applied)
+            continue;
+        if (rec->nvalues >= x->max_values)
+            return ew_error_set(x->err, EW_ETOO_LONG, x->base, "more than %zu values",
+                                x->max_values);
+        struct ew_value *v = &rec->values[rec->nvalues++];
+        *v = (struct ew_value){
+            .code = p->code,
+            .field_name = p->field_name,
+            .text = p->text,
+            .pol = p->pol,
+            .pollutant = p->pollutant,
+            .field = p->field,
+            .type = EW_VT_TEXT,
+            .flag = p->flag,
+            .flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, p->flag),
+        };
+        x->orphans = true;
+    }
+    x->npending = 0;
+    x->group = rec->nvalues;
+    return 0;
+}
+
+/* A flag sent in a group without its values (seen in the field) goes onto the values of its
+ * code elsewhere that carry no such flag; one with no value at all stays a value of its own,
+ * so nothing sent is dropped. */
+static void ew_dec_orphans(struct ew_dec *x)
+{
+    struct ew_record *rec = x->rec;
+    uint64_t used[EW_RECORD_MAX_VALUES / 64] = {0};
+    bool any = false;
+    for (size_t i = 0; i < rec->nvalues; i++) {
+        const struct ew_value *f = &rec->values[i];
+        if (!ew_is_flag_item(f) || (f->field == EW_FIELD_FLAG && !ew_flag_letter(f->text)))
+            continue;
+        struct ew_pending p = {.code = f->code, .pollutant = f->pollutant, .pol = f->pol,
+                               .flag = f->flag, .text = f->text, .field = f->field};
+        for (size_t j = 0; j < rec->nvalues; j++) {
+            struct ew_value *v = &rec->values[j];
+            if ((f->field == EW_FIELD_FLAG ? v->flag != '\0' : v->eflag != NULL) ||
+                !ew_flag_onto(rec, v, &p))
+                continue;
+            used[i / 64] |= 1ull << (i % 64);
+            any = true;
+        }
+    }
+    if (!any)
+        return;
+    size_t out = 0;
+    for (size_t i = 0; i < rec->nvalues; i++)
+        if (!(used[i / 64] >> (i % 64) & 1))
+            rec->values[out++] = rec->values[i];
+    rec->nvalues = out;
+}
+
+/* One CP item, cut already: key at k (NUL at eq), value at eq + 1 (NUL-terminated at vend);
+ * dash is the last '-' of the key or EW_NONE. */
 static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_t vend)
 {
     struct ew_record *rec = x->rec;
@@ -333,9 +583,11 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
         return ew_error_set(x->err, EW_ETOO_LONG, x->base + k, "more than %zu values",
                             x->max_values);
     x->d[dash] = '\0';
-    struct ew_value *v = &rec->values[rec->nvalues++];
     const char *suffix = x->d + dash + 1;
-    enum ew_field f = ew_field_lookup(suffix, eq - dash - 1);
+    size_t clen = dash - k, flen = eq - dash - 1;
+    enum ew_field f = ew_field_lookup_key(
+        ew_field_key(flen <= 8 ? ew_load_packed(suffix, flen) : 0, flen), suffix, flen);
+    struct ew_value *v = &rec->values[rec->nvalues];
     v->code = key;
     v->field = (uint8_t)f;
     v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
@@ -343,143 +595,57 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
     v->eflag = NULL;
     v->pol = x->pol;
     v->flag = '\0';
+    v->flag_meaning = EW_FLAG_NONE;
     v->num = 0;
+    ew_value_resolve_key(v, clen <= 8 ? ew_load_packed(key, clen) : 0, x->medium);
+
     int64_t t;
-    if (f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG) {
-        v->type = EW_VT_TEXT;
-    } else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0) {
-        v->type = EW_VT_TIME;
-        v->num = (double)t;
-    } else {
+    if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val)))
+        return ew_dec_flag(x, v, k);
+    if (f == EW_FIELD_FLAG)
+        v->type = EW_VT_TEXT; /* not a flag letter: a value like any other */
+    else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
+        v->type = EW_VT_TIME, v->num = (double)t;
+    else
         v->type = ew_parse_number(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
-    }
-    ew_value_resolve(v, dash - k, x->medium);
+    for (size_t i = 0; i < x->npending; i++)
+        x->pending[i].applied |= ew_flag_onto(rec, v, &x->pending[i]);
+    rec->nvalues++;
     return 0;
 }
 
-static bool ew_same_code(const struct ew_value *a, const struct ew_value *b)
-{
-    if (a->code == b->code)
-        return true;
-    /* known codes point at the table (ew_value_resolve): two such pointers that differ are
-     * different codes; anything else needs the text */
-    if (a->pollutant && b->pollutant && a->code == a->pollutant->code &&
-        b->code == b->pollutant->code)
-        return false;
-    return !strcmp(a->code, b->code);
-}
-
-static bool ew_is_flag_item(const struct ew_value *v)
-{
-    return v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG;
-}
-
-/* Moves the flag item f onto the values in [from, to) of its code and PolId; with only_unset,
- * onto those that have no such flag yet. Returns whether it found one. */
-static bool ew_dec_apply_flag(struct ew_record *rec, const struct ew_value *f, size_t from,
-                              size_t to, bool only_unset)
-{
-    bool is_flag = f->field == EW_FIELD_FLAG;
-    if (is_flag && !(f->text[0] > 0x20 && f->text[0] < 0x7F && !f->text[1]))
-        return false; /* not a flag letter: stays a value of its own */
-    bool found = false;
-    for (size_t j = from; j < to; j++) {
-        struct ew_value *v = &rec->values[j];
-        if (ew_is_flag_item(v) || v->pol != f->pol || !ew_same_code(v, f))
-            continue;
-        if (is_flag && !(only_unset && v->flag))
-            v->flag = f->text[0], found = true;
-        else if (!is_flag && !(only_unset && v->eflag))
-            v->eflag = f->text, found = true;
-    }
-    return found;
-}
-
-/* End of a ';' group of values [first, nvalues): its flags go onto its values. */
-static void ew_dec_group_flags(struct ew_dec *x, size_t first)
-{
-    struct ew_record *rec = x->rec;
-    for (size_t i = first; i < rec->nvalues; i++)
-        if (ew_is_flag_item(&rec->values[i]) &&
-            ew_dec_apply_flag(rec, &rec->values[i], first, rec->nvalues, false))
-            x->used[i / 64] |= 1ull << (i % 64);
-}
-
-/* A flag sent in a group without its values (seen in the field) goes onto the values of its
- * code elsewhere that carry no flag; one with no value at all stays a value of its own, so
- * nothing sent is dropped. Then the moved flag items are removed and flag meanings set. */
-static void ew_dec_finish_flags(struct ew_dec *x)
-{
-    struct ew_record *rec = x->rec;
-    for (size_t i = 0; i < rec->nvalues; i++)
-        if (ew_is_flag_item(&rec->values[i]) && !(x->used[i / 64] >> (i % 64) & 1) &&
-            ew_dec_apply_flag(rec, &rec->values[i], 0, rec->nvalues, true))
-            x->used[i / 64] |= 1ull << (i % 64);
-    size_t out = 0;
-    for (size_t i = 0; i < rec->nvalues; i++) {
-        if (x->used[i / 64] >> (i % 64) & 1)
-            continue;
-        struct ew_value *v = &rec->values[out++];
-        *v = rec->values[i];
-        if (v->field == EW_FIELD_FLAG && v->text[0] > 0x20 && v->text[0] < 0x7F && !v->text[1])
-            v->flag = v->text[0];
-        v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, v->flag);
-    }
-    rec->nvalues = out;
-}
-
-/* CP content [start, end) between "CP=&&" and the closing "&&", in one pass: items separated
- * by ';' (a group: one pollutant) and ',' (its sub-fields), each "key=value". */
+/* CP content [start, end) between "CP=&&" and the closing "&&": items separated by ';' (a
+ * group: one pollutant) and ',' (its sub-fields), each "key=value". */
 static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
 {
     char *d = x->d;
-    size_t pos = start, group = x->rec->nvalues;
+    size_t pos = start;
+    int rc = 0;
     d[end] = '\0'; /* the first '&' of the closing "&&" */
-    while (pos < end) {
-        size_t i = pos, dash = EW_NONE;
-        uint8_t c = EW_C_PLAIN;
-        for (; i < end; i++) {
-            c = ew_class[(unsigned char)d[i]];
-            if (c == EW_C_DASH)
-                dash = i;
-            else if (c != EW_C_PLAIN)
-                break;
-        }
-        if (i == pos && (c == EW_C_SEMI || c == EW_C_COMMA)) { /* empty item */
-            if (c == EW_C_SEMI) {
-                ew_dec_group_flags(x, group);
-                group = x->rec->nvalues;
-            }
+    x->group = x->rec->nvalues;
+    while (pos < end && rc == 0) {
+        size_t stop = ew_next(x->m.sep, pos, end);
+        if (stop == pos) { /* an empty item carries nothing; ';' still ends a group */
+            if (d[pos] == ';')
+                rc = ew_dec_group_end(x);
             pos++;
             continue;
         }
-        if (i == end || c == EW_C_SEMI || c == EW_C_COMMA) {
-            d[i] = '\0';
+        size_t bad = ew_next(x->m.bad, pos, stop);
+        if (bad < stop)
+            return ew_dec_bad_byte(x, bad);
+        size_t eq = ew_next(x->m.eq, pos, stop);
+        bool group_end = stop == end || d[stop] == ';';
+        d[stop] = '\0';
+        if (eq == stop)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
-        }
-        if (c != EW_C_EQ)
-            return ew_dec_bad_byte(x, i);
-        size_t eq = i;
-        for (i = eq + 1; i < end; i++) {
-            c = ew_class[(unsigned char)d[i]];
-            if (c == EW_C_SEMI || c == EW_C_COMMA)
-                break;
-            if (c >= EW_C_AMP)
-                return ew_dec_bad_byte(x, i);
-        }
-        bool group_end = i == end || c == EW_C_SEMI;
         d[eq] = '\0';
-        d[i] = '\0';
-        int rc = ew_dec_item(x, pos, dash, eq, i);
-        if (rc)
-            return rc;
-        if (group_end) {
-            ew_dec_group_flags(x, group);
-            group = x->rec->nvalues;
-        }
-        pos = i + 1;
+        rc = ew_dec_item(x, pos, ew_last(x->m.dash, pos, eq), eq, stop);
+        if (rc == 0 && group_end)
+            rc = ew_dec_group_end(x);
+        pos = stop + 1;
     }
-    return 0;
+    return rc ? rc : ew_dec_group_end(x);
 }
 
 int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opts,
@@ -531,15 +697,23 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
         return ew_error_set(err, EW_ECRC_MISMATCH, n - 4, "CRC %04X computed, packet says %.4s",
                             want, crc);
 
-    struct ew_dec x = {
-        .rec = rec,
-        .d = ew_record_strndup(rec, data, dlen), /* dlen < EW_RECORD_TEXT_MAX always */
-        .base = 6,
-        .max_values = opts && opts->max_values && opts->max_values < EW_RECORD_MAX_VALUES
-                          ? opts->max_values
-                          : EW_RECORD_MAX_VALUES,
-        .err = err,
-    };
+    struct ew_dec x;
+    x.rec = rec;
+    x.base = 6;
+    x.max_values = opts && opts->max_values && opts->max_values < EW_RECORD_MAX_VALUES
+                       ? opts->max_values
+                       : EW_RECORD_MAX_VALUES;
+    x.pol = NULL;
+    x.medium = EW_MEDIUM_OTHER;
+    x.err = err;
+    x.npending = 0;
+    x.orphans = false;
+    /* the arena holds the copy and 16 more bytes: the classifier and the 8-byte loads read
+     * past the segment's end, and find zeros there */
+    x.d = ew_record_strndup(rec, data, dlen);
+    memset(x.d + dlen, 0, 16);
+    ew_masks_build(&x.m, x.d, dlen);
+
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);
     if (rc == 0 && cp + 5 > dlen - 2)
@@ -550,7 +724,8 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
         ew_record_reset(rec);
         return rc;
     }
-    ew_dec_finish_flags(&x);
+    if (x.orphans)
+        ew_dec_orphans(&x);
     return 0;
 }
 

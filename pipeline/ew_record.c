@@ -154,48 +154,57 @@ static const char *const ew_field_names[EW_FIELD_COUNT] = {
 #undef EW__FIELD_NAME
 };
 
-/* ASCII letters only in name: OR-ing 0x20 folds case and matches nothing else. */
-static bool ew_field_is(enum ew_field f, const char *s, size_t n)
+/* Known suffixes by their case-folded packed text (ew_field_key), in a small open-addressing
+ * table built on first use: a lookup is a multiplication and usually one comparison. */
+#define EW__FIELD_SLOTS 64
+static uint64_t ew_field_keys[EW__FIELD_SLOTS];
+static uint8_t ew_field_slot_of[EW__FIELD_SLOTS]; /* enum ew_field, 0 = empty */
+static bool ew_field_ready;
+
+static unsigned ew_field__slot(uint64_t key)
 {
-    const char *name = ew_field_names[f];
-    for (size_t i = 0; i < n; i++)
-        if ((name[i] | 0x20) != (s[i] | 0x20) || !name[i])
-            return false;
-    return name[n] == '\0';
+    return (unsigned)((key * 0x9E3779B97F4A7C15u) >> 58);
+}
+
+static void ew_field_init(void)
+{
+    for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++) {
+        const char *name = ew_field_names[f];
+        uint64_t key = ew_field_key(ew_pollutant_pack(name, strlen(name)), strlen(name));
+        if (strlen(name) > 8)
+            continue; /* SampleTime: compared as text */
+        unsigned h = ew_field__slot(key);
+        while (ew_field_slot_of[h])
+            h = (h + 1) % EW__FIELD_SLOTS;
+        ew_field_keys[h] = key;
+        ew_field_slot_of[h] = (uint8_t)f;
+    }
+    ew_field_ready = true;
+}
+
+enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n)
+{
+    if (n > 8) {
+        /* only SampleTime is longer; ASCII letters fold with | 0x20 and nothing else does */
+        const char *name = ew_field_names[EW_FIELD_SAMPLETIME];
+        if (n != 10)
+            return EW_FIELD_OTHER;
+        for (size_t i = 0; i < n; i++)
+            if ((name[i] | 0x20) != (s[i] | 0x20))
+                return EW_FIELD_OTHER;
+        return EW_FIELD_SAMPLETIME;
+    }
+    if (!ew_field_ready)
+        ew_field_init();
+    for (unsigned h = ew_field__slot(key); ew_field_slot_of[h]; h = (h + 1) % EW__FIELD_SLOTS)
+        if (ew_field_keys[h] == key)
+            return (enum ew_field)ew_field_slot_of[h];
+    return EW_FIELD_OTHER;
 }
 
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
-    /* one candidate from the length and a distinguishing letter, then one comparison */
-    enum ew_field f = EW_FIELD_OTHER;
-    if (n < 2)
-        return f;
-    char a = (char)(s[0] | 0x20), b = (char)(s[n - 1] | 0x20);
-    switch (n) {
-    case 2:
-        f = b == 's' ? EW_FIELD_RS : EW_FIELD_RT;
-        break;
-    case 3:
-        f = a == 'r' ? EW_FIELD_RTD : a == 'a' ? EW_FIELD_AVG : a == 'c' ? EW_FIELD_COU
-            : b == 'n' ? EW_FIELD_MIN : EW_FIELD_MAX;
-        break;
-    case 4:
-        f = a == 'f' ? EW_FIELD_FLAG : EW_FIELD_INFO;
-        break;
-    case 5:
-        if (a == 'e')
-            f = EW_FIELD_EFLAG;
-        else
-            f = b == 'd' ? EW_FIELD_ZSRTD : b == 'g' ? EW_FIELD_ZSAVG
-                : b == 'n' ? EW_FIELD_ZSMIN : EW_FIELD_ZSMAX;
-        break;
-    case 10:
-        f = EW_FIELD_SAMPLETIME;
-        break;
-    default:
-        return EW_FIELD_OTHER;
-    }
-    return ew_field_is(f, s, n) ? f : EW_FIELD_OTHER;
+    return ew_field_lookup_key(ew_field_key(ew_pollutant_pack(s, n), n), s, n);
 }
 
 const char *ew_field_name(enum ew_field f)
@@ -205,7 +214,11 @@ const char *ew_field_name(enum ew_field f)
 
 void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium)
 {
-    uint64_t key = ew_pollutant_pack(v->code, len);
+    ew_value_resolve_key(v, ew_pollutant_pack(v->code, len), medium);
+}
+
+void ew_value_resolve_key(struct ew_value *v, uint64_t key, enum ew_medium medium)
+{
     const struct ew_pollutant *p = ew_pollutant_find_key(key, medium);
     v->pollutant = p;
     /* a 2017 or 2005 code becomes the table's own string, so equal codes are equal pointers */

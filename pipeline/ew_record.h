@@ -155,12 +155,26 @@ const char *ew_kind_name(enum ew_data_kind k);
 
 /* Canonical suffix for a known field, matched case-insensitively; EW_FIELD_OTHER otherwise. */
 enum ew_field ew_field_lookup(const char *s, size_t n);
+
+/* The key ew_field_lookup_key takes: the suffix packed by ew_pollutant_pack (0 when longer
+ * than 8 bytes), with its n bytes case-folded. ASCII letters fold with | 0x20; a byte that is
+ * not a letter can never fold onto one, so equal keys mean equal names up to case. */
+static inline uint64_t ew_field_key(uint64_t packed, size_t n)
+{
+    return n == 0 || n > 8 ? 0 : packed | (0x2020202020202020u >> (64 - 8 * n));
+}
+
+/* ew_field_lookup for a key from ew_field_key; s and n are still needed for names longer
+ * than 8 bytes (SampleTime). */
+enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n);
 const char *ew_field_name(enum ew_field f);
 
 /* Resolves v->code (len bytes) against the pollutant table for a packet of the given medium:
  * sets v->pollutant and, for a 2017 or 2005 code the table knows, points v->code at the table's
  * 2017 code (static), so that equal known codes have equal pointers. */
 void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium);
+/* The same for a code already packed with ew_pollutant_pack. */
+void ew_value_resolve_key(struct ew_value *v, uint64_t key, enum ew_medium medium);
 
 /* Sets flag_meaning on every value from its flag letter and rec->version. */
 void ew_record_apply_version(struct ew_record *rec);
