@@ -3,8 +3,14 @@
  *
  * Decoding copies the data segment once into the record's text arena and cuts it in place:
  * each delimiter after a key or a value is overwritten with NUL, so every string of the record
- * is a pointer into that one copy (or into the static pollutant table). No allocation, one
- * pass over the bytes for the CRC and one for the fields.
+ * is a pointer into that one copy (or into the static pollutant table). No allocation. The
+ * bytes are read three times: by the CRC, by the classifier that turns delimiters into
+ * bitmaps, and by the conversions of the values; fields are found in the bitmaps.
+ *
+ * Invariant of struct ew_dec during a decode: values [0, group) belong to closed ';' groups,
+ * values [group, nvalues) to the open one, and pending[] holds the open group's flags, each
+ * already applied to the values before it; a group's flags that found no value become values
+ * of their own when it closes.
  */
 #include "ew_hj212.h"
 
@@ -116,9 +122,37 @@ struct ew_masks {
     uint64_t bad[EW_MASK_WORDS];   /* what CP may not hold: control bytes and '&' */
 };
 
-/* Classifies n bytes of d. d must be readable 16 bytes past n (the record's arena is). */
+/* Classifies n bytes of d. d must be readable and zero for 64 bytes past n. */
 static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
 {
+#if defined(__SSE2__)
+    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','),
+                  eq = _mm_set1_epi8('='), dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'),
+                  del = _mm_set1_epi8(0x7F), c1f = _mm_set1_epi8(0x1F);
+    for (size_t w = 0; w * 64 < n; w++) {
+        uint64_t ms = 0, mc = 0, me = 0, md = 0, mctrl = 0, mamp = 0;
+        for (unsigned k = 0; k < 4; k++) { /* 4 x 16 bytes make one 64-bit word */
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + w * 64 + k * 16));
+            unsigned sh = 16 * k;
+            ms |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi)) << sh;
+            mc |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)) << sh;
+            me |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq)) << sh;
+            md |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dash)) << sh;
+            mamp |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp)) << sh;
+            __m128i ctrl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v),
+                                        _mm_cmpeq_epi8(v, del));
+            mctrl |= (uint64_t)_mm_movemask_epi8(ctrl) << sh;
+        }
+        /* bits past the segment stand for the zeros that follow it */
+        uint64_t keep = n - w * 64 >= 64 ? ~0ull : ~0ull >> (64 - (n - w * 64));
+        m->semi[w] = ms & keep;
+        m->sep[w] = (ms | mc) & keep;
+        m->eq[w] = me & keep;
+        m->dash[w] = md & keep;
+        m->ctrl[w] = mctrl & keep;
+        m->bad[w] = (mctrl | mamp) & keep;
+    }
+#else
     size_t words = (n + 63) / 64;
     memset(m->semi, 0, words * 8);
     memset(m->sep, 0, words * 8);
@@ -126,33 +160,6 @@ static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
     memset(m->dash, 0, words * 8);
     memset(m->ctrl, 0, words * 8);
     memset(m->bad, 0, words * 8);
-#if defined(__SSE2__)
-    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','),
-                  eq = _mm_set1_epi8('='), dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'),
-                  del = _mm_set1_epi8(0x7F), c1f = _mm_set1_epi8(0x1F);
-    for (size_t i = 0; i < n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
-        size_t w = i / 64;
-        unsigned sh = (unsigned)(i % 64);
-        uint64_t s1 = (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi));
-        uint64_t s2 = (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
-        m->semi[w] |= s1 << sh;
-        m->sep[w] |= (s1 | s2) << sh;
-        m->eq[w] |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq)) << sh;
-        m->dash[w] |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dash)) << sh;
-        __m128i ctrl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v),
-                                    _mm_cmpeq_epi8(v, del));
-        uint64_t c = (uint64_t)_mm_movemask_epi8(ctrl);
-        m->ctrl[w] |= c << sh;
-        m->bad[w] |= (c | (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp))) << sh;
-    }
-    if (n % 64) { /* bits past the segment come from whatever followed it */
-        uint64_t keep = ~0ull >> (64 - n % 64);
-        size_t w = n / 64;
-        m->semi[w] &= keep, m->sep[w] &= keep, m->eq[w] &= keep;
-        m->dash[w] &= keep, m->ctrl[w] &= keep, m->bad[w] &= keep;
-    }
-#else
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d[i];
         uint64_t bit = 1ull << (i % 64);
@@ -708,10 +715,10 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     x.err = err;
     x.npending = 0;
     x.orphans = false;
-    /* the arena holds the copy and 16 more bytes: the classifier and the 8-byte loads read
+    /* the arena holds the copy and 64 more bytes: the classifier and the 8-byte loads read
      * past the segment's end, and find zeros there */
     x.d = ew_record_strndup(rec, data, dlen);
-    memset(x.d + dlen, 0, 16);
+    memset(x.d + dlen, 0, 64);
     ew_masks_build(&x.m, x.d, dlen);
 
     size_t cp = 0;

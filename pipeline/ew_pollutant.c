@@ -51,13 +51,19 @@ const struct ew_pollutant *ew_pollutant_find_key(uint64_t key, enum ew_medium me
 
 enum ew_medium ew_medium_of_st(const char *st)
 {
-    if (!st)
+    if (!st || !st[0] || !st[1] || st[2])
         return EW_MEDIUM_OTHER;
-    if (!strcmp(st, "21") || !strcmp(st, "32"))
+    switch (st[0] << 8 | st[1]) {
+    case '2' << 8 | '1':
+    case '3' << 8 | '2':
         return EW_MEDIUM_WATER;
-    if (!strcmp(st, "22") || !strcmp(st, "31") || !strcmp(st, "39"))
+    case '2' << 8 | '2':
+    case '3' << 8 | '1':
+    case '3' << 8 | '9':
         return EW_MEDIUM_AIR;
-    return EW_MEDIUM_OTHER;
+    default:
+        return EW_MEDIUM_OTHER;
+    }
 }
 
 size_t ew_pollutant_count(void)

@@ -121,20 +121,26 @@ enum ew_version ew_version_parse(const char *s)
 
 enum ew_data_kind ew_kind_from_cn(const char *cn)
 {
-    static const struct {
-        char cn[5];
-        enum ew_data_kind kind;
-    } kinds[] = {
-        {"2011", EW_KIND_REALTIME}, {"2051", EW_KIND_MINUTE},  {"2061", EW_KIND_HOUR},
-        {"2031", EW_KIND_DAY},      {"2021", EW_KIND_STATE},   {"2041", EW_KIND_RUNTIME},
-        {"3020", EW_KIND_INFO},
-    };
-    if (!cn)
+    if (!cn || !cn[0] || !cn[1] || !cn[2] || !cn[3] || cn[4])
         return EW_KIND_OTHER;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strcmp(cn, kinds[i].cn))
-            return kinds[i].kind;
-    return cn[0] == '9' ? EW_KIND_REPLY : EW_KIND_OTHER;
+    switch ((cn[0] << 24) | (cn[1] << 16) | (cn[2] << 8) | cn[3]) {
+    case '2' << 24 | '0' << 16 | '1' << 8 | '1':
+        return EW_KIND_REALTIME;
+    case '2' << 24 | '0' << 16 | '5' << 8 | '1':
+        return EW_KIND_MINUTE;
+    case '2' << 24 | '0' << 16 | '6' << 8 | '1':
+        return EW_KIND_HOUR;
+    case '2' << 24 | '0' << 16 | '3' << 8 | '1':
+        return EW_KIND_DAY;
+    case '2' << 24 | '0' << 16 | '2' << 8 | '1':
+        return EW_KIND_STATE;
+    case '2' << 24 | '0' << 16 | '4' << 8 | '1':
+        return EW_KIND_RUNTIME;
+    case '3' << 24 | '0' << 16 | '2' << 8 | '0':
+        return EW_KIND_INFO;
+    default:
+        return cn[0] == '9' ? EW_KIND_REPLY : EW_KIND_OTHER;
+    }
 }
 
 const char *ew_kind_name(enum ew_data_kind k)

@@ -26,7 +26,9 @@
 
 #define EW_RECORD_MAX_VALUES 512
 #define EW_RECORD_MAX_PARAMS 32
-#define EW_RECORD_TEXT_MAX   16384 /* > the largest legal data segment (9,999 bytes) + NULs */
+/* The arena holds the largest legal data segment (9,999 bytes) with 64 bytes of padding that
+ * the HJ 212 decoder reads past its end, and every string a JSON record can bring. */
+#define EW_RECORD_TEXT_MAX 16384
 
 /* Protocol edition, from bits 2..5 of the packet's Flag (absent Flag means 2005). */
 enum ew_version { EW_VERSION_2005 = 0, EW_VERSION_2017, EW_VERSION_2025, EW_VERSION_UNKNOWN };

@@ -220,6 +220,30 @@ static void test_value_limit(void **state)
     ew_record_free(rec);
 }
 
+/* Flags waiting for their values are bounded per ';' group. */
+static void test_flag_limit_per_group(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char data[1024] = "ST=31;CN=2011;MN=FLAGS;CP=&&", pkt[1100];
+    for (int i = 0; i < 9; i++)
+        snprintf(data + strlen(data), 32, "%sa%05d-Flag=N", i ? "," : "", i);
+    strcat(data, "&&");
+    size_t n = frame(data, pkt, sizeof pkt);
+    struct ew_error err = {0};
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), EW_ETOO_LONG);
+    assert_string_equal(err.detail, "more than 8 flags in one ';' group");
+    /* the same flags in groups of their own are fine: each stays a value */
+    for (char *c = strchr(data, ','); c; c = strchr(c, ','))
+        *c = ';';
+    n = frame(data, pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 9);
+    assert_int_equal(rec->values[8].flag, 'N');
+    assert_int_equal(rec->values[8].field, EW_FIELD_FLAG);
+    ew_record_free(rec);
+}
+
 static void test_encode_round_trip_and_refusals(void **state)
 {
     (void)state;
@@ -286,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_crc_hex_case_and_legacy_option),
         cmocka_unit_test(test_length_limits),
         cmocka_unit_test(test_value_limit),
+        cmocka_unit_test(test_flag_limit_per_group),
         cmocka_unit_test(test_encode_round_trip_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
