@@ -216,17 +216,12 @@ static inline size_t ew_last(const uint64_t *m, size_t from, size_t to)
     }
 }
 
-/* Reads 8 bytes at p as ew_pollutant_pack would pack them, keeping the first n (n <= 8).
- * p must be readable 8 bytes on (inside the record's arena it always is). */
+/* The first n (n <= 8) bytes at p packed as ew_pollutant_pack packs them. p must be readable
+ * 8 bytes on (inside the record's arena it always is). */
 static inline uint64_t ew_load_packed(const char *p, size_t n)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t k;
-    memcpy(&k, p, 8);
+    uint64_t k = ew_load8(p);
     return n >= 8 ? k : k & ((1ull << (8 * n)) - 1);
-#else
-    return ew_pollutant_pack(p, n);
-#endif
 }
 
 /* A flag seen in the current ';' group, kept to apply to the group's later values. */
@@ -234,10 +229,8 @@ struct ew_pending {
     const char *code;
     const struct ew_pollutant *pollutant;
     const char *pol;
-    const char *eflag; /* for an EFlag */
-    char flag;         /* for a Flag */
+    char flag; /* for a Flag; an EFlag's text is in text */
     bool applied;
-    uint16_t at; /* input offset of the item, for its place if it stays a value */
     const char *text;
     const char *field_name;
     uint8_t field;
@@ -614,7 +607,7 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
     else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
         v->type = EW_VT_TIME, v->num = (double)t;
     else
-        v->type = ew_parse_number(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
+        v->type = vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
     for (size_t i = 0; i < x->npending; i++)
         x->pending[i].applied |= ew_flag_onto(rec, v, &x->pending[i]);
     rec->nvalues++;

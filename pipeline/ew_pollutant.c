@@ -53,7 +53,7 @@ enum ew_medium ew_medium_of_st(const char *st)
 {
     if (!st || !st[0] || !st[1] || st[2])
         return EW_MEDIUM_OTHER;
-    switch (st[0] << 8 | st[1]) {
+    switch ((unsigned char)st[0] << 8 | (unsigned char)st[1]) {
     case '2' << 8 | '1':
     case '3' << 8 | '2':
         return EW_MEDIUM_WATER;

@@ -123,8 +123,9 @@ enum ew_data_kind ew_kind_from_cn(const char *cn)
 {
     if (!cn || !cn[0] || !cn[1] || !cn[2] || !cn[3] || cn[4])
         return EW_KIND_OTHER;
-    switch ((cn[0] << 24) | (cn[1] << 16) | (cn[2] << 8) | cn[3]) {
-    case '2' << 24 | '0' << 16 | '1' << 8 | '1':
+    const unsigned char *u = (const unsigned char *)cn;
+    switch ((uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3]) {
+    case '2' << 24 | '0' << 16 | '1' << 8 | '1': /* ASCII: the constants are positive */
         return EW_KIND_REALTIME;
     case '2' << 24 | '0' << 16 | '5' << 8 | '1':
         return EW_KIND_MINUTE;
@@ -268,7 +269,7 @@ bool ew_parse_number(const char *s, size_t n, double *out)
     if (i == n && digits <= 19 && mant <= (1ull << 53) && frac <= 22) {
         /* Clinger's fast path: an integer that a double holds exactly, divided by an exact
          * power of ten, is correctly rounded by IEEE division. */
-        double d = (double)mant / ew_pow10[frac];
+        double d = (double)(int64_t)mant / ew_pow10[frac];
         *out = neg ? -d : d;
         return true;
     }
@@ -293,6 +294,58 @@ bool ew_parse_number(const char *s, size_t n, double *out)
     if (!isfinite(d))
         return false;
     *out = d;
+    return true;
+}
+
+/* How many of the 8 bytes of v (first byte lowest) are ASCII digits before the first that is
+ * not. A carry from a byte >= 0xFA can only disturb the bytes after it, which do not count. */
+static inline unsigned ew_digit_run(uint64_t v)
+{
+    uint64_t nd = ((v & 0xF0F0F0F0F0F0F0F0u) ^ 0x3030303030303030u) |
+                  (((v + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) ^ 0x3030303030303030u);
+    return nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
+}
+
+/* The value of the k (1..8) digits in the low bytes of v, the first digit most significant:
+ * shifted so that zeros stand for leading '0's, then combined pairwise with three
+ * multiplications (the known eight-digit SWAR method). */
+static inline uint64_t ew_digits_value(uint64_t v, unsigned k)
+{
+    v = (v - 0x3030303030303030u) << (8 * (8 - k));
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >>
+        32;
+    return v & 0xFFFFFFFFu;
+}
+
+bool ew_parse_number_padded(const char *s, size_t n, double *out)
+{
+    size_t i = s[0] == '-' || s[0] == '+';
+    unsigned k1 = i < n ? ew_digit_run(ew_load8(s + i)) : 0;
+    if (k1 > n - i)
+        k1 = (unsigned)(n - i);
+    if (k1 == 0 || k1 == 8)
+        return ew_parse_number(s, n, out);
+    uint64_t mant = ew_digits_value(ew_load8(s + i), k1);
+    size_t j = i + k1;
+    unsigned k2 = 0;
+    if (j < n) {
+        if (s[j] != '.')
+            return ew_parse_number(s, n, out);
+        k2 = j + 1 < n ? ew_digit_run(ew_load8(s + j + 1)) : 0;
+        if (k2 > n - j - 1)
+            k2 = (unsigned)(n - j - 1);
+        if (j + 1 + k2 != n || k2 == 8)
+            return ew_parse_number(s, n, out);
+        static const uint32_t pow10i[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        if (k2)
+            mant = mant * pow10i[k2] + ew_digits_value(ew_load8(s + j + 1), k2);
+    }
+    /* at most 7 + 7 digits: the integer is exact in a double, and so is the division
+     * correctly rounded (Clinger's fast path); signed conversions are the cheap ones */
+    double d = (double)(int64_t)mant / ew_pow10[k2];
+    *out = s[0] == '-' ? -d : d;
     return true;
 }
 

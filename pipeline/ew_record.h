@@ -185,6 +185,10 @@ void ew_record_apply_version(struct ew_record *rec);
  * the common short forms avoid strtod. Returns false when s is not entirely a number. */
 bool ew_parse_number(const char *s, size_t n, double *out);
 
+/* ew_parse_number for text that is followed by at least 8 readable bytes (the HJ 212
+ * decoder's arena guarantees it): short numbers are converted 8 digits at a time. */
+bool ew_parse_number_padded(const char *s, size_t n, double *out);
+
 /* Writes the shortest text that reads back as exactly d (at most 24 bytes + NUL).
  * Returns the length. */
 size_t ew_format_number(double d, char out[32]);

@@ -96,6 +96,40 @@ static void test_numbers_match_strtod(void **state)
     }
 }
 
+/* The 8-digits-at-a-time path agrees with strtod, and with the general parser on every
+ * input, including the ones it hands over (long, exponent, junk). */
+static void test_numbers_padded(void **state)
+{
+    (void)state;
+    srand(2025);
+    const char *fixed[] = {"0", "-0.052", "7", "12345678", "1234567.1234567", "99999999.5",
+                           ".5", "5.", "+3.25", "1e-3", "0.00000001", "00012.3400", "1.2.3",
+                           "-", "12a", "3,5", "1234567890123", "0.123456789012", ""};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
+        char buf[64] = {0}, s[40];
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            snprintf(s, sizeof s, "%s", fixed[i]);
+        } else {
+            int ip = rand() % 100000000, fd = rand() % 9;
+            if (fd == 0)
+                snprintf(s, sizeof s, "%s%d", rand() % 3 ? "" : "-", ip);
+            else
+                snprintf(s, sizeof s, "%s%d.%0*d", rand() % 3 ? "" : "-", ip % 10000000, fd,
+                         rand() % 100000000);
+        }
+        size_t n = strlen(s);
+        memcpy(buf, s, n);
+        memset(buf + n, i % 2 ? '7' : '.', 16); /* what follows must not count */
+        double a = 0, b = 0;
+        bool ok_a = ew_parse_number_padded(buf, n, &a), ok_b = ew_parse_number(s, n, &b);
+        assert_int_equal(ok_a, ok_b);
+        if (ok_a) {
+            assert_true(a == b);
+            assert_true(a == strtod(s, NULL));
+        }
+    }
+}
+
 static void test_numbers_format_shortest(void **state)
 {
     (void)state;
@@ -170,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_kinds_and_fields),
         cmocka_unit_test(test_numbers_parse),
         cmocka_unit_test(test_numbers_match_strtod),
+        cmocka_unit_test(test_numbers_padded),
         cmocka_unit_test(test_numbers_format_shortest),
         cmocka_unit_test(test_pollutant_lookup),
         cmocka_unit_test(test_arena_bounds),
