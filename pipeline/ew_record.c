@@ -48,35 +48,6 @@ char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n)
     return dst;
 }
 
-enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag)
-{
-    bool v2005 = version == EW_VERSION_2005;
-    switch (flag) {
-    case '\0':
-        return EW_FLAG_NONE;
-    case 'N':
-        return EW_FLAG_NORMAL;
-    case 'F':
-        return v2005 ? EW_FLAG_SOURCE_STOPPED : EW_FLAG_INSTRUMENT_STOPPED;
-    case 'M':
-        return EW_FLAG_MAINTENANCE;
-    case 'S':
-        return EW_FLAG_MANUAL;
-    case 'D':
-        return EW_FLAG_FAULT;
-    case 'C':
-        return EW_FLAG_CALIBRATION;
-    case 'T':
-        return EW_FLAG_OVER_RANGE;
-    case 'B':
-        return v2005 ? EW_FLAG_UNKNOWN : EW_FLAG_COMM_FAILURE;
-    case 'P':
-        return v2005 ? EW_FLAG_POWER_FAILURE : EW_FLAG_UNKNOWN;
-    default:
-        return EW_FLAG_UNKNOWN;
-    }
-}
-
 const char *ew_flag_meaning_name(enum ew_flag_meaning m)
 {
     static const char *const names[] = {
@@ -160,54 +131,6 @@ static const char *const ew_field_names[EW_FIELD_COUNT] = {
     EW_FIELD_MAP(EW__FIELD_NAME)
 #undef EW__FIELD_NAME
 };
-
-/* Known suffixes by their case-folded packed text (ew_field_key), in a small open-addressing
- * table built on first use: a lookup is a multiplication and usually one comparison. */
-#define EW__FIELD_SLOTS 64
-static uint64_t ew_field_keys[EW__FIELD_SLOTS];
-static uint8_t ew_field_slot_of[EW__FIELD_SLOTS]; /* enum ew_field, 0 = empty */
-static bool ew_field_ready;
-
-static unsigned ew_field__slot(uint64_t key)
-{
-    return (unsigned)((key * 0x9E3779B97F4A7C15u) >> 58);
-}
-
-static void ew_field_init(void)
-{
-    for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++) {
-        const char *name = ew_field_names[f];
-        uint64_t key = ew_field_key(ew_pollutant_pack(name, strlen(name)), strlen(name));
-        if (strlen(name) > 8)
-            continue; /* SampleTime: compared as text */
-        unsigned h = ew_field__slot(key);
-        while (ew_field_slot_of[h])
-            h = (h + 1) % EW__FIELD_SLOTS;
-        ew_field_keys[h] = key;
-        ew_field_slot_of[h] = (uint8_t)f;
-    }
-    ew_field_ready = true;
-}
-
-enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n)
-{
-    if (n > 8) {
-        /* only SampleTime is longer; ASCII letters fold with | 0x20 and nothing else does */
-        const char *name = ew_field_names[EW_FIELD_SAMPLETIME];
-        if (n != 10)
-            return EW_FIELD_OTHER;
-        for (size_t i = 0; i < n; i++)
-            if ((name[i] | 0x20) != (s[i] | 0x20))
-                return EW_FIELD_OTHER;
-        return EW_FIELD_SAMPLETIME;
-    }
-    if (!ew_field_ready)
-        ew_field_init();
-    for (unsigned h = ew_field__slot(key); ew_field_slot_of[h]; h = (h + 1) % EW__FIELD_SLOTS)
-        if (ew_field_keys[h] == key)
-            return (enum ew_field)ew_field_slot_of[h];
-    return EW_FIELD_OTHER;
-}
 
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
@@ -322,7 +245,21 @@ static inline uint64_t ew_digits_value(uint64_t v, unsigned k)
 bool ew_parse_number_padded(const char *s, size_t n, double *out)
 {
     size_t i = s[0] == '-' || s[0] == '+';
-    unsigned k1 = i < n ? ew_digit_run(ew_load8(s + i)) : 0;
+    uint64_t v = ew_load8(s + i);
+    unsigned k1 = ew_digit_run(v);
+    if (n - i <= 8 && k1 < n - i && (v >> (8 * k1) & 0xFF) == '.' && k1 + 1 < n - i) {
+        /* the common case: "ddd.ddd" inside one 8-byte load; squeeze the dot out and convert
+         * all digits at once */
+        unsigned k2 = (unsigned)(n - i) - k1 - 1;
+        uint64_t frac = v >> (8 * (k1 + 1));
+        if (ew_digit_run(frac) >= k2) {
+            uint64_t lo = k1 ? v & (~0ull >> (64 - 8 * k1)) : 0;
+            uint64_t digits = lo | (frac & (~0ull >> (64 - 8 * k2))) << (8 * k1);
+            double d = (double)(int64_t)ew_digits_value(digits, k1 + k2) / ew_pow10[k2];
+            *out = s[0] == '-' ? -d : d;
+            return true;
+        }
+    }
     if (k1 > n - i)
         k1 = (unsigned)(n - i);
     if (k1 == 0 || k1 == 8)

@@ -141,8 +141,35 @@ void ew_record_reset(struct ew_record *rec);
 /* Copies n bytes plus a NUL into the arena. Returns the copy, or NULL when the arena is full. */
 char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n);
 
-/* Reads the flag letter with the meaning of the given edition. */
-enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag);
+/* Reads the flag letter with the meaning of the given edition (DOMAIN.md, "Data flags"). */
+static inline enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag)
+{
+    bool v2005 = version == EW_VERSION_2005;
+    switch (flag) {
+    case '\0':
+        return EW_FLAG_NONE;
+    case 'N':
+        return EW_FLAG_NORMAL;
+    case 'F':
+        return v2005 ? EW_FLAG_SOURCE_STOPPED : EW_FLAG_INSTRUMENT_STOPPED;
+    case 'M':
+        return EW_FLAG_MAINTENANCE;
+    case 'S':
+        return EW_FLAG_MANUAL;
+    case 'D':
+        return EW_FLAG_FAULT;
+    case 'C':
+        return EW_FLAG_CALIBRATION;
+    case 'T':
+        return EW_FLAG_OVER_RANGE;
+    case 'B':
+        return v2005 ? EW_FLAG_UNKNOWN : EW_FLAG_COMM_FAILURE;
+    case 'P':
+        return v2005 ? EW_FLAG_POWER_FAILURE : EW_FLAG_UNKNOWN;
+    default:
+        return EW_FLAG_UNKNOWN;
+    }
+}
 const char *ew_flag_meaning_name(enum ew_flag_meaning m);
 
 /* The edition from a packet Flag value (-1: absent, read as 2005). */
@@ -166,9 +193,56 @@ static inline uint64_t ew_field_key(uint64_t packed, size_t n)
     return n == 0 || n > 8 ? 0 : packed | (0x2020202020202020u >> (64 - 8 * n));
 }
 
+#define EW__K(a, b, c, d, e)                                                                       \
+    ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24 |              \
+     (uint64_t)(e) << 32)
+
 /* ew_field_lookup for a key from ew_field_key; s and n are still needed for names longer
- * than 8 bytes (SampleTime). */
-enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n);
+ * than 8 bytes (SampleTime). Inline: the decoder calls it for every value. */
+static inline enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n)
+{
+    switch (key) {
+    case EW__K('r', 't', 'd', 0, 0):
+        return EW_FIELD_RTD;
+    case EW__K('z', 's', 'r', 't', 'd'):
+        return EW_FIELD_ZSRTD;
+    case EW__K('a', 'v', 'g', 0, 0):
+        return EW_FIELD_AVG;
+    case EW__K('z', 's', 'a', 'v', 'g'):
+        return EW_FIELD_ZSAVG;
+    case EW__K('m', 'i', 'n', 0, 0):
+        return EW_FIELD_MIN;
+    case EW__K('z', 's', 'm', 'i', 'n'):
+        return EW_FIELD_ZSMIN;
+    case EW__K('m', 'a', 'x', 0, 0):
+        return EW_FIELD_MAX;
+    case EW__K('z', 's', 'm', 'a', 'x'):
+        return EW_FIELD_ZSMAX;
+    case EW__K('c', 'o', 'u', 0, 0):
+        return EW_FIELD_COU;
+    case EW__K('f', 'l', 'a', 'g', 0):
+        return EW_FIELD_FLAG;
+    case EW__K('e', 'f', 'l', 'a', 'g'):
+        return EW_FIELD_EFLAG;
+    case EW__K('r', 's', 0, 0, 0):
+        return EW_FIELD_RS;
+    case EW__K('r', 't', 0, 0, 0):
+        return EW_FIELD_RT;
+    case EW__K('i', 'n', 'f', 'o', 0):
+        return EW_FIELD_INFO;
+    case 0: /* longer than 8 bytes: only SampleTime is */
+        if (n == 10) {
+            const char *name = "sampletime";
+            for (size_t i = 0; i < n; i++)
+                if ((s[i] | 0x20) != name[i])
+                    return EW_FIELD_OTHER;
+            return EW_FIELD_SAMPLETIME;
+        }
+        return EW_FIELD_OTHER;
+    default:
+        return EW_FIELD_OTHER;
+    }
+}
 const char *ew_field_name(enum ew_field f);
 
 /* Resolves v->code (len bytes) against the pollutant table for a packet of the given medium:
