@@ -342,6 +342,9 @@ static int ew_add_param(struct ew_dec *x, const char *key, const char *text, siz
     struct ew_record *rec = x->rec;
     if (!ew_param_key_ok(key))
         return ew_dec_fail(x, EW_EMALFORMED, off, "bad parameter name: ", key);
+    /* parameters live in CP (an unknown header field too), where ',' and '&' cut items */
+    if (strpbrk(text, ",&"))
+        return ew_dec_fail(x, EW_EMALFORMED, off, "parameter value holds ',' or '&': ", key);
     for (size_t i = 0; i < rec->nparams; i++)
         if (!strcmp(rec->params[i].key, key))
             return ew_dec_fail(x, EW_EMALFORMED, off, "duplicate ", key);
