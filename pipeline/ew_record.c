@@ -125,22 +125,12 @@ const char *ew_kind_name(enum ew_data_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
 }
 
-static const char *const ew_field_names[EW_FIELD_COUNT] = {
-    [EW_FIELD_OTHER] = "",
-#define EW__FIELD_NAME(name, text) [EW_FIELD_##name] = text,
-    EW_FIELD_MAP(EW__FIELD_NAME)
-#undef EW__FIELD_NAME
-};
 
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
     return ew_field_lookup_key(ew_field_key(ew_pollutant_pack(s, n), n), s, n);
 }
 
-const char *ew_field_name(enum ew_field f)
-{
-    return (unsigned)f < EW_FIELD_COUNT ? ew_field_names[f] : "";
-}
 
 void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium)
 {

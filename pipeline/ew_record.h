@@ -243,7 +243,19 @@ static inline enum ew_field ew_field_lookup_key(uint64_t key, const char *s, siz
         return EW_FIELD_OTHER;
     }
 }
-const char *ew_field_name(enum ew_field f);
+/* Canonical spelling of a known field; "" for EW_FIELD_OTHER. */
+static inline const char *ew_field_name(enum ew_field f)
+{
+    switch (f) {
+#define EW__FIELD_CASE(name, text)                                                                 \
+    case EW_FIELD_##name:                                                                          \
+        return text;
+        EW_FIELD_MAP(EW__FIELD_CASE)
+#undef EW__FIELD_CASE
+    default:
+        return "";
+    }
+}
 
 /* Resolves v->code (len bytes) against the pollutant table for a packet of the given medium:
  * sets v->pollutant and, for a 2017 or 2005 code the table knows, points v->code at the table's
