@@ -62,13 +62,9 @@ uint16_t ew_hj212_crc(const void *data, size_t len)
     const uint8_t(*s)[256] = ew_crc_slice;
     size_t i = 0, last = len - 1;
     unsigned h = 0xFF;
-    /* one 8-byte load and shifts instead of eight byte loads: the loop is bound by loads */
-    for (; i + 8 <= last; i += 8) {
-        uint64_t w = ew_load8((const char *)p + i);
-        h = s[7][(h ^ w) & 0xFF] ^ s[6][(w >> 8) & 0xFF] ^ s[5][(w >> 16) & 0xFF] ^
-            s[4][(w >> 24) & 0xFF] ^ s[3][(w >> 32) & 0xFF] ^ s[2][(w >> 40) & 0xFF] ^
-            s[1][(w >> 48) & 0xFF] ^ s[0][w >> 56];
-    }
+    for (; i + 8 <= last; i += 8)
+        h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^
+            s[3][p[i + 4]] ^ s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
     for (; i < last; i++)
         h = s[0][h ^ p[i]];
     return ew_crc_table[h ^ p[last]];
