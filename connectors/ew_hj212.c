@@ -438,6 +438,12 @@ static bool ew_code_eq(const char *a, const struct ew_pollutant *pa, const char 
     return !strcmp(a, b);
 }
 
+/* PolIds are equal by text: a packet may name the same one twice. */
+static bool ew_pol_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
 static bool ew_same_code(const struct ew_value *a, const struct ew_value *b)
 {
     return ew_code_eq(a->code, a->pollutant, b->code, b->pollutant);
@@ -457,7 +463,7 @@ static bool ew_flag_letter(const char *t)
 static bool ew_flag_onto(const struct ew_record *rec, struct ew_value *v,
                          const struct ew_pending *p)
 {
-    if (ew_is_flag_item(v) || v->pol != p->pol ||
+    if (ew_is_flag_item(v) || !ew_pol_eq(v->pol, p->pol) ||
         !ew_code_eq(v->code, v->pollutant, p->code, p->pollutant))
         return false;
     if (p->field == EW_FIELD_EFLAG) {
@@ -809,7 +815,8 @@ static void ew_enc_group_flags(struct ew_buf *b, const struct ew_value *v)
  * flags. A flag item of its own always stands alone, or it would be moved onto its neighbours. */
 static bool ew_same_group(const struct ew_value *a, const struct ew_value *b)
 {
-    return a->pol == b->pol && a->flag == b->flag && !ew_is_flag_item(a) && !ew_is_flag_item(b) &&
+    return ew_pol_eq(a->pol, b->pol) && a->flag == b->flag && !ew_is_flag_item(a) &&
+           !ew_is_flag_item(b) &&
            (a->eflag == b->eflag || (a->eflag && b->eflag && !strcmp(a->eflag, b->eflag))) &&
            ew_same_code(a, b);
 }
