@@ -1,0 +1,409 @@
+/*
+ * ew_engine.c - records in, alert events out (see ew_rules.h).
+ *
+ * For each record: the site's registry entry is found once; each rule that selects the
+ * record's data kind and system judges the values of the fields it names (the first field of
+ * its list that the record has, per pollutant); each judgement moves the lifecycle of the key
+ * (site, rule, pollutant) held in the bounded key table:
+ *
+ *   idle --level--> pending --held "for"--> firing --clear held "clear.for"--> idle
+ *                   pending --clear/below the level--> idle (resolved: cleared before firing)
+ *                   firing --a higher level held "for"--> firing at that level
+ *
+ * Event ids are derived from the fingerprint, the data's time, the event and the level, so
+ * replaying the same input yields the same ids and consumers can drop duplicates.
+ */
+#include "ew_rules_int.h"
+
+#include "ew_alloc.h"
+#include "ew_buf.h"
+#include "ew_time.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ew_engine {
+    struct ew_ruleset *rules;
+    const struct ew_registry *reg;
+    ew_alert_sink sink;
+    void *ctx;
+    enum ew_lang lang;
+    struct ew_keytab keys;
+    struct ew_engine_stats stats;
+    struct ew_buf msg, evidence; /* reused for every event */
+};
+
+struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
+                                const struct ew_registry *reg, ew_alert_sink sink, void *ctx)
+{
+    struct ew_engine *eng = ew_calloc(1, sizeof *eng);
+    if (!eng)
+        goto err;
+    if (ew_keytab_init(&eng->keys, opts && opts->max_keys ? opts->max_keys : 100000))
+        goto err;
+    eng->rules = rules;
+    eng->reg = reg;
+    eng->sink = sink;
+    eng->ctx = ctx;
+    eng->lang = opts ? opts->lang : EW_LANG_ZH;
+    return eng;
+err:
+    ew_free(eng);
+    ew_ruleset_free(rules);
+    return NULL;
+}
+
+void ew_engine_free(struct ew_engine *eng)
+{
+    if (!eng)
+        return;
+    ew_keytab_release(&eng->keys);
+    ew_ruleset_free(eng->rules);
+    ew_buf_release(&eng->msg);
+    ew_buf_release(&eng->evidence);
+    ew_free(eng);
+}
+
+void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
+{
+    *out = eng->stats;
+    out->evictions = eng->keys.evictions;
+    out->keys = eng->keys.used;
+}
+
+/* ---- one judgement's context, for the events it may cause ---- */
+
+struct ew_judge {
+    const struct ew_rule *r;
+    const struct ew_record *rec;
+    const struct ew_value *v;
+    const struct ew_outlet *outlet;
+    const struct ew_limit *limit;
+    struct ew_obs obs;
+    int64_t now;
+};
+
+static void ew_fingerprint(const struct ew_judge *j, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    const char *parts[] = {j->r->id, j->rec->mn, j->v->code};
+    for (size_t p = 0; p < 3; p++) {
+        for (const char *s = parts[p]; *s; s++)
+            h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+        h = (h ^ 0xFF) * 0x100000001b3u; /* separator: no byte of a string is 0xFF + NUL */
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+static const char *ew_pollutant_label(const struct ew_judge *j, enum ew_lang lang)
+{
+    const struct ew_pollutant *p = j->v->pollutant;
+    if (!p)
+        return j->v->code;
+    return lang == EW_LANG_EN && *p->name_en ? p->name_en : p->name;
+}
+
+static const char *ew_unit(const struct ew_judge *j)
+{
+    if (j->limit && j->limit->unit)
+        return j->limit->unit;
+    return j->v->pollutant && *j->v->pollutant->unit ? j->v->pollutant->unit : NULL;
+}
+
+static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level, bool resolved)
+{
+    const struct ew_tpl *t = &j->r->msg[resolved][eng->lang];
+    if (!t->nsegs)
+        t = &j->r->msg[resolved][EW_LANG_ZH];
+    if (!t->nsegs) /* a resolved message given in English only */
+        t = &j->r->msg[resolved][EW_LANG_EN];
+    struct ew_buf *b = &eng->msg;
+    ew_buf_clear(b);
+    for (size_t i = 0; i < t->nsegs; i++) {
+        const struct ew_tpl_seg *s = &t->segs[i];
+        const char *unit = ew_unit(j);
+        char tmp[48];
+        switch (s->var) {
+        case EW_TPL_TEXT:
+            ew_buf_add(b, s->text, s->len);
+            break;
+        case EW_TPL_ENTERPRISE_NAME:
+            ew_buf_adds(b, j->outlet && j->outlet->enterprise_name ? j->outlet->enterprise_name
+                           : j->outlet ? j->outlet->enterprise_id : j->rec->mn);
+            break;
+        case EW_TPL_ENTERPRISE_ID:
+            ew_buf_adds(b, j->outlet ? j->outlet->enterprise_id : "");
+            break;
+        case EW_TPL_MN:
+            ew_buf_adds(b, j->rec->mn);
+            break;
+        case EW_TPL_OUTLET_ID:
+            ew_buf_adds(b, j->outlet && j->outlet->outlet_id ? j->outlet->outlet_id : "");
+            break;
+        case EW_TPL_POLLUTANT:
+            ew_buf_adds(b, j->v->code);
+            break;
+        case EW_TPL_POLLUTANT_NAME:
+            ew_buf_adds(b, ew_pollutant_label(j, eng->lang));
+            break;
+        case EW_TPL_UNIT:
+            ew_buf_adds(b, unit ? unit : "");
+            break;
+        case EW_TPL_VALUE:
+            ew_buf_add(b, tmp, ew_format_number(j->obs.value, tmp));
+            break;
+        case EW_TPL_LIMIT:
+            if (!isnan(j->obs.limit))
+                ew_buf_add(b, tmp, ew_format_number(j->obs.limit, tmp));
+            break;
+        case EW_TPL_PERCENT:
+            if (!isnan(j->obs.limit) && j->obs.limit > 0)
+                ew_buf_add(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%.0f",
+                                                    100 * j->obs.value / j->obs.limit));
+            break;
+        case EW_TPL_LEVEL:
+            ew_buf_adds(b, level >= 0 ? j->r->levels[level].name : "");
+            break;
+        case EW_TPL_SEVERITY:
+            ew_buf_adds(b, level >= 0 ? j->r->levels[level].severity : "");
+            break;
+        case EW_TPL_TIME: { /* "2024-01-22 17:00" in Beijing time */
+            char iso[EW_TIME_ISO_MAX];
+            ew_time_format_iso(j->obs.time, iso);
+            iso[10] = ' ';
+            ew_buf_add(b, iso, 16);
+            break;
+        }
+        case EW_TPL_RULE:
+            ew_buf_adds(b, j->r->id);
+            break;
+        }
+    }
+}
+
+static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_event_type type,
+                    int level, const char *evidence)
+{
+    struct ew_alert_event ev = {0};
+    ew_fingerprint(j, ev.fingerprint);
+    snprintf(ev.id, sizeof ev.id, "%s-%" PRId64 "-%s-%d", ev.fingerprint, j->obs.time,
+             ew_alert_event_name(type), level);
+    ev.rule = j->r->id;
+    ev.kind = j->r->kind->name;
+    ev.event = type;
+    ev.severity = level >= 0 ? j->r->levels[level].severity : "info";
+    ev.audience = j->r->audience;
+    ev.enterprise_id = j->outlet ? j->outlet->enterprise_id : "";
+    ev.mn = j->rec->mn;
+    ev.outlet_id = j->outlet ? j->outlet->outlet_id : NULL;
+    ev.pollutant = j->v->code;
+    ev.pollutant_name = ew_pollutant_label(j, eng->lang);
+    ev.has_value = true;
+    ev.value = j->obs.value;
+    ev.has_limit = !isnan(j->obs.limit);
+    ev.limit = j->obs.limit;
+    ev.unit = ew_unit(j);
+    ev.data_kind = ew_kind_name((enum ew_data_kind)j->rec->kind);
+    ev.event_time = j->obs.time;
+    ev.detected_at = j->now;
+    ew_render(eng, j, level, type == EW_AEV_RESOLVED);
+    ev.message = eng->msg.err ? "" : eng->msg.data ? eng->msg.data : "";
+    ev.evidence = evidence;
+    eng->stats.events++;
+    eng->sink(eng->ctx, &ev);
+}
+
+/* Evidence: what was judged, as a JSON object. */
+static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, const char *reason,
+                               double threshold, int64_t since, uint32_t held)
+{
+    struct ew_buf *b = &eng->evidence;
+    char iso[EW_TIME_ISO_MAX];
+    ew_buf_clear(b);
+    ew_buf_adds(b, "{\"reason\":");
+    ew_buf_json_str(b, reason);
+    ew_buf_adds(b, ",\"field\":");
+    ew_buf_json_str(b, j->v->field_name);
+    ew_buf_adds(b, ",\"value\":");
+    ew_buf_json_num(b, j->obs.value);
+    if (!isnan(threshold)) {
+        ew_buf_adds(b, ",\"threshold\":");
+        ew_buf_json_num(b, threshold);
+    }
+    if (j->v->flag) {
+        ew_buf_adds(b, ",\"flag\":");
+        ew_buf_json_strn(b, &j->v->flag, 1);
+    }
+    ew_buf_adds(b, ",\"since\":\"");
+    ew_buf_add(b, iso, ew_time_format_iso(since, iso));
+    ew_buf_adds(b, "\",\"values\":");
+    ew_buf_json_num(b, held);
+    ew_buf_addc(b, '}');
+    return b->err ? NULL : b->data;
+}
+
+static bool ew_held(uint32_t count, int64_t since, uint32_t need, int64_t need_ms, int64_t t)
+{
+    return need_ms ? t - since >= need_ms : count >= need;
+}
+
+static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct ew_life *l,
+                         int verdict)
+{
+    const struct ew_rule *r = j->r;
+    int64_t t = j->obs.time;
+    if (verdict == EW_OBS_SKIP)
+        return;
+    if (verdict >= 0) {
+        l->clear_count = 0;
+        if (l->status == EW_LIFE_FIRING && verdict <= l->level) {
+            l->cand = -1; /* the level holds, or a lower one: nothing new */
+            return;
+        }
+        if (l->cand != verdict) {
+            l->cand = (int8_t)verdict;
+            l->cand_count = 0;
+            l->cand_since = t;
+        }
+        l->cand_count++;
+        double th = ew_bound_value(&r->levels[verdict].above, j->obs.limit);
+        if (ew_held(l->cand_count, l->cand_since, r->for_count, r->for_ms, t)) {
+            const char *ev = ew_evidence(eng, j, r->levels[verdict].name, th, l->cand_since,
+                                         l->cand_count);
+            l->status = EW_LIFE_FIRING;
+            l->level = (int8_t)verdict;
+            l->since = l->cand_since;
+            l->cand = -1;
+            ew_emit(eng, j, r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER,
+                    verdict, ev);
+        } else if (l->status == EW_LIFE_IDLE) {
+            l->status = EW_LIFE_PENDING;
+            l->level = (int8_t)verdict;
+            l->since = t;
+            ew_emit(eng, j, EW_AEV_PENDING, verdict,
+                    ew_evidence(eng, j, r->levels[verdict].name, th, t, l->cand_count));
+        }
+        return;
+    }
+    l->cand = -1;
+    if (l->status == EW_LIFE_PENDING) { /* below the level before it held: never fired */
+        int level = l->level;
+        *l = (struct ew_life){.level = -1, .cand = -1};
+        ew_emit(eng, j, EW_AEV_RESOLVED, level,
+                ew_evidence(eng, j, "cleared before firing",
+                            ew_bound_value(&r->levels[level].above, j->obs.limit), t, 1));
+        return;
+    }
+    if (l->status != EW_LIFE_FIRING || verdict == EW_OBS_HOLD) {
+        l->clear_count = 0; /* in the hysteresis band, a firing alert holds */
+        return;
+    }
+    if (l->clear_count == 0)
+        l->clear_since = t;
+    l->clear_count++;
+    if (ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t)) {
+        int level = l->level;
+        const char *ev = ew_evidence(eng, j, "below the clear level",
+                                     ew_bound_value(&r->clear_below, j->obs.limit),
+                                     l->clear_since, l->clear_count);
+        *l = (struct ew_life){.level = -1, .cand = -1};
+        ew_emit(eng, j, EW_AEV_RESOLVED, level, ev);
+    }
+}
+
+/* ---- records ---- */
+
+static double ew_limit_for(const struct ew_rule *r, const struct ew_limit *lim,
+                           enum ew_data_kind kind)
+{
+    if (!lim)
+        return NAN;
+    switch (r->limit_kind) {
+    case EW_LIMIT_RTD:
+        return lim->rtd;
+    case EW_LIMIT_HOUR:
+        return lim->hour;
+    case EW_LIMIT_DAY:
+        return lim->day;
+    case EW_LIMIT_AUTO:
+    default:
+        if (kind == EW_KIND_DAY)
+            return lim->day;
+        if (kind == EW_KIND_HOUR)
+            return lim->hour;
+        return isnan(lim->rtd) ? lim->hour : lim->rtd;
+    }
+}
+
+static bool ew_rule_wants_st(const struct ew_rule *r, const char *st)
+{
+    if (!r->nst)
+        return true;
+    for (size_t i = 0; i < r->nst; i++)
+        if (!strcmp(r->st[i], st))
+            return true;
+    return false;
+}
+
+static bool ew_rule_wants_code(const struct ew_rule *r, uint64_t code)
+{
+    if (!r->ncodes)
+        return true;
+    for (size_t i = 0; i < r->ncodes; i++)
+        if (r->codes[i] == code)
+            return true;
+    return false;
+}
+
+int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+{
+    eng->stats.records++;
+    size_t mnlen = strlen(rec->mn);
+    if (mnlen >= EW_MN_MAX) {
+        eng->stats.skipped_mn++;
+        return 0;
+    }
+    if (!rec->has_time)
+        return 0; /* replies and heartbeats: nothing to judge */
+    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
+    for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
+        const struct ew_rule *r = &eng->rules->rules[ri];
+        if (!(r->data_kinds & (1u << rec->kind)) || !ew_rule_wants_st(r, rec->st))
+            continue;
+        /* per pollutant, the first of the rule's fields that the record carries */
+        uint64_t judged[64];
+        size_t njudged = 0;
+        for (size_t fi = 0; fi < r->nfields; fi++) {
+            for (size_t vi = 0; vi < rec->nvalues; vi++) {
+                const struct ew_value *v = &rec->values[vi];
+                if (v->field != r->fields[fi] || v->type != EW_VT_NUMBER)
+                    continue;
+                uint64_t code = v->pollutant ? v->pollutant->key
+                                             : ew_pollutant_pack(v->code, strlen(v->code));
+                bool seen = false;
+                for (size_t k = 0; k < njudged && !seen; k++)
+                    seen = judged[k] == code;
+                if (seen || !code || !ew_rule_wants_code(r, code))
+                    continue;
+                if (njudged < sizeof judged / sizeof judged[0])
+                    judged[njudged++] = code;
+                struct ew_judge j = {.r = r, .rec = rec, .v = v, .outlet = outlet, .now = now};
+                j.limit = ew_outlet_limit(outlet, code);
+                j.obs.limit = ew_limit_for(r, j.limit, (enum ew_data_kind)rec->kind);
+                if (r->limited_only && isnan(j.obs.limit))
+                    continue;
+                j.obs.value = v->num;
+                j.obs.flag_meaning = v->flag_meaning;
+                j.obs.time = rec->data_time;
+                bool created;
+                struct ew_keyslot *s = ew_keytab_get(&eng->keys, rec->mn, mnlen, (uint32_t)ri,
+                                                     code, &created);
+                eng->stats.evaluations++;
+                ew_life_step(eng, &j, &s->life, r->kind->eval(r, s->kstate, &j.obs));
+            }
+        }
+    }
+    return 0;
+}

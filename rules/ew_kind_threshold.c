@@ -1,0 +1,91 @@
+/*
+ * ew_kind_threshold.c - the threshold kind: levels above which a value is judged (absolute or
+ * a share of the permitted limit), and the level below which it clears.
+ *
+ *   "levels": [{"name": "approaching", "above": "80%", "severity": "warning"},
+ *              {"name": "over", "above": "100%", "severity": "critical"}],
+ *   "for": 3 | "30m",                      how long a level must hold (default: 1 value)
+ *   "clear": {"below": "75%", "for": "1h"} hysteresis (default: below the lowest level, 1 value)
+ *
+ * Only values whose flag means normal are judged (a value sent with no flag counts as
+ * normal); a value marked invalid never judges over-limit (DOMAIN.md).
+ */
+#include "ew_rules_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
+
+static int ew_thr_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
+{
+    json_t *levels = json_object_get(obj, "levels"), *v;
+    size_t i;
+    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
+        json_array_size(levels) > EW_RULE_MAX_LEVELS)
+        return EW_FAIL("levels: expected a list of 1 to %d levels", EW_RULE_MAX_LEVELS);
+    json_array_foreach(levels, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *sev = json_string_value(json_object_get(v, "severity"));
+        if (!name || !*name || strlen(name) >= sizeof r->levels[0].name)
+            return EW_FAIL("levels[%zu].name: expected a short name", i);
+        if (!sev || !*sev || strlen(sev) >= sizeof r->levels[0].severity)
+            return EW_FAIL("levels[%zu].severity: expected a short name", i);
+        if (ew_bound_parse(json_object_get(v, "above"), &r->levels[i].above))
+            return EW_FAIL("levels[%zu].above: expected a number or a percentage (\"80%%\")", i);
+        if (i && r->levels[i].above.relative == r->levels[i - 1].above.relative &&
+            r->levels[i].above.value <= r->levels[i - 1].above.value)
+            return EW_FAIL("levels[%zu].above: levels must rise", i);
+        snprintf(r->levels[i].name, sizeof r->levels[i].name, "%s", name);
+        snprintf(r->levels[i].severity, sizeof r->levels[i].severity, "%s", sev);
+        r->nlevels++;
+    }
+    json_t *hold = json_object_get(obj, "for");
+    if (!hold)
+        r->for_count = 1;
+    else if (ew_hold_parse(hold, &r->for_count, &r->for_ms))
+        return EW_FAIL("for: expected a count of values (3) or a duration (\"30m\")");
+
+    json_t *clear = json_object_get(obj, "clear");
+    r->clear_below = r->levels[0].above;
+    r->clear_count = 1;
+    if (clear) {
+        json_t *below = json_object_get(clear, "below"), *cfor = json_object_get(clear, "for");
+        if (!json_is_object(clear))
+            return EW_FAIL("clear: expected {\"below\": ..., \"for\": ...}");
+        if (below && ew_bound_parse(below, &r->clear_below))
+            return EW_FAIL("clear.below: expected a number or a percentage");
+        if (r->clear_below.relative == r->levels[0].above.relative &&
+            r->clear_below.value > r->levels[0].above.value)
+            return EW_FAIL("clear.below: must not be above the lowest level");
+        if (cfor && ew_hold_parse(cfor, &r->clear_count, &r->clear_ms))
+            return EW_FAIL("clear.for: expected a count of values or a duration");
+    }
+    return 0;
+}
+
+static int ew_thr_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
+{
+    (void)state;
+    if (obs->flag_meaning != EW_FLAG_NORMAL && obs->flag_meaning != EW_FLAG_NONE)
+        return EW_OBS_SKIP;
+    for (int i = (int)r->nlevels - 1; i >= 0; i--) {
+        double th = ew_bound_value(&r->levels[i].above, obs->limit);
+        if (isnan(th))
+            return EW_OBS_SKIP; /* relative to a limit the site does not have */
+        if (obs->value > th)
+            return i;
+    }
+    double clear = ew_bound_value(&r->clear_below, obs->limit);
+    if (isnan(clear))
+        return EW_OBS_SKIP;
+    return obs->value <= clear ? EW_OBS_CLEAR : EW_OBS_HOLD;
+}
+
+const struct ew_kind ew_kind_threshold = {
+    .name = "threshold",
+    .state_size = 0,
+    .compile = ew_thr_compile,
+    .eval = ew_thr_eval,
+};

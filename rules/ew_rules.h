@@ -1,0 +1,71 @@
+/*
+ * ew_rules.h - the rule engine: compiled rules in, normalized records and clock ticks in,
+ * alert events out. Pure code: no I/O, no event loop; time comes in as parameters, so a
+ * fake clock drives it in tests exactly as the daemon's loop does in production.
+ *
+ * Ownership: ew_engine_new steals the ruleset and borrows the registry (which must outlive
+ * the engine). Events reach the sink during the call that caused them; see ew_alert.h for
+ * how long their fields live.
+ */
+#ifndef EW_RULES_H
+#define EW_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ew_alert.h"
+#include "ew_error.h"
+#include "ew_record.h"
+#include "ew_registry.h"
+
+/* ---- rulesets ---- */
+
+struct ew_ruleset;
+
+struct ew_ruleset *ew_ruleset_new(void);
+void ew_ruleset_free(struct ew_ruleset *set);
+
+/* Compiles every rule of one rule file (JSON text of len bytes; `file` names it in errors)
+ * into set. On error nothing of the file is added and err->detail reads
+ * "FILE:LINE:COLUMN: reason" for JSON syntax, "FILE: RULE-ID: reason" otherwise.
+ * Returns 0, EW_EMALFORMED, EW_EINVAL (a rule that is well-formed JSON but wrong) or
+ * EW_ENOMEM. */
+int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, const char *file,
+                        struct ew_error *err);
+
+size_t ew_ruleset_count(const struct ew_ruleset *set);
+
+/* ---- the engine ---- */
+
+typedef void (*ew_alert_sink)(void *ctx, const struct ew_alert_event *ev);
+
+enum ew_lang { EW_LANG_ZH = 0, EW_LANG_EN };
+
+struct ew_engine_opts {
+    size_t max_keys;   /* bound on (site, rule, pollutant) states; the least recently used
+                          is evicted beyond it (counted). 0 means 100,000. */
+    enum ew_lang lang; /* messages in Chinese (default) or English */
+};
+
+struct ew_engine_stats {
+    uint64_t records;     /* records seen */
+    uint64_t evaluations; /* (rule, value) pairs judged */
+    uint64_t events;      /* alert events emitted */
+    uint64_t evictions;   /* states dropped to stay within max_keys */
+    uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
+    size_t keys;          /* states held now */
+};
+
+struct ew_engine;
+
+/* New engine, or NULL when out of memory (the ruleset is freed then too). */
+struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
+                                const struct ew_registry *reg, ew_alert_sink sink, void *ctx);
+void ew_engine_free(struct ew_engine *eng);
+
+/* Judges one record; now is processing time (epoch ms). Returns 0. */
+int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
+
+void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * ew_rules_int.h - the compiled form of rules, shared by the compiler, the kinds and the
+ * engine (the public face is ew_rules.h).
+ *
+ * A rule is compiled once: selectors become bit masks and packed codes, thresholds numbers,
+ * message templates lists of segments. Nothing of the rule's JSON is looked at per record.
+ */
+#ifndef EW_RULES_INT_H
+#define EW_RULES_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ew_rules.h"
+
+#define EW_RULE_ID_MAX     64
+#define EW_RULE_MAX_LEVELS 4
+#define EW_RULE_MAX_CODES  32
+#define EW_RULE_MAX_FIELDS 4
+#define EW_RULE_MAX_ST     8
+#define EW_KIND_STATE_MAX  32 /* bytes of kind-specific state per key */
+
+/* What a kind says of one observation. */
+enum { EW_OBS_SKIP = -3, EW_OBS_HOLD = -2, EW_OBS_CLEAR = -1 }; /* >= 0: a level */
+
+/* A message template: literal text and placeholders, in order. */
+enum ew_tpl_var {
+    EW_TPL_TEXT = 0,
+    EW_TPL_ENTERPRISE_NAME,
+    EW_TPL_ENTERPRISE_ID,
+    EW_TPL_MN,
+    EW_TPL_OUTLET_ID,
+    EW_TPL_POLLUTANT,
+    EW_TPL_POLLUTANT_NAME,
+    EW_TPL_UNIT,
+    EW_TPL_VALUE,
+    EW_TPL_LIMIT,
+    EW_TPL_PERCENT,
+    EW_TPL_LEVEL,
+    EW_TPL_SEVERITY,
+    EW_TPL_TIME,
+    EW_TPL_RULE,
+};
+
+struct ew_tpl_seg {
+    enum ew_tpl_var var;
+    const char *text; /* EW_TPL_TEXT: the literal (owned by the template) */
+    size_t len;
+};
+
+struct ew_tpl {
+    size_t nsegs;
+    struct ew_tpl_seg *segs;
+    char *buf; /* the literals */
+};
+
+/* A threshold: absolute, or a fraction of the limit. */
+struct ew_bound {
+    double value;
+    bool relative; /* value is a fraction of the limit (0.8 for "80%") */
+};
+
+enum ew_limit_kind { EW_LIMIT_AUTO = 0, EW_LIMIT_RTD, EW_LIMIT_HOUR, EW_LIMIT_DAY };
+
+struct ew_rule;
+
+struct ew_obs {
+    double value;
+    uint8_t flag_meaning; /* enum ew_flag_meaning */
+    double limit;         /* NAN when the registry has none */
+    int64_t time;
+};
+
+struct ew_kind {
+    const char *name;
+    size_t state_size; /* <= EW_KIND_STATE_MAX */
+    /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
+    int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
+    /* Judges one observation: EW_OBS_* or a level index. */
+    int (*eval)(const struct ew_rule *r, void *state, const struct ew_obs *obs);
+};
+
+struct ew_rule {
+    char id[EW_RULE_ID_MAX];
+    const struct ew_kind *kind;
+    enum ew_audience audience;
+    /* selection */
+    size_t nst;
+    char st[EW_RULE_MAX_ST][8]; /* none: every system */
+    uint32_t data_kinds;        /* bit per enum ew_data_kind */
+    bool limited_only;          /* pollutants: "limited" */
+    size_t ncodes;
+    uint64_t codes[EW_RULE_MAX_CODES]; /* packed 2017 codes; none: every pollutant */
+    size_t nfields;
+    uint8_t fields[EW_RULE_MAX_FIELDS]; /* enum ew_field, in order of preference */
+    enum ew_limit_kind limit_kind;
+    /* levels, ascending */
+    size_t nlevels;
+    struct {
+        char name[24];
+        char severity[16];
+        struct ew_bound above;
+    } levels[EW_RULE_MAX_LEVELS];
+    /* how long a level must hold before it fires, and the clear condition (hysteresis) */
+    uint32_t for_count;
+    int64_t for_ms;
+    struct ew_bound clear_below;
+    uint32_t clear_count;
+    int64_t clear_ms;
+    /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
+    struct ew_tpl msg[2][2];
+};
+
+struct ew_ruleset {
+    size_t nrules, cap;
+    struct ew_rule *rules;
+};
+
+extern const struct ew_kind ew_kind_threshold;
+
+/* ---- per-key state ---- */
+
+#define EW_MN_MAX 48
+
+enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
+
+/* The alert lifecycle of one (site, rule, pollutant): which level holds, which is gathering
+ * toward firing, and how long the clear condition has held. */
+struct ew_life {
+    uint8_t status;    /* enum ew_life_status */
+    int8_t level;      /* level pending or firing, -1 when idle */
+    int8_t cand;       /* level gathering toward firing, -1 when none */
+    uint32_t cand_count;
+    int64_t cand_since;
+    uint32_t clear_count;
+    int64_t clear_since;
+    int64_t since; /* event time the current status began */
+};
+
+struct ew_keyslot {
+    char mn[EW_MN_MAX];
+    uint64_t code;
+    uint32_t rule;
+    int32_t prev, next; /* least recently used list: head is the newest */
+    struct ew_life life;
+    unsigned char kstate[EW_KIND_STATE_MAX];
+};
+
+/* A bounded table of key states: open addressing over slot numbers plus an LRU list; the
+ * oldest key is evicted when a new one does not fit. O(1) expected per lookup. */
+struct ew_keytab {
+    struct ew_keyslot *slots;
+    uint32_t *index; /* slot number + 1, 0 = empty; nindex is a power of two >= 2 * cap */
+    size_t cap, nindex, used;
+    int32_t head, tail;
+    uint64_t evictions;
+};
+
+int ew_keytab_init(struct ew_keytab *t, size_t cap);
+void ew_keytab_release(struct ew_keytab *t);
+/* The state for the key, created (zeroed, life idle) when new. Never NULL once initialized:
+ * a full table evicts its least recently used key. *created tells which. */
+struct ew_keyslot *ew_keytab_get(struct ew_keytab *t, const char *mn, size_t mnlen,
+                                 uint32_t rule, uint64_t code, bool *created);
+
+/* Compiles a template text. Returns 0 or EW_EINVAL with why filled (unknown placeholder,
+ * unclosed brace), or EW_ENOMEM. */
+int ew_tpl_compile(struct ew_tpl *t, const char *text, char *why, size_t n);
+void ew_tpl_free(struct ew_tpl *t);
+
+/* Reads a bound: a number (absolute) or "NN%" (relative to the limit). */
+int ew_bound_parse(json_t *j, struct ew_bound *b);
+/* Resolves a bound against a limit; NAN when relative and there is no limit. */
+double ew_bound_value(const struct ew_bound *b, double limit);
+/* Reads a hold: a count of consecutive values (integer) or a duration ("30m", "1h", "90s"). */
+int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * golden_rules DIR - runs one rule-engine scenario.
+ *
+ *   DIR/rules.json      the rule file
+ *   DIR/input.jsonl     one input per line, in order, each with "at" (processing time, ISO):
+ *                         {"at": T, "event": {...}}     an e-enterprise event (outlet.upsert)
+ *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
+ *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
+ *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
+ *   DIR/options         optional: "lang en", "max_keys N"
+ *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
+ */
+#include "ew_alertjson.h"
+#include "ew_hj212.h"
+#include "ew_recjson.h"
+#include "ew_registry_json.h"
+#include "ew_rules.h"
+#include "ew_time.h"
+
+#include "../testutil.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct run {
+    json_t *got; /* array of events */
+};
+
+static void sink(void *ctx, const struct ew_alert_event *ev)
+{
+    struct run *run = ctx;
+    struct ew_buf b = EW_BUF_INIT;
+    json_error_t jerr;
+    if (ew_alert_to_json(ev, &b) == 0) {
+        json_t *j = json_loads(b.data, 0, &jerr);
+        if (!j) {
+            fprintf(stderr, "FAIL: event is not JSON: %s\n", b.data);
+            exit(1);
+        }
+        json_array_append_new(run->got, j);
+    }
+    ew_buf_release(&b);
+}
+
+static char *path_of(const char *dir, const char *name)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: golden_rules CASE_DIR\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    size_t n;
+    char *rules_text = ew_test_read_file(path_of(dir, "rules.json"), &n);
+    char *opt = ew_test_read_file(path_of(dir, "options"), NULL);
+    struct ew_engine_opts opts = {0};
+    if (opt && strstr(opt, "lang en"))
+        opts.lang = EW_LANG_EN;
+    if (opt && strstr(opt, "max_keys "))
+        opts.max_keys = (size_t)atol(strstr(opt, "max_keys ") + 9);
+    free(opt);
+
+    struct ew_error err = {0};
+    struct ew_ruleset *set = ew_ruleset_new();
+    if (!rules_text || ew_ruleset_add_json(set, rules_text, n, "rules.json", &err)) {
+        fprintf(stderr, "FAIL: rules: %s\n", rules_text ? err.detail : "rules.json missing");
+        return 1;
+    }
+    free(rules_text);
+    struct ew_registry *reg = ew_registry_new();
+    struct run run = {json_array()};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, &run);
+    struct ew_record *rec = ew_record_new();
+
+    char *input = ew_test_read_file(path_of(dir, "input.jsonl"), NULL);
+    int status = input ? 0 : 1;
+    int lineno = 0;
+    for (char *line = input ? strtok(input, "\n") : NULL; line && !status;
+         line = strtok(NULL, "\n")) {
+        lineno++;
+        json_error_t jerr;
+        json_t *in = json_loads(line, 0, &jerr);
+        const char *at = json_string_value(json_object_get(in, "at"));
+        int64_t now;
+        if (!in || !at || ew_time_parse_iso(at, strlen(at), &now)) {
+            fprintf(stderr, "FAIL: input line %d: needs JSON with \"at\"\n", lineno);
+            status = 1;
+        } else if (json_object_get(in, "event")) {
+            char *ev = json_dumps(json_object_get(in, "event"), 0);
+            if (ew_registry_apply_json(reg, ev, strlen(ev), &err))
+                fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
+            free(ev);
+        } else if (json_object_get(in, "record")) {
+            char *r = json_dumps(json_object_get(in, "record"), 0);
+            if (ew_record_from_json(r, strlen(r), rec, &err))
+                fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
+            else
+                ew_engine_record(eng, rec, now);
+            free(r);
+        } else if (json_is_string(json_object_get(in, "packet"))) {
+            const char *p = json_string_value(json_object_get(in, "packet"));
+            if (ew_hj212_decode(p, strlen(p), NULL, rec, &err))
+                fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
+            else
+                ew_engine_record(eng, rec, now);
+        } else {
+            fprintf(stderr, "FAIL: input line %d: no event, record or packet\n", lineno);
+            status = 1;
+        }
+        json_decref(in);
+    }
+    free(input);
+
+    char *want_text = ew_test_read_file(path_of(dir, "expected.jsonl"), NULL);
+    json_t *want = json_array();
+    for (char *line = want_text ? strtok(want_text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        if (!j) {
+            fprintf(stderr, "FAIL: expected.jsonl: %s\n", jerr.text);
+            status = 1;
+            break;
+        }
+        json_array_append_new(want, j);
+    }
+    if (!want_text)
+        fprintf(stderr, "FAIL: expected.jsonl missing\n"), status = 1;
+    free(want_text);
+    for (size_t i = 0; !status && i < json_array_size(want) && i < json_array_size(run.got); i++) {
+        if (!json_equal(json_array_get(want, i), json_array_get(run.got, i))) {
+            char *a = json_dumps(json_array_get(want, i), JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+            char *b = json_dumps(json_array_get(run.got, i), JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+            fprintf(stderr, "FAIL: event %zu\n  expected: %s\n  actual:   %s\n", i + 1, a, b);
+            free(a);
+            free(b);
+            status = 1;
+        }
+    }
+    if (!status && json_array_size(want) != json_array_size(run.got)) {
+        fprintf(stderr, "FAIL: %zu events expected, %zu emitted\n", json_array_size(want),
+                json_array_size(run.got));
+        for (size_t i = json_array_size(want); i < json_array_size(run.got); i++) {
+            char *b = json_dumps(json_array_get(run.got, i), 0);
+            fprintf(stderr, "  extra: %s\n", b);
+            free(b);
+        }
+        status = 1;
+    }
+
+    char *stats_text = ew_test_read_file(path_of(dir, "stats.json"), NULL);
+    if (stats_text && !status) {
+        struct ew_engine_stats st;
+        ew_engine_stats(eng, &st);
+        json_error_t jerr;
+        json_t *ws = json_loads(stats_text, 0, &jerr);
+        const char *key;
+        json_t *v;
+        uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions, st.keys};
+        const char *names[] = {"records", "evaluations", "events", "evictions", "keys"};
+        json_object_foreach(ws, key, v) {
+            size_t k = 0;
+            while (k < 5 && strcmp(names[k], key))
+                k++;
+            if (k == 5 || (uint64_t)json_integer_value(v) != got_vals[k]) {
+                fprintf(stderr, "FAIL: stats.%s: expected %lld, got %llu\n", key,
+                        (long long)json_integer_value(v),
+                        k < 5 ? (unsigned long long)got_vals[k] : 0ull);
+                status = 1;
+            }
+        }
+        json_decref(ws);
+    }
+    free(stats_text);
+
+    if (status && getenv("EW_GOLDEN_PRINT")) { /* to write a new case: print what came out */
+        for (size_t i = 0; i < json_array_size(run.got); i++) {
+            char *b = json_dumps(json_array_get(run.got, i), JSON_COMPACT);
+            printf("%s\n", b);
+            free(b);
+        }
+    }
+    json_decref(want);
+    json_decref(run.got);
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    if (!status)
+        printf("PASS %s\n", dir);
+    return status;
+}

@@ -1,0 +1,177 @@
+/* Unit tests: rule compilation errors, the key-state table, the registry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ew_registry_json.h"
+#include "ew_rules_int.h"
+
+static const char *compile_error(const char *text)
+{
+    static struct ew_error err;
+    struct ew_ruleset *set = ew_ruleset_new();
+    memset(&err, 0, sizeof err);
+    int rc = ew_ruleset_add_json(set, text, strlen(text), "t.json", &err);
+    size_t n = ew_ruleset_count(set);
+    ew_ruleset_free(set);
+    if (rc == 0)
+        return NULL;
+    assert_int_equal(n, 0); /* all or nothing */
+    return err.detail;
+}
+
+#define GOOD                                                                                       \
+    "{\"id\":\"r1\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":[\"hour\"]," \
+    "\"field\":\"ZsAvg\"},\"levels\":[{\"name\":\"over\",\"above\":\"100%\",\"severity\":"      \
+    "\"critical\"}],\"message\":{\"zh\":\"{pollutant_name} {value}\"}}"
+
+static void test_good_rule_compiles(void **state)
+{
+    (void)state;
+    assert_null(compile_error("{\"rules\":[" GOOD "]}"));
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    const char *text = "{\"rules\":[" GOOD "]}";
+    assert_int_equal(ew_ruleset_add_json(set, text, strlen(text), "t.json", &err), 0);
+    const struct ew_rule *r = &set->rules[0];
+    assert_int_equal(r->nlevels, 1);
+    assert_true(r->levels[0].above.relative);
+    assert_true(r->levels[0].above.value == 1.0);
+    assert_int_equal(r->for_count, 1);
+    assert_int_equal(r->clear_count, 1);
+    assert_int_equal(r->fields[0], EW_FIELD_ZSAVG);
+    assert_int_equal(r->data_kinds, 1u << EW_KIND_HOUR);
+    /* a second file with the same id is refused */
+    struct ew_error err2 = {0};
+    assert_int_equal(ew_ruleset_add_json(set, text, strlen(text), "u.json", &err2), EW_EINVAL);
+    assert_string_equal(err2.detail, "u.json: r1: duplicate rule id");
+    assert_int_equal(ew_ruleset_count(set), 1);
+    ew_ruleset_free(set);
+}
+
+static void test_errors_name_file_rule_and_reason(void **state)
+{
+    (void)state;
+    assert_string_equal(compile_error("{\"rules\": [\n  {\"id\": }\n]}"),
+                        "t.json:2:10: unexpected token near '}'");
+    assert_string_equal(compile_error("{\"rule\": []}"), "t.json: expected {\"rules\": [...]}");
+    assert_string_equal(compile_error("{\"rules\":[{\"id\":\"x\",\"kind\":\"magic\"}]}"),
+                        "t.json: x: kind: unknown rule kind magic");
+    assert_string_equal(
+        compile_error("{\"rules\":[{\"id\":\"x\",\"kind\":\"threshold\",\"audience\":\"boss\"}]}"),
+        "t.json: x: audience: expected \"enterprise\" or \"officer\"");
+    char buf[2048];
+    struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"\"100%\"", "\"lots\"", "t.json: r1: levels[0].above: expected a number or a percentage (\"80%\")"},
+        {"[\"hour\"]", "[\"weekly\"]", "t.json: r1: select.data[0]: unknown data kind"},
+        {"\"ZsAvg\"", "\"Flag\"", "t.json: r1: select.field[0]: expected Rtd, ZsRtd, Avg, ZsAvg, Min, Max..."},
+        {"{value}", "{valeu}", "t.json: r1: message: unknown placeholder {valeu}"},
+        {"{value}", "{value", "t.json: r1: message: unclosed '{'"},
+        {"\"critical\"}]", "\"critical\"}],\"for\":\"3 weeks\"", "t.json: r1: for: expected a count of values (3) or a duration (\"30m\")"},
+        {"\"critical\"}]", "\"critical\"}],\"clear\":{\"below\":\"120%\"}", "t.json: r1: clear.below: must not be above the lowest level"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *good = GOOD;
+        const char *at = strstr(good, cases[i].from);
+        assert_non_null(at);
+        snprintf(buf, sizeof buf, "{\"rules\":[%.*s%s%s]}", (int)(at - good), good, cases[i].to,
+                 at + strlen(cases[i].from));
+        assert_string_equal(compile_error(buf), cases[i].want);
+    }
+    /* one bad rule after a good one: the file adds nothing (checked in compile_error) */
+    snprintf(buf, sizeof buf, "{\"rules\":[%s,{\"id\":\"y\"}]}", GOOD);
+    assert_string_equal(compile_error(buf), "t.json: y: kind: unknown rule kind");
+}
+
+/* The key table against a plain model: random keys, lookups, and LRU eviction. */
+static void test_keytab_matches_model(void **state)
+{
+    (void)state;
+    enum { CAP = 64, KEYS = 200, OPS = 200000 };
+    struct ew_keytab t;
+    assert_int_equal(ew_keytab_init(&t, CAP), 0);
+    long stamp[KEYS] = {0}; /* last use, 0 = not held */
+    long clock = 0;
+    srand(7);
+    for (int op = 0; op < OPS; op++) {
+        int k = rand() % KEYS;
+        char mn[16];
+        snprintf(mn, sizeof mn, "MN%03d", k);
+        bool created;
+        struct ew_keyslot *s = ew_keytab_get(&t, mn, strlen(mn), (uint32_t)(k % 3), (uint64_t)k,
+                                             &created);
+        assert_string_equal(s->mn, mn);
+        assert_int_equal(created, stamp[k] == 0);
+        if (created) {
+            assert_int_equal(s->life.status, EW_LIFE_IDLE);
+            s->life.cand_count = (uint32_t)k; /* a mark to find again */
+            int held = 0, oldest = -1;
+            for (int i = 0; i < KEYS; i++) {
+                held += stamp[i] != 0;
+                if (stamp[i] && (oldest < 0 || stamp[i] < stamp[oldest]))
+                    oldest = i;
+            }
+            if (held == CAP)
+                stamp[oldest] = 0; /* the model evicts the least recently used */
+        } else {
+            assert_int_equal(s->life.cand_count, (uint32_t)k);
+        }
+        stamp[k] = ++clock;
+    }
+    assert_int_equal(t.used, CAP);
+    assert_true(t.evictions > 0);
+    ew_keytab_release(&t);
+}
+
+static void test_registry_upsert_replaces(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_error err = {0};
+    const char *a = "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
+                    "\"limits\":{\"02\":{\"hour\":35,\"unit\":\"mg/m3\"}}}";
+    const char *b = "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
+                    "\"limits\":{\"a21026\":{\"hour\":50}}}";
+    assert_int_equal(ew_registry_apply_json(reg, a, strlen(a), &err), 0);
+    const struct ew_outlet *o = ew_registry_find(reg, "M1");
+    const struct ew_pollutant *so2 = ew_pollutant_find("a21026", 6, EW_MEDIUM_AIR);
+    assert_true(ew_outlet_limit(o, so2->key)->hour == 35);
+    assert_string_equal(ew_outlet_limit(o, so2->key)->unit, "mg/m3");
+    assert_int_equal(ew_registry_apply_json(reg, b, strlen(b), &err), 0);
+    o = ew_registry_find(reg, "M1");
+    assert_true(ew_outlet_limit(o, so2->key)->hour == 50);
+    assert_null(ew_outlet_limit(o, so2->key)->unit);
+    assert_int_equal(ew_registry_count(reg), 1);
+    for (int i = 0; i < 1000; i++) { /* growth keeps every entry */
+        char ev[200];
+        snprintf(ev, sizeof ev, "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E\",\"mn\":\"S%d\"}", i);
+        assert_int_equal(ew_registry_apply_json(reg, ev, strlen(ev), &err), 0);
+    }
+    assert_int_equal(ew_registry_count(reg), 1001);
+    assert_non_null(ew_registry_find(reg, "S999"));
+    assert_null(ew_registry_find(reg, "S1000"));
+    const char *bad = "{\"type\":\"outlet.upsert\",\"mn\":\"M2\"}";
+    assert_int_equal(ew_registry_apply_json(reg, bad, strlen(bad), &err), EW_EMALFORMED);
+    const char *later = "{\"type\":\"declaration\",\"enterprise_id\":\"E1\"}";
+    assert_int_equal(ew_registry_apply_json(reg, later, strlen(later), &err), EW_EINVAL);
+    ew_registry_free(reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_rule_compiles),
+        cmocka_unit_test(test_errors_name_file_rule_and_reason),
+        cmocka_unit_test(test_keytab_matches_model),
+        cmocka_unit_test(test_registry_upsert_replaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
