@@ -1,7 +1,8 @@
 /*
  * golden_rules DIR - runs one rule-engine scenario.
  *
- *   DIR/rules.json      the rule file
+ *   DIR/rules.json      the rule file, or DIR/rules_dir naming a folder of the tree
+ *                       ("config/rules") whose rule files are loaded
  *   DIR/input.jsonl     one input per line, in order, each with "at" (processing time, ISO):
  *                         {"at": T, "event": {...}}     an e-enterprise event (outlet.upsert)
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
@@ -14,6 +15,7 @@
 #include "ew_hj212.h"
 #include "ew_recjson.h"
 #include "ew_registry_json.h"
+#include "ew_rulefiles.h"
 #include "ew_rules.h"
 #include "ew_time.h"
 
@@ -69,7 +71,17 @@ int main(int argc, char **argv)
 
     struct ew_error err = {0};
     struct ew_ruleset *set = ew_ruleset_new();
-    if (!rules_text || ew_ruleset_add_json(set, rules_text, n, "rules.json", &err)) {
+    char *rules_dir = ew_test_read_file(path_of(dir, "rules_dir"), NULL);
+    if (rules_dir) {
+        char full[4096];
+        rules_dir[strcspn(rules_dir, "\n")] = '\0';
+        snprintf(full, sizeof full, "%s/%s", EW_SOURCE_DIR, rules_dir);
+        free(rules_dir);
+        if (ew_rulefiles_load_dir(set, full, &err)) {
+            fprintf(stderr, "FAIL: rules: %s\n", err.detail);
+            return 1;
+        }
+    } else if (!rules_text || ew_ruleset_add_json(set, rules_text, n, "rules.json", &err)) {
         fprintf(stderr, "FAIL: rules: %s\n", rules_text ? err.detail : "rules.json missing");
         return 1;
     }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ew_registry_json.h"
+#include "ew_rulefiles.h"
 #include "ew_rules_int.h"
 
 static const char *compile_error(const char *text)
@@ -165,6 +166,24 @@ static void test_registry_upsert_replaces(void **state)
     ew_registry_free(reg);
 }
 
+/* The rule set shipped in config/rules compiles, and a bad directory is reported. */
+static void test_default_rules_load(void **state)
+{
+    (void)state;
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    int rc = ew_rulefiles_load_dir(set, EW_RULES_DIR, &err);
+    if (rc)
+        print_error("%s\n", err.detail);
+    assert_int_equal(rc, 0);
+    assert_true(ew_ruleset_count(set) >= 6);
+    ew_ruleset_free(set);
+    set = ew_ruleset_new();
+    assert_int_equal(ew_rulefiles_load_dir(set, "/nonexistent-rules", &err), EW_EINVAL);
+    assert_string_equal(err.detail, "/nonexistent-rules: No such file or directory");
+    ew_ruleset_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_rule_and_reason),
         cmocka_unit_test(test_keytab_matches_model),
         cmocka_unit_test(test_registry_upsert_replaces),
+        cmocka_unit_test(test_default_rules_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
