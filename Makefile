@@ -37,6 +37,7 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/bin/bench_hj212
+	$(BUILD)/bin/bench_rules
 
 fuzz:
 	@scripts/deps.sh fuzz

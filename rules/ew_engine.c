@@ -71,6 +71,8 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     *out = eng->stats;
     out->evictions = eng->keys.evictions;
     out->keys = eng->keys.used;
+    out->key_bytes = eng->keys.cap * sizeof(struct ew_keyslot) +
+                     eng->keys.nindex * sizeof(*eng->keys.index);
 }
 
 /* ---- one judgement's context, for the events it may cause ---- */

@@ -54,6 +54,7 @@ struct ew_engine_stats {
     uint64_t evictions;   /* states dropped to stay within max_keys */
     uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
     size_t keys;          /* states held now */
+    size_t key_bytes;     /* memory of the key table (allocated once, at its bound) */
 };
 
 struct ew_engine;
