@@ -8,6 +8,10 @@
  *                a fleet sends them (many small real-time packets, fewer large minute ones);
  *   crc-only     the CRC alone over the mix, to show what framing costs.
  * Packets are built with the project's own encoder, so every one is valid.
+ *
+ * bench_hj212 --packets N decodes exactly N typical hourly packets and prints nothing else:
+ * for counting instructions (bench/count.sh), which unlike seconds do not depend on what
+ * else the machine is doing.
  */
 #include "ew_alloc.h"
 #include "ew_hj212.h"
@@ -102,8 +106,11 @@ static double run(const struct pkt *set, size_t n, double seconds, double *mbs, 
 int main(int argc, char **argv)
 {
     double seconds = 2.0;
+    long count = -1;
     if (argc == 3 && !strcmp(argv[1], "--seconds"))
         seconds = atof(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "--packets"))
+        count = atol(argv[2]);
 
     static const char *rtd[] = {"Rtd", "ZsRtd"};
     static const char *minute[] = {"Min", "Avg", "Max", "Cou", "ZsMin", "ZsAvg", "ZsMax"};
@@ -117,6 +124,19 @@ int main(int argc, char **argv)
     /* the mix: per logger, 60 real-time packets for each minute packet, and 60 minute packets
      * for each hourly one would be the clock's ratio; loggers send real-time every 30 s or so,
      * so the realistic byte mix weighs real-time 6 : minute 3 : hourly 1 */
+    if (count >= 0) {
+        struct ew_record *rec = ew_record_new();
+        size_t values = 0;
+        for (long i = 0; i < count; i++) {
+            if (ew_hj212_decode(typical[i % 64].data, typical[i % 64].len, NULL, rec, NULL))
+                return 1;
+            values += rec->nvalues;
+        }
+        printf("%ld packets, %zu values, %zu bytes each\n", count, values, typical[0].len);
+        ew_record_free(rec);
+        return 0;
+    }
+
     struct pkt mix[100];
     size_t nmix = 0;
     for (int i = 0; i < 100; i++) {
