@@ -9,15 +9,6 @@
 #include <jansson.h>
 #include <string.h>
 
-static void ew_json_opt_str(struct ew_buf *b, const char *key, const char *v)
-{
-    if (!v)
-        return;
-    ew_buf_addc(b, ',');
-    ew_buf_json_key(b, key);
-    ew_buf_json_str(b, v);
-}
-
 static void ew_json_opt_int(struct ew_buf *b, const char *key, int v)
 {
     if (v < 0)
@@ -37,10 +28,7 @@ static void ew_json_value(struct ew_buf *b, const struct ew_value *v)
     if (v->type == EW_VT_NUMBER) {
         ew_buf_json_num(b, v->num);
     } else if (v->type == EW_VT_TIME) {
-        char iso[EW_TIME_ISO_MAX];
-        ew_buf_add(b, "\"", 1);
-        ew_buf_add(b, iso, ew_time_format_iso((int64_t)v->num, iso));
-        ew_buf_add(b, "\"", 1);
+        ew_buf_json_time(b, (int64_t)v->num);
     } else {
         ew_buf_json_str(b, v->text);
     }
@@ -48,12 +36,12 @@ static void ew_json_value(struct ew_buf *b, const struct ew_value *v)
         ew_buf_adds(b, ",\"flag\":");
         ew_buf_json_strn(b, &v->flag, 1);
     }
-    ew_json_opt_str(b, "eflag", v->eflag);
-    ew_json_opt_str(b, "pol", v->pol);
+    ew_buf_json_opt_str(b, "eflag", v->eflag);
+    ew_buf_json_opt_str(b, "pol", v->pol);
     if (v->pollutant) {
-        ew_json_opt_str(b, "name", v->pollutant->name);
+        ew_buf_json_opt_str(b, "name", v->pollutant->name);
         if (*v->pollutant->unit)
-            ew_json_opt_str(b, "unit", v->pollutant->unit);
+            ew_buf_json_opt_str(b, "unit", v->pollutant->unit);
     }
     ew_buf_addc(b, '}');
 }
@@ -70,10 +58,7 @@ int ew_record_to_json(const struct ew_record *rec, int with_ok, struct ew_buf *b
     ew_buf_json_str(b, ew_version_name((enum ew_version)rec->version));
     ew_buf_adds(b, ",\"data_time\":");
     if (rec->has_time) {
-        char iso[EW_TIME_ISO_MAX];
-        ew_buf_addc(b, '"');
-        ew_buf_add(b, iso, ew_time_format_iso(rec->data_time, iso));
-        ew_buf_addc(b, '"');
+        ew_buf_json_time(b, rec->data_time);
     } else {
         ew_buf_adds(b, "null");
     }
@@ -84,8 +69,8 @@ int ew_record_to_json(const struct ew_record *rec, int with_ok, struct ew_buf *b
         ew_json_value(b, &rec->values[i]);
     }
     ew_buf_addc(b, ']');
-    ew_json_opt_str(b, "qn", rec->qn);
-    ew_json_opt_str(b, "pw", rec->pw);
+    ew_buf_json_opt_str(b, "qn", rec->qn);
+    ew_buf_json_opt_str(b, "pw", rec->pw);
     ew_json_opt_int(b, "flag", rec->flag);
     ew_json_opt_int(b, "pnum", rec->pnum);
     ew_json_opt_int(b, "pno", rec->pno);

@@ -4,6 +4,7 @@
 #include "ew_alloc.h"
 #include "ew_error.h"
 #include "ew_record.h"
+#include "ew_time.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -162,4 +163,21 @@ void ew_buf_json_key(struct ew_buf *b, const char *key)
 {
     ew_buf_json_str(b, key);
     ew_buf_addc(b, ':');
+}
+
+void ew_buf_json_opt_str(struct ew_buf *b, const char *key, const char *v)
+{
+    if (!v)
+        return;
+    ew_buf_addc(b, ',');
+    ew_buf_json_key(b, key);
+    ew_buf_json_str(b, v);
+}
+
+void ew_buf_json_time(struct ew_buf *b, int64_t ms)
+{
+    char iso[EW_TIME_ISO_MAX];
+    ew_buf_addc(b, '"');
+    ew_buf_add(b, iso, ew_time_format_iso(ms, iso));
+    ew_buf_addc(b, '"');
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ew_buf {
     char *data; /* NUL-terminated whenever err == 0 and data != NULL */
@@ -39,5 +40,9 @@ void ew_buf_json_strn(struct ew_buf *b, const char *s, size_t n);
 void ew_buf_json_num(struct ew_buf *b, double d);
 /* `"key":` */
 void ew_buf_json_key(struct ew_buf *b, const char *key);
+/* `,"key":"v"` when v is not NULL, nothing otherwise: an optional member after the first. */
+void ew_buf_json_opt_str(struct ew_buf *b, const char *key, const char *v);
+/* A time as a quoted ISO 8601 string in Beijing time. */
+void ew_buf_json_time(struct ew_buf *b, int64_t ms);
 
 #endif

@@ -2,7 +2,6 @@
 #include "ew_alert.h"
 
 #include "ew_alertjson.h"
-#include "ew_time.h"
 
 const char *ew_alert_event_name(enum ew_alert_event_type t)
 {
@@ -19,40 +18,21 @@ const char *ew_audience_name(enum ew_audience a)
     return a == EW_AUDIENCE_OFFICER ? "officer" : "enterprise";
 }
 
-static void ew_aj_str(struct ew_buf *b, const char *key, const char *v)
-{
-    if (!v)
-        return;
-    ew_buf_addc(b, ',');
-    ew_buf_json_key(b, key);
-    ew_buf_json_str(b, v);
-}
-
-static void ew_aj_time(struct ew_buf *b, const char *key, int64_t t)
-{
-    char iso[EW_TIME_ISO_MAX];
-    ew_buf_addc(b, ',');
-    ew_buf_json_key(b, key);
-    ew_buf_addc(b, '"');
-    ew_buf_add(b, iso, ew_time_format_iso(t, iso));
-    ew_buf_addc(b, '"');
-}
-
 int ew_alert_to_json(const struct ew_alert_event *ev, struct ew_buf *b)
 {
     ew_buf_adds(b, "{\"id\":");
     ew_buf_json_str(b, ev->id);
-    ew_aj_str(b, "fingerprint", ev->fingerprint);
-    ew_aj_str(b, "rule", ev->rule);
-    ew_aj_str(b, "kind", ev->kind);
-    ew_aj_str(b, "event", ew_alert_event_name(ev->event));
-    ew_aj_str(b, "severity", ev->severity);
-    ew_aj_str(b, "audience", ew_audience_name(ev->audience));
-    ew_aj_str(b, "enterprise_id", ev->enterprise_id ? ev->enterprise_id : "");
-    ew_aj_str(b, "mn", ev->mn);
-    ew_aj_str(b, "outlet_id", ev->outlet_id);
-    ew_aj_str(b, "pollutant", ev->pollutant);
-    ew_aj_str(b, "pollutant_name", ev->pollutant_name);
+    ew_buf_json_opt_str(b, "fingerprint", ev->fingerprint);
+    ew_buf_json_opt_str(b, "rule", ev->rule);
+    ew_buf_json_opt_str(b, "kind", ev->kind);
+    ew_buf_json_opt_str(b, "event", ew_alert_event_name(ev->event));
+    ew_buf_json_opt_str(b, "severity", ev->severity);
+    ew_buf_json_opt_str(b, "audience", ew_audience_name(ev->audience));
+    ew_buf_json_opt_str(b, "enterprise_id", ev->enterprise_id ? ev->enterprise_id : "");
+    ew_buf_json_opt_str(b, "mn", ev->mn);
+    ew_buf_json_opt_str(b, "outlet_id", ev->outlet_id);
+    ew_buf_json_opt_str(b, "pollutant", ev->pollutant);
+    ew_buf_json_opt_str(b, "pollutant_name", ev->pollutant_name);
     if (ev->has_value) {
         ew_buf_adds(b, ",\"value\":");
         ew_buf_json_num(b, ev->value);
@@ -61,11 +41,13 @@ int ew_alert_to_json(const struct ew_alert_event *ev, struct ew_buf *b)
         ew_buf_adds(b, ",\"limit\":");
         ew_buf_json_num(b, ev->limit);
     }
-    ew_aj_str(b, "unit", ev->unit);
-    ew_aj_str(b, "data_kind", ev->data_kind);
-    ew_aj_time(b, "event_time", ev->event_time);
-    ew_aj_time(b, "detected_at", ev->detected_at);
-    ew_aj_str(b, "message", ev->message ? ev->message : "");
+    ew_buf_json_opt_str(b, "unit", ev->unit);
+    ew_buf_json_opt_str(b, "data_kind", ev->data_kind);
+    ew_buf_adds(b, ",\"event_time\":");
+    ew_buf_json_time(b, ev->event_time);
+    ew_buf_adds(b, ",\"detected_at\":");
+    ew_buf_json_time(b, ev->detected_at);
+    ew_buf_json_opt_str(b, "message", ev->message ? ev->message : "");
     if (ev->evidence) {
         ew_buf_adds(b, ",\"evidence\":");
         ew_buf_adds(b, ev->evidence); /* already a JSON object */

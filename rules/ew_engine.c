@@ -222,7 +222,6 @@ static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, 
                                double threshold, int64_t since, uint32_t held)
 {
     struct ew_buf *b = &eng->evidence;
-    char iso[EW_TIME_ISO_MAX];
     ew_buf_clear(b);
     ew_buf_adds(b, "{\"reason\":");
     ew_buf_json_str(b, reason);
@@ -238,9 +237,9 @@ static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, 
         ew_buf_adds(b, ",\"flag\":");
         ew_buf_json_strn(b, &j->v->flag, 1);
     }
-    ew_buf_adds(b, ",\"since\":\"");
-    ew_buf_add(b, iso, ew_time_format_iso(since, iso));
-    ew_buf_adds(b, "\",\"values\":");
+    ew_buf_adds(b, ",\"since\":");
+    ew_buf_json_time(b, since);
+    ew_buf_adds(b, ",\"values\":");
     ew_buf_json_num(b, held);
     ew_buf_addc(b, '}');
     return b->err ? NULL : b->data;
