@@ -855,16 +855,16 @@ int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out)
         ew_enc_kv(out, rec->params[i].key, rec->params[i].text);
         sep = ";";
     }
-    const char *pol = NULL;
+    const char *pol = NULL; /* the PolId in force where the stream has got to */
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *v = &rec->values[i];
         bool cont = i > 0 && ew_same_group(&rec->values[i - 1], v);
-        if (!cont && v->pol && (!pol || strcmp(pol, v->pol))) {
+        if (!cont && !ew_pol_eq(pol, v->pol)) { /* "PolId=" (empty) returns to none */
             ew_buf_adds(out, sep);
-            ew_enc_kv(out, "PolId", v->pol);
+            ew_enc_kv(out, "PolId", v->pol ? v->pol : "");
             sep = ";";
+            pol = v->pol;
         }
-        pol = v->pol ? v->pol : pol;
         ew_buf_adds(out, cont ? "," : sep);
         ew_buf_adds(out, v->code);
         ew_buf_addc(out, '-');
