@@ -30,7 +30,7 @@ struct ew_engine {
     ew_alert_sink sink;
     void *ctx;
     enum ew_lang lang;
-    struct ew_keytab keys;
+    struct ew_sitetab sites;
     struct ew_engine_stats stats;
     struct ew_buf msg, evidence; /* reused for every event */
 };
@@ -41,7 +41,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     struct ew_engine *eng = ew_calloc(1, sizeof *eng);
     if (!eng)
         goto err;
-    if (ew_keytab_init(&eng->keys, opts && opts->max_keys ? opts->max_keys : 100000))
+    if (ew_sitetab_init(&eng->sites, opts && opts->max_sites ? opts->max_sites : 100000))
         goto err;
     eng->rules = rules;
     eng->reg = reg;
@@ -59,7 +59,7 @@ void ew_engine_free(struct ew_engine *eng)
 {
     if (!eng)
         return;
-    ew_keytab_release(&eng->keys);
+    ew_sitetab_release(&eng->sites);
     ew_ruleset_free(eng->rules);
     ew_buf_release(&eng->msg);
     ew_buf_release(&eng->evidence);
@@ -69,10 +69,11 @@ void ew_engine_free(struct ew_engine *eng)
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
 {
     *out = eng->stats;
-    out->evictions = eng->keys.evictions;
-    out->keys = eng->keys.used;
-    out->key_bytes = eng->keys.cap * sizeof(struct ew_keyslot) +
-                     eng->keys.nindex * sizeof(*eng->keys.index);
+    out->evictions = eng->sites.evictions;
+    out->sites = eng->sites.used;
+    out->keys = eng->sites.keys;
+    out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
+                       eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
 }
 
 /* ---- one judgement's context, for the events it may cause ---- */
@@ -358,6 +359,17 @@ static bool ew_rule_wants_code(const struct ew_rule *r, uint64_t code)
     return false;
 }
 
+/* What a record offers the rules: its numeric values with their packed codes and the site's
+ * limits for them, worked out once per record rather than once per rule. */
+struct ew_cand {
+    const struct ew_value *v;
+    const struct ew_limit *limit;
+    uint64_t code;
+    uint8_t field;
+    uint32_t *fields; /* bit per field that this pollutant has in the record (shared) */
+    uint32_t own;     /* the mask, kept by the first value of each pollutant */
+};
+
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
 {
     eng->stats.records++;
@@ -369,40 +381,60 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     if (!rec->has_time)
         return 0; /* replies and heartbeats: nothing to judge */
     const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
+    struct ew_site *site = NULL;
+    struct ew_cand cands[EW_RECORD_MAX_VALUES];
+    size_t ncands = 0;
+    for (size_t vi = 0; vi < rec->nvalues; vi++) {
+        const struct ew_value *v = &rec->values[vi];
+        uint64_t code = v->pollutant ? v->pollutant->key
+                                     : ew_pollutant_pack(v->code, strlen(v->code));
+        if (v->type != EW_VT_NUMBER || !code)
+            continue;
+        struct ew_cand *c = &cands[ncands++];
+        *c = (struct ew_cand){.v = v, .code = code, .field = v->field};
+        for (struct ew_cand *o = cands; o < c && !c->fields; o++)
+            if (o->code == code)
+                c->fields = o->fields, c->limit = o->limit; /* the pollutant seen before */
+        if (!c->fields)
+            c->fields = &c->own, c->limit = ew_outlet_limit(outlet, code);
+        *c->fields |= 1u << v->field;
+    }
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!(r->data_kinds & (1u << rec->kind)) || !ew_rule_wants_st(r, rec->st))
             continue;
         /* per pollutant, the first of the rule's fields that the record carries */
-        uint64_t judged[64];
-        size_t njudged = 0;
-        for (size_t fi = 0; fi < r->nfields; fi++) {
-            for (size_t vi = 0; vi < rec->nvalues; vi++) {
-                const struct ew_value *v = &rec->values[vi];
-                if (v->field != r->fields[fi] || v->type != EW_VT_NUMBER)
-                    continue;
-                uint64_t code = v->pollutant ? v->pollutant->key
-                                             : ew_pollutant_pack(v->code, strlen(v->code));
-                bool seen = false;
-                for (size_t k = 0; k < njudged && !seen; k++)
-                    seen = judged[k] == code;
-                if (seen || !code || !ew_rule_wants_code(r, code))
-                    continue;
-                if (njudged < sizeof judged / sizeof judged[0])
-                    judged[njudged++] = code;
-                struct ew_judge j = {.r = r, .rec = rec, .v = v, .outlet = outlet, .now = now};
-                j.limit = ew_outlet_limit(outlet, code);
-                j.obs.limit = ew_limit_for(r, j.limit, (enum ew_data_kind)rec->kind);
+        for (size_t ci = 0; ci < ncands; ci++) {
+            const struct ew_cand *c = &cands[ci];
+            size_t rank = 0;
+            while (rank < r->nfields && r->fields[rank] != c->field)
+                rank++;
+            if (rank == r->nfields)
+                continue;
+            bool better = false; /* a field the rule prefers is there for this pollutant */
+            for (size_t k = 0; k < rank; k++)
+                better |= (*c->fields >> r->fields[k]) & 1;
+            if (better || !ew_rule_wants_code(r, c->code))
+                continue;
+            {
+                struct ew_judge j = {.r = r, .rec = rec, .v = c->v, .outlet = outlet,
+                                     .limit = c->limit, .now = now};
+                j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
                 if (r->limited_only && isnan(j.obs.limit))
                     continue;
-                j.obs.value = v->num;
-                j.obs.flag_meaning = v->flag_meaning;
+                j.obs.value = c->v->num;
+                j.obs.flag_meaning = c->v->flag_meaning;
                 j.obs.time = rec->data_time;
                 bool created;
-                struct ew_keyslot *s = ew_keytab_get(&eng->keys, rec->mn, mnlen, (uint32_t)ri,
-                                                     code, &created);
+                if (!site)
+                    site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+                struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code);
+                if (!k) {
+                    eng->stats.nomem++;
+                    continue;
+                }
                 eng->stats.evaluations++;
-                ew_life_step(eng, &j, &s->life, r->kind->eval(r, s->kstate, &j.obs));
+                ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
             }
         }
     }

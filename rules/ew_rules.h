@@ -42,8 +42,8 @@ typedef void (*ew_alert_sink)(void *ctx, const struct ew_alert_event *ev);
 enum ew_lang { EW_LANG_ZH = 0, EW_LANG_EN };
 
 struct ew_engine_opts {
-    size_t max_keys;   /* bound on (site, rule, pollutant) states; the least recently used
-                          is evicted beyond it (counted). 0 means 100,000. */
+    size_t max_sites;  /* bound on the sites whose rule state is kept; beyond it the site least
+                          recently seen is evicted (counted). 0 means 100,000. */
     enum ew_lang lang; /* messages in Chinese (default) or English */
 };
 
@@ -51,10 +51,12 @@ struct ew_engine_stats {
     uint64_t records;     /* records seen */
     uint64_t evaluations; /* (rule, value) pairs judged */
     uint64_t events;      /* alert events emitted */
-    uint64_t evictions;   /* states dropped to stay within max_keys */
+    uint64_t evictions;   /* sites dropped to stay within max_sites */
     uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
-    size_t keys;          /* states held now */
-    size_t key_bytes;     /* memory of the key table (allocated once, at its bound) */
+    uint64_t nomem;       /* judgements skipped because a site's state could not grow */
+    size_t sites;         /* sites held now */
+    size_t keys;          /* (site, rule, pollutant) states held now */
+    size_t state_bytes;   /* memory of the site table and every key block */
 };
 
 struct ew_engine;

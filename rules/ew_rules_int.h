@@ -118,7 +118,7 @@ struct ew_ruleset {
 
 extern const struct ew_kind ew_kind_threshold;
 
-/* ---- per-key state ---- */
+/* ---- per-site state ---- */
 
 #define EW_MN_MAX 48
 
@@ -137,31 +137,47 @@ struct ew_life {
     int64_t since; /* event time the current status began */
 };
 
-struct ew_keyslot {
-    char mn[EW_MN_MAX];
+/* The state of one (rule, pollutant) at a site. */
+struct ew_sitekey {
     uint64_t code;
     uint32_t rule;
-    int32_t prev, next; /* least recently used list: head is the newest */
     struct ew_life life;
     unsigned char kstate[EW_KIND_STATE_MAX];
 };
 
-/* A bounded table of key states: open addressing over slot numbers plus an LRU list; the
- * oldest key is evicted when a new one does not fit. O(1) expected per lookup. */
-struct ew_keytab {
-    struct ew_keyslot *slots;
-    uint32_t *index; /* slot number + 1, 0 = empty; nindex is a power of two >= 2 * cap */
+/* A site: its MN and the block of its keys, contiguous so that judging a record touches one
+ * place in memory. */
+struct ew_site {
+    char mn[EW_MN_MAX];
+    int32_t prev, next; /* least recently used list: head is the newest */
+    uint32_t nkeys, cap;
+    uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
+    struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
+};
+
+/* A bounded table of sites: open addressing over site numbers plus an LRU list; the site
+ * least recently seen is evicted when a new one does not fit (its block is reused). O(1)
+ * expected per lookup; allocation only when a site's block grows. */
+struct ew_sitetab {
+    struct ew_site *sites;
+    uint32_t *index; /* site number + 1, 0 = empty; nindex is a power of two >= 2 * cap */
     size_t cap, nindex, used;
     int32_t head, tail;
     uint64_t evictions;
+    size_t keys;      /* keys held in all sites */
+    size_t key_bytes; /* memory of all key blocks */
 };
 
-int ew_keytab_init(struct ew_keytab *t, size_t cap);
-void ew_keytab_release(struct ew_keytab *t);
-/* The state for the key, created (zeroed, life idle) when new. Never NULL once initialized:
- * a full table evicts its least recently used key. *created tells which. */
-struct ew_keyslot *ew_keytab_get(struct ew_keytab *t, const char *mn, size_t mnlen,
-                                 uint32_t rule, uint64_t code, bool *created);
+int ew_sitetab_init(struct ew_sitetab *t, size_t cap);
+void ew_sitetab_release(struct ew_sitetab *t);
+/* The site for mn (mnlen < EW_MN_MAX), created empty when new. Never NULL once initialized:
+ * a full table evicts its least recently seen site. *created tells which. */
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
+                               bool *created);
+/* The site's state for (rule, code), created idle when new; NULL only when its block cannot
+ * grow (out of memory). */
+struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                               uint64_t code);
 
 /* Compiles a template text. Returns 0 or EW_EINVAL with why filled (unknown placeholder,
  * unclosed brace), or EW_ENOMEM. */

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         v->num = 1e9;
     }
     struct ew_registry *reg = ew_registry_new();
-    struct ew_engine_opts opts = {.max_keys = 4};
+    struct ew_engine_opts opts = {.max_sites = 4};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, NULL);
     if (!eng || !reg)
         abort();

@@ -8,7 +8,7 @@
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
  *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
- *   DIR/options         optional: "lang en", "max_keys N"
+ *   DIR/options         optional: "lang en", "max_sites N"
  *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
  */
 #include "ew_alertjson.h"
@@ -65,8 +65,8 @@ int main(int argc, char **argv)
     struct ew_engine_opts opts = {0};
     if (opt && strstr(opt, "lang en"))
         opts.lang = EW_LANG_EN;
-    if (opt && strstr(opt, "max_keys "))
-        opts.max_keys = (size_t)atol(strstr(opt, "max_keys ") + 9);
+    if (opt && strstr(opt, "max_sites "))
+        opts.max_sites = (size_t)atol(strstr(opt, "max_sites ") + 10);
     free(opt);
 
     struct ew_error err = {0};
@@ -174,16 +174,17 @@ int main(int argc, char **argv)
         json_t *ws = json_loads(stats_text, 0, &jerr);
         const char *key;
         json_t *v;
-        uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions, st.keys};
-        const char *names[] = {"records", "evaluations", "events", "evictions", "keys"};
+        uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions, st.keys,
+                               st.sites};
+        const char *names[] = {"records", "evaluations", "events", "evictions", "keys", "sites"};
         json_object_foreach(ws, key, v) {
             size_t k = 0;
-            while (k < 5 && strcmp(names[k], key))
+            while (k < 6 && strcmp(names[k], key))
                 k++;
-            if (k == 5 || (uint64_t)json_integer_value(v) != got_vals[k]) {
+            if (k == 6 || (uint64_t)json_integer_value(v) != got_vals[k]) {
                 fprintf(stderr, "FAIL: stats.%s: expected %lld, got %llu\n", key,
                         (long long)json_integer_value(v),
-                        k < 5 ? (unsigned long long)got_vals[k] : 0ull);
+                        k < 6 ? (unsigned long long)got_vals[k] : 0ull);
                 status = 1;
             }
         }

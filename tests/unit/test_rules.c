@@ -92,44 +92,56 @@ static void test_errors_name_file_rule_and_reason(void **state)
     assert_string_equal(compile_error(buf), "t.json: y: kind: unknown rule kind");
 }
 
-/* The key table against a plain model: random keys, lookups, and LRU eviction. */
-static void test_keytab_matches_model(void **state)
+/* The site table against a plain model: random sites and keys, LRU eviction of sites. */
+static void test_sitetab_matches_model(void **state)
 {
     (void)state;
-    enum { CAP = 64, KEYS = 200, OPS = 200000 };
-    struct ew_keytab t;
-    assert_int_equal(ew_keytab_init(&t, CAP), 0);
-    long stamp[KEYS] = {0}; /* last use, 0 = not held */
+    enum { CAP = 64, SITES = 200, OPS = 200000 };
+    struct ew_sitetab t;
+    assert_int_equal(ew_sitetab_init(&t, CAP), 0);
+    long stamp[SITES] = {0}; /* last use, 0 = not held */
+    unsigned keys[SITES] = {0}; /* bit per (rule, code) created at the site */
     long clock = 0;
     srand(7);
     for (int op = 0; op < OPS; op++) {
-        int k = rand() % KEYS;
+        int k = rand() % SITES, rule = rand() % 3, code = rand() % 4;
         char mn[16];
         snprintf(mn, sizeof mn, "MN%03d", k);
         bool created;
-        struct ew_keyslot *s = ew_keytab_get(&t, mn, strlen(mn), (uint32_t)(k % 3), (uint64_t)k,
-                                             &created);
+        struct ew_site *s = ew_sitetab_get(&t, mn, strlen(mn), &created);
         assert_string_equal(s->mn, mn);
         assert_int_equal(created, stamp[k] == 0);
         if (created) {
-            assert_int_equal(s->life.status, EW_LIFE_IDLE);
-            s->life.cand_count = (uint32_t)k; /* a mark to find again */
+            assert_int_equal(s->nkeys, 0);
+            keys[k] = 0;
             int held = 0, oldest = -1;
-            for (int i = 0; i < KEYS; i++) {
+            for (int i = 0; i < SITES; i++) {
                 held += stamp[i] != 0;
                 if (stamp[i] && (oldest < 0 || stamp[i] < stamp[oldest]))
                     oldest = i;
             }
             if (held == CAP)
-                stamp[oldest] = 0; /* the model evicts the least recently used */
-        } else {
-            assert_int_equal(s->life.cand_count, (uint32_t)k);
+                stamp[oldest] = 0; /* the model evicts the least recently seen site */
         }
         stamp[k] = ++clock;
+        struct ew_sitekey *key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code);
+        assert_non_null(key);
+        unsigned bit = 1u << (rule * 4 + code);
+        if (keys[k] & bit) {
+            assert_int_equal(key->life.cand_count, (uint32_t)(k * 16 + rule * 4 + code));
+        } else {
+            assert_int_equal(key->life.status, EW_LIFE_IDLE);
+            key->life.cand_count = (uint32_t)(k * 16 + rule * 4 + code); /* a mark */
+            keys[k] |= bit;
+        }
+        size_t total = 0;
+        for (int i = 0; i < SITES; i++)
+            total += stamp[i] ? (size_t)__builtin_popcount(keys[i]) : 0;
+        assert_int_equal(t.keys, total);
     }
     assert_int_equal(t.used, CAP);
     assert_true(t.evictions > 0);
-    ew_keytab_release(&t);
+    ew_sitetab_release(&t);
 }
 
 static void test_registry_upsert_replaces(void **state)
@@ -189,7 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_rule_compiles),
         cmocka_unit_test(test_errors_name_file_rule_and_reason),
-        cmocka_unit_test(test_keytab_matches_model),
+        cmocka_unit_test(test_sitetab_matches_model),
         cmocka_unit_test(test_registry_upsert_replaces),
         cmocka_unit_test(test_default_rules_load),
     };

@@ -1,0 +1,161 @@
+/*
+ * ew_sitetab.c - the bounded table of sites and their rule state (see ew_rules_int.h).
+ *
+ * Sites are allocated once (cap of them); the index is an open-addressing table of site
+ * numbers with linear probing, and removal shifts later entries back so that no tombstones
+ * accumulate. Every lookup moves its site to the head of the LRU list; when all sites are in
+ * use, the tail is evicted and counted, and its key block serves the new site. Within a site,
+ * keys are found by a scan of its block: a handful of entries in adjacent memory.
+ */
+#include "ew_rules_int.h"
+
+#include "ew_alloc.h"
+
+#include <string.h>
+
+static uint64_t ew_st__hash(const char *mn, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)mn[i]) * 0x100000001b3u;
+    h *= 0x9E3779B97F4A7C15u;
+    return h ^ (h >> 29);
+}
+
+int ew_sitetab_init(struct ew_sitetab *t, size_t cap)
+{
+    memset(t, 0, sizeof *t);
+    t->cap = cap;
+    t->nindex = 16;
+    while (t->nindex < 2 * cap)
+        t->nindex *= 2;
+    t->sites = ew_calloc(cap, sizeof *t->sites);
+    t->index = ew_calloc(t->nindex, sizeof *t->index);
+    if (!t->sites || !t->index) {
+        ew_sitetab_release(t);
+        return EW_ENOMEM;
+    }
+    t->head = t->tail = -1;
+    return 0;
+}
+
+void ew_sitetab_release(struct ew_sitetab *t)
+{
+    for (size_t i = 0; t->sites && i < t->used; i++)
+        ew_free(t->sites[i].keys);
+    ew_free(t->sites);
+    ew_free(t->index);
+    memset(t, 0, sizeof *t);
+}
+
+static void ew_st__unlink(struct ew_sitetab *t, int32_t i)
+{
+    struct ew_site *s = &t->sites[i];
+    if (s->prev >= 0)
+        t->sites[s->prev].next = s->next;
+    else
+        t->head = s->next;
+    if (s->next >= 0)
+        t->sites[s->next].prev = s->prev;
+    else
+        t->tail = s->prev;
+}
+
+static void ew_st__push_head(struct ew_sitetab *t, int32_t i)
+{
+    struct ew_site *s = &t->sites[i];
+    s->prev = -1;
+    s->next = t->head;
+    if (t->head >= 0)
+        t->sites[t->head].prev = i;
+    t->head = i;
+    if (t->tail < 0)
+        t->tail = i;
+}
+
+/* Removes site n from the index, shifting back the entries of its probe run. */
+static void ew_st__unindex(struct ew_sitetab *t, int32_t n)
+{
+    size_t mask = t->nindex - 1;
+    size_t i = (size_t)ew_st__hash(t->sites[n].mn, strlen(t->sites[n].mn)) & mask;
+    while (t->index[i] != (uint32_t)n + 1)
+        i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; t->index[j]; j = (j + 1) & mask) {
+        const char *mn = t->sites[t->index[j] - 1].mn;
+        size_t home = (size_t)ew_st__hash(mn, strlen(mn)) & mask;
+        /* move j into the hole at i unless its home lies cyclically in (i, j] */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            t->index[i] = t->index[j];
+            i = j;
+        }
+    }
+    t->index[i] = 0;
+}
+
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
+                               bool *created)
+{
+    size_t mask = t->nindex - 1, i = (size_t)ew_st__hash(mn, mnlen) & mask;
+    for (uint32_t v; (v = t->index[i]) != 0; i = (i + 1) & mask) {
+        struct ew_site *s = &t->sites[v - 1];
+        if (!strncmp(s->mn, mn, mnlen) && !s->mn[mnlen]) {
+            if (t->head != (int32_t)(v - 1)) {
+                ew_st__unlink(t, (int32_t)(v - 1));
+                ew_st__push_head(t, (int32_t)(v - 1));
+            }
+            *created = false;
+            return s;
+        }
+    }
+    int32_t n;
+    if (t->used < t->cap) {
+        n = (int32_t)t->used++;
+    } else { /* full: the site least recently seen goes, its block stays for reuse */
+        n = t->tail;
+        ew_st__unlink(t, n);
+        ew_st__unindex(t, n);
+        t->evictions++;
+        t->keys -= t->sites[n].nkeys;
+        i = (size_t)ew_st__hash(mn, mnlen) & mask;
+        while (t->index[i])
+            i = (i + 1) & mask;
+    }
+    struct ew_site *s = &t->sites[n];
+    memset(s->mn, 0, sizeof s->mn);
+    memcpy(s->mn, mn, mnlen);
+    s->nkeys = 0;
+    s->hint = 0;
+    t->index[i] = (uint32_t)n + 1;
+    ew_st__push_head(t, n);
+    *created = true;
+    return s;
+}
+
+struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                               uint64_t code)
+{
+    for (uint32_t n = 0, i = s->hint; n < s->nkeys; n++, i = i + 1 < s->nkeys ? i + 1 : 0)
+        if (s->keys[i].code == code && s->keys[i].rule == rule) {
+            s->hint = i + 1 < s->nkeys ? i + 1 : 0;
+            return &s->keys[i];
+        }
+    if (s->nkeys == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 8;
+        struct ew_sitekey *keys = ew_malloc(cap * sizeof *keys);
+        if (!keys)
+            return NULL;
+        if (s->nkeys)
+            memcpy(keys, s->keys, s->nkeys * sizeof *keys);
+        ew_free(s->keys);
+        t->key_bytes += (cap - s->cap) * sizeof *keys;
+        s->keys = keys;
+        s->cap = cap;
+    }
+    struct ew_sitekey *k = &s->keys[s->nkeys++];
+    memset(k, 0, sizeof *k);
+    k->code = code;
+    k->rule = rule;
+    k->life.level = k->life.cand = -1;
+    t->keys++;
+    return k;
+}
