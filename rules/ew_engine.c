@@ -284,8 +284,9 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
             l->status = EW_LIFE_PENDING;
             l->level = (int8_t)verdict;
             l->since = t;
-            ew_emit(eng, j, EW_AEV_PENDING, verdict,
-                    ew_evidence(eng, j, r->levels[verdict].name, th, t, l->cand_count));
+            if (!r->kind->quiet_pending)
+                ew_emit(eng, j, EW_AEV_PENDING, verdict,
+                        ew_evidence(eng, j, r->levels[verdict].name, th, t, l->cand_count));
         }
         return;
     }
@@ -293,7 +294,8 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     if (l->status == EW_LIFE_PENDING) { /* below the level before it held: never fired */
         int level = l->level;
         *l = (struct ew_life){.level = -1, .cand = -1};
-        ew_emit(eng, j, EW_AEV_RESOLVED, level,
+        if (!r->kind->quiet_pending)
+            ew_emit(eng, j, EW_AEV_RESOLVED, level,
                 ew_evidence(eng, j, "cleared before firing",
                             ew_bound_value(&r->levels[level].above, j->obs.limit), t, 1));
         return;
@@ -307,7 +309,9 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     l->clear_count++;
     if (ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t)) {
         int level = l->level;
-        const char *ev = ew_evidence(eng, j, "below the clear level",
+        const char *ev = ew_evidence(eng, j,
+                                     isnan(r->clear_below.value) ? "condition cleared"
+                                                                 : "below the clear level",
                                      ew_bound_value(&r->clear_below, j->obs.limit),
                                      l->clear_since, l->clear_count);
         *l = (struct ew_life){.level = -1, .cand = -1};
@@ -384,12 +388,21 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     struct ew_site *site = NULL;
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
+    struct ew_recctx ctx = {NAN, NAN};
+    static const uint64_t flow_air = EW__K('a', '0', '0', '0', '0') | (uint64_t)'0' << 40;
+    static const uint64_t flow_water = EW__K('w', '0', '0', '0', '0') | (uint64_t)'0' << 40;
+    static const uint64_t o2 = EW__K('a', '1', '9', '0', '0') | (uint64_t)'1' << 40;
     for (size_t vi = 0; vi < rec->nvalues; vi++) {
         const struct ew_value *v = &rec->values[vi];
         uint64_t code = v->pollutant ? v->pollutant->key
                                      : ew_pollutant_pack(v->code, strlen(v->code));
         if (v->type != EW_VT_NUMBER || !code)
             continue;
+        bool valid = v->flag_meaning == EW_FLAG_NORMAL || v->flag_meaning == EW_FLAG_NONE;
+        if (valid && (code == flow_air || code == flow_water) && isnan(ctx.flow))
+            ctx.flow = v->num;
+        if (valid && code == o2 && isnan(ctx.o2))
+            ctx.o2 = v->num;
         struct ew_cand *c = &cands[ncands++];
         *c = (struct ew_cand){.v = v, .code = code, .field = v->field};
         for (struct ew_cand *o = cands; o < c && !c->fields; o++)
@@ -425,6 +438,9 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
                 j.obs.value = c->v->num;
                 j.obs.flag_meaning = c->v->flag_meaning;
                 j.obs.time = rec->data_time;
+                j.obs.field = c->field;
+                j.obs.code = c->code;
+                j.obs.ctx = &ctx;
                 bool created;
                 if (!site)
                     site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);

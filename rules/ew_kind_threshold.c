@@ -6,6 +6,8 @@
  *              {"name": "over", "above": "100%", "severity": "critical"}],
  *   "for": 3 | "30m",                      how long a level must hold (default: 1 value)
  *   "clear": {"below": "75%", "for": "1h"} hysteresis (default: below the lowest level, 1 value)
+ *   "o2_max": 19                           converted (Zs) values are not judged while the
+ *                                          record's O2 is above this
  *
  * Only values whose flag means normal are judged (a value sent with no flag counts as
  * normal); a value marked invalid never judges over-limit (DOMAIN.md).
@@ -41,34 +43,38 @@ static int ew_thr_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
         snprintf(r->levels[i].severity, sizeof r->levels[i].severity, "%s", sev);
         r->nlevels++;
     }
-    json_t *hold = json_object_get(obj, "for");
-    if (!hold)
-        r->for_count = 1;
-    else if (ew_hold_parse(hold, &r->for_count, &r->for_ms))
-        return EW_FAIL("for: expected a count of values (3) or a duration (\"30m\")");
-
-    json_t *clear = json_object_get(obj, "clear");
+    int rc = ew_rule_holds(obj, r, why, n);
+    if (rc)
+        return rc;
+    json_t *clear = json_object_get(obj, "clear"), *below = json_object_get(clear, "below");
     r->clear_below = r->levels[0].above;
-    r->clear_count = 1;
-    if (clear) {
-        json_t *below = json_object_get(clear, "below"), *cfor = json_object_get(clear, "for");
-        if (!json_is_object(clear))
-            return EW_FAIL("clear: expected {\"below\": ..., \"for\": ...}");
-        if (below && ew_bound_parse(below, &r->clear_below))
-            return EW_FAIL("clear.below: expected a number or a percentage");
-        if (r->clear_below.relative == r->levels[0].above.relative &&
-            r->clear_below.value > r->levels[0].above.value)
-            return EW_FAIL("clear.below: must not be above the lowest level");
-        if (cfor && ew_hold_parse(cfor, &r->clear_count, &r->clear_ms))
-            return EW_FAIL("clear.for: expected a count of values or a duration");
-    }
+    if (below && ew_bound_parse(below, &r->clear_below))
+        return EW_FAIL("clear.below: expected a number or a percentage");
+    if (r->clear_below.relative == r->levels[0].above.relative &&
+        r->clear_below.value > r->levels[0].above.value)
+        return EW_FAIL("clear.below: must not be above the lowest level");
+    json_t *o2 = json_object_get(obj, "o2_max");
+    if (o2 && (!json_is_number(o2) || json_number_value(o2) <= 0 || json_number_value(o2) >= 21))
+        return EW_FAIL("o2_max: expected the O2 percentage above which converted values mean "
+                       "nothing (below 21)");
+    if (o2)
+        r->o2_max = json_number_value(o2);
     return 0;
+}
+
+static bool ew_field_converted(uint8_t f)
+{
+    return f == EW_FIELD_ZSRTD || f == EW_FIELD_ZSAVG || f == EW_FIELD_ZSMIN || f == EW_FIELD_ZSMAX;
 }
 
 static int ew_thr_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
 {
     (void)state;
     if (obs->flag_meaning != EW_FLAG_NORMAL && obs->flag_meaning != EW_FLAG_NONE)
+        return EW_OBS_SKIP;
+    /* near 21 % O2 (shutdown, purging) a converted value means nothing: not judged; an O2
+     * rule raises the operating-condition anomaly instead (DOMAIN.md) */
+    if (!isnan(r->o2_max) && ew_field_converted(obs->field) && obs->ctx->o2 > r->o2_max)
         return EW_OBS_SKIP;
     for (int i = (int)r->nlevels - 1; i >= 0; i--) {
         double th = ew_bound_value(&r->levels[i].above, obs->limit);

@@ -64,16 +64,26 @@ enum ew_limit_kind { EW_LIMIT_AUTO = 0, EW_LIMIT_RTD, EW_LIMIT_HOUR, EW_LIMIT_DA
 
 struct ew_rule;
 
+/* What the whole record says that kinds may need beside the judged value. */
+struct ew_recctx {
+    double flow; /* the site's flow (a00000/w00000) if sent and valid, else NAN */
+    double o2;   /* measured O2 (a19001) if sent and valid, else NAN */
+};
+
 struct ew_obs {
     double value;
     uint8_t flag_meaning; /* enum ew_flag_meaning */
+    uint8_t field;        /* enum ew_field judged */
     double limit;         /* NAN when the registry has none */
     int64_t time;
+    uint64_t code; /* packed pollutant code */
+    const struct ew_recctx *ctx;
 };
 
 struct ew_kind {
     const char *name;
     size_t state_size; /* <= EW_KIND_STATE_MAX */
+    bool quiet_pending; /* no pending events: its conditions are only news once they hold */
     /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
     int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
     /* Judges one observation: EW_OBS_* or a level index. */
@@ -107,6 +117,14 @@ struct ew_rule {
     struct ew_bound clear_below;
     uint32_t clear_count;
     int64_t clear_ms;
+    /* kind parameters */
+    double o2_max;  /* threshold: converted (Zs) fields are not judged above this O2; NAN */
+    double epsilon; /* constant: the largest change that still counts as unchanged */
+    double flow_above; /* zero_with_flow, constant: the flow that means the source runs */
+    double range;   /* over_range: the instrument's range, NAN when only flag T counts */
+    uint32_t flag_meanings; /* flag_persisting: bit per enum ew_flag_meaning that counts */
+    size_t nexcept;
+    uint64_t except[EW_RULE_MAX_CODES]; /* negative: codes never judged */
     /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
     struct ew_tpl msg[2][2];
 };
@@ -117,6 +135,19 @@ struct ew_ruleset {
 };
 
 extern const struct ew_kind ew_kind_threshold;
+extern const struct ew_kind ew_kind_negative;
+extern const struct ew_kind ew_kind_zero_with_flow;
+extern const struct ew_kind ew_kind_constant;
+extern const struct ew_kind ew_kind_flag_persisting;
+extern const struct ew_kind ew_kind_over_range;
+
+/* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
+int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
+/* Reads a single "severity" into level 0 named after the kind (the data-quality kinds). */
+int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n);
+/* Reads an optional list of pollutant codes into codes/ncodes; returns EW_EINVAL on a bad one. */
+int ew_rule_codes(json_t *list, uint64_t *codes, size_t *ncodes, const char *what, char *why,
+                  size_t n);
 
 /* ---- per-site state ---- */
 

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct ew_kind *const ew_kinds[] = {&ew_kind_threshold};
+static const struct ew_kind *const ew_kinds[] = {
+    &ew_kind_threshold,      &ew_kind_negative,        &ew_kind_zero_with_flow,
+    &ew_kind_constant,       &ew_kind_flag_persisting, &ew_kind_over_range,
+};
 
 struct ew_ruleset *ew_ruleset_new(void)
 {
@@ -96,6 +99,53 @@ int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms)
     return 0;
 }
 
+#define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
+
+int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n)
+{
+    json_t *hold = json_object_get(obj, "for");
+    json_t *clear = json_object_get(obj, "clear");
+    json_t *cfor = json_object_get(clear, "for");
+    r->for_count = r->clear_count = 1;
+    if (hold && ew_hold_parse(hold, &r->for_count, &r->for_ms))
+        return EW_FAIL("for: expected a count of values (3) or a duration (\"30m\")");
+    if (clear && !json_is_object(clear))
+        return EW_FAIL("clear: expected {\"below\": ..., \"for\": ...}");
+    if (cfor && ew_hold_parse(cfor, &r->clear_count, &r->clear_ms))
+        return EW_FAIL("clear.for: expected a count of values or a duration");
+    return 0;
+}
+
+int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n)
+{
+    const char *sev = json_string_value(json_object_get(obj, "severity"));
+    if (!sev || !*sev || strlen(sev) >= sizeof r->levels[0].severity)
+        return EW_FAIL("severity: expected a short name");
+    snprintf(r->levels[0].name, sizeof r->levels[0].name, "%s", r->kind->name);
+    snprintf(r->levels[0].severity, sizeof r->levels[0].severity, "%s", sev);
+    r->nlevels = 1;
+    /* no numeric bound: the evidence then names none */
+    r->levels[0].above = r->clear_below = (struct ew_bound){NAN, false};
+    return ew_rule_holds(obj, r, why, n);
+}
+
+int ew_rule_codes(json_t *list, uint64_t *codes, size_t *ncodes, const char *what, char *why,
+                  size_t n)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(list) || json_array_size(list) > EW_RULE_MAX_CODES)
+        return EW_FAIL("%s: expected a list of at most %d codes", what, EW_RULE_MAX_CODES);
+    json_array_foreach(list, i, v) {
+        const char *s = json_string_value(v);
+        const struct ew_pollutant *p = s ? ew_pollutant_find(s, strlen(s), EW_MEDIUM_OTHER) : NULL;
+        if (!s || !*s || strlen(s) > 8)
+            return EW_FAIL("%s[%zu]: expected a pollutant code", what, i);
+        codes[(*ncodes)++] = p ? p->key : ew_pollutant_pack(s, strlen(s));
+    }
+    return 0;
+}
+
 /* ---- templates ---- */
 
 static const struct {
@@ -163,8 +213,6 @@ int ew_tpl_compile(struct ew_tpl *t, const char *text, char *why, size_t n)
 
 /* ---- rules ---- */
 
-#define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
-
 static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
 {
     if (!json_is_object(sel))
@@ -198,18 +246,13 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
     }
     if (json_is_string(pol) && !strcmp(json_string_value(pol), "limited")) {
         r->limited_only = true;
-    } else if (json_is_array(pol) && json_array_size(pol) <= EW_RULE_MAX_CODES) {
-        json_array_foreach(pol, i, v) {
-            const char *s = json_string_value(v);
-            const struct ew_pollutant *p = s ? ew_pollutant_find(s, strlen(s), EW_MEDIUM_OTHER)
-                                             : NULL;
-            if (!s || !*s || strlen(s) > 8)
-                return EW_FAIL("select.pollutants[%zu]: expected a pollutant code", i);
-            r->codes[r->ncodes++] = p ? p->key : ew_pollutant_pack(s, strlen(s));
-        }
-    } else if (pol) {
+    } else if (pol && !json_is_array(pol)) {
         return EW_FAIL("select.pollutants: expected \"limited\" or a list of at most %d codes",
                        EW_RULE_MAX_CODES);
+    } else if (pol) {
+        int rc = ew_rule_codes(pol, r->codes, &r->ncodes, "select.pollutants", why, n);
+        if (rc)
+            return rc;
     }
     json_t *fields = json_is_string(field) ? json_pack("[O]", field) : json_incref(field);
     if (!json_is_array(fields) || json_array_size(fields) == 0 ||
@@ -233,6 +276,7 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
 static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
     memset(r, 0, sizeof *r);
+    r->o2_max = r->range = NAN;
     const char *id = json_string_value(json_object_get(obj, "id"));
     snprintf(r->id, sizeof r->id, "%s", id ? id : "?");
     if (!json_is_object(obj))

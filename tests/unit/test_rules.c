@@ -87,6 +87,34 @@ static void test_errors_name_file_rule_and_reason(void **state)
                  at + strlen(cases[i].from));
         assert_string_equal(compile_error(buf), cases[i].want);
     }
+    /* the data-quality kinds */
+#define Q(kind, extra)                                                                             \
+    "{\"rules\":[{\"id\":\"q\",\"kind\":\"" kind "\",\"audience\":\"officer\","               \
+    "\"select\":{\"data\":[\"realtime\"],\"field\":\"Rtd\"}," extra "\"message\":{\"zh\":\"x\"}}]}"
+    struct {
+        const char *json, *want;
+    } qcases[] = {
+        {Q("negative", ""), "t.json: q: severity: expected a short name"},
+        {Q("negative", "\"severity\":\"minor\","), NULL},
+        {Q("negative", "\"severity\":\"minor\",\"except\":[7],"),
+         "t.json: q: except[0]: expected a pollutant code"},
+        {Q("constant", "\"severity\":\"major\",\"epsilon\":-1,"),
+         "t.json: q: epsilon: expected a non-negative number"},
+        {Q("constant", "\"severity\":\"major\",\"for\":\"4h\","), NULL},
+        {Q("flag_persisting", "\"severity\":\"major\",\"flags\":[\"N\"],"),
+         "t.json: q: flags[0]: expected a flag letter other than N"},
+        {Q("over_range", "\"severity\":\"warning\",\"range\":\"big\","),
+         "t.json: q: range: expected the instrument's range, a number"},
+        {Q("zero_with_flow", "\"severity\":\"minor\",\"flow_above\":0.5,"), NULL},
+    };
+#undef Q
+    for (size_t i = 0; i < sizeof qcases / sizeof qcases[0]; i++) {
+        const char *got = compile_error(qcases[i].json);
+        if (qcases[i].want)
+            assert_string_equal(got, qcases[i].want);
+        else
+            assert_null(got);
+    }
     /* one bad rule after a good one: the file adds nothing (checked in compile_error) */
     snprintf(buf, sizeof buf, "{\"rules\":[%s,{\"id\":\"y\"}]}", GOOD);
     assert_string_equal(compile_error(buf), "t.json: y: kind: unknown rule kind");
