@@ -18,7 +18,7 @@
 #define EW_RULE_MAX_CODES  32
 #define EW_RULE_MAX_FIELDS 4
 #define EW_RULE_MAX_ST     8
-#define EW_KIND_STATE_MAX  32 /* bytes of kind-specific state per key */
+#define EW_KIND_STATE_MAX  16 /* bytes of kind-specific state per key */
 
 /* What a kind says of one observation. */
 enum { EW_OBS_SKIP = -3, EW_OBS_HOLD = -2, EW_OBS_CLEAR = -1 }; /* >= 0: a level */
@@ -206,7 +206,7 @@ void ew_sitetab_release(struct ew_sitetab *t);
 struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
                                bool *created);
 /* The site's state for (rule, code), created idle when new; NULL only when its block cannot
- * grow (out of memory). */
+ * grow (out of memory). The block grows by half its size. */
 struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                uint64_t code);
 

@@ -140,7 +140,7 @@ struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t
             return &s->keys[i];
         }
     if (s->nkeys == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 8;
+        uint32_t cap = s->cap ? s->cap + s->cap / 2 : 8; /* by half: blocks stay close to fit */
         struct ew_sitekey *keys = ew_malloc(cap * sizeof *keys);
         if (!keys)
             return NULL;
