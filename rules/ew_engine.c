@@ -80,18 +80,20 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
 
 struct ew_judge {
     const struct ew_rule *r;
-    const struct ew_record *rec;
-    const struct ew_value *v;
+    const char *mn;
+    const char *data_kind;      /* "hour"...; NULL for a site-wide alert */
+    const struct ew_value *v;   /* the value judged; NULL for a site-wide alert */
     const struct ew_outlet *outlet;
     const struct ew_limit *limit;
     struct ew_obs obs;
+    int64_t silence;            /* offline: how long the site has been silent (ms) */
     int64_t now;
 };
 
 static void ew_fingerprint(const struct ew_judge *j, char out[17])
 {
     uint64_t h = 0xcbf29ce484222325u;
-    const char *parts[] = {j->r->id, j->rec->mn, j->v->code};
+    const char *parts[] = {j->r->id, j->mn, j->v ? j->v->code : ""};
     for (size_t p = 0; p < 3; p++) {
         for (const char *s = parts[p]; *s; s++)
             h = (h ^ (unsigned char)*s) * 0x100000001b3u;
@@ -102,6 +104,8 @@ static void ew_fingerprint(const struct ew_judge *j, char out[17])
 
 static const char *ew_pollutant_label(const struct ew_judge *j, enum ew_lang lang)
 {
+    if (!j->v)
+        return NULL;
     const struct ew_pollutant *p = j->v->pollutant;
     if (!p)
         return j->v->code;
@@ -112,7 +116,7 @@ static const char *ew_unit(const struct ew_judge *j)
 {
     if (j->limit && j->limit->unit)
         return j->limit->unit;
-    return j->v->pollutant && *j->v->pollutant->unit ? j->v->pollutant->unit : NULL;
+    return j->v && j->v->pollutant && *j->v->pollutant->unit ? j->v->pollutant->unit : NULL;
 }
 
 static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level, bool resolved)
@@ -134,29 +138,41 @@ static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level
             break;
         case EW_TPL_ENTERPRISE_NAME:
             ew_buf_adds(b, j->outlet && j->outlet->enterprise_name ? j->outlet->enterprise_name
-                           : j->outlet ? j->outlet->enterprise_id : j->rec->mn);
+                           : j->outlet ? j->outlet->enterprise_id : j->mn);
             break;
         case EW_TPL_ENTERPRISE_ID:
             ew_buf_adds(b, j->outlet ? j->outlet->enterprise_id : "");
             break;
         case EW_TPL_MN:
-            ew_buf_adds(b, j->rec->mn);
+            ew_buf_adds(b, j->mn);
             break;
         case EW_TPL_OUTLET_ID:
             ew_buf_adds(b, j->outlet && j->outlet->outlet_id ? j->outlet->outlet_id : "");
             break;
         case EW_TPL_POLLUTANT:
-            ew_buf_adds(b, j->v->code);
+            ew_buf_adds(b, j->v ? j->v->code : "");
             break;
         case EW_TPL_POLLUTANT_NAME:
-            ew_buf_adds(b, ew_pollutant_label(j, eng->lang));
+            ew_buf_adds(b, j->v ? ew_pollutant_label(j, eng->lang) : "");
             break;
         case EW_TPL_UNIT:
             ew_buf_adds(b, unit ? unit : "");
             break;
         case EW_TPL_VALUE:
-            ew_buf_add(b, tmp, ew_format_number(j->obs.value, tmp));
+            if (j->v)
+                ew_buf_add(b, tmp, ew_format_number(j->obs.value, tmp));
             break;
+        case EW_TPL_SILENCE: { /* "45 min" / "3.5 h" */
+            int64_t min = j->silence / 60000;
+            int n = min < 120 ? snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%lld min"
+                                                                                : "%lld分钟",
+                                         (long long)min)
+                              : snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%.1f h"
+                                                                                : "%.1f小时",
+                                         (double)min / 60);
+            ew_buf_add(b, tmp, (size_t)n);
+            break;
+        }
         case EW_TPL_LIMIT:
             if (!isnan(j->obs.limit))
                 ew_buf_add(b, tmp, ew_format_number(j->obs.limit, tmp));
@@ -199,16 +215,16 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     ev.severity = level >= 0 ? j->r->levels[level].severity : "info";
     ev.audience = j->r->audience;
     ev.enterprise_id = j->outlet ? j->outlet->enterprise_id : "";
-    ev.mn = j->rec->mn;
+    ev.mn = j->mn;
     ev.outlet_id = j->outlet ? j->outlet->outlet_id : NULL;
-    ev.pollutant = j->v->code;
+    ev.pollutant = j->v ? j->v->code : NULL;
     ev.pollutant_name = ew_pollutant_label(j, eng->lang);
-    ev.has_value = true;
+    ev.has_value = j->v != NULL;
     ev.value = j->obs.value;
     ev.has_limit = !isnan(j->obs.limit);
     ev.limit = j->obs.limit;
     ev.unit = ew_unit(j);
-    ev.data_kind = ew_kind_name((enum ew_data_kind)j->rec->kind);
+    ev.data_kind = j->data_kind;
     ev.event_time = j->obs.time;
     ev.detected_at = j->now;
     ew_render(eng, j, level, type == EW_AEV_RESOLVED);
@@ -385,6 +401,7 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     if (!rec->has_time)
         return 0; /* replies and heartbeats: nothing to judge */
     const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
+    const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
     struct ew_site *site = NULL;
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
@@ -430,8 +447,8 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
             if (better || !ew_rule_wants_code(r, c->code))
                 continue;
             {
-                struct ew_judge j = {.r = r, .rec = rec, .v = c->v, .outlet = outlet,
-                                     .limit = c->limit, .now = now};
+                struct ew_judge j = {.r = r, .mn = rec->mn, .data_kind = kind_name, .v = c->v,
+                                     .outlet = outlet, .limit = c->limit, .now = now};
                 j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
                 if (r->limited_only && isnan(j.obs.limit))
                     continue;

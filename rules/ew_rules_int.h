@@ -40,6 +40,7 @@ enum ew_tpl_var {
     EW_TPL_SEVERITY,
     EW_TPL_TIME,
     EW_TPL_RULE,
+    EW_TPL_SILENCE,
 };
 
 struct ew_tpl_seg {

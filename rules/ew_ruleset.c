@@ -159,6 +159,7 @@ static const struct {
     {"limit", EW_TPL_LIMIT},                     {"percent", EW_TPL_PERCENT},
     {"level", EW_TPL_LEVEL},                     {"severity", EW_TPL_SEVERITY},
     {"time", EW_TPL_TIME},                       {"rule", EW_TPL_RULE},
+    {"silence", EW_TPL_SILENCE},
 };
 
 void ew_tpl_free(struct ew_tpl *t)
