@@ -33,7 +33,12 @@ struct ew_engine {
     struct ew_sitetab sites;
     struct ew_engine_stats stats;
     struct ew_buf msg, evidence; /* reused for every event */
+    size_t sweep_batch, sweep_cursor;
+    int64_t watermark; /* newest data time seen from any site, INT64_MIN before any */
 };
+
+#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000) /* data time this far past processing time is a
+                                              wrong device clock: it does not move the mark */
 
 struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
                                 const struct ew_registry *reg, ew_alert_sink sink, void *ctx)
@@ -48,6 +53,8 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->sink = sink;
     eng->ctx = ctx;
     eng->lang = opts ? opts->lang : EW_LANG_ZH;
+    eng->sweep_batch = opts ? opts->sweep_batch : 0;
+    eng->watermark = INT64_MIN;
     return eng;
 err:
     ew_free(eng);
@@ -87,6 +94,7 @@ struct ew_judge {
     const struct ew_limit *limit;
     struct ew_obs obs;
     int64_t silence;            /* offline: how long the site has been silent (ms) */
+    int64_t last_data;          /* offline: the site's last data time, which {time} shows */
     int64_t now;
 };
 
@@ -188,9 +196,9 @@ static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level
         case EW_TPL_SEVERITY:
             ew_buf_adds(b, level >= 0 ? j->r->levels[level].severity : "");
             break;
-        case EW_TPL_TIME: { /* "2024-01-22 17:00" in Beijing time */
+        case EW_TPL_TIME: { /* the data's time, "2024-01-22 17:00" in Beijing time */
             char iso[EW_TIME_ISO_MAX];
-            ew_time_format_iso(j->obs.time, iso);
+            ew_time_format_iso(j->v ? j->obs.time : j->last_data, iso);
             iso[10] = ' ';
             ew_buf_add(b, iso, 16);
             break;
@@ -335,6 +343,101 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     }
 }
 
+/* ---- site-wide rules: silence ---- */
+
+static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason,
+                                       int64_t last_data, int64_t silence)
+{
+    struct ew_buf *b = &eng->evidence;
+    ew_buf_clear(b);
+    ew_buf_adds(b, "{\"reason\":");
+    ew_buf_json_str(b, reason);
+    ew_buf_adds(b, ",\"last_data\":");
+    ew_buf_json_time(b, last_data);
+    ew_buf_adds(b, ",\"silence_minutes\":");
+    ew_buf_json_num(b, (double)(silence / 60000));
+    ew_buf_addc(b, '}');
+    return b->err ? NULL : b->data;
+}
+
+static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
+
+/* A record arrived: the site's silent alerts resolve (before last_data moves). */
+static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
+                          const struct ew_outlet *outlet, int64_t data_time, int64_t now)
+{
+    for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
+        const struct ew_rule *r = &eng->rules->rules[ri];
+        if (!r->kind->site_wide)
+            continue;
+        struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, 0, false);
+        if (!k || k->life.status != EW_LIFE_FIRING)
+            continue;
+        struct ew_judge j = {.r = r, .mn = site->mn, .outlet = outlet, .now = now,
+                             .silence = data_time - site->last_data, .last_data = data_time};
+        j.obs.time = data_time > site->last_data ? data_time : site->last_data;
+        j.obs.limit = NAN;
+        int level = k->life.level;
+        /* data from inside the silence (a backlog, 补传) shows the site was never offline */
+        int64_t fired_at = site->last_data + (int64_t)r->levels[0].above.value;
+        const char *why = data_time < fired_at ? "backfilled" : "back online";
+        k->life = (struct ew_life){.level = -1, .cand = -1};
+        ew_emit(eng, &j, EW_AEV_RESOLVED, level,
+                ew_evidence_silence(eng, why, site->last_data, j.silence));
+    }
+}
+
+static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
+{
+    if (site->last_data == INT64_MIN || ref <= site->last_data)
+        return;
+    int64_t silence = ref - site->last_data;
+    const struct ew_outlet *outlet = NULL;
+    for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
+        const struct ew_rule *r = &eng->rules->rules[ri];
+        if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
+            continue;
+        int level = -1;
+        for (size_t i = 0; i < r->nlevels; i++)
+            if ((double)silence >= r->levels[i].above.value)
+                level = (int)i;
+        if (level < 0)
+            continue;
+        struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, 0, true);
+        if (!k) {
+            eng->stats.nomem++;
+            continue;
+        }
+        if (k->life.status == EW_LIFE_FIRING && level <= k->life.level)
+            continue;
+        k->life.status = EW_LIFE_FIRING;
+        k->life.level = (int8_t)level;
+        k->life.since = site->last_data;
+        if (!outlet)
+            outlet = ew_registry_find(eng->reg, site->mn);
+        struct ew_judge j = {.r = r, .mn = site->mn, .outlet = outlet, .now = now,
+                             .silence = silence, .last_data = site->last_data};
+        /* the event's time is when the silence reached the level, in data time */
+        j.obs.time = site->last_data + (int64_t)r->levels[level].above.value;
+        j.obs.limit = NAN;
+        ew_emit(eng, &j, r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER,
+                level, ew_evidence_silence(eng, r->levels[level].name, site->last_data, silence));
+    }
+}
+
+int ew_engine_tick(struct ew_engine *eng, int64_t now)
+{
+    size_t n = eng->sites.used;
+    if (eng->watermark == INT64_MIN || n == 0)
+        return 0;
+    int64_t ref = now < eng->watermark ? now : eng->watermark;
+    size_t batch = eng->sweep_batch && eng->sweep_batch < n ? eng->sweep_batch : n;
+    for (size_t k = 0; k < batch; k++)
+        ew_site_sweep(eng, &eng->sites.sites[(eng->sweep_cursor + k) % n], ref, now);
+    eng->sweep_cursor = (eng->sweep_cursor + batch) % n;
+    return 0;
+}
+
 /* ---- records ---- */
 
 static double ew_limit_for(const struct ew_rule *r, const struct ew_limit *lim,
@@ -402,7 +505,15 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
         return 0; /* replies and heartbeats: nothing to judge */
     const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
     const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
-    struct ew_site *site = NULL;
+    bool created;
+    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    if (site->last_data != INT64_MIN)
+        ew_site_heard(eng, site, outlet, rec->data_time, now);
+    if (rec->data_time > site->last_data)
+        site->last_data = rec->data_time;
+    snprintf(site->st, sizeof site->st, "%s", rec->st);
+    if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
+        eng->watermark = rec->data_time;
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
     struct ew_recctx ctx = {NAN, NAN};
@@ -431,7 +542,8 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     }
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
-        if (!(r->data_kinds & (1u << rec->kind)) || !ew_rule_wants_st(r, rec->st))
+        if (r->kind->site_wide || !(r->data_kinds & (1u << rec->kind)) ||
+            !ew_rule_wants_st(r, rec->st))
             continue;
         /* per pollutant, the first of the rule's fields that the record carries */
         for (size_t ci = 0; ci < ncands; ci++) {
@@ -458,10 +570,7 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
                 j.obs.field = c->field;
                 j.obs.code = c->code;
                 j.obs.ctx = &ctx;
-                bool created;
-                if (!site)
-                    site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
-                struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code);
+                struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code, true);
                 if (!k) {
                     eng->stats.nomem++;
                     continue;

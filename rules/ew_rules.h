@@ -45,6 +45,7 @@ struct ew_engine_opts {
     size_t max_sites;  /* bound on the sites whose rule state is kept; beyond it the site least
                           recently seen is evicted (counted). 0 means 100,000. */
     enum ew_lang lang; /* messages in Chinese (default) or English */
+    size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
 };
 
 struct ew_engine_stats {
@@ -68,6 +69,11 @@ void ew_engine_free(struct ew_engine *eng);
 
 /* Judges one record; now is processing time (epoch ms). Returns 0. */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
+
+/* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch
+ * sites, round robin, against the earlier of now and the fleet's watermark (the newest data
+ * time seen, not more than 10 minutes ahead of processing time). Returns 0. */
+int ew_engine_tick(struct ew_engine *eng, int64_t now);
 
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
 

@@ -85,6 +85,7 @@ struct ew_kind {
     const char *name;
     size_t state_size; /* <= EW_KIND_STATE_MAX */
     bool quiet_pending; /* no pending events: its conditions are only news once they hold */
+    bool site_wide;     /* judged per site on ticks (offline), not per value */
     /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
     int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
     /* Judges one observation: EW_OBS_* or a level index. */
@@ -141,6 +142,7 @@ extern const struct ew_kind ew_kind_zero_with_flow;
 extern const struct ew_kind ew_kind_constant;
 extern const struct ew_kind ew_kind_flag_persisting;
 extern const struct ew_kind ew_kind_over_range;
+extern const struct ew_kind ew_kind_offline;
 
 /* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
 int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
@@ -184,6 +186,8 @@ struct ew_site {
     int32_t prev, next; /* least recently used list: head is the newest */
     uint32_t nkeys, cap;
     uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
+    int64_t last_data; /* newest data time seen from the site (epoch ms) */
+    char st[8];        /* system code of its latest record */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
@@ -206,10 +210,11 @@ void ew_sitetab_release(struct ew_sitetab *t);
  * a full table evicts its least recently seen site. *created tells which. */
 struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
                                bool *created);
-/* The site's state for (rule, code), created idle when new; NULL only when its block cannot
- * grow (out of memory). The block grows by half its size. */
+/* The site's state for (rule, code). With create, a missing one is created idle (NULL only
+ * when the block cannot grow: out of memory; it grows by half its size); without, a missing
+ * one is NULL. */
 struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
-                               uint64_t code);
+                               uint64_t code, bool create);
 
 /* Compiles a template text. Returns 0 or EW_EINVAL with why filled (unknown placeholder,
  * unclosed brace), or EW_ENOMEM. */

@@ -18,6 +18,7 @@
 static const struct ew_kind *const ew_kinds[] = {
     &ew_kind_threshold,      &ew_kind_negative,        &ew_kind_zero_with_flow,
     &ew_kind_constant,       &ew_kind_flag_persisting, &ew_kind_over_range,
+    &ew_kind_offline,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)
@@ -274,6 +275,26 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
     return 0;
 }
 
+/* A site-wide rule selects sites only: by system code. */
+static int ew_rule_select_site(json_t *sel, struct ew_rule *r, char *why, size_t n)
+{
+    json_t *st = json_object_get(sel, "st"), *v;
+    size_t i;
+    if (sel && !json_is_object(sel))
+        return EW_FAIL("select: expected an object");
+    if (!st)
+        return 0;
+    if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
+        return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
+    json_array_foreach(st, i, v) {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strlen(s) >= sizeof r->st[0])
+            return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
+        snprintf(r->st[r->nst++], sizeof r->st[0], "%s", s);
+    }
+    return 0;
+}
+
 static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
     memset(r, 0, sizeof *r);
@@ -294,7 +315,8 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     if (!aud || (strcmp(aud, "enterprise") && strcmp(aud, "officer")))
         return EW_FAIL("audience: expected \"enterprise\" or \"officer\"");
     r->audience = !strcmp(aud, "officer") ? EW_AUDIENCE_OFFICER : EW_AUDIENCE_ENTERPRISE;
-    int rc = ew_rule_select(json_object_get(obj, "select"), r, why, n);
+    int rc = r->kind->site_wide ? ew_rule_select_site(json_object_get(obj, "select"), r, why, n)
+                                : ew_rule_select(json_object_get(obj, "select"), r, why, n);
     if (rc)
         return rc;
     const char *lim = json_string_value(json_object_get(obj, "limit"));

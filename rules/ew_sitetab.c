@@ -125,6 +125,8 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     memcpy(s->mn, mn, mnlen);
     s->nkeys = 0;
     s->hint = 0;
+    s->last_data = INT64_MIN;
+    s->st[0] = '\0';
     t->index[i] = (uint32_t)n + 1;
     ew_st__push_head(t, n);
     *created = true;
@@ -132,13 +134,15 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
 }
 
 struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
-                               uint64_t code)
+                               uint64_t code, bool create)
 {
     for (uint32_t n = 0, i = s->hint; n < s->nkeys; n++, i = i + 1 < s->nkeys ? i + 1 : 0)
         if (s->keys[i].code == code && s->keys[i].rule == rule) {
             s->hint = i + 1 < s->nkeys ? i + 1 : 0;
             return &s->keys[i];
         }
+    if (!create)
+        return NULL;
     if (s->nkeys == s->cap) {
         uint32_t cap = s->cap ? s->cap + s->cap / 2 : 8; /* by half: blocks stay close to fit */
         struct ew_sitekey *keys = ew_malloc(cap * sizeof *keys);

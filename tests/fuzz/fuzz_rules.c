@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rec->data_time += 3600000;
         rec->values[i % 4].num = i == 1 ? -1 : 1e9;
         ew_engine_record(eng, rec, rec->data_time);
+        ew_engine_tick(eng, rec->data_time + (int64_t)i * 86400000);
     }
     ew_engine_free(eng);
     ew_registry_free(reg);

@@ -7,8 +7,9 @@
  *                         {"at": T, "event": {...}}     an e-enterprise event (outlet.upsert)
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
  *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
+ *                         {"at": T, "tick": true}       the clock's tick
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
- *   DIR/options         optional: "lang en", "max_sites N"
+ *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N"
  *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
  */
 #include "ew_alertjson.h"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
         opts.lang = EW_LANG_EN;
     if (opt && strstr(opt, "max_sites "))
         opts.max_sites = (size_t)atol(strstr(opt, "max_sites ") + 10);
+    if (opt && strstr(opt, "sweep_batch "))
+        opts.sweep_batch = (size_t)atol(strstr(opt, "sweep_batch ") + 12);
     free(opt);
 
     struct ew_error err = {0};
@@ -116,6 +119,8 @@ int main(int argc, char **argv)
             else
                 ew_engine_record(eng, rec, now);
             free(r);
+        } else if (json_is_true(json_object_get(in, "tick"))) {
+            ew_engine_tick(eng, now);
         } else if (json_is_string(json_object_get(in, "packet"))) {
             const char *p = json_string_value(json_object_get(in, "packet"));
             if (ew_hj212_decode(p, strlen(p), NULL, rec, &err))
@@ -123,7 +128,7 @@ int main(int argc, char **argv)
             else
                 ew_engine_record(eng, rec, now);
         } else {
-            fprintf(stderr, "FAIL: input line %d: no event, record or packet\n", lineno);
+            fprintf(stderr, "FAIL: input line %d: no event, record, packet or tick\n", lineno);
             status = 1;
         }
         json_decref(in);

@@ -115,6 +115,21 @@ static void test_errors_name_file_rule_and_reason(void **state)
         else
             assert_null(got);
     }
+    /* offline */
+    assert_null(compile_error("{\"rules\":[{\"id\":\"o\",\"kind\":\"offline\",\"audience\":"
+                              "\"officer\",\"levels\":[{\"name\":\"off\",\"after\":\"30m\","
+                              "\"severity\":\"major\"}],\"message\":{\"zh\":\"{silence}\"}}]}"));
+    assert_string_equal(
+        compile_error("{\"rules\":[{\"id\":\"o\",\"kind\":\"offline\",\"audience\":\"officer\","
+                      "\"levels\":[{\"name\":\"off\",\"after\":3,\"severity\":\"major\"}],"
+                      "\"message\":{\"zh\":\"x\"}}]}"),
+        "t.json: o: levels[0].after: expected a duration (\"30m\", \"24h\")");
+    assert_string_equal(
+        compile_error("{\"rules\":[{\"id\":\"o\",\"kind\":\"offline\",\"audience\":\"officer\","
+                      "\"levels\":[{\"name\":\"a\",\"after\":\"2h\",\"severity\":\"major\"},"
+                      "{\"name\":\"b\",\"after\":\"1h\",\"severity\":\"major\"}],"
+                      "\"message\":{\"zh\":\"x\"}}]}"),
+        "t.json: o: levels[1].after: levels must be longer");
     /* one bad rule after a good one: the file adds nothing (checked in compile_error) */
     snprintf(buf, sizeof buf, "{\"rules\":[%s,{\"id\":\"y\"}]}", GOOD);
     assert_string_equal(compile_error(buf), "t.json: y: kind: unknown rule kind");
@@ -152,7 +167,9 @@ static void test_sitetab_matches_model(void **state)
                 stamp[oldest] = 0; /* the model evicts the least recently seen site */
         }
         stamp[k] = ++clock;
-        struct ew_sitekey *key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code);
+        struct ew_sitekey *key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code, false);
+        assert_int_equal(key != NULL, (keys[k] >> (rule * 4 + code) & 1) != 0);
+        key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code, true);
         assert_non_null(key);
         unsigned bit = 1u << (rule * 4 + code);
         if (keys[k] & bit) {
