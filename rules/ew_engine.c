@@ -24,19 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ew_engine {
-    struct ew_ruleset *rules;
-    const struct ew_registry *reg;
-    ew_alert_sink sink;
-    void *ctx;
-    enum ew_lang lang;
-    struct ew_sitetab sites;
-    struct ew_engine_stats stats;
-    struct ew_buf msg, evidence; /* reused for every event */
-    size_t sweep_batch, sweep_cursor;
-    int64_t watermark; /* newest data time seen from any site, INT64_MIN before any */
-};
-
 #define EW_CLOCK_AHEAD_MS (10 * 60 * 1000) /* data time this far past processing time is a
                                               wrong device clock: it does not move the mark */
 
@@ -77,6 +64,7 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
 {
     *out = eng->stats;
     out->evictions = eng->sites.evictions;
+    out->dropped_keys = eng->dropped;
     out->sites = eng->sites.used;
     out->keys = eng->sites.keys;
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +

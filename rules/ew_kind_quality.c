@@ -95,9 +95,10 @@ const struct ew_kind ew_kind_zero_with_flow = {.name = "zero_with_flow",
 
 /* ---- constant ---- */
 
+/* Plain data, valid for any bytes (state is imported from checkpoints). */
 struct ew_const_state {
     double last;
-    bool has_last;
+    uint8_t has_last;
 };
 
 static int ew_const_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
@@ -115,7 +116,7 @@ static int ew_const_eval(const struct ew_rule *r, void *state, const struct ew_o
         return EW_OBS_SKIP;
     bool same = s->has_last && fabs(obs->value - s->last) <= r->epsilon;
     s->last = obs->value;
-    s->has_last = true;
+    s->has_last = 1;
     return same && ew_running(r, obs) ? 0 : EW_OBS_CLEAR;
 }
 

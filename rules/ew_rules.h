@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ew_alert.h"
+#include "ew_buf.h"
 #include "ew_error.h"
 #include "ew_record.h"
 #include "ew_registry.h"
@@ -55,6 +56,7 @@ struct ew_engine_stats {
     uint64_t evictions;   /* sites dropped to stay within max_sites */
     uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
     uint64_t nomem;       /* judgements skipped because a site's state could not grow */
+    uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
     size_t sites;         /* sites held now */
     size_t keys;          /* (site, rule, pollutant) states held now */
     size_t state_bytes;   /* memory of the site table and every key block */
@@ -76,5 +78,22 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
 int ew_engine_tick(struct ew_engine *eng, int64_t now);
 
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
+
+/* Appends the engine's whole state (every site, its last data and the lifecycle of each of
+ * its keys, and the watermark) as bytes; see rules/ew_state.c for the format. Importing them
+ * into a new engine and exporting again gives the same bytes. Returns 0 or out->err. */
+int ew_engine_export(const struct ew_engine *eng, struct ew_buf *out);
+
+/* Restores state exported by ew_engine_export into an engine that has seen nothing yet.
+ * Keys of rules the engine does not have are dropped and counted (dropped_keys). Returns 0;
+ * EW_EMALFORMED (err has the offset; the engine stays empty), EW_EINVAL (the engine is not
+ * new) or EW_ENOMEM. */
+int ew_engine_import(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
+
+/* Replaces the rules (steals them). State is kept for every rule whose id, kind, number of
+ * levels and holds ("for", "clear.for") are unchanged; a changed threshold keeps its state and
+ * applies from the next value. The state of other rules is dropped (counted). Returns 0, or
+ * EW_ETOO_LONG (more than 1,024 rules: nothing changed; the new rules are freed). */
+int ew_engine_reload(struct ew_engine *eng, struct ew_ruleset *rules);
 
 #endif

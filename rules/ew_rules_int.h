@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "ew_buf.h"
 #include "ew_rules.h"
 
 #define EW_RULE_ID_MAX     64
@@ -83,7 +84,8 @@ struct ew_obs {
 
 struct ew_kind {
     const char *name;
-    size_t state_size; /* <= EW_KIND_STATE_MAX */
+    size_t state_size; /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
+                          imported from checkpoints) */
     bool quiet_pending; /* no pending events: its conditions are only news once they hold */
     bool site_wide;     /* judged per site on ticks (offline), not per value */
     /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
@@ -202,6 +204,22 @@ struct ew_sitetab {
     uint64_t evictions;
     size_t keys;      /* keys held in all sites */
     size_t key_bytes; /* memory of all key blocks */
+};
+
+/* ---- the engine (its public face is ew_rules.h) ---- */
+
+struct ew_engine {
+    struct ew_ruleset *rules;
+    const struct ew_registry *reg;
+    ew_alert_sink sink;
+    void *ctx;
+    enum ew_lang lang;
+    struct ew_sitetab sites;
+    struct ew_engine_stats stats;
+    struct ew_buf msg, evidence; /* reused for every event */
+    size_t sweep_batch, sweep_cursor;
+    int64_t watermark; /* newest data time seen from any site, INT64_MIN before any */
+    uint64_t dropped;  /* states dropped by import or reload: their rule is gone or changed */
 };
 
 int ew_sitetab_init(struct ew_sitetab *t, size_t cap);

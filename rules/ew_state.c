@@ -1,0 +1,240 @@
+/*
+ * ew_state.c - the engine's state as bytes (checkpoints), and reloading rules.
+ *
+ * Format, little-endian, version 1:
+ *   "EWST" u32:version i64:watermark u32:nsites
+ *   per site, least recently seen first (so that importing reproduces the LRU order):
+ *     u8:len mn  i64:last_data  u8:len st  u32:nkeys
+ *     per key, in the site's order:
+ *       u8:len rule-id  u64:code
+ *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
+ *       i64:clear_since i64:since  u8:len kind-state
+ * Keys name their rule by id, so state survives a rule set that was reordered; keys of rules
+ * the engine does not have are dropped on import (counted). Export -> import -> export gives
+ * the same bytes.
+ */
+#include "ew_rules_int.h"
+
+#include "ew_alloc.h"
+#include "ew_buf.h"
+
+#include <string.h>
+
+#define EW_STATE_MAGIC   "EWST"
+#define EW_STATE_VERSION 1u
+
+/* ---- writing ---- */
+
+static void ew_put_u(struct ew_buf *b, uint64_t v, int bytes)
+{
+    unsigned char tmp[8];
+    for (int i = 0; i < bytes; i++)
+        tmp[i] = (unsigned char)(v >> (8 * i));
+    ew_buf_add(b, tmp, (size_t)bytes);
+}
+
+static void ew_put_str(struct ew_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    ew_put_u(b, n, 1); /* every string here is shorter than 256 bytes */
+    ew_buf_add(b, s, n);
+}
+
+int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
+{
+    const struct ew_sitetab *t = &e->sites;
+    ew_buf_add(b, EW_STATE_MAGIC, 4);
+    ew_put_u(b, EW_STATE_VERSION, 4);
+    ew_put_u(b, (uint64_t)e->watermark, 8);
+    ew_put_u(b, t->used, 4);
+    for (int32_t i = t->tail; i >= 0; i = t->sites[i].prev) {
+        const struct ew_site *s = &t->sites[i];
+        ew_put_str(b, s->mn);
+        ew_put_u(b, (uint64_t)s->last_data, 8);
+        ew_put_str(b, s->st);
+        ew_put_u(b, s->nkeys, 4);
+        for (uint32_t k = 0; k < s->nkeys; k++) {
+            const struct ew_sitekey *key = &s->keys[k];
+            const struct ew_rule *r = &e->rules->rules[key->rule];
+            ew_put_str(b, r->id);
+            ew_put_u(b, key->code, 8);
+            ew_put_u(b, key->life.status, 1);
+            ew_put_u(b, (uint8_t)key->life.level, 1);
+            ew_put_u(b, (uint8_t)key->life.cand, 1);
+            ew_put_u(b, key->life.cand_count, 4);
+            ew_put_u(b, (uint64_t)key->life.cand_since, 8);
+            ew_put_u(b, key->life.clear_count, 4);
+            ew_put_u(b, (uint64_t)key->life.clear_since, 8);
+            ew_put_u(b, (uint64_t)key->life.since, 8);
+            ew_put_u(b, r->kind->state_size, 1);
+            ew_buf_add(b, key->kstate, r->kind->state_size);
+        }
+    }
+    return b->err;
+}
+
+/* ---- reading: a bounds-checked cursor; the first short read marks it bad ---- */
+
+struct ew_cur {
+    const unsigned char *p;
+    size_t n, off;
+    bool bad;
+};
+
+static uint64_t ew_get_u(struct ew_cur *c, int bytes)
+{
+    uint64_t v = 0;
+    if (c->bad || c->n - c->off < (size_t)bytes) {
+        c->bad = true;
+        return 0;
+    }
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)c->p[c->off + (size_t)i] << (8 * i);
+    c->off += (size_t)bytes;
+    return v;
+}
+
+/* A length-prefixed string into out (NUL-terminated); bad when longer than cap - 1. */
+static void ew_get_str(struct ew_cur *c, char *out, size_t cap)
+{
+    size_t len = (size_t)ew_get_u(c, 1);
+    if (c->bad || len >= cap || c->n - c->off < len) {
+        c->bad = true;
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, c->p + c->off, len);
+    out[len] = '\0';
+    c->off += len;
+}
+
+static int ew_rule_index(const struct ew_ruleset *set, const char *id)
+{
+    for (size_t i = 0; i < set->nrules; i++)
+        if (!strcmp(set->rules[i].id, id))
+            return (int)i;
+    return -1;
+}
+
+int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
+{
+    struct ew_cur c = {buf, len, 0, false};
+    struct ew_sitetab *t = &e->sites;
+    if (t->used)
+        return ew_error_set(err, EW_EINVAL, 0, "state can only be imported into a new engine");
+    if (len < 4 || memcmp(buf, EW_STATE_MAGIC, 4))
+        return ew_error_set(err, EW_EMALFORMED, 0, "not an ecowarn state (no EWST)");
+    c.off = 4;
+    uint64_t version = ew_get_u(&c, 4);
+    if (!c.bad && version != EW_STATE_VERSION)
+        return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads %u",
+                            (unsigned long long)version, EW_STATE_VERSION);
+    int64_t watermark = (int64_t)ew_get_u(&c, 8);
+    uint64_t nsites = ew_get_u(&c, 4);
+    for (uint64_t si = 0; si < nsites && !c.bad; si++) {
+        char mn[EW_MN_MAX], st[8];
+        ew_get_str(&c, mn, sizeof mn);
+        int64_t last_data = (int64_t)ew_get_u(&c, 8);
+        ew_get_str(&c, st, sizeof st);
+        uint64_t nkeys = ew_get_u(&c, 4);
+        if (c.bad || !mn[0])
+            break;
+        bool created;
+        struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
+        if (!created) {
+            c.bad = true; /* the same site twice */
+            break;
+        }
+        s->last_data = last_data;
+        memcpy(s->st, st, sizeof st);
+        for (uint64_t ki = 0; ki < nkeys && !c.bad; ki++) {
+            char id[EW_RULE_ID_MAX];
+            unsigned char kstate[EW_KIND_STATE_MAX];
+            struct ew_life life;
+            ew_get_str(&c, id, sizeof id);
+            uint64_t code = ew_get_u(&c, 8);
+            life.status = (uint8_t)ew_get_u(&c, 1);
+            life.level = (int8_t)ew_get_u(&c, 1);
+            life.cand = (int8_t)ew_get_u(&c, 1);
+            life.cand_count = (uint32_t)ew_get_u(&c, 4);
+            life.cand_since = (int64_t)ew_get_u(&c, 8);
+            life.clear_count = (uint32_t)ew_get_u(&c, 4);
+            life.clear_since = (int64_t)ew_get_u(&c, 8);
+            life.since = (int64_t)ew_get_u(&c, 8);
+            size_t klen = (size_t)ew_get_u(&c, 1);
+            if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
+                c.bad = true;
+                break;
+            }
+            memcpy(kstate, c.p + c.off, klen);
+            c.off += klen;
+            int ri = ew_rule_index(e->rules, id);
+            const struct ew_rule *r = ri >= 0 ? &e->rules->rules[ri] : NULL;
+            if (!r || r->kind->state_size != klen || life.status > EW_LIFE_FIRING ||
+                life.level < -1 || life.level >= (int)r->nlevels || life.cand < -1 ||
+                life.cand >= (int)r->nlevels || (life.status != EW_LIFE_IDLE && life.level < 0)) {
+                e->dropped++; /* a rule this engine does not have, or not in this shape */
+                continue;
+            }
+            struct ew_sitekey *k = ew_site_key(t, s, (uint32_t)ri, code, true);
+            if (!k) {
+                ew_sitetab_release(t);
+                return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing state");
+            }
+            k->life = life;
+            memcpy(k->kstate, kstate, klen);
+        }
+    }
+    if (c.bad || c.off != len) {
+        size_t cap = t->cap, off = c.off;
+        ew_sitetab_release(t); /* all or nothing */
+        int rc = ew_sitetab_init(t, cap);
+        return ew_error_set(err, rc ? rc : EW_EMALFORMED, off, "state is cut short or corrupt");
+    }
+    e->watermark = watermark;
+    return 0;
+}
+
+/* ---- reload ---- */
+
+/* Same identity and window shape: the state of the old rule means the same for the new one. */
+static bool ew_same_shape(const struct ew_rule *a, const struct ew_rule *b)
+{
+    return !strcmp(a->id, b->id) && a->kind == b->kind && a->nlevels == b->nlevels &&
+           a->for_count == b->for_count && a->for_ms == b->for_ms &&
+           a->clear_count == b->clear_count && a->clear_ms == b->clear_ms;
+}
+
+int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
+{
+    const struct ew_ruleset *old = e->rules;
+    int32_t map[1024];
+    if (old->nrules > sizeof map / sizeof map[0]) {
+        ew_ruleset_free(new_set);
+        return EW_ETOO_LONG;
+    }
+    for (size_t i = 0; i < old->nrules; i++) {
+        int j = ew_rule_index(new_set, old->rules[i].id);
+        map[i] = j >= 0 && ew_same_shape(&old->rules[i], &new_set->rules[j]) ? j : -1;
+    }
+    struct ew_sitetab *t = &e->sites;
+    for (size_t si = 0; si < t->used; si++) {
+        struct ew_site *s = &t->sites[si];
+        uint32_t out = 0;
+        for (uint32_t k = 0; k < s->nkeys; k++) {
+            int32_t j = map[s->keys[k].rule];
+            if (j < 0) {
+                e->dropped++;
+                continue;
+            }
+            s->keys[out] = s->keys[k];
+            s->keys[out++].rule = (uint32_t)j;
+        }
+        t->keys -= s->nkeys - out;
+        s->nkeys = out;
+        s->hint = 0;
+    }
+    ew_ruleset_free(e->rules);
+    e->rules = new_set;
+    return 0;
+}

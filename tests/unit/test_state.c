@@ -1,0 +1,257 @@
+/* Unit tests: exporting and importing engine state, and reloading rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ew_alertjson.h"
+#include "ew_recjson.h"
+#include "ew_rules_int.h"
+
+static const char rules_json[] =
+    "{\"rules\":["
+    "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":[\"hour\"],"
+    "\"field\":\"Avg\"},\"levels\":[{\"name\":\"warn\",\"above\":50,\"severity\":\"w\"},{\"name\":"
+    "\"over\",\"above\":100,\"severity\":\"c\"}],\"for\":3,\"message\":{\"zh\":\"{value}\"}},"
+    "{\"id\":\"flat\",\"kind\":\"constant\",\"audience\":\"officer\",\"severity\":\"m\",\"for\":4,"
+    "\"select\":{\"data\":[\"hour\"],\"field\":\"Avg\"},\"message\":{\"zh\":\"flat {value}\"}},"
+    "{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\",\"levels\":[{\"name\":\"off\","
+    "\"after\":\"3h\",\"severity\":\"m\"}],\"message\":{\"zh\":\"{silence}\"}}]}";
+
+static void sink(void *ctx, const struct ew_alert_event *ev)
+{
+    ew_alert_to_json(ev, ctx);
+    ew_buf_addc(ctx, '\n');
+}
+
+static struct ew_engine *engine(const char *rules, struct ew_registry *reg, struct ew_buf *out)
+{
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_ruleset_add_json(set, rules, strlen(rules), "t.json", &err), 0);
+    struct ew_engine_opts opts = {.max_sites = 16};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
+    assert_non_null(eng);
+    return eng;
+}
+
+/* Site s, hour h, one value. */
+static void feed(struct ew_engine *eng, int s, int h, double value)
+{
+    char json[256];
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    snprintf(json, sizeof json,
+             "{\"mn\":\"S%d\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
+             "\"2024-08-01T%02d:00:00+08:00\",\"values\":[{\"code\":\"w01018\",\"field\":\"Avg\","
+             "\"value\":%g,\"flag\":\"N\"}]}",
+             s, h, value);
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    ew_engine_record(eng, rec, rec->data_time + 600000);
+    ew_record_free(rec);
+}
+
+/* A history that leaves sites pending, firing, flat and silent. */
+static void history(struct ew_engine *eng)
+{
+    for (int h = 0; h < 6; h++) {
+        feed(eng, 1, h, 120);           /* over: pending, then firing */
+        feed(eng, 2, h, h < 4 ? 60 : 70); /* warn level; flat for a while */
+        if (h < 2)
+            feed(eng, 3, h, 10); /* goes silent */
+        ew_engine_tick(eng, 1722441600000 + (int64_t)h * 3600000 + 900000);
+    }
+    feed(eng, 4, 5, 130); /* one over value: pending */
+}
+
+static void test_export_import_round_trip(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev_a = EW_BUF_INIT, ev_b = EW_BUF_INIT, s1 = EW_BUF_INIT, s2 = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev_a);
+    history(a);
+    assert_true(ev_a.len > 0);
+    assert_int_equal(ew_engine_export(a, &s1), 0);
+
+    struct ew_engine *b = engine(rules_json, reg, &ev_b);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
+    assert_int_equal(ew_engine_export(b, &s2), 0);
+    assert_int_equal(s1.len, s2.len);
+    assert_memory_equal(s1.data, s2.data, s1.len); /* byte for byte */
+
+    /* both go on alike: the same events for the same input */
+    ew_buf_clear(&ev_a);
+    struct ew_engine *engines[2] = {a, b};
+    for (int e = 0; e < 2; e++) {
+        feed(engines[e], 1, 6, 40);
+        feed(engines[e], 2, 6, 70);
+        feed(engines[e], 4, 6, 140);
+        feed(engines[e], 4, 7, 150);
+        feed(engines[e], 3, 7, 10);
+        ew_engine_tick(engines[e], 1722441600000 + 8 * 3600000);
+    }
+    assert_true(ev_a.len > 0);
+    assert_string_equal(ev_a.data, ev_b.data);
+
+    /* a used engine refuses a state */
+    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), EW_EINVAL);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&ev_a);
+    ew_buf_release(&ev_b);
+    ew_buf_release(&s1);
+    ew_buf_release(&s2);
+}
+
+static void test_import_rejects_damage(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, s1 = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev);
+    history(a);
+    assert_int_equal(ew_engine_export(a, &s1), 0);
+    ew_engine_free(a);
+    for (size_t cut = 0; cut < s1.len; cut++) { /* every truncation */
+        struct ew_engine *b = engine(rules_json, reg, &ev);
+        struct ew_error err = {0};
+        assert_int_equal(ew_engine_import(b, s1.data, cut, &err), EW_EMALFORMED);
+        struct ew_engine_stats st;
+        ew_engine_stats(b, &st);
+        assert_int_equal(st.sites, 0); /* all or nothing */
+        ew_engine_free(b);
+    }
+    srand(99);
+    for (int round = 0; round < 2000; round++) { /* random corruption: never a crash */
+        char *bad = malloc(s1.len);
+        memcpy(bad, s1.data, s1.len);
+        for (int k = 0; k < 3; k++)
+            bad[rand() % (int)s1.len] = (char)rand();
+        struct ew_engine *b = engine(rules_json, reg, &ev);
+        struct ew_error err = {0};
+        int rc = ew_engine_import(b, bad, s1.len, &err);
+        assert_true(rc == 0 || rc == EW_EMALFORMED);
+        feed(b, 1, 9, 200);
+        ew_engine_tick(b, 1722441600000 + 12 * 3600000);
+        ew_engine_free(b);
+        free(bad);
+    }
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&s1);
+}
+
+static void test_import_drops_unknown_rules(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, s1 = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev);
+    history(a);
+    assert_int_equal(ew_engine_export(a, &s1), 0);
+    struct ew_engine_stats sa;
+    ew_engine_stats(a, &sa);
+    ew_engine_free(a);
+    /* an engine that has only the offline rule keeps only its keys */
+    const char *only_off = "{\"rules\":[{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\","
+                           "\"levels\":[{\"name\":\"off\",\"after\":\"3h\",\"severity\":\"m\"}],"
+                           "\"message\":{\"zh\":\"{silence}\"}}]}";
+    struct ew_engine *b = engine(only_off, reg, &ev);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
+    struct ew_engine_stats sb;
+    ew_engine_stats(b, &sb);
+    assert_int_equal(sb.sites, sa.sites);
+    assert_int_equal(sb.keys + sb.dropped_keys, sa.keys);
+    assert_true(sb.dropped_keys > 0);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&s1);
+}
+
+static struct ew_ruleset *compile(const char *text)
+{
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_ruleset_add_json(set, text, strlen(text), "t.json", &err), 0);
+    return set;
+}
+
+static char *replace(const char *s, const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *at = strstr(s, from);
+    assert_non_null(at);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    return buf;
+}
+
+static void test_reload_keeps_unchanged_shapes(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    for (int h = 0; h < 3; h++)
+        feed(eng, 1, h, 120); /* "over" fires at the third value */
+    assert_non_null(strstr(ev.data, "\"event\":\"firing\""));
+    struct ew_engine_stats before;
+    ew_engine_stats(eng, &before);
+
+    /* a new threshold, the same shape: the alert stays firing, no new event */
+    assert_int_equal(ew_engine_reload(eng, compile(replace(rules_json, "\"above\":100",
+                                                           "\"above\":110"))), 0);
+    ew_buf_clear(&ev);
+    feed(eng, 1, 3, 120);
+    assert_null(strstr(ev.data ? ev.data : "", "\"rule\":\"over\""));
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.dropped_keys, 0);
+
+    /* another "for": its state goes, and the rule starts over (pending again) */
+    assert_int_equal(ew_engine_reload(eng, compile(replace(rules_json, "\"for\":3", "\"for\":2"))),
+                     0);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.dropped_keys, 1);
+    ew_buf_clear(&ev);
+    feed(eng, 1, 4, 120);
+    assert_non_null(strstr(ev.data, "\"event\":\"pending\""));
+
+    /* a rule removed: its keys go, the rest stay (starting from the rules now in force) */
+    char current[4096];
+    snprintf(current, sizeof current, "%s", replace(rules_json, "\"for\":3", "\"for\":2"));
+    const char *no_flat = replace(current,
+                                  "{\"id\":\"flat\",\"kind\":\"constant\",\"audience\":\"officer\","
+                                  "\"severity\":\"m\",\"for\":4,\"select\":{\"data\":[\"hour\"],"
+                                  "\"field\":\"Avg\"},\"message\":{\"zh\":\"flat {value}\"}},",
+                                  "");
+    size_t keys_before;
+    ew_engine_stats(eng, &st);
+    keys_before = st.keys;
+    assert_int_equal(ew_engine_reload(eng, compile(no_flat)), 0);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.keys, keys_before - 1);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_export_import_round_trip),
+        cmocka_unit_test(test_import_rejects_damage),
+        cmocka_unit_test(test_import_drops_unknown_rules),
+        cmocka_unit_test(test_reload_keeps_unchanged_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
