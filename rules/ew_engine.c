@@ -263,6 +263,32 @@ static bool ew_held(uint32_t count, int64_t since, uint32_t need, int64_t need_m
     return need_ms ? t - since >= need_ms : count >= need;
 }
 
+/* Back to idle; the flap window and its count survive, they describe the key's history. */
+static void ew_life_idle(struct ew_life *l)
+{
+    *l = (struct ew_life){.level = -1, .cand = -1, .window_start = l->window_start,
+                          .changes = l->changes};
+}
+
+/* Counts one state change; true when it is one more than the window allows. */
+static bool ew_flap_change(const struct ew_rule *r, struct ew_life *l, int64_t t)
+{
+    if (!r->flap_changes)
+        return false;
+    if (l->changes == 0 || t - l->window_start > r->flap_ms) {
+        l->window_start = t;
+        l->changes = 0;
+    }
+    if (l->changes < UINT16_MAX)
+        l->changes++;
+    return l->changes > r->flap_changes;
+}
+
+static enum ew_alert_event_type ew_fire_event(const struct ew_rule *r)
+{
+    return r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER;
+}
+
 static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct ew_life *l,
                          int verdict)
 {
@@ -273,7 +299,14 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     if (verdict >= 0) {
         l->clear_count = 0;
         if (l->status == EW_LIFE_FIRING && verdict <= l->level) {
-            l->cand = -1; /* the level holds, or a lower one: nothing new */
+            l->cand = -1; /* the level holds, or a lower one: nothing new, but a reminder */
+            if (r->repeat_ms && t - l->notified_at >= r->repeat_ms) {
+                l->notified_at = t;
+                ew_emit(eng, j, ew_fire_event(r), l->level,
+                        ew_evidence(eng, j, "still firing",
+                                    ew_bound_value(&r->levels[l->level].above, j->obs.limit),
+                                    l->since, 1));
+            }
             return;
         }
         if (l->cand != verdict) {
@@ -286,12 +319,14 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
         if (ew_held(l->cand_count, l->cand_since, r->for_count, r->for_ms, t)) {
             const char *ev = ew_evidence(eng, j, r->levels[verdict].name, th, l->cand_since,
                                          l->cand_count);
+            if (l->status != EW_LIFE_FIRING)
+                ew_flap_change(r, l, t);
             l->status = EW_LIFE_FIRING;
             l->level = (int8_t)verdict;
             l->since = l->cand_since;
             l->cand = -1;
-            ew_emit(eng, j, r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER,
-                    verdict, ev);
+            l->notified_at = t;
+            ew_emit(eng, j, ew_fire_event(r), verdict, ev);
         } else if (l->status == EW_LIFE_IDLE) {
             l->status = EW_LIFE_PENDING;
             l->level = (int8_t)verdict;
@@ -305,11 +340,11 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     l->cand = -1;
     if (l->status == EW_LIFE_PENDING) { /* below the level before it held: never fired */
         int level = l->level;
-        *l = (struct ew_life){.level = -1, .cand = -1};
+        ew_life_idle(l);
         if (!r->kind->quiet_pending)
             ew_emit(eng, j, EW_AEV_RESOLVED, level,
-                ew_evidence(eng, j, "cleared before firing",
-                            ew_bound_value(&r->levels[level].above, j->obs.limit), t, 1));
+                    ew_evidence(eng, j, "cleared before firing",
+                                ew_bound_value(&r->levels[level].above, j->obs.limit), t, 1));
         return;
     }
     if (l->status != EW_LIFE_FIRING || verdict == EW_OBS_HOLD) {
@@ -319,16 +354,26 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
     if (l->clear_count == 0)
         l->clear_since = t;
     l->clear_count++;
-    if (ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t)) {
-        int level = l->level;
-        const char *ev = ew_evidence(eng, j,
-                                     isnan(r->clear_below.value) ? "condition cleared"
-                                                                 : "below the clear level",
-                                     ew_bound_value(&r->clear_below, j->obs.limit),
-                                     l->clear_since, l->clear_count);
-        *l = (struct ew_life){.level = -1, .cand = -1};
-        ew_emit(eng, j, EW_AEV_RESOLVED, level, ev);
+    /* a flapping alert resolves only once it has been clear for a whole flap window */
+    bool held = l->flapping ? t - l->clear_since >= r->flap_ms
+                            : ew_held(l->clear_count, l->clear_since, r->clear_count,
+                                      r->clear_ms, t);
+    if (!held)
+        return;
+    if (!l->flapping && ew_flap_change(r, l, t)) {
+        l->flapping = 1; /* one change too many: it stays firing */
+        return;
     }
+    int level = l->level;
+    const char *why = l->flapping ? "calm after flapping"
+                      : isnan(r->clear_below.value) ? "condition cleared"
+                                                    : "below the clear level";
+    const char *ev = ew_evidence(eng, j, why, ew_bound_value(&r->clear_below, j->obs.limit),
+                                 l->clear_since, l->clear_count);
+    if (l->flapping)
+        l->changes = 0; /* a fresh window after the calm */
+    ew_life_idle(l);
+    ew_emit(eng, j, EW_AEV_RESOLVED, level, ev);
 }
 
 /* ---- site-wide rules: silence ---- */
@@ -369,7 +414,7 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         /* data from inside the silence (a backlog, 补传) shows the site was never offline */
         int64_t fired_at = site->last_data + (int64_t)r->levels[0].above.value;
         const char *why = data_time < fired_at ? "backfilled" : "back online";
-        k->life = (struct ew_life){.level = -1, .cand = -1};
+        ew_life_idle(&k->life);
         ew_emit(eng, &j, EW_AEV_RESOLVED, level,
                 ew_evidence_silence(eng, why, site->last_data, j.silence));
     }
@@ -396,20 +441,26 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
             eng->stats.nomem++;
             continue;
         }
-        if (k->life.status == EW_LIFE_FIRING && level <= k->life.level)
+        bool repeat = k->life.status == EW_LIFE_FIRING && level <= k->life.level;
+        if (repeat && !(r->repeat_ms && ref - k->life.notified_at >= r->repeat_ms))
             continue;
+        if (repeat)
+            level = k->life.level;
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
         k->life.since = site->last_data;
+        k->life.notified_at = repeat ? ref : site->last_data + (int64_t)r->levels[level].above.value;
         if (!outlet)
             outlet = ew_registry_find(eng->reg, site->mn);
         struct ew_judge j = {.r = r, .mn = site->mn, .outlet = outlet, .now = now,
                              .silence = silence, .last_data = site->last_data};
-        /* the event's time is when the silence reached the level, in data time */
-        j.obs.time = site->last_data + (int64_t)r->levels[level].above.value;
+        /* the event's time is when the silence reached the level (or, repeated, now), in data
+         * time */
+        j.obs.time = k->life.notified_at;
         j.obs.limit = NAN;
-        ew_emit(eng, &j, r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER,
-                level, ew_evidence_silence(eng, r->levels[level].name, site->last_data, silence));
+        ew_emit(eng, &j, ew_fire_event(r), level,
+                ew_evidence_silence(eng, repeat ? "still silent" : r->levels[level].name,
+                                    site->last_data, silence));
     }
 }
 

@@ -121,6 +121,9 @@ struct ew_rule {
     struct ew_bound clear_below;
     uint32_t clear_count;
     int64_t clear_ms;
+    int64_t repeat_ms;     /* a firing alert is notified again after this; 0: never */
+    uint16_t flap_changes; /* more state changes than this in flap_ms: resolution is held */
+    int64_t flap_ms;
     /* kind parameters */
     double o2_max;  /* threshold: converted (Zs) fields are not judged above this O2; NAN */
     double epsilon; /* constant: the largest change that still counts as unchanged */
@@ -170,7 +173,11 @@ struct ew_life {
     int64_t cand_since;
     uint32_t clear_count;
     int64_t clear_since;
-    int64_t since; /* event time the current status began */
+    int64_t since;        /* event time the current status began */
+    int64_t notified_at;  /* event time of the last firing or reminder event */
+    int64_t window_start; /* flap damping: start of the window that counts changes */
+    uint16_t changes;     /* state changes (firing, resolved) in that window */
+    uint8_t flapping;     /* resolution held back until clear for a whole window */
 };
 
 /* The state of one (rule, pollutant) at a site. */

@@ -328,6 +328,21 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     }
     if ((rc = r->kind->compile(obj, r, why, n)))
         return rc;
+    json_t *repeat = json_object_get(obj, "repeat"), *flap = json_object_get(obj, "flap");
+    uint32_t count;
+    if (repeat && (!json_is_string(repeat) || ew_hold_parse(repeat, &count, &r->repeat_ms) ||
+                   r->repeat_ms <= 0))
+        return EW_FAIL("repeat: expected a duration (\"4h\")");
+    if (flap) {
+        json_t *changes = json_object_get(flap, "changes"), *window = json_object_get(flap, "window");
+        if (!json_is_integer(changes) || json_integer_value(changes) < 1 ||
+            json_integer_value(changes) > 1000)
+            return EW_FAIL("flap.changes: expected how many state changes a window allows (1-1000)");
+        if (!json_is_string(window) || ew_hold_parse(window, &count, &r->flap_ms) ||
+            r->flap_ms <= 0)
+            return EW_FAIL("flap.window: expected a duration (\"1h\")");
+        r->flap_changes = (uint16_t)json_integer_value(changes);
+    }
 
     /* what the alert says, and what its resolution says (a plain default when not given) */
     static const char *const resolved_default[2] = {

@@ -8,7 +8,8 @@
  *     per key, in the site's order:
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
- *       i64:clear_since i64:since  u8:len kind-state
+ *       i64:clear_since i64:since i64:notified_at i64:window_start u16:changes u8:flapping
+ *       u8:len kind-state
  * Keys name their rule by id, so state survives a rule set that was reordered; keys of rules
  * the engine does not have are dropped on import (counted). Export -> import -> export gives
  * the same bytes.
@@ -66,6 +67,10 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
             ew_put_u(b, key->life.clear_count, 4);
             ew_put_u(b, (uint64_t)key->life.clear_since, 8);
             ew_put_u(b, (uint64_t)key->life.since, 8);
+            ew_put_u(b, (uint64_t)key->life.notified_at, 8);
+            ew_put_u(b, (uint64_t)key->life.window_start, 8);
+            ew_put_u(b, key->life.changes, 2);
+            ew_put_u(b, key->life.flapping, 1);
             ew_put_u(b, r->kind->state_size, 1);
             ew_buf_add(b, key->kstate, r->kind->state_size);
         }
@@ -161,6 +166,10 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             life.clear_count = (uint32_t)ew_get_u(&c, 4);
             life.clear_since = (int64_t)ew_get_u(&c, 8);
             life.since = (int64_t)ew_get_u(&c, 8);
+            life.notified_at = (int64_t)ew_get_u(&c, 8);
+            life.window_start = (int64_t)ew_get_u(&c, 8);
+            life.changes = (uint16_t)ew_get_u(&c, 2);
+            life.flapping = (uint8_t)ew_get_u(&c, 1);
             size_t klen = (size_t)ew_get_u(&c, 1);
             if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
                 c.bad = true;
@@ -172,7 +181,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             const struct ew_rule *r = ri >= 0 ? &e->rules->rules[ri] : NULL;
             if (!r || r->kind->state_size != klen || life.status > EW_LIFE_FIRING ||
                 life.level < -1 || life.level >= (int)r->nlevels || life.cand < -1 ||
-                life.cand >= (int)r->nlevels || (life.status != EW_LIFE_IDLE && life.level < 0)) {
+                life.cand >= (int)r->nlevels || (life.status != EW_LIFE_IDLE && life.level < 0) ||
+                life.flapping > 1) {
                 e->dropped++; /* a rule this engine does not have, or not in this shape */
                 continue;
             }

@@ -78,6 +78,9 @@ static void test_errors_name_file_rule_and_reason(void **state)
         {"{value}", "{value", "t.json: r1: message: unclosed '{'"},
         {"\"critical\"}]", "\"critical\"}],\"for\":\"3 weeks\"", "t.json: r1: for: expected a count of values (3) or a duration (\"30m\")"},
         {"\"critical\"}]", "\"critical\"}],\"clear\":{\"below\":\"120%\"}", "t.json: r1: clear.below: must not be above the lowest level"},
+        {"\"critical\"}]", "\"critical\"}],\"repeat\":4", "t.json: r1: repeat: expected a duration (\"4h\")"},
+        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":0,\"window\":\"1h\"}", "t.json: r1: flap.changes: expected how many state changes a window allows (1-1000)"},
+        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":3}", "t.json: r1: flap.window: expected a duration (\"1h\")"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *good = GOOD;
