@@ -23,7 +23,8 @@
     X(TOO_LONG, "too_long", "input exceeds a configured limit")                                    \
     X(NOMEM, "nomem", "out of memory")                                                             \
     X(INVAL, "invalid", "invalid argument")                                                        \
-    X(NOSPACE, "nospace", "output buffer too small")
+    X(NOSPACE, "nospace", "output buffer too small")                                               \
+    X(LATE, "late", "data older than the allowed lateness")
 
 enum ew_errno {
     EW_OK = 0,

@@ -41,6 +41,8 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->ctx = ctx;
     eng->lang = opts ? opts->lang : EW_LANG_ZH;
     eng->sweep_batch = opts ? opts->sweep_batch : 0;
+    eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms
+                                                      : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
     return eng;
 err:
@@ -394,6 +396,7 @@ static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason
 }
 
 static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
+static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o);
 
 /* A record arrived: the site's silent alerts resolve (before last_data moves). */
 static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
@@ -429,6 +432,10 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
+            continue;
+        if ((r->nwho[0] || r->nwho[1] || r->nwho[2]) && !outlet)
+            outlet = ew_registry_find(eng->reg, site->mn);
+        if (!ew_rule_wants_site(r, outlet))
             continue;
         int level = -1;
         for (size_t i = 0; i < r->nlevels; i++)
@@ -511,6 +518,36 @@ static bool ew_rule_wants_st(const struct ew_rule *r, const char *st)
     return false;
 }
 
+static bool ew_listed(const struct ew_rule *r, int w, const char *name)
+{
+    for (size_t i = 0; name && i < r->nwho[w]; i++)
+        if (!strcmp(r->who[w][i], name))
+            return true;
+    return false;
+}
+
+/* A rule that names enterprises, outlets or tags applies only to registered sites that match
+ * each list it names. */
+static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o)
+{
+    if (!r->nwho[0] && !r->nwho[1] && !r->nwho[2])
+        return true;
+    if (!o)
+        return false;
+    if (r->nwho[0] && !ew_listed(r, 0, o->enterprise_id))
+        return false;
+    if (r->nwho[1] && !ew_listed(r, 1, o->outlet_id))
+        return false;
+    if (r->nwho[2]) {
+        bool any = false;
+        for (size_t i = 0; i < o->ntags && !any; i++)
+            any = ew_listed(r, 2, o->tags[i]);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
 static bool ew_rule_wants_code(const struct ew_rule *r, uint64_t code)
 {
     if (!r->ncodes)
@@ -546,6 +583,13 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
     bool created;
     struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
+    if (*newest != INT64_MIN && rec->data_time < *newest - eng->lateness) {
+        eng->stats.late++; /* counted and reported to the caller, never merged */
+        return EW_ELATE;
+    }
+    if (rec->data_time > *newest)
+        *newest = rec->data_time;
     if (site->last_data != INT64_MIN)
         ew_site_heard(eng, site, outlet, rec->data_time, now);
     if (rec->data_time > site->last_data)
@@ -582,7 +626,7 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (r->kind->site_wide || !(r->data_kinds & (1u << rec->kind)) ||
-            !ew_rule_wants_st(r, rec->st))
+            !ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, outlet))
             continue;
         /* per pollutant, the first of the rule's fields that the record carries */
         for (size_t ci = 0; ci < ncands; ci++) {

@@ -1,6 +1,6 @@
 /*
  * ew_registry.c - the site registry: an open-addressing table of MN -> outlet, each outlet one
- * allocation holding its strings and limits (so replacing or freeing it is one call).
+ * allocation holding its strings, limits and tags (so replacing or freeing it is one call).
  *
  * Invariant: slots holds every entry exactly once, at or after its hash position with no empty
  * slot between; count * 2 <= nslots.
@@ -81,16 +81,20 @@ const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code)
 static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
 {
     const char *strs[] = {s->mn, s->st, s->enterprise_id, s->enterprise_name, s->outlet_id};
-    size_t need = sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit);
+    size_t need = sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit) +
+                  s->ntags * sizeof(char *);
     for (size_t i = 0; i < 5; i++)
         need += strs[i] ? strlen(strs[i]) + 1 : 0;
     for (size_t i = 0; i < s->nlimits; i++)
         need += s->limits[i].unit ? strlen(s->limits[i].unit) + 1 : 0;
+    for (size_t i = 0; i < s->ntags; i++)
+        need += strlen(s->tags[i]) + 1;
     struct ew_outlet *o = ew_malloc(need);
     if (!o)
         return NULL;
     struct ew_limit *lim = (struct ew_limit *)(o + 1);
-    char *p = (char *)(lim + s->nlimits);
+    const char **tags = (const char **)(lim + s->nlimits);
+    char *p = (char *)(tags + s->ntags);
     const char **dst[] = {&o->mn, &o->st, &o->enterprise_id, &o->enterprise_name, &o->outlet_id};
     for (size_t i = 0; i < 5; i++) {
         *dst[i] = NULL;
@@ -110,9 +114,17 @@ static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
             p += n;
         }
     }
+    for (size_t i = 0; i < s->ntags; i++) {
+        size_t n = strlen(s->tags[i]) + 1;
+        memcpy(p, s->tags[i], n);
+        tags[i] = p;
+        p += n;
+    }
     o->o2_ref = s->o2_ref;
     o->nlimits = s->nlimits;
     o->limits = lim;
+    o->ntags = s->ntags;
+    o->tags = tags;
     return o;
 }
 

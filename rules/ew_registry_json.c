@@ -2,7 +2,8 @@
  * ew_registry_json.c - e-enterprise events that feed the registry, read from their JSON
  * (CONTRACT.md, "ecowarn.enterprise"):
  *   {"type": "outlet.upsert", "enterprise_id", "enterprise_name", "outlet_id", "mn", "st",
- *    "o2_ref"?, "limits": {CODE: {"rtd"?, "hour"?, "day"?, "unit"}}, "contacts"?}
+ *    "o2_ref"?, "limits": {CODE: {"rtd"?, "hour"?, "day"?, "unit"}}, "contacts"?, "tags"?}
+ * "tags" (a list of strings) is ecowarn's extension: labels that rules may select on.
  * Limit codes may be 2005 codes: they are normalized with the outlet's system (ST).
  */
 #include "ew_registry_json.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #define EW_OUTLET_MAX_LIMITS 64
+#define EW_OUTLET_MAX_TAGS   16
 
 static double ew_rj_num(json_t *obj, const char *key, int *bad)
 {
@@ -31,6 +33,7 @@ static double ew_rj_num(json_t *obj, const char *key, int *bad)
 static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *err)
 {
     struct ew_limit limits[EW_OUTLET_MAX_LIMITS];
+    const char *tags[EW_OUTLET_MAX_TAGS];
     struct ew_outlet o = {
         .mn = json_string_value(json_object_get(ev, "mn")),
         .st = json_string_value(json_object_get(ev, "st")),
@@ -38,12 +41,24 @@ static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *er
         .enterprise_name = json_string_value(json_object_get(ev, "enterprise_name")),
         .outlet_id = json_string_value(json_object_get(ev, "outlet_id")),
         .limits = limits,
+        .tags = tags,
     };
     int bad = 0;
     o.o2_ref = ew_rj_num(ev, "o2_ref", &bad);
     if (!o.mn || !*o.mn || !o.enterprise_id || !*o.enterprise_id || bad)
         return ew_error_set(err, EW_EMALFORMED, 0,
                             "outlet.upsert: needs mn and enterprise_id strings (o2_ref a number)");
+    json_t *jtags = json_object_get(ev, "tags"), *tag;
+    size_t ti;
+    if (jtags && (!json_is_array(jtags) || json_array_size(jtags) > EW_OUTLET_MAX_TAGS))
+        return ew_error_set(err, EW_EMALFORMED, 0, "outlet.upsert: tags must be a list of at most "
+                            "%d strings", EW_OUTLET_MAX_TAGS);
+    json_array_foreach(jtags, ti, tag) {
+        if (!json_is_string(tag))
+            return ew_error_set(err, EW_EMALFORMED, 0, "outlet.upsert: tags[%zu] is not a string",
+                                ti);
+        tags[o.ntags++] = json_string_value(tag);
+    }
     json_t *lims = json_object_get(ev, "limits");
     if (lims && !json_is_object(lims))
         return ew_error_set(err, EW_EMALFORMED, 0, "outlet.upsert: limits must be an object");

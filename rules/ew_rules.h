@@ -47,6 +47,8 @@ struct ew_engine_opts {
                           recently seen is evicted (counted). 0 means 100,000. */
     enum ew_lang lang; /* messages in Chinese (default) or English */
     size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
+    int64_t allowed_lateness_ms; /* a record older than its site's newest of the same data kind
+                                    by more than this is late: counted, not judged. 0: 2 hours */
 };
 
 struct ew_engine_stats {
@@ -55,6 +57,7 @@ struct ew_engine_stats {
     uint64_t events;      /* alert events emitted */
     uint64_t evictions;   /* sites dropped to stay within max_sites */
     uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
+    uint64_t late;        /* records older than the allowed lateness: not judged */
     uint64_t nomem;       /* judgements skipped because a site's state could not grow */
     uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
     size_t sites;         /* sites held now */
@@ -69,7 +72,10 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
                                 const struct ew_registry *reg, ew_alert_sink sink, void *ctx);
 void ew_engine_free(struct ew_engine *eng);
 
-/* Judges one record; now is processing time (epoch ms). Returns 0. */
+/* Judges one record; now is processing time (epoch ms). Returns 0, or EW_ELATE for a record
+ * older than its site's newest record of the same data kind by more than the allowed
+ * lateness: it is counted (late) and not judged, and the caller reports it. Records inside the
+ * lateness are judged in the order they arrive. */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
 
 /* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch

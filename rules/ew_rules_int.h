@@ -20,6 +20,8 @@
 #define EW_RULE_MAX_FIELDS 4
 #define EW_RULE_MAX_ST     8
 #define EW_KIND_STATE_MAX  16 /* bytes of kind-specific state per key */
+#define EW_RULE_MAX_WHO    16 /* enterprises, outlets or tags a rule names */
+#define EW_RULE_WHO_LEN    48
 
 /* What a kind says of one observation. */
 enum { EW_OBS_SKIP = -3, EW_OBS_HOLD = -2, EW_OBS_CLEAR = -1 }; /* >= 0: a level */
@@ -105,6 +107,9 @@ struct ew_rule {
     bool limited_only;          /* pollutants: "limited" */
     size_t ncodes;
     uint64_t codes[EW_RULE_MAX_CODES]; /* packed 2017 codes; none: every pollutant */
+    /* sites by the registry: enterprise ids, outlet ids, tags (any of each list; empty: all) */
+    size_t nwho[3];
+    char who[3][EW_RULE_MAX_WHO][EW_RULE_WHO_LEN];
     size_t nfields;
     uint8_t fields[EW_RULE_MAX_FIELDS]; /* enum ew_field, in order of preference */
     enum ew_limit_kind limit_kind;
@@ -196,6 +201,7 @@ struct ew_site {
     uint32_t nkeys, cap;
     uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
     int64_t last_data; /* newest data time seen from the site (epoch ms) */
+    int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];        /* system code of its latest record */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
@@ -225,6 +231,7 @@ struct ew_engine {
     struct ew_engine_stats stats;
     struct ew_buf msg, evidence; /* reused for every event */
     size_t sweep_batch, sweep_cursor;
+    int64_t lateness;
     int64_t watermark; /* newest data time seen from any site, INT64_MIN before any */
     uint64_t dropped;  /* states dropped by import or reload: their rule is gone or changed */
 };

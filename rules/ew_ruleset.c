@@ -275,6 +275,30 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
     return 0;
 }
 
+/* select.enterprises / outlets / tags: which registered sites a rule applies to. */
+static int ew_rule_select_who(json_t *sel, struct ew_rule *r, char *why, size_t n)
+{
+    static const char *const keys[3] = {"enterprises", "outlets", "tags"};
+    for (int w = 0; w < 3; w++) {
+        json_t *list = json_object_get(sel, keys[w]), *v;
+        size_t i;
+        if (!list)
+            continue;
+        if (!json_is_array(list) || json_array_size(list) == 0 ||
+            json_array_size(list) > EW_RULE_MAX_WHO)
+            return EW_FAIL("select.%s: expected a list of 1 to %d names", keys[w],
+                           EW_RULE_MAX_WHO);
+        json_array_foreach(list, i, v) {
+            const char *s = json_string_value(v);
+            if (!s || !*s || strlen(s) >= EW_RULE_WHO_LEN)
+                return EW_FAIL("select.%s[%zu]: expected a name of 1 to %d characters", keys[w],
+                               i, EW_RULE_WHO_LEN - 1);
+            snprintf(r->who[w][r->nwho[w]++], EW_RULE_WHO_LEN, "%s", s);
+        }
+    }
+    return 0;
+}
+
 /* A site-wide rule selects sites only: by system code. */
 static int ew_rule_select_site(json_t *sel, struct ew_rule *r, char *why, size_t n)
 {
@@ -317,6 +341,8 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     r->audience = !strcmp(aud, "officer") ? EW_AUDIENCE_OFFICER : EW_AUDIENCE_ENTERPRISE;
     int rc = r->kind->site_wide ? ew_rule_select_site(json_object_get(obj, "select"), r, why, n)
                                 : ew_rule_select(json_object_get(obj, "select"), r, why, n);
+    if (rc == 0)
+        rc = ew_rule_select_who(json_object_get(obj, "select"), r, why, n);
     if (rc)
         return rc;
     const char *lim = json_string_value(json_object_get(obj, "limit"));

@@ -4,7 +4,7 @@
  * Format, little-endian, version 1:
  *   "EWST" u32:version i64:watermark u32:nsites
  *   per site, least recently seen first (so that importing reproduces the LRU order):
- *     u8:len mn  i64:last_data  u8:len st  u32:nkeys
+ *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind  u32:nkeys
  *     per key, in the site's order:
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
@@ -53,6 +53,9 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
         ew_put_str(b, s->mn);
         ew_put_u(b, (uint64_t)s->last_data, 8);
         ew_put_str(b, s->st);
+        ew_put_u(b, sizeof s->newest / sizeof s->newest[0], 1);
+        for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
+            ew_put_u(b, (uint64_t)s->newest[k], 8);
         ew_put_u(b, s->nkeys, 4);
         for (uint32_t k = 0; k < s->nkeys; k++) {
             const struct ew_sitekey *key = &s->keys[k];
@@ -141,6 +144,11 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         ew_get_str(&c, mn, sizeof mn);
         int64_t last_data = (int64_t)ew_get_u(&c, 8);
         ew_get_str(&c, st, sizeof st);
+        int64_t newest[EW_KIND_REPLY + 1];
+        if (ew_get_u(&c, 1) != sizeof newest / sizeof newest[0])
+            c.bad = true;
+        for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
+            newest[k] = (int64_t)ew_get_u(&c, 8);
         uint64_t nkeys = ew_get_u(&c, 4);
         if (c.bad || !mn[0])
             break;
@@ -152,6 +160,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         }
         s->last_data = last_data;
         memcpy(s->st, st, sizeof st);
+        memcpy(s->newest, newest, sizeof newest);
         for (uint64_t ki = 0; ki < nkeys && !c.bad; ki++) {
             char id[EW_RULE_ID_MAX];
             unsigned char kstate[EW_KIND_STATE_MAX];

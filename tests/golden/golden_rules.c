@@ -180,16 +180,18 @@ int main(int argc, char **argv)
         const char *key;
         json_t *v;
         uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions, st.keys,
-                               st.sites};
-        const char *names[] = {"records", "evaluations", "events", "evictions", "keys", "sites"};
+                               st.sites,   st.late};
+        const char *names[] = {"records", "evaluations", "events", "evictions",
+                               "keys",    "sites",       "late"};
+        const size_t nnames = sizeof names / sizeof names[0];
         json_object_foreach(ws, key, v) {
             size_t k = 0;
-            while (k < 6 && strcmp(names[k], key))
+            while (k < nnames && strcmp(names[k], key))
                 k++;
-            if (k == 6 || (uint64_t)json_integer_value(v) != got_vals[k]) {
+            if (k == nnames || (uint64_t)json_integer_value(v) != got_vals[k]) {
                 fprintf(stderr, "FAIL: stats.%s: expected %lld, got %llu\n", key,
                         (long long)json_integer_value(v),
-                        k < 6 ? (unsigned long long)got_vals[k] : 0ull);
+                        k < nnames ? (unsigned long long)got_vals[k] : 0ull);
                 status = 1;
             }
         }
