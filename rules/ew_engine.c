@@ -414,6 +414,7 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         j.obs.time = data_time > site->last_data ? data_time : site->last_data;
         j.obs.limit = NAN;
         int level = k->life.level;
+        site->silent -= site->silent > 0;
         /* data from inside the silence (a backlog, 补传) shows the site was never offline */
         int64_t fired_at = site->last_data + (int64_t)r->levels[0].above.value;
         const char *why = data_time < fired_at ? "backfilled" : "back online";
@@ -453,6 +454,8 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
             continue;
         if (repeat)
             level = k->life.level;
+        else if (k->life.status != EW_LIFE_FIRING && site->silent < UINT8_MAX)
+            site->silent++;
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
         k->life.since = site->last_data;
@@ -590,7 +593,7 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     }
     if (rec->data_time > *newest)
         *newest = rec->data_time;
-    if (site->last_data != INT64_MIN)
+    if (site->silent)
         ew_site_heard(eng, site, outlet, rec->data_time, now);
     if (rec->data_time > site->last_data)
         site->last_data = rec->data_time;

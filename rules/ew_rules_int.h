@@ -203,6 +203,7 @@ struct ew_site {
     int64_t last_data; /* newest data time seen from the site (epoch ms) */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];        /* system code of its latest record */
+    uint8_t silent;    /* site-wide alerts firing now: records look for them only then */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 

@@ -129,6 +129,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
         s->newest[k] = INT64_MIN;
     s->st[0] = '\0';
+    s->silent = 0;
     t->index[i] = (uint32_t)n + 1;
     ew_st__push_head(t, n);
     *created = true;

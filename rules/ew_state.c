@@ -202,6 +202,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             }
             k->life = life;
             memcpy(k->kstate, kstate, klen);
+            if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
+                s->silent++;
         }
     }
     if (c.bad || c.off != len) {
@@ -243,6 +245,9 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
         for (uint32_t k = 0; k < s->nkeys; k++) {
             int32_t j = map[s->keys[k].rule];
             if (j < 0) {
+                if (old->rules[s->keys[k].rule].kind->site_wide &&
+                    s->keys[k].life.status == EW_LIFE_FIRING)
+                    s->silent -= s->silent > 0; /* its silence alert goes with it */
                 e->dropped++;
                 continue;
             }
