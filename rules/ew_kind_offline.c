@@ -17,32 +17,24 @@
 
 #define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
 
+static int ew_off_bound(json_t *level, struct ew_rule *r, size_t i, char *why, size_t n)
+{
+    uint32_t count;
+    int64_t ms;
+    if (!json_is_string(json_object_get(level, "after")) ||
+        ew_hold_parse(json_object_get(level, "after"), &count, &ms) || ms <= 0)
+        return EW_FAIL("levels[%zu].after: expected a duration (\"30m\", \"24h\")", i);
+    if (i && ms <= r->levels[i - 1].above.value)
+        return EW_FAIL("levels[%zu].after: levels must be longer", i);
+    r->levels[i].above = (struct ew_bound){(double)ms, false}; /* silence in ms */
+    return 0;
+}
+
 static int ew_off_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
-    json_t *levels = json_object_get(obj, "levels"), *v;
-    size_t i;
-    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
-        json_array_size(levels) > EW_RULE_MAX_LEVELS)
-        return EW_FAIL("levels: expected a list of 1 to %d levels", EW_RULE_MAX_LEVELS);
-    json_array_foreach(levels, i, v) {
-        const char *name = json_string_value(json_object_get(v, "name"));
-        const char *sev = json_string_value(json_object_get(v, "severity"));
-        uint32_t count;
-        int64_t ms;
-        if (!name || !*name || strlen(name) >= sizeof r->levels[0].name)
-            return EW_FAIL("levels[%zu].name: expected a short name", i);
-        if (!sev || !*sev || strlen(sev) >= sizeof r->levels[0].severity)
-            return EW_FAIL("levels[%zu].severity: expected a short name", i);
-        if (!json_is_string(json_object_get(v, "after")) ||
-            ew_hold_parse(json_object_get(v, "after"), &count, &ms) || ms <= 0)
-            return EW_FAIL("levels[%zu].after: expected a duration (\"30m\", \"24h\")", i);
-        if (i && ms <= r->levels[i - 1].above.value)
-            return EW_FAIL("levels[%zu].after: levels must be longer", i);
-        snprintf(r->levels[i].name, sizeof r->levels[i].name, "%s", name);
-        snprintf(r->levels[i].severity, sizeof r->levels[i].severity, "%s", sev);
-        r->levels[i].above = (struct ew_bound){(double)ms, false}; /* silence in ms */
-        r->nlevels++;
-    }
+    int rc = ew_rule_levels(obj, r, ew_off_bound, why, n);
+    if (rc)
+        return rc;
     r->clear_below = (struct ew_bound){0, false};
     r->for_count = r->clear_count = 1;
     return 0;

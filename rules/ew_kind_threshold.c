@@ -20,30 +20,22 @@
 
 #define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
 
+static int ew_thr_bound(json_t *level, struct ew_rule *r, size_t i, char *why, size_t n)
+{
+    if (ew_bound_parse(json_object_get(level, "above"), &r->levels[i].above))
+        return EW_FAIL("levels[%zu].above: expected a number or a percentage (\"80%%\")", i);
+    if (i && r->levels[i].above.relative == r->levels[i - 1].above.relative &&
+        r->levels[i].above.value <= r->levels[i - 1].above.value)
+        return EW_FAIL("levels[%zu].above: levels must rise", i);
+    return 0;
+}
+
 static int ew_thr_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
-    json_t *levels = json_object_get(obj, "levels"), *v;
-    size_t i;
-    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
-        json_array_size(levels) > EW_RULE_MAX_LEVELS)
-        return EW_FAIL("levels: expected a list of 1 to %d levels", EW_RULE_MAX_LEVELS);
-    json_array_foreach(levels, i, v) {
-        const char *name = json_string_value(json_object_get(v, "name"));
-        const char *sev = json_string_value(json_object_get(v, "severity"));
-        if (!name || !*name || strlen(name) >= sizeof r->levels[0].name)
-            return EW_FAIL("levels[%zu].name: expected a short name", i);
-        if (!sev || !*sev || strlen(sev) >= sizeof r->levels[0].severity)
-            return EW_FAIL("levels[%zu].severity: expected a short name", i);
-        if (ew_bound_parse(json_object_get(v, "above"), &r->levels[i].above))
-            return EW_FAIL("levels[%zu].above: expected a number or a percentage (\"80%%\")", i);
-        if (i && r->levels[i].above.relative == r->levels[i - 1].above.relative &&
-            r->levels[i].above.value <= r->levels[i - 1].above.value)
-            return EW_FAIL("levels[%zu].above: levels must rise", i);
-        snprintf(r->levels[i].name, sizeof r->levels[i].name, "%s", name);
-        snprintf(r->levels[i].severity, sizeof r->levels[i].severity, "%s", sev);
-        r->nlevels++;
-    }
-    int rc = ew_rule_holds(obj, r, why, n);
+    int rc = ew_rule_levels(obj, r, ew_thr_bound, why, n);
+    if (rc)
+        return rc;
+    rc = ew_rule_holds(obj, r, why, n);
     if (rc)
         return rc;
     json_t *clear = json_object_get(obj, "clear"), *below = json_object_get(clear, "below");

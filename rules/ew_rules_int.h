@@ -156,6 +156,11 @@ extern const struct ew_kind ew_kind_offline;
 
 /* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
 int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
+/* Reads "levels": 1 to EW_RULE_MAX_LEVELS objects with "name" and "severity"; bound reads
+ * each level's own bound (its "above", its "after") into r->levels[i].above. */
+typedef int (*ew_level_bound_fn)(json_t *level, struct ew_rule *r, size_t i, char *why,
+                                 size_t n);
+int ew_rule_levels(json_t *obj, struct ew_rule *r, ew_level_bound_fn bound, char *why, size_t n);
 /* Reads a single "severity" into level 0 named after the kind (the data-quality kinds). */
 int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n);
 /* Reads an optional list of pollutant codes into codes/ncodes; returns EW_EINVAL on a bad one. */

@@ -117,6 +117,30 @@ int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n)
     return 0;
 }
 
+int ew_rule_levels(json_t *obj, struct ew_rule *r, ew_level_bound_fn bound, char *why, size_t n)
+{
+    json_t *levels = json_object_get(obj, "levels"), *v;
+    size_t i;
+    if (!json_is_array(levels) || json_array_size(levels) == 0 ||
+        json_array_size(levels) > EW_RULE_MAX_LEVELS)
+        return EW_FAIL("levels: expected a list of 1 to %d levels", EW_RULE_MAX_LEVELS);
+    json_array_foreach(levels, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *sev = json_string_value(json_object_get(v, "severity"));
+        if (!name || !*name || strlen(name) >= sizeof r->levels[0].name)
+            return EW_FAIL("levels[%zu].name: expected a short name", i);
+        if (!sev || !*sev || strlen(sev) >= sizeof r->levels[0].severity)
+            return EW_FAIL("levels[%zu].severity: expected a short name", i);
+        int rc = bound(v, r, i, why, n);
+        if (rc)
+            return rc;
+        snprintf(r->levels[i].name, sizeof r->levels[i].name, "%s", name);
+        snprintf(r->levels[i].severity, sizeof r->levels[i].severity, "%s", sev);
+        r->nlevels++;
+    }
+    return 0;
+}
+
 int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
     const char *sev = json_string_value(json_object_get(obj, "severity"));
