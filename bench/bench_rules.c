@@ -1,5 +1,5 @@
 /*
- * bench_rules [--sites N] [--rounds R] - the rule engine's throughput on one core.
+ * bench_rules [--sites N] [--rounds R] [--rules DIR] - the rule engine's throughput on one core.
  *
  * N sites (default 100,000) are registered with permitted limits; every round sends one
  * hourly record per site with 6 values (SO2, NOx and particulate with limits, O2, flow and
@@ -32,15 +32,18 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
 int main(int argc, char **argv)
 {
     long sites = 100000, rounds = 10;
+    const char *rules_dir = EW_SOURCE_DIR "/config/rules";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--sites"))
             sites = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--rounds"))
             rounds = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rules"))
+            rules_dir = argv[i + 1];
     }
     struct ew_error err = {0};
     struct ew_ruleset *set = ew_ruleset_new();
-    if (ew_rulefiles_load_dir(set, EW_SOURCE_DIR "/config/rules", &err)) {
+    if (ew_rulefiles_load_dir(set, rules_dir, &err)) {
         fprintf(stderr, "bench_rules: %s\n", err.detail);
         return 1;
     }
