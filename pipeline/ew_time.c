@@ -69,8 +69,7 @@ static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsig
     int64_t days = ew_days_from_civil((int)y, mo, d);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000 + ms - offset_ms;
     /* keep Beijing time within years 1..9999 so that every time prints as 14 digits */
-    static const int64_t day_ms = 86400000;
-    if (t < -719162 * day_ms - EW_TZ_OFFSET_MS || t >= 2932897 * day_ms - EW_TZ_OFFSET_MS)
+    if (!ew_time_sane(t))
         return EW_EMALFORMED;
     *out = t;
     return 0;

@@ -34,6 +34,16 @@ size_t ew_time_format_iso(int64_t ms, char out[EW_TIME_ISO_MAX]);
  * Returns 0 or EW_EMALFORMED. */
 int ew_time_parse_iso(const char *s, size_t n, int64_t *ms);
 
+/* The range every parser above produces: Beijing years 1 to 9999. Differences of two such
+ * times cannot overflow, so code that subtracts times checks untrusted ones with this. */
+#define EW_TIME_MIN_MS (-719162 * 86400000LL - EW_TZ_OFFSET_MS)
+#define EW_TIME_MAX_MS (2932897 * 86400000LL - EW_TZ_OFFSET_MS - 1)
+
+static inline int ew_time_sane(int64_t ms)
+{
+    return ms >= EW_TIME_MIN_MS && ms <= EW_TIME_MAX_MS;
+}
+
 /* Calendar helpers used by the parsers above and by rules that work in local days. */
 int64_t ew_days_from_civil(int y, unsigned m, unsigned d);
 void ew_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);

@@ -477,7 +477,7 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
 int ew_engine_tick(struct ew_engine *eng, int64_t now)
 {
     size_t n = eng->sites.used;
-    if (eng->watermark == INT64_MIN || n == 0)
+    if (eng->watermark == INT64_MIN || n == 0 || !ew_time_sane(now))
         return 0;
     int64_t ref = now < eng->watermark ? now : eng->watermark;
     size_t batch = eng->sweep_batch && eng->sweep_batch < n ? eng->sweep_batch : n;
@@ -582,6 +582,8 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     }
     if (!rec->has_time)
         return 0; /* replies and heartbeats: nothing to judge */
+    if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
+        return EW_EINVAL; /* the codec never makes such a time; a caller might */
     const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
     const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
     bool created;

@@ -75,7 +75,8 @@ void ew_engine_free(struct ew_engine *eng);
 /* Judges one record; now is processing time (epoch ms). Returns 0, or EW_ELATE for a record
  * older than its site's newest record of the same data kind by more than the allowed
  * lateness: it is counted (late) and not judged, and the caller reports it. Records inside the
- * lateness are judged in the order they arrive. */
+ * lateness are judged in the order they arrive. EW_EINVAL for a time outside years 1-9999 (the
+ * codec never produces one). */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
 
 /* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch

@@ -18,6 +18,7 @@
 
 #include "ew_alloc.h"
 #include "ew_buf.h"
+#include "ew_time.h"
 
 #include <string.h>
 
@@ -116,6 +117,13 @@ static void ew_get_str(struct ew_cur *c, char *out, size_t cap)
     c->off += len;
 }
 
+/* A time from a checkpoint: unset (INT64_MIN) where allowed, else within the years every parser
+ * produces, so that the engine's subtractions of times cannot overflow. */
+static bool ew_time_ok(int64_t t, bool unset_ok)
+{
+    return (unset_ok && t == INT64_MIN) || ew_time_sane(t);
+}
+
 static int ew_rule_index(const struct ew_ruleset *set, const char *id)
 {
     for (size_t i = 0; i < set->nrules; i++)
@@ -150,8 +158,13 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
             newest[k] = (int64_t)ew_get_u(&c, 8);
         uint64_t nkeys = ew_get_u(&c, 4);
-        if (c.bad || !mn[0])
+        bool times_ok = ew_time_ok(last_data, true);
+        for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
+            times_ok &= ew_time_ok(newest[k], true);
+        if (c.bad || !mn[0] || !times_ok) {
+            c.bad = true;
             break;
+        }
         bool created;
         struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
         if (!created) {
@@ -180,6 +193,10 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             life.changes = (uint16_t)ew_get_u(&c, 2);
             life.flapping = (uint8_t)ew_get_u(&c, 1);
             size_t klen = (size_t)ew_get_u(&c, 1);
+            if (!ew_time_ok(life.cand_since, false) || !ew_time_ok(life.clear_since, false) ||
+                !ew_time_ok(life.since, false) || !ew_time_ok(life.notified_at, false) ||
+                !ew_time_ok(life.window_start, false))
+                c.bad = true;
             if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
                 c.bad = true;
                 break;
@@ -206,6 +223,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
                 s->silent++;
         }
     }
+    if (!ew_time_ok(watermark, true))
+        c.bad = true;
     if (c.bad || c.off != len) {
         size_t cap = t->cap, off = c.off;
         ew_sitetab_release(t); /* all or nothing */
