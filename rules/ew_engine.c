@@ -1,14 +1,22 @@
 /*
- * ew_engine.c - records in, alert events out (see ew_rules.h).
+ * ew_engine.c - records and clock ticks in, alert events out (see ew_rules.h).
  *
- * For each record: the site's registry entry is found once; each rule that selects the
- * record's data kind and system judges the values of the fields it names (the first field of
- * its list that the record has, per pollutant); each judgement moves the lifecycle of the key
- * (site, rule, pollutant) held in the bounded key table:
+ * For each record: its site is found in the bounded site table (late records, older than
+ * the site's watermark for their data kind by more than the allowed lateness, stop here with
+ * EW_ELATE); a site whose silence alert fires hears it resolve; the record's numeric values
+ * are worked out once (packed code, the registry's limit, the flow and O2 of the record);
+ * then each value rule that selects the record's data kind, system and site judges the
+ * values of the fields it names (the first of its list that the record has, per pollutant).
+ * Each judgement moves the lifecycle of the key (rule, pollutant) in the site's block:
  *
  *   idle --level--> pending --held "for"--> firing --clear held "clear.for"--> idle
  *                   pending --clear/below the level--> idle (resolved: cleared before firing)
  *                   firing --a higher level held "for"--> firing at that level
+ *                   firing --the same level after "repeat"--> firing again (a reminder)
+ *                   firing --too many changes in "flap.window"--> held until a calm window
+ *
+ * Ticks judge the site-wide rules (offline) over a slice of the site table, against the
+ * earlier of processing time and the fleet's watermark.
  *
  * Event ids are derived from the fingerprint, the data's time, the event and the level, so
  * replaying the same input yields the same ids and consumers can drop duplicates.
