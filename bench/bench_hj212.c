@@ -59,7 +59,8 @@ static struct pkt build(const char *st, const char *cn, int npol, const char *co
             memset(v, 0, sizeof *v);
             v->code = codes[p];
             v->field_name = fields[f];
-            snprintf(tmp, sizeof tmp, "%d.%03d", (seq * 7 + p * 13 + f) % 400, (seq * 31 + f) % 1000);
+            snprintf(tmp, sizeof tmp, "%d.%03d", (seq * 7 + p * 13 + f) % 400,
+                     (seq * 31 + f) % 1000);
             v->text = ew_record_strndup(rec, tmp, strlen(tmp));
             v->flag = 'N';
         }
@@ -141,10 +142,11 @@ int main(int argc, char **argv)
     size_t nmix = 0;
     for (int i = 0; i < 100; i++) {
         if (i % 10 < 6)
-            mix[nmix++] = i % 2 ? build("31", "2011", 1 + i % 3, rtd, 1, i)      /* ~100-160 B */
-                                : build("31", "2011", 8, rtd, 2, i);             /* ~400 B */
+            mix[nmix++] = i % 2 ? build("31", "2011", 1 + i % 3, rtd, 1, i) /* ~100-160 B */
+                                : build("31", "2011", 8, rtd, 2, i);        /* ~400 B */
         else if (i % 10 < 9)
-            mix[nmix++] = build(i % 2 ? "31" : "32", "2051", 6 + i % 5, minute, 7, i); /* 0.8-1.6k */
+            mix[nmix++] =
+                build(i % 2 ? "31" : "32", "2051", 6 + i % 5, minute, 7, i); /* 0.8-1.6k */
         else
             mix[nmix++] = build("32", "2061", 10, hour_full, 4, i); /* ~900 B */
     }
@@ -158,11 +160,11 @@ int main(int argc, char **argv)
     double mbs;
     printf("bench_hj212: %.1f s per case, one core\n", seconds);
     double pps = run(typical, 64, seconds, &mbs, 0);
-    printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s\n", "hourly-300", typical[0].len,
-           pps, mbs);
+    printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s\n", "hourly-300", typical[0].len, pps,
+           mbs);
     pps = run(mix, nmix, seconds, &mbs, 0);
-    printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s  (%zu..%zu B)\n", "mix",
-           total / nmix, pps, mbs, minlen, maxlen);
+    printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s  (%zu..%zu B)\n", "mix", total / nmix,
+           pps, mbs, minlen, maxlen);
     pps = run(mix, nmix, seconds, &mbs, 1);
     printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s\n", "crc-only", total / nmix, pps,
            mbs);

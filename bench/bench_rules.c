@@ -51,11 +51,12 @@ int main(int argc, char **argv)
     struct ew_registry *reg = ew_registry_new();
     char ev[512];
     for (long s = 0; s < sites; s++) {
-        int n = snprintf(ev, sizeof ev,
-                         "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E%ld\",\"enterprise_name\":"
-                         "\"企业%ld\",\"mn\":\"3306%020ld\",\"st\":\"31\",\"limits\":{\"a21026\":"
-                         "{\"hour\":35,\"day\":30},\"a21002\":{\"hour\":50},\"a34013\":{\"hour\":10}}}",
-                         s, s, s);
+        int n =
+            snprintf(ev, sizeof ev,
+                     "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E%ld\",\"enterprise_name\":"
+                     "\"企业%ld\",\"mn\":\"3306%020ld\",\"st\":\"31\",\"limits\":{\"a21026\":"
+                     "{\"hour\":35,\"day\":30},\"a21002\":{\"hour\":50},\"a34013\":{\"hour\":10}}}",
+                     s, s, s);
         if (ew_registry_apply_json(reg, ev, (size_t)n, &err)) {
             fprintf(stderr, "bench_rules: %s\n", err.detail);
             return 1;
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
     /* one record per site, rewritten in place each round: only values and times change */
     static const char *codes[6] = {"a21026", "a21002", "a34013", "a19001", "a00000", "a01012"};
     static const double limits[6] = {35, 50, 10, 21, 100, 200};
-    char (*mns)[32] = malloc((size_t)sites * sizeof *mns);
+    char(*mns)[32] = malloc((size_t)sites * sizeof *mns);
     for (long s = 0; s < sites; s++)
         snprintf(mns[s], sizeof mns[s], "3306%020ld", s);
     rec->st = "31";
@@ -113,8 +114,8 @@ int main(int argc, char **argv)
     double secs = now_s() - start;
     struct ew_engine_stats st;
     ew_engine_stats(eng, &st);
-    printf("bench_rules: %ld sites x %ld rounds, %zu rules, 6 values per record, one core\n",
-           sites, rounds, nrules);
+    printf("bench_rules: %ld sites x %ld rounds, %zu rules, 6 values per record, one core\n", sites,
+           rounds, nrules);
     printf("records/s      %12.0f\n", (double)st.records / secs);
     printf("values/s       %12.0f\n", (double)st.records * 6 / secs);
     printf("evaluations    %12llu\n", (unsigned long long)st.evaluations);

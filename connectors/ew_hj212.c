@@ -63,8 +63,8 @@ uint16_t ew_hj212_crc(const void *data, size_t len)
     size_t i = 0, last = len - 1;
     unsigned h = 0xFF;
     for (; i + 8 <= last; i += 8)
-        h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^
-            s[3][p[i + 4]] ^ s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
+        h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^ s[3][p[i + 4]] ^
+            s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
     for (; i < last; i++)
         h = s[0][h ^ p[i]];
     return ew_crc_table[h ^ p[last]];
@@ -114,21 +114,21 @@ static int ew_small_uint(const char *s, size_t n)
 #define EW_MASK_WORDS ((EW_HJ212_MAX_DATA + 63) / 64)
 
 struct ew_masks {
-    uint64_t semi[EW_MASK_WORDS];  /* ';' */
-    uint64_t sep[EW_MASK_WORDS];   /* ';' or ',' */
-    uint64_t eq[EW_MASK_WORDS];    /* '=' */
-    uint64_t dash[EW_MASK_WORDS];  /* '-' */
-    uint64_t ctrl[EW_MASK_WORDS];  /* control bytes: 0x00-0x1F and 0x7F */
-    uint64_t bad[EW_MASK_WORDS];   /* what CP may not hold: control bytes and '&' */
+    uint64_t semi[EW_MASK_WORDS]; /* ';' */
+    uint64_t sep[EW_MASK_WORDS];  /* ';' or ',' */
+    uint64_t eq[EW_MASK_WORDS];   /* '=' */
+    uint64_t dash[EW_MASK_WORDS]; /* '-' */
+    uint64_t ctrl[EW_MASK_WORDS]; /* control bytes: 0x00-0x1F and 0x7F */
+    uint64_t bad[EW_MASK_WORDS];  /* what CP may not hold: control bytes and '&' */
 };
 
 /* Classifies n bytes of d. d must be readable and zero for 64 bytes past n. */
 static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
 {
 #if defined(__SSE2__)
-    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','),
-                  eq = _mm_set1_epi8('='), dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'),
-                  del = _mm_set1_epi8(0x7F), c1f = _mm_set1_epi8(0x1F);
+    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','), eq = _mm_set1_epi8('='),
+                  dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'), del = _mm_set1_epi8(0x7F),
+                  c1f = _mm_set1_epi8(0x1F);
     for (size_t w = 0; w * 64 < n; w++) {
         uint64_t ms = 0, mc = 0, me = 0, md = 0, mctrl = 0, mamp = 0;
         for (unsigned k = 0; k < 4; k++) { /* 4 x 16 bytes make one 64-bit word */
@@ -139,8 +139,8 @@ static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
             me |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq)) << sh;
             md |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dash)) << sh;
             mamp |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp)) << sh;
-            __m128i ctrl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v),
-                                        _mm_cmpeq_epi8(v, del));
+            __m128i ctrl =
+                _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), _mm_cmpeq_epi8(v, del));
             mctrl |= (uint64_t)_mm_movemask_epi8(ctrl) << sh;
         }
         /* bits past the segment stand for the zeros that follow it */
@@ -247,7 +247,7 @@ struct ew_dec {
     const char *pol; /* current PolId */
     enum ew_medium medium;
     struct ew_error *err;
-    size_t group;  /* first value of the current ';' group */
+    size_t group; /* first value of the current ';' group */
     size_t npending;
     struct ew_pending pending[EW_PENDING_MAX];
     bool orphans; /* flag items left as values, for the last pass */
@@ -400,8 +400,7 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     static const int required[] = {EW_HDR_MN, EW_HDR_ST, EW_HDR_CN};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!hv[required[i]] || !*hv[required[i]])
-            return ew_dec_fail(x, EW_EMALFORMED, pos, "missing field ",
-                               ew_hdr_names[required[i]]);
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "missing field ", ew_hdr_names[required[i]]);
     rec->mn = hv[EW_HDR_MN];
     rec->st = hv[EW_HDR_ST];
     rec->cn = hv[EW_HDR_CN];
@@ -416,9 +415,8 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         *dst[i] = ew_small_uint(v, strlen(v));
         if (*dst[i] < 0 || (numeric[i] == EW_HDR_FLAG && *dst[i] > 255))
             return ew_error_set(x->err, EW_EMALFORMED, x->base + hoff[numeric[i]],
-                                "%s is not a number from 0 to %d: %.20s",
-                                ew_hdr_names[numeric[i]], numeric[i] == EW_HDR_FLAG ? 255 : 99999,
-                                v);
+                                "%s is not a number from 0 to %d: %.20s", ew_hdr_names[numeric[i]],
+                                numeric[i] == EW_HDR_FLAG ? 255 : 99999, v);
     }
     rec->version = (uint8_t)ew_version_from_flag(rec->flag);
     rec->kind = (uint8_t)ew_kind_from_cn(rec->cn);
@@ -541,8 +539,12 @@ static void ew_dec_orphans(struct ew_dec *x)
         const struct ew_value *f = &rec->values[i];
         if (!ew_is_flag_item(f) || (f->field == EW_FIELD_FLAG && !ew_flag_letter(f->text)))
             continue;
-        struct ew_pending p = {.code = f->code, .pollutant = f->pollutant, .pol = f->pol,
-                               .flag = f->flag, .text = f->text, .field = f->field};
+        struct ew_pending p = {.code = f->code,
+                               .pollutant = f->pollutant,
+                               .pol = f->pol,
+                               .flag = f->flag,
+                               .text = f->text,
+                               .field = f->field};
         for (size_t j = 0; j < rec->nvalues; j++) {
             struct ew_value *v = &rec->values[j];
             if ((f->field == EW_FIELD_FLAG ? v->flag != '\0' : v->eflag != NULL) ||
@@ -683,8 +685,10 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     if (declared < 0)
         return ew_error_set(err, EW_EMALFORMED, 2, "length field is not 4 decimal digits");
     if ((size_t)declared > max_data)
-        return ew_error_set(err, EW_ETOO_LONG, 2, "declared data segment of %d bytes exceeds "
-                            "the limit of %zu", declared, max_data);
+        return ew_error_set(err, EW_ETOO_LONG, 2,
+                            "declared data segment of %d bytes exceeds "
+                            "the limit of %zu",
+                            declared, max_data);
     if (n < EW_HJ212_FRAME + 2)
         return ew_error_set(err, EW_EMALFORMED, n, "packet too short for a data segment and CRC");
     size_t dlen = n - EW_HJ212_FRAME;
@@ -694,12 +698,12 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
         if ((hex[i] = ew_hexval((unsigned char)crc[i])) < 0)
             return ew_error_set(err, EW_EMALFORMED, n - 4, "CRC is not 4 hex digits");
     if (data[dlen - 2] != '&' || data[dlen - 1] != '&')
-        return ew_error_set(err, EW_EMALFORMED, 6 + dlen, "data segment does not end with the "
+        return ew_error_set(err, EW_EMALFORMED, 6 + dlen,
+                            "data segment does not end with the "
                             "&& that closes CP");
     if (dlen != (size_t)declared)
         return ew_error_set(err, EW_ELENGTH_MISMATCH, 2,
-                            "length field says %d bytes, the data segment has %zu", declared,
-                            dlen);
+                            "length field says %d bytes, the data segment has %zu", declared, dlen);
     uint16_t sent = (uint16_t)(hex[0] << 12 | hex[1] << 8 | hex[2] << 4 | hex[3]);
     uint16_t want = ew_hj212_crc(data, dlen);
     if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen)))
@@ -870,7 +874,8 @@ int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out)
         ew_buf_addc(out, '-');
         ew_enc_kv(out, v->field_name, v->text);
         sep = ";";
-        if (!ew_is_flag_item(v) && (i + 1 == rec->nvalues || !ew_same_group(&rec->values[i + 1], v)))
+        if (!ew_is_flag_item(v) &&
+            (i + 1 == rec->nvalues || !ew_same_group(&rec->values[i + 1], v)))
             ew_enc_group_flags(out, v);
     }
     ew_buf_adds(out, "&&");

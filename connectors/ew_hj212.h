@@ -49,8 +49,9 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
 
 /* Appends rec as one packet with correct length and CRC, ending in CR LF.
  * Returns 0; EW_EINVAL when a text would not read back the same (a delimiter or control byte
- * where the frame forbids it, a parameter named DataTime or PolId...) or mn/st/cn are missing; EW_ETOO_LONG when the data segment would
- * exceed 9,999 bytes; EW_ENOMEM. On error out->len is unchanged. */
+ * where the frame forbids it, a parameter named DataTime or PolId...) or mn/st/cn are missing;
+ * EW_ETOO_LONG when the data segment would exceed 9,999 bytes; EW_ENOMEM. On error out->len is
+ * unchanged. */
 int ew_hj212_encode(const struct ew_record *rec, struct ew_buf *out);
 
 #endif

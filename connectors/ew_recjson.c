@@ -159,8 +159,7 @@ static int ew_jvalue(struct ew_jdec *x, json_t *jv, size_t idx, enum ew_medium m
     if (!json_is_object(jv))
         return ew_jfail(x, path, "expected an object");
     if (rec->nvalues >= EW_RECORD_MAX_VALUES)
-        return ew_error_set(x->err, EW_ETOO_LONG, 0, "more than %d values",
-                            EW_RECORD_MAX_VALUES);
+        return ew_error_set(x->err, EW_ETOO_LONG, 0, "more than %d values", EW_RECORD_MAX_VALUES);
     struct ew_value *v = &rec->values[rec->nvalues];
     memset(v, 0, sizeof *v);
     int rc;
@@ -193,10 +192,10 @@ static int ew_jvalue(struct ew_jdec *x, json_t *jv, size_t idx, enum ew_medium m
             if (!v->text)
                 return ew_error_set(x->err, EW_ETOO_LONG, 0, "%s: record text full", path);
         } else {
-            v->type = f != EW_FIELD_FLAG && f != EW_FIELD_EFLAG &&
-                              ew_parse_number(v->text, n, &v->num)
-                          ? EW_VT_NUMBER
-                          : EW_VT_TEXT;
+            v->type =
+                f != EW_FIELD_FLAG && f != EW_FIELD_EFLAG && ew_parse_number(v->text, n, &v->num)
+                    ? EW_VT_NUMBER
+                    : EW_VT_TEXT;
         }
     } else {
         return ew_jfail(x, path, "value must be a number or a string");
@@ -245,8 +244,8 @@ static int ew_jrecord(struct ew_jdec *x, json_t *root)
         if (rec->version == EW_VERSION_UNKNOWN && strcmp(json_string_value(ver), "unknown"))
             return ew_jfail(x, "version", "expected \"2005\", \"2017\", \"2025\" or \"unknown\"");
     } else {
-        rec->version = (uint8_t)(rec->flag >= 0 ? ew_version_from_flag(rec->flag)
-                                                : EW_VERSION_2017);
+        rec->version =
+            (uint8_t)(rec->flag >= 0 ? ew_version_from_flag(rec->flag) : EW_VERSION_2017);
     }
     rec->kind = (uint8_t)ew_kind_from_cn(rec->cn);
 
@@ -273,7 +272,8 @@ static int ew_jrecord(struct ew_jdec *x, json_t *root)
             return ew_jfail(x, "params", "expected an object");
         const char *key;
         json_t *val;
-        json_object_foreach(params, key, val) {
+        json_object_foreach(params, key, val)
+        {
             if (rec->nparams >= EW_RECORD_MAX_PARAMS)
                 return ew_error_set(x->err, EW_ETOO_LONG, 0, "more than %d parameters",
                                     EW_RECORD_MAX_PARAMS);

@@ -27,7 +27,6 @@ int ew_error_to_json(const struct ew_error *err, struct ew_buf *out);
  * Returns 0, EW_EMALFORMED (err has line, column and offset for syntax errors, the path of
  * the offending member otherwise), EW_ETOO_LONG (more values, parameters or text than a
  * record holds) or EW_ENOMEM. */
-int ew_record_from_json(const char *buf, size_t len, struct ew_record *rec,
-                        struct ew_error *err);
+int ew_record_from_json(const char *buf, size_t len, struct ew_record *rec, struct ew_error *err);
 
 #endif

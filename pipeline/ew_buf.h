@@ -24,7 +24,10 @@ struct ew_buf {
     int err;
 };
 
-#define EW_BUF_INIT {NULL, 0, 0, 0, 0}
+#define EW_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 void ew_buf_clear(struct ew_buf *b);   /* len = 0, err = 0; keeps memory */
 void ew_buf_release(struct ew_buf *b); /* frees memory; the buffer is then EW_BUF_INIT */

@@ -118,19 +118,17 @@ enum ew_data_kind ew_kind_from_cn(const char *cn)
 const char *ew_kind_name(enum ew_data_kind k)
 {
     static const char *const names[] = {
-        [EW_KIND_OTHER] = "other",   [EW_KIND_REALTIME] = "realtime", [EW_KIND_MINUTE] = "minute",
-        [EW_KIND_HOUR] = "hour",     [EW_KIND_DAY] = "day",           [EW_KIND_STATE] = "state",
-        [EW_KIND_RUNTIME] = "runtime", [EW_KIND_INFO] = "info",       [EW_KIND_REPLY] = "reply",
+        [EW_KIND_OTHER] = "other",     [EW_KIND_REALTIME] = "realtime", [EW_KIND_MINUTE] = "minute",
+        [EW_KIND_HOUR] = "hour",       [EW_KIND_DAY] = "day",           [EW_KIND_STATE] = "state",
+        [EW_KIND_RUNTIME] = "runtime", [EW_KIND_INFO] = "info",         [EW_KIND_REPLY] = "reply",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
 }
-
 
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
     return ew_field_lookup_key(ew_field_key(ew_pollutant_pack(s, n), n), s, n);
 }
-
 
 void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium)
 {

@@ -28,7 +28,7 @@
 #define EW_RECORD_MAX_PARAMS 32
 /* The arena holds the largest legal data segment (9,999 bytes) with 64 bytes of padding that
  * the HJ 212 decoder reads past its end, and every string a JSON record can bring. */
-#define EW_RECORD_TEXT_MAX 16384
+#define EW_RECORD_TEXT_MAX   16384
 
 /* Protocol edition, from bits 2..5 of the packet's Flag (absent Flag means 2005). */
 enum ew_version { EW_VERSION_2005 = 0, EW_VERSION_2017, EW_VERSION_2025, EW_VERSION_UNKNOWN };
@@ -103,9 +103,9 @@ struct ew_value {
     const char *pol;                      /* PolId the value belongs to (3020 info), or NULL */
     const struct ew_pollutant *pollutant; /* table entry, NULL for unknown codes */
     double num;
-    uint8_t field; /* enum ew_field */
-    uint8_t type;  /* enum ew_value_type */
-    char flag;     /* flag letter as sent, '\0' when none */
+    uint8_t field;        /* enum ew_field */
+    uint8_t type;         /* enum ew_value_type */
+    char flag;            /* flag letter as sent, '\0' when none */
     uint8_t flag_meaning; /* enum ew_flag_meaning */
 };
 

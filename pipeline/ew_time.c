@@ -60,8 +60,8 @@ static bool ew_digits(const char *s, size_t n, unsigned *v)
 }
 
 /* Local (Beijing) broken-down time to epoch ms, validating every field. */
-static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi,
-                          unsigned s, unsigned ms, int64_t offset_ms, int64_t *out)
+static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
+                          unsigned ms, int64_t offset_ms, int64_t *out)
 {
     if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > ew_month_days((int)y, mo) ||
         h > 23 || mi > 59 || s > 59 || ms > 999)
@@ -164,8 +164,8 @@ size_t ew_time_format_iso(int64_t ms, char out[EW_TIME_ISO_MAX])
 int ew_time_parse_iso(const char *s, size_t n, int64_t *ms)
 {
     unsigned y, mo, d, h, mi, sec, milli = 0;
-    if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
-        s[13] != ':' || s[16] != ':')
+    if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':')
         return EW_EMALFORMED;
     if (!ew_digits(s, 4, &y) || !ew_digits(s + 5, 2, &mo) || !ew_digits(s + 8, 2, &d) ||
         !ew_digits(s + 11, 2, &h) || !ew_digits(s + 14, 2, &mi) || !ew_digits(s + 17, 2, &sec))

@@ -32,8 +32,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000) /* data time this far past processing time is a
-                                              wrong device clock: it does not move the mark */
+/* Data time this far past processing time is a wrong device clock: it does not move the mark. */
+#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000)
 
 struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
                                 const struct ew_registry *reg, ew_alert_sink sink, void *ctx)
@@ -49,8 +49,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->ctx = ctx;
     eng->lang = opts ? opts->lang : EW_LANG_ZH;
     eng->sweep_batch = opts ? opts->sweep_batch : 0;
-    eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms
-                                                      : 2 * 3600 * 1000;
+    eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
     return eng;
 err:
@@ -86,13 +85,13 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
 struct ew_judge {
     const struct ew_rule *r;
     const char *mn;
-    const char *data_kind;      /* "hour"...; NULL for a site-wide alert */
-    const struct ew_value *v;   /* the value judged; NULL for a site-wide alert */
+    const char *data_kind;    /* "hour"...; NULL for a site-wide alert */
+    const struct ew_value *v; /* the value judged; NULL for a site-wide alert */
     const struct ew_outlet *outlet;
     const struct ew_limit *limit;
     struct ew_obs obs;
-    int64_t silence;            /* offline: how long the site has been silent (ms) */
-    int64_t last_data;          /* offline: the site's last data time, which {time} shows */
+    int64_t silence;   /* offline: how long the site has been silent (ms) */
+    int64_t last_data; /* offline: the site's last data time, which {time} shows */
     int64_t now;
 };
 
@@ -144,7 +143,8 @@ static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level
             break;
         case EW_TPL_ENTERPRISE_NAME:
             ew_buf_adds(b, j->outlet && j->outlet->enterprise_name ? j->outlet->enterprise_name
-                           : j->outlet ? j->outlet->enterprise_id : j->mn);
+                           : j->outlet                             ? j->outlet->enterprise_id
+                                                                   : j->mn);
             break;
         case EW_TPL_ENTERPRISE_ID:
             ew_buf_adds(b, j->outlet ? j->outlet->enterprise_id : "");
@@ -170,12 +170,12 @@ static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level
             break;
         case EW_TPL_SILENCE: { /* "45 min" / "3.5 h" */
             int64_t min = j->silence / 60000;
-            int n = min < 120 ? snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%lld min"
-                                                                                : "%lld分钟",
-                                         (long long)min)
-                              : snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%.1f h"
-                                                                                : "%.1f小时",
-                                         (double)min / 60);
+            int n =
+                min < 120
+                    ? snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%lld min" : "%lld分钟",
+                               (long long)min)
+                    : snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%.1f h" : "%.1f小时",
+                               (double)min / 60);
             ew_buf_add(b, tmp, (size_t)n);
             break;
         }
@@ -185,8 +185,9 @@ static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level
             break;
         case EW_TPL_PERCENT:
             if (!isnan(j->obs.limit) && j->obs.limit > 0)
-                ew_buf_add(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%.0f",
-                                                    100 * j->obs.value / j->obs.limit));
+                ew_buf_add(
+                    b, tmp,
+                    (size_t)snprintf(tmp, sizeof tmp, "%.0f", 100 * j->obs.value / j->obs.limit));
             break;
         case EW_TPL_LEVEL:
             ew_buf_adds(b, level >= 0 ? j->r->levels[level].name : "");
@@ -276,8 +277,8 @@ static bool ew_held(uint32_t count, int64_t since, uint32_t need, int64_t need_m
 /* Back to idle; the flap window and its count survive, they describe the key's history. */
 static void ew_life_idle(struct ew_life *l)
 {
-    *l = (struct ew_life){.level = -1, .cand = -1, .window_start = l->window_start,
-                          .changes = l->changes};
+    *l = (struct ew_life){
+        .level = -1, .cand = -1, .window_start = l->window_start, .changes = l->changes};
 }
 
 /* Counts one state change; true when it is one more than the window allows. */
@@ -327,8 +328,8 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
         l->cand_count++;
         double th = ew_bound_value(&r->levels[verdict].above, j->obs.limit);
         if (ew_held(l->cand_count, l->cand_since, r->for_count, r->for_ms, t)) {
-            const char *ev = ew_evidence(eng, j, r->levels[verdict].name, th, l->cand_since,
-                                         l->cand_count);
+            const char *ev =
+                ew_evidence(eng, j, r->levels[verdict].name, th, l->cand_since, l->cand_count);
             if (l->status != EW_LIFE_FIRING)
                 ew_flap_change(r, l, t);
             l->status = EW_LIFE_FIRING;
@@ -365,9 +366,9 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
         l->clear_since = t;
     l->clear_count++;
     /* a flapping alert resolves only once it has been clear for a whole flap window */
-    bool held = l->flapping ? t - l->clear_since >= r->flap_ms
-                            : ew_held(l->clear_count, l->clear_since, r->clear_count,
-                                      r->clear_ms, t);
+    bool held = l->flapping
+                    ? t - l->clear_since >= r->flap_ms
+                    : ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t);
     if (!held)
         return;
     if (!l->flapping && ew_flap_change(r, l, t)) {
@@ -375,7 +376,7 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
         return;
     }
     int level = l->level;
-    const char *why = l->flapping ? "calm after flapping"
+    const char *why = l->flapping                   ? "calm after flapping"
                       : isnan(r->clear_below.value) ? "condition cleared"
                                                     : "below the clear level";
     const char *ev = ew_evidence(eng, j, why, ew_bound_value(&r->clear_below, j->obs.limit),
@@ -388,8 +389,8 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
 
 /* ---- site-wide rules: silence ---- */
 
-static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason,
-                                       int64_t last_data, int64_t silence)
+static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason, int64_t last_data,
+                                       int64_t silence)
 {
     struct ew_buf *b = &eng->evidence;
     ew_buf_clear(b);
@@ -417,8 +418,12 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, 0, false);
         if (!k || k->life.status != EW_LIFE_FIRING)
             continue;
-        struct ew_judge j = {.r = r, .mn = site->mn, .outlet = outlet, .now = now,
-                             .silence = data_time - site->last_data, .last_data = data_time};
+        struct ew_judge j = {.r = r,
+                             .mn = site->mn,
+                             .outlet = outlet,
+                             .now = now,
+                             .silence = data_time - site->last_data,
+                             .last_data = data_time};
         j.obs.time = data_time > site->last_data ? data_time : site->last_data;
         j.obs.limit = NAN;
         int level = k->life.level;
@@ -467,11 +472,16 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
         k->life.since = site->last_data;
-        k->life.notified_at = repeat ? ref : site->last_data + (int64_t)r->levels[level].above.value;
+        k->life.notified_at =
+            repeat ? ref : site->last_data + (int64_t)r->levels[level].above.value;
         if (!outlet)
             outlet = ew_registry_find(eng->reg, site->mn);
-        struct ew_judge j = {.r = r, .mn = site->mn, .outlet = outlet, .now = now,
-                             .silence = silence, .last_data = site->last_data};
+        struct ew_judge j = {.r = r,
+                             .mn = site->mn,
+                             .outlet = outlet,
+                             .now = now,
+                             .silence = silence,
+                             .last_data = site->last_data};
         /* the event's time is when the silence reached the level (or, repeated, now), in data
          * time */
         j.obs.time = k->life.notified_at;
@@ -618,8 +628,8 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     static const uint64_t o2 = EW__K('a', '1', '9', '0', '0') | (uint64_t)'1' << 40;
     for (size_t vi = 0; vi < rec->nvalues; vi++) {
         const struct ew_value *v = &rec->values[vi];
-        uint64_t code = v->pollutant ? v->pollutant->key
-                                     : ew_pollutant_pack(v->code, strlen(v->code));
+        uint64_t code =
+            v->pollutant ? v->pollutant->key : ew_pollutant_pack(v->code, strlen(v->code));
         if (v->type != EW_VT_NUMBER || !code)
             continue;
         bool valid = v->flag_meaning == EW_FLAG_NORMAL || v->flag_meaning == EW_FLAG_NONE;
@@ -655,8 +665,13 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
             if (better || !ew_rule_wants_code(r, c->code))
                 continue;
             {
-                struct ew_judge j = {.r = r, .mn = rec->mn, .data_kind = kind_name, .v = c->v,
-                                     .outlet = outlet, .limit = c->limit, .now = now};
+                struct ew_judge j = {.r = r,
+                                     .mn = rec->mn,
+                                     .data_kind = kind_name,
+                                     .v = c->v,
+                                     .outlet = outlet,
+                                     .limit = c->limit,
+                                     .now = now};
                 j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
                 if (r->limited_only && isnan(j.obs.limit))
                     continue;

@@ -43,8 +43,8 @@ static int ew_number_param(json_t *obj, const char *key, double *out, double dfl
 
 static int ew_neg_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 {
-    static const char *const dflt[] = {"a01012", "a01013", "a01017", "a01015", "a01001",
-                                       "a01006", "w01010"};
+    static const char *const dflt[] = {"a01012", "a01013", "a01017", "a01015",
+                                       "a01001", "a01006", "w01010"};
     json_t *except = json_object_get(obj, "except");
     int rc = except ? ew_rule_codes(except, r->except, &r->nexcept, "except", why, n) : 0;
     for (size_t i = 0; !except && i < sizeof dflt / sizeof dflt[0]; i++)
@@ -141,7 +141,8 @@ static int ew_flagp_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     } else if (!json_is_array(flags) || json_array_size(flags) == 0) {
         return EW_FAIL("flags: expected a list of flag letters (\"D\", \"M\"...)");
     }
-    json_array_foreach(flags, i, v) {
+    json_array_foreach(flags, i, v)
+    {
         const char *s = json_string_value(v);
         if (!s || strlen(s) != 1 || s[0] == 'N')
             return EW_FAIL("flags[%zu]: expected a flag letter other than N", i);

@@ -81,8 +81,8 @@ const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code)
 static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
 {
     const char *strs[] = {s->mn, s->st, s->enterprise_id, s->enterprise_name, s->outlet_id};
-    size_t need = sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit) +
-                  s->ntags * sizeof(char *);
+    size_t need =
+        sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit) + s->ntags * sizeof(char *);
     for (size_t i = 0; i < 5; i++)
         need += strs[i] ? strlen(strs[i]) + 1 : 0;
     for (size_t i = 0; i < s->nlimits; i++)

@@ -28,7 +28,7 @@ struct ew_outlet {
     double o2_ref;               /* NAN when not given */
     size_t nlimits;
     const struct ew_limit *limits;
-    size_t ntags;                /* labels rules may select on ("key-unit", "district-yuecheng") */
+    size_t ntags; /* labels rules may select on ("key-unit", "district-yuecheng") */
     const char *const *tags;
 };
 

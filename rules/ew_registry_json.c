@@ -51,9 +51,12 @@ static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *er
     json_t *jtags = json_object_get(ev, "tags"), *tag;
     size_t ti;
     if (jtags && (!json_is_array(jtags) || json_array_size(jtags) > EW_OUTLET_MAX_TAGS))
-        return ew_error_set(err, EW_EMALFORMED, 0, "outlet.upsert: tags must be a list of at most "
-                            "%d strings", EW_OUTLET_MAX_TAGS);
-    json_array_foreach(jtags, ti, tag) {
+        return ew_error_set(err, EW_EMALFORMED, 0,
+                            "outlet.upsert: tags must be a list of at most "
+                            "%d strings",
+                            EW_OUTLET_MAX_TAGS);
+    json_array_foreach(jtags, ti, tag)
+    {
         if (!json_is_string(tag))
             return ew_error_set(err, EW_EMALFORMED, 0, "outlet.upsert: tags[%zu] is not a string",
                                 ti);
@@ -65,7 +68,8 @@ static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *er
     const char *code;
     json_t *l;
     enum ew_medium medium = ew_medium_of_st(o.st);
-    json_object_foreach(lims, code, l) {
+    json_object_foreach(lims, code, l)
+    {
         if (o.nlimits == EW_OUTLET_MAX_LIMITS)
             return ew_error_set(err, EW_ETOO_LONG, 0, "outlet.upsert: more than %d limits",
                                 EW_OUTLET_MAX_LIMITS);
@@ -97,8 +101,8 @@ int ew_registry_apply_json(struct ew_registry *reg, const char *buf, size_t len,
     if (ew_alloc_failures() != failures)
         rc = ew_error_set(err, EW_ENOMEM, 0, "out of memory while parsing JSON");
     else if (!ev)
-        rc = ew_error_set(err, EW_EMALFORMED, (size_t)(jerr.position > 0 ? jerr.position : 0),
-                          "%s", jerr.text);
+        rc = ew_error_set(err, EW_EMALFORMED, (size_t)(jerr.position > 0 ? jerr.position : 0), "%s",
+                          jerr.text);
     else if (!json_is_string(json_object_get(ev, "type")))
         rc = ew_error_set(err, EW_EMALFORMED, 0, "event without a type");
     else if (!strcmp(json_string_value(json_object_get(ev, "type")), "outlet.upsert"))

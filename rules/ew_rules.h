@@ -43,26 +43,26 @@ typedef void (*ew_alert_sink)(void *ctx, const struct ew_alert_event *ev);
 enum ew_lang { EW_LANG_ZH = 0, EW_LANG_EN };
 
 struct ew_engine_opts {
-    size_t max_sites;  /* bound on the sites whose rule state is kept; beyond it the site least
-                          recently seen is evicted (counted). 0 means 100,000. */
-    enum ew_lang lang; /* messages in Chinese (default) or English */
+    size_t max_sites;   /* bound on the sites whose rule state is kept; beyond it the site least
+                           recently seen is evicted (counted). 0 means 100,000. */
+    enum ew_lang lang;  /* messages in Chinese (default) or English */
     size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
     int64_t allowed_lateness_ms; /* a record older than its site's newest of the same data kind
                                     by more than this is late: counted, not judged. 0: 2 hours */
 };
 
 struct ew_engine_stats {
-    uint64_t records;     /* records seen */
-    uint64_t evaluations; /* (rule, value) pairs judged */
-    uint64_t events;      /* alert events emitted */
-    uint64_t evictions;   /* sites dropped to stay within max_sites */
-    uint64_t skipped_mn;  /* records whose MN is too long to key state (> 47 bytes) */
-    uint64_t late;        /* records older than the allowed lateness: not judged */
-    uint64_t nomem;       /* judgements skipped because a site's state could not grow */
+    uint64_t records;      /* records seen */
+    uint64_t evaluations;  /* (rule, value) pairs judged */
+    uint64_t events;       /* alert events emitted */
+    uint64_t evictions;    /* sites dropped to stay within max_sites */
+    uint64_t skipped_mn;   /* records whose MN is too long to key state (> 47 bytes) */
+    uint64_t late;         /* records older than the allowed lateness: not judged */
+    uint64_t nomem;        /* judgements skipped because a site's state could not grow */
     uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
-    size_t sites;         /* sites held now */
-    size_t keys;          /* (site, rule, pollutant) states held now */
-    size_t state_bytes;   /* memory of the site table and every key block */
+    size_t sites;          /* sites held now */
+    size_t keys;           /* (site, rule, pollutant) states held now */
+    size_t state_bytes;    /* memory of the site table and every key block */
 };
 
 struct ew_engine;

@@ -86,8 +86,8 @@ struct ew_obs {
 
 struct ew_kind {
     const char *name;
-    size_t state_size; /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
-                          imported from checkpoints) */
+    size_t state_size;  /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
+                           imported from checkpoints) */
     bool quiet_pending; /* no pending events: its conditions are only news once they hold */
     bool site_wide;     /* judged per site on ticks (offline), not per value */
     /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
@@ -130,10 +130,10 @@ struct ew_rule {
     uint16_t flap_changes; /* more state changes than this in flap_ms: resolution is held */
     int64_t flap_ms;
     /* kind parameters */
-    double o2_max;  /* threshold: converted (Zs) fields are not judged above this O2; NAN */
-    double epsilon; /* constant: the largest change that still counts as unchanged */
-    double flow_above; /* zero_with_flow, constant: the flow that means the source runs */
-    double range;   /* over_range: the instrument's range, NAN when only flag T counts */
+    double o2_max;          /* threshold: converted (Zs) fields are not judged above this O2; NAN */
+    double epsilon;         /* constant: the largest change that still counts as unchanged */
+    double flow_above;      /* zero_with_flow, constant: the flow that means the source runs */
+    double range;           /* over_range: the instrument's range, NAN when only flag T counts */
     uint32_t flag_meanings; /* flag_persisting: bit per enum ew_flag_meaning that counts */
     size_t nexcept;
     uint64_t except[EW_RULE_MAX_CODES]; /* negative: codes never judged */
@@ -158,8 +158,7 @@ extern const struct ew_kind ew_kind_offline;
 int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
 /* Reads "levels": 1 to EW_RULE_MAX_LEVELS objects with "name" and "severity"; bound reads
  * each level's own bound (its "above", its "after") into r->levels[i].above. */
-typedef int (*ew_level_bound_fn)(json_t *level, struct ew_rule *r, size_t i, char *why,
-                                 size_t n);
+typedef int (*ew_level_bound_fn)(json_t *level, struct ew_rule *r, size_t i, char *why, size_t n);
 int ew_rule_levels(json_t *obj, struct ew_rule *r, ew_level_bound_fn bound, char *why, size_t n);
 /* Reads a single "severity" into level 0 named after the kind (the data-quality kinds). */
 int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n);
@@ -176,9 +175,9 @@ enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
 /* The alert lifecycle of one (site, rule, pollutant): which level holds, which is gathering
  * toward firing, and how long the clear condition has held. */
 struct ew_life {
-    uint8_t status;    /* enum ew_life_status */
-    int8_t level;      /* level pending or firing, -1 when idle */
-    int8_t cand;       /* level gathering toward firing, -1 when none */
+    uint8_t status; /* enum ew_life_status */
+    int8_t level;   /* level pending or firing, -1 when idle */
+    int8_t cand;    /* level gathering toward firing, -1 when none */
     uint32_t cand_count;
     int64_t cand_since;
     uint32_t clear_count;
@@ -204,11 +203,11 @@ struct ew_site {
     char mn[EW_MN_MAX];
     int32_t prev, next; /* least recently used list: head is the newest */
     uint32_t nkeys, cap;
-    uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
+    uint32_t hint;     /* where the next lookup starts: records judge keys in the same order */
     int64_t last_data; /* newest data time seen from the site (epoch ms) */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
-    char st[8];        /* system code of its latest record */
-    uint8_t silent;    /* site-wide alerts firing now: records look for them only then */
+    char st[8];                        /* system code of its latest record */
+    uint8_t silent;          /* site-wide alerts firing now: records look for them only then */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
@@ -246,8 +245,7 @@ int ew_sitetab_init(struct ew_sitetab *t, size_t cap);
 void ew_sitetab_release(struct ew_sitetab *t);
 /* The site for mn (mnlen < EW_MN_MAX), created empty when new. Never NULL once initialized:
  * a full table evicts its least recently seen site. *created tells which. */
-struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
-                               bool *created);
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created);
 /* The site's state for (rule, code). With create, a missing one is created idle (NULL only
  * when the block cannot grow: out of memory; it grows by half its size); without, a missing
  * one is NULL. */

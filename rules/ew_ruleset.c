@@ -16,9 +16,8 @@
 #include <string.h>
 
 static const struct ew_kind *const ew_kinds[] = {
-    &ew_kind_threshold,      &ew_kind_negative,        &ew_kind_zero_with_flow,
-    &ew_kind_constant,       &ew_kind_flag_persisting, &ew_kind_over_range,
-    &ew_kind_offline,
+    &ew_kind_threshold,       &ew_kind_negative,   &ew_kind_zero_with_flow, &ew_kind_constant,
+    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)
@@ -90,8 +89,11 @@ int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms)
         return EW_EINVAL;
     char *end;
     long v = strtol(s, &end, 10);
-    int64_t unit = !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000 : !strcmp(end, "h") ? 3600000
-                 : !strcmp(end, "d") ? 86400000 : 0;
+    int64_t unit = !strcmp(end, "s")   ? 1000
+                   : !strcmp(end, "m") ? 60000
+                   : !strcmp(end, "h") ? 3600000
+                   : !strcmp(end, "d") ? 86400000
+                                       : 0;
     if (end == s || v < 0 || v > 1000000 || unit == 0)
         return EW_EINVAL;
     *ms = v * unit;
@@ -124,7 +126,8 @@ int ew_rule_levels(json_t *obj, struct ew_rule *r, ew_level_bound_fn bound, char
     if (!json_is_array(levels) || json_array_size(levels) == 0 ||
         json_array_size(levels) > EW_RULE_MAX_LEVELS)
         return EW_FAIL("levels: expected a list of 1 to %d levels", EW_RULE_MAX_LEVELS);
-    json_array_foreach(levels, i, v) {
+    json_array_foreach(levels, i, v)
+    {
         const char *name = json_string_value(json_object_get(v, "name"));
         const char *sev = json_string_value(json_object_get(v, "severity"));
         if (!name || !*name || strlen(name) >= sizeof r->levels[0].name)
@@ -161,7 +164,8 @@ int ew_rule_codes(json_t *list, uint64_t *codes, size_t *ncodes, const char *wha
     json_t *v;
     if (!json_is_array(list) || json_array_size(list) > EW_RULE_MAX_CODES)
         return EW_FAIL("%s: expected a list of at most %d codes", what, EW_RULE_MAX_CODES);
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         const char *s = json_string_value(v);
         const struct ew_pollutant *p = s ? ew_pollutant_find(s, strlen(s), EW_MEDIUM_OTHER) : NULL;
         if (!s || !*s || strlen(s) > 8)
@@ -177,13 +181,20 @@ static const struct {
     const char *name;
     enum ew_tpl_var var;
 } ew_tpl_names[] = {
-    {"enterprise_name", EW_TPL_ENTERPRISE_NAME}, {"enterprise_id", EW_TPL_ENTERPRISE_ID},
-    {"mn", EW_TPL_MN},                           {"outlet_id", EW_TPL_OUTLET_ID},
-    {"pollutant", EW_TPL_POLLUTANT},             {"pollutant_name", EW_TPL_POLLUTANT_NAME},
-    {"unit", EW_TPL_UNIT},                       {"value", EW_TPL_VALUE},
-    {"limit", EW_TPL_LIMIT},                     {"percent", EW_TPL_PERCENT},
-    {"level", EW_TPL_LEVEL},                     {"severity", EW_TPL_SEVERITY},
-    {"time", EW_TPL_TIME},                       {"rule", EW_TPL_RULE},
+    {"enterprise_name", EW_TPL_ENTERPRISE_NAME},
+    {"enterprise_id", EW_TPL_ENTERPRISE_ID},
+    {"mn", EW_TPL_MN},
+    {"outlet_id", EW_TPL_OUTLET_ID},
+    {"pollutant", EW_TPL_POLLUTANT},
+    {"pollutant_name", EW_TPL_POLLUTANT_NAME},
+    {"unit", EW_TPL_UNIT},
+    {"value", EW_TPL_VALUE},
+    {"limit", EW_TPL_LIMIT},
+    {"percent", EW_TPL_PERCENT},
+    {"level", EW_TPL_LEVEL},
+    {"severity", EW_TPL_SEVERITY},
+    {"time", EW_TPL_TIME},
+    {"rule", EW_TPL_RULE},
     {"silence", EW_TPL_SILENCE},
 };
 
@@ -249,9 +260,9 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
     json_t *v;
     if (st) {
         if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
-            return EW_FAIL("select.st: expected a list of at most %d system codes",
-                           EW_RULE_MAX_ST);
-        json_array_foreach(st, i, v) {
+            return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
+        json_array_foreach(st, i, v)
+        {
             const char *s = json_string_value(v);
             if (!s || !*s || strlen(s) >= sizeof r->st[0])
                 return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
@@ -260,7 +271,8 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
     }
     if (!json_is_array(data) || json_array_size(data) == 0)
         return EW_FAIL("select.data: expected a list of data kinds (realtime, minute, hour, day)");
-    json_array_foreach(data, i, v) {
+    json_array_foreach(data, i, v)
+    {
         const char *s = json_string_value(v);
         int k = EW_KIND_OTHER;
         for (int d = EW_KIND_OTHER; d <= EW_KIND_REPLY && s; d++)
@@ -286,7 +298,8 @@ static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
         json_decref(fields);
         return EW_FAIL("select.field: expected a value field (\"ZsAvg\") or a list of them");
     }
-    json_array_foreach(fields, i, v) {
+    json_array_foreach(fields, i, v)
+    {
         const char *s = json_string_value(v);
         enum ew_field f = s ? ew_field_lookup(s, strlen(s)) : EW_FIELD_OTHER;
         if (f == EW_FIELD_OTHER || f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG) {
@@ -310,13 +323,13 @@ static int ew_rule_select_who(json_t *sel, struct ew_rule *r, char *why, size_t 
             continue;
         if (!json_is_array(list) || json_array_size(list) == 0 ||
             json_array_size(list) > EW_RULE_MAX_WHO)
-            return EW_FAIL("select.%s: expected a list of 1 to %d names", keys[w],
-                           EW_RULE_MAX_WHO);
-        json_array_foreach(list, i, v) {
+            return EW_FAIL("select.%s: expected a list of 1 to %d names", keys[w], EW_RULE_MAX_WHO);
+        json_array_foreach(list, i, v)
+        {
             const char *s = json_string_value(v);
             if (!s || !*s || strlen(s) >= EW_RULE_WHO_LEN)
-                return EW_FAIL("select.%s[%zu]: expected a name of 1 to %d characters", keys[w],
-                               i, EW_RULE_WHO_LEN - 1);
+                return EW_FAIL("select.%s[%zu]: expected a name of 1 to %d characters", keys[w], i,
+                               EW_RULE_WHO_LEN - 1);
             snprintf(r->who[w][r->nwho[w]++], EW_RULE_WHO_LEN, "%s", s);
         }
     }
@@ -334,7 +347,8 @@ static int ew_rule_select_site(json_t *sel, struct ew_rule *r, char *why, size_t
         return 0;
     if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
         return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
-    json_array_foreach(st, i, v) {
+    json_array_foreach(st, i, v)
+    {
         const char *s = json_string_value(v);
         if (!s || !*s || strlen(s) >= sizeof r->st[0])
             return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
@@ -373,8 +387,9 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     if (json_object_get(obj, "limit")) {
         if (!lim || (strcmp(lim, "rtd") && strcmp(lim, "hour") && strcmp(lim, "day")))
             return EW_FAIL("limit: expected \"rtd\", \"hour\" or \"day\"");
-        r->limit_kind = !strcmp(lim, "rtd") ? EW_LIMIT_RTD : !strcmp(lim, "hour") ? EW_LIMIT_HOUR
-                                                                                 : EW_LIMIT_DAY;
+        r->limit_kind = !strcmp(lim, "rtd")    ? EW_LIMIT_RTD
+                        : !strcmp(lim, "hour") ? EW_LIMIT_HOUR
+                                               : EW_LIMIT_DAY;
     }
     if ((rc = r->kind->compile(obj, r, why, n)))
         return rc;
@@ -384,10 +399,12 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
                    r->repeat_ms <= 0))
         return EW_FAIL("repeat: expected a duration (\"4h\")");
     if (flap) {
-        json_t *changes = json_object_get(flap, "changes"), *window = json_object_get(flap, "window");
+        json_t *changes = json_object_get(flap, "changes"),
+               *window = json_object_get(flap, "window");
         if (!json_is_integer(changes) || json_integer_value(changes) < 1 ||
             json_integer_value(changes) > 1000)
-            return EW_FAIL("flap.changes: expected how many state changes a window allows (1-1000)");
+            return EW_FAIL(
+                "flap.changes: expected how many state changes a window allows (1-1000)");
         if (!json_is_string(window) || ew_hold_parse(window, &count, &r->flap_ms) ||
             r->flap_ms <= 0)
             return EW_FAIL("flap.window: expected a duration (\"1h\")");

@@ -92,8 +92,7 @@ static void ew_st__unindex(struct ew_sitetab *t, int32_t n)
     t->index[i] = 0;
 }
 
-struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen,
-                               bool *created)
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created)
 {
     size_t mask = t->nindex - 1, i = (size_t)ew_st__hash(mn, mnlen) & mask;
     for (uint32_t v; (v = t->index[i]) != 0; i = (i + 1) & mask) {

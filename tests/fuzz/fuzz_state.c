@@ -13,8 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char rules[] =
     "{\"rules\":[{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{"
     "\"data\":[\"hour\"],\"field\":\"Avg\"},\"levels\":[{\"name\":\"w\",\"above\":50,\"severity\":"
-    "\"w\"},{\"name\":\"o\",\"above\":100,\"severity\":\"c\"}],\"for\":3,\"message\":{\"zh\":\"x\"}},"
-    "{\"id\":\"flat\",\"kind\":\"constant\",\"audience\":\"officer\",\"severity\":\"m\",\"select\":{"
+    "\"w\"},{\"name\":\"o\",\"above\":100,\"severity\":\"c\"}],\"for\":3,\"message\":{\"zh\":\"x\"}"
+    "},"
+    "{\"id\":\"flat\",\"kind\":\"constant\",\"audience\":\"officer\",\"severity\":\"m\",\"select\":"
+    "{"
     "\"data\":[\"hour\"],\"field\":\"Avg\"},\"message\":{\"zh\":\"x\"}},{\"id\":\"off\",\"kind\":"
     "\"offline\",\"audience\":\"officer\",\"levels\":[{\"name\":\"off\",\"after\":\"1h\","
     "\"severity\":\"m\"}],\"message\":{\"zh\":\"x\"}}]}";

@@ -60,8 +60,8 @@ static int decode_case(const char *dir, const char *packet, size_t n, struct ew_
         if (rc2 == 0)
             ew_record_to_json(rec2, 1, &again);
         if (rc2 != 0 || strcmp(again.data, out.data))
-            status = fail("encode -> decode round trip", out.data,
-                          rc2 ? ew_strerror(rc2) : again.data);
+            status =
+                fail("encode -> decode round trip", out.data, rc2 ? ew_strerror(rc2) : again.data);
         ew_record_free(rec2);
         ew_buf_release(&pkt);
         ew_buf_release(&again);

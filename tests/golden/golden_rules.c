@@ -179,12 +179,13 @@ int main(int argc, char **argv)
         json_t *ws = json_loads(stats_text, 0, &jerr);
         const char *key;
         json_t *v;
-        uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions, st.keys,
-                               st.sites,   st.late};
+        uint64_t got_vals[] = {st.records, st.evaluations, st.events, st.evictions,
+                               st.keys,    st.sites,       st.late};
         const char *names[] = {"records", "evaluations", "events", "evictions",
                                "keys",    "sites",       "late"};
         const size_t nnames = sizeof names / sizeof names[0];
-        json_object_foreach(ws, key, v) {
+        json_object_foreach(ws, key, v)
+        {
             size_t k = 0;
             while (k < nnames && strcmp(names[k], key))
                 k++;

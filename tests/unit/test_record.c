@@ -73,8 +73,8 @@ static void test_numbers_parse(void **state)
     assert_true(d == 5.0);
     assert_true(ew_parse_number("12345678901234567890.5", 22, &d));
     assert_true(d == 12345678901234567890.5);
-    const char *bad[] = {"", "-", ".", "1.2.3", "1e", "1e+", "0x10", "inf", "nan", " 1", "1 ",
-                         "1,5", "e5", "1e999"};
+    const char *bad[] = {"",    "-",   ".",  "1.2.3", "1e",  "1e+", "0x10",
+                         "inf", "nan", " 1", "1 ",    "1,5", "e5",  "1e999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(ew_parse_number(bad[i], strlen(bad[i]), &d));
 }
@@ -102,9 +102,11 @@ static void test_numbers_padded(void **state)
 {
     (void)state;
     srand(2025);
-    const char *fixed[] = {"0", "-0.052", "7", "12345678", "1234567.1234567", "99999999.5",
-                           ".5", "5.", "+3.25", "1e-3", "0.00000001", "00012.3400", "1.2.3",
-                           "-", "12a", "3,5", "1234567890123", "0.123456789012", ""};
+    const char *fixed[] = {
+        "0",     "-0.052", "7",     "12345678", "1234567.1234567", "99999999.5",
+        ".5",    "5.",     "+3.25", "1e-3",     "0.00000001",      "00012.3400",
+        "1.2.3", "-",      "12a",   "3,5",      "1234567890123",   "0.123456789012",
+        ""};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
         char buf[64] = {0}, s[40];
         if (i < sizeof fixed / sizeof fixed[0]) {
@@ -135,8 +137,8 @@ static void test_numbers_format_shortest(void **state)
     (void)state;
     char out[32];
     const double vals[] = {31.2, 0.1 + 0.2, -0.052, 188280, 1e-7, 1e21, 0, 1.7976931348623157e308};
-    const char *want[] = {"31.2", "0.30000000000000004", "-0.052", "188280", "1e-07", "1e+21",
-                          "0", "1.7976931348623157e+308"};
+    const char *want[] = {"31.2", "0.30000000000000004",    "-0.052", "188280", "1e-07", "1e+21",
+                          "0",    "1.7976931348623157e+308"};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         ew_format_number(vals[i], out);
         assert_string_equal(out, want[i]);

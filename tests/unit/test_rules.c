@@ -28,8 +28,9 @@ static const char *compile_error(const char *text)
 }
 
 #define GOOD                                                                                       \
-    "{\"id\":\"r1\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":[\"hour\"]," \
-    "\"field\":\"ZsAvg\"},\"levels\":[{\"name\":\"over\",\"above\":\"100%\",\"severity\":"      \
+    "{\"id\":\"r1\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":["        \
+    "\"hour\"],"                                                                                   \
+    "\"field\":\"ZsAvg\"},\"levels\":[{\"name\":\"over\",\"above\":\"100%\",\"severity\":"         \
     "\"critical\"}],\"message\":{\"zh\":\"{pollutant_name} {value}\"}}"
 
 static void test_good_rule_compiles(void **state)
@@ -71,16 +72,23 @@ static void test_errors_name_file_rule_and_reason(void **state)
     struct {
         const char *from, *to, *want;
     } cases[] = {
-        {"\"100%\"", "\"lots\"", "t.json: r1: levels[0].above: expected a number or a percentage (\"80%\")"},
+        {"\"100%\"", "\"lots\"",
+         "t.json: r1: levels[0].above: expected a number or a percentage (\"80%\")"},
         {"[\"hour\"]", "[\"weekly\"]", "t.json: r1: select.data[0]: unknown data kind"},
-        {"\"ZsAvg\"", "\"Flag\"", "t.json: r1: select.field[0]: expected Rtd, ZsRtd, Avg, ZsAvg, Min, Max..."},
+        {"\"ZsAvg\"", "\"Flag\"",
+         "t.json: r1: select.field[0]: expected Rtd, ZsRtd, Avg, ZsAvg, Min, Max..."},
         {"{value}", "{valeu}", "t.json: r1: message: unknown placeholder {valeu}"},
         {"{value}", "{value", "t.json: r1: message: unclosed '{'"},
-        {"\"critical\"}]", "\"critical\"}],\"for\":\"3 weeks\"", "t.json: r1: for: expected a count of values (3) or a duration (\"30m\")"},
-        {"\"critical\"}]", "\"critical\"}],\"clear\":{\"below\":\"120%\"}", "t.json: r1: clear.below: must not be above the lowest level"},
-        {"\"critical\"}]", "\"critical\"}],\"repeat\":4", "t.json: r1: repeat: expected a duration (\"4h\")"},
-        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":0,\"window\":\"1h\"}", "t.json: r1: flap.changes: expected how many state changes a window allows (1-1000)"},
-        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":3}", "t.json: r1: flap.window: expected a duration (\"1h\")"},
+        {"\"critical\"}]", "\"critical\"}],\"for\":\"3 weeks\"",
+         "t.json: r1: for: expected a count of values (3) or a duration (\"30m\")"},
+        {"\"critical\"}]", "\"critical\"}],\"clear\":{\"below\":\"120%\"}",
+         "t.json: r1: clear.below: must not be above the lowest level"},
+        {"\"critical\"}]", "\"critical\"}],\"repeat\":4",
+         "t.json: r1: repeat: expected a duration (\"4h\")"},
+        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":0,\"window\":\"1h\"}",
+         "t.json: r1: flap.changes: expected how many state changes a window allows (1-1000)"},
+        {"\"critical\"}]", "\"critical\"}],\"flap\":{\"changes\":3}",
+         "t.json: r1: flap.window: expected a duration (\"1h\")"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *good = GOOD;
@@ -92,8 +100,9 @@ static void test_errors_name_file_rule_and_reason(void **state)
     }
     /* the data-quality kinds */
 #define Q(kind, extra)                                                                             \
-    "{\"rules\":[{\"id\":\"q\",\"kind\":\"" kind "\",\"audience\":\"officer\","               \
-    "\"select\":{\"data\":[\"realtime\"],\"field\":\"Rtd\"}," extra "\"message\":{\"zh\":\"x\"}}]}"
+    "{\"rules\":[{\"id\":\"q\",\"kind\":\"" kind "\",\"audience\":\"officer\","                    \
+    "\"select\":{\"data\":[\"realtime\"],\"field\":\"Rtd\"}," extra                                \
+    "\"message\":{\"zh\":\"x\"}}]}"
     struct {
         const char *json, *want;
     } qcases[] = {
@@ -145,7 +154,7 @@ static void test_sitetab_matches_model(void **state)
     enum { CAP = 64, SITES = 200, OPS = 200000 };
     struct ew_sitetab t;
     assert_int_equal(ew_sitetab_init(&t, CAP), 0);
-    long stamp[SITES] = {0}; /* last use, 0 = not held */
+    long stamp[SITES] = {0};    /* last use, 0 = not held */
     unsigned keys[SITES] = {0}; /* bit per (rule, code) created at the site */
     long clock = 0;
     srand(7);
@@ -197,10 +206,12 @@ static void test_registry_upsert_replaces(void **state)
     (void)state;
     struct ew_registry *reg = ew_registry_new();
     struct ew_error err = {0};
-    const char *a = "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
-                    "\"limits\":{\"02\":{\"hour\":35,\"unit\":\"mg/m3\"}}}";
-    const char *b = "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
-                    "\"limits\":{\"a21026\":{\"hour\":50}}}";
+    const char *a =
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
+        "\"limits\":{\"02\":{\"hour\":35,\"unit\":\"mg/m3\"}}}";
+    const char *b =
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"31\","
+        "\"limits\":{\"a21026\":{\"hour\":50}}}";
     assert_int_equal(ew_registry_apply_json(reg, a, strlen(a), &err), 0);
     const struct ew_outlet *o = ew_registry_find(reg, "M1");
     const struct ew_pollutant *so2 = ew_pollutant_find("a21026", 6, EW_MEDIUM_AIR);
@@ -213,7 +224,8 @@ static void test_registry_upsert_replaces(void **state)
     assert_int_equal(ew_registry_count(reg), 1);
     for (int i = 0; i < 1000; i++) { /* growth keeps every entry */
         char ev[200];
-        snprintf(ev, sizeof ev, "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E\",\"mn\":\"S%d\"}", i);
+        snprintf(ev, sizeof ev,
+                 "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E\",\"mn\":\"S%d\"}", i);
         assert_int_equal(ew_registry_apply_json(reg, ev, strlen(ev), &err), 0);
     }
     assert_int_equal(ew_registry_count(reg), 1001);

@@ -15,7 +15,8 @@
 
 static const char rules_json[] =
     "{\"rules\":["
-    "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":[\"hour\"],"
+    "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":["
+    "\"hour\"],"
     "\"field\":\"Avg\"},\"levels\":[{\"name\":\"warn\",\"above\":50,\"severity\":\"w\"},{\"name\":"
     "\"over\",\"above\":100,\"severity\":\"c\"}],\"for\":3,\"message\":{\"zh\":\"{value}\"}},"
     "{\"id\":\"flat\",\"kind\":\"constant\",\"audience\":\"officer\",\"severity\":\"m\",\"for\":4,"
@@ -60,7 +61,7 @@ static void feed(struct ew_engine *eng, int s, int h, double value)
 static void history(struct ew_engine *eng)
 {
     for (int h = 0; h < 6; h++) {
-        feed(eng, 1, h, 120);           /* over: pending, then firing */
+        feed(eng, 1, h, 120);             /* over: pending, then firing */
         feed(eng, 2, h, h < 4 ? 60 : 70); /* warn level; flat for a while */
         if (h < 2)
             feed(eng, 3, h, 10); /* goes silent */
@@ -161,9 +162,10 @@ static void test_import_drops_unknown_rules(void **state)
     ew_engine_stats(a, &sa);
     ew_engine_free(a);
     /* an engine that has only the offline rule keeps only its keys */
-    const char *only_off = "{\"rules\":[{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\","
-                           "\"levels\":[{\"name\":\"off\",\"after\":\"3h\",\"severity\":\"m\"}],"
-                           "\"message\":{\"zh\":\"{silence}\"}}]}";
+    const char *only_off =
+        "{\"rules\":[{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\","
+        "\"levels\":[{\"name\":\"off\",\"after\":\"3h\",\"severity\":\"m\"}],"
+        "\"message\":{\"zh\":\"{silence}\"}}]}";
     struct ew_engine *b = engine(only_off, reg, &ev);
     struct ew_error err = {0};
     assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
@@ -208,8 +210,8 @@ static void test_reload_keeps_unchanged_shapes(void **state)
     ew_engine_stats(eng, &before);
 
     /* a new threshold, the same shape: the alert stays firing, no new event */
-    assert_int_equal(ew_engine_reload(eng, compile(replace(rules_json, "\"above\":100",
-                                                           "\"above\":110"))), 0);
+    assert_int_equal(
+        ew_engine_reload(eng, compile(replace(rules_json, "\"above\":100", "\"above\":110"))), 0);
     ew_buf_clear(&ev);
     feed(eng, 1, 3, 120);
     assert_null(strstr(ev.data ? ev.data : "", "\"rule\":\"over\""));

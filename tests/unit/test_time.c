@@ -30,9 +30,9 @@ static void test_digits_rejects_impossible_dates(void **state)
 {
     (void)state;
     int64_t ms;
-    const char *bad[] = {"20240230170000", "20230229000000", "20241301000000", "20240100000000",
-                         "20240122240000", "20240122236000", "20240122235960", "2024012217000x",
-                         "00000101000000"};
+    const char *bad[] = {"20240230170000", "20230229000000", "20241301000000",
+                         "20240100000000", "20240122240000", "20240122236000",
+                         "20240122235960", "2024012217000x", "00000101000000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(ew_time_parse_digits(bad[i], 14, &ms), EW_EMALFORMED);
     assert_int_equal(ew_time_parse_digits("2024022917000", 13, &ms), EW_EMALFORMED);
@@ -63,8 +63,9 @@ static void test_iso_format_and_parse(void **state)
     }
     assert_int_equal(ew_time_parse_iso("2024-01-22T17:00:00.25+08:00", 28, &ms), 0);
     assert_int_equal(ms, 1705914000250LL);
-    const char *bad[] = {"2024-01-22", "2024-01-22T17:00:00+8", "2024-01-22T17:00:00.+08:00",
-                         "2024-02-30T00:00:00", "2024-01-22T17:00:00 +08:00", "2024/01/22T17:00:00"};
+    const char *bad[] = {
+        "2024-01-22",          "2024-01-22T17:00:00+8",      "2024-01-22T17:00:00.+08:00",
+        "2024-02-30T00:00:00", "2024-01-22T17:00:00 +08:00", "2024/01/22T17:00:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(ew_time_parse_iso(bad[i], strlen(bad[i]), &ms), EW_EMALFORMED);
 }
