@@ -250,25 +250,39 @@ int ew_tpl_compile(struct ew_tpl *t, const char *text, char *why, size_t n)
 
 /* ---- rules ---- */
 
+/* select.st: the systems a rule applies to (all when absent). A site-wide rule selects by
+ * nothing else; value rules add the rest (ew_rule_select). */
+static int ew_rule_select_site(json_t *sel, struct ew_rule *r, char *why, size_t n)
+{
+    json_t *st = json_object_get(sel, "st"), *v;
+    size_t i;
+    if (sel && !json_is_object(sel))
+        return EW_FAIL("select: expected an object");
+    if (!st)
+        return 0;
+    if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
+        return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
+    json_array_foreach(st, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || !*s || strlen(s) >= sizeof r->st[0])
+            return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
+        snprintf(r->st[r->nst++], sizeof r->st[0], "%s", s);
+    }
+    return 0;
+}
+
 static int ew_rule_select(json_t *sel, struct ew_rule *r, char *why, size_t n)
 {
     if (!json_is_object(sel))
         return EW_FAIL("select: expected an object");
-    json_t *st = json_object_get(sel, "st"), *data = json_object_get(sel, "data"),
-           *pol = json_object_get(sel, "pollutants"), *field = json_object_get(sel, "field");
+    json_t *data = json_object_get(sel, "data"), *pol = json_object_get(sel, "pollutants"),
+           *field = json_object_get(sel, "field");
     size_t i;
     json_t *v;
-    if (st) {
-        if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
-            return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
-        json_array_foreach(st, i, v)
-        {
-            const char *s = json_string_value(v);
-            if (!s || !*s || strlen(s) >= sizeof r->st[0])
-                return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
-            snprintf(r->st[r->nst++], sizeof r->st[0], "%s", s);
-        }
-    }
+    int st_rc = ew_rule_select_site(sel, r, why, n);
+    if (st_rc)
+        return st_rc;
     if (!json_is_array(data) || json_array_size(data) == 0)
         return EW_FAIL("select.data: expected a list of data kinds (realtime, minute, hour, day)");
     json_array_foreach(data, i, v)
@@ -332,27 +346,6 @@ static int ew_rule_select_who(json_t *sel, struct ew_rule *r, char *why, size_t 
                                EW_RULE_WHO_LEN - 1);
             snprintf(r->who[w][r->nwho[w]++], EW_RULE_WHO_LEN, "%s", s);
         }
-    }
-    return 0;
-}
-
-/* A site-wide rule selects sites only: by system code. */
-static int ew_rule_select_site(json_t *sel, struct ew_rule *r, char *why, size_t n)
-{
-    json_t *st = json_object_get(sel, "st"), *v;
-    size_t i;
-    if (sel && !json_is_object(sel))
-        return EW_FAIL("select: expected an object");
-    if (!st)
-        return 0;
-    if (!json_is_array(st) || json_array_size(st) > EW_RULE_MAX_ST)
-        return EW_FAIL("select.st: expected a list of at most %d system codes", EW_RULE_MAX_ST);
-    json_array_foreach(st, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (!s || !*s || strlen(s) >= sizeof r->st[0])
-            return EW_FAIL("select.st[%zu]: expected a system code such as \"31\"", i);
-        snprintf(r->st[r->nst++], sizeof r->st[0], "%s", s);
     }
     return 0;
 }
