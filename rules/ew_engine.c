@@ -51,8 +51,15 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->sweep_batch = opts ? opts->sweep_batch : 0;
     eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
+    int64_t grace = opts ? opts->average_grace_ms : 0;
+    eng->grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
+    eng->averaging = ew_ruleset_averages(rules);
+    if (eng->averaging && !(eng->computed = ew_record_new()))
+        goto err;
     return eng;
 err:
+    if (eng)
+        ew_sitetab_release(&eng->sites);
     ew_free(eng);
     ew_ruleset_free(rules);
     return NULL;
@@ -66,6 +73,7 @@ void ew_engine_free(struct ew_engine *eng)
     ew_ruleset_free(eng->rules);
     ew_buf_release(&eng->msg);
     ew_buf_release(&eng->evidence);
+    ew_record_free(eng->computed);
     ew_free(eng);
 }
 
@@ -93,6 +101,7 @@ struct ew_judge {
     int64_t silence;   /* offline: how long the site has been silent (ms) */
     int64_t last_data; /* offline: the site's last data time, which {time} shows */
     int64_t now;
+    uint32_t inputs; /* a computed average: how many valid values it averages; 0 when sent */
 };
 
 static void ew_fingerprint(const struct ew_judge *j, char out[17])
@@ -265,6 +274,10 @@ static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, 
     ew_buf_json_time(b, since);
     ew_buf_adds(b, ",\"values\":");
     ew_buf_json_num(b, held);
+    if (j->inputs) {
+        ew_buf_adds(b, ",\"computed_from\":");
+        ew_buf_json_num(b, j->inputs);
+    }
     ew_buf_addc(b, '}');
     return b->err ? NULL : b->data;
 }
@@ -389,14 +402,15 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
 
 /* ---- site-wide rules: silence ---- */
 
-static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason, int64_t last_data,
-                                       int64_t silence)
+static const char *ew_evidence_silence(struct ew_engine *eng, const struct ew_rule *r,
+                                       const char *reason, int64_t last_data, int64_t silence)
 {
     struct ew_buf *b = &eng->evidence;
     ew_buf_clear(b);
     ew_buf_adds(b, "{\"reason\":");
     ew_buf_json_str(b, reason);
-    ew_buf_adds(b, ",\"last_data\":");
+    ew_buf_addc(b, ',');
+    ew_buf_json_key(b, r->kind->since_name);
     ew_buf_json_time(b, last_data);
     ew_buf_adds(b, ",\"silence_minutes\":");
     ew_buf_json_num(b, (double)(silence / 60000));
@@ -406,10 +420,14 @@ static const char *ew_evidence_silence(struct ew_engine *eng, const char *reason
 
 static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
 static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o);
-
-/* A record arrived: the site's silent alerts resolve (before last_data moves). */
 static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
-                          const struct ew_outlet *outlet, int64_t data_time, int64_t now)
+                          const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
+                          bool computed);
+
+/* A record arrived: the site-wide alerts it ends resolve (before last_data moves). */
+static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
+                          const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
+                          bool computed)
 {
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
@@ -418,37 +436,45 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, 0, false);
         if (!k || k->life.status != EW_LIFE_FIRING)
             continue;
+        const char *why = r->kind->heard(r, &k->life, rec->kind, rec->data_time, computed);
+        if (!why)
+            continue;
+        /* the silence ended, in the site's data time, with this record or the site's newest */
+        int64_t end = rec->data_time > site->last_data ? rec->data_time : site->last_data;
+        if (end < k->life.since)
+            end = k->life.since;
         struct ew_judge j = {.r = r,
                              .mn = site->mn,
                              .outlet = outlet,
                              .now = now,
-                             .silence = data_time - site->last_data,
-                             .last_data = data_time};
-        j.obs.time = data_time > site->last_data ? data_time : site->last_data;
+                             .silence = end - k->life.since - r->kind->silent_offset_ms,
+                             .last_data = k->life.since};
+        j.obs.time = end;
         j.obs.limit = NAN;
         int level = k->life.level;
         site->silent -= site->silent > 0;
-        /* data from inside the silence (a backlog, 补传) shows the site was never offline */
-        int64_t fired_at = site->last_data + (int64_t)r->levels[0].above.value;
-        const char *why = data_time < fired_at ? "backfilled" : "back online";
         ew_life_idle(&k->life);
         ew_emit(eng, &j, EW_AEV_RESOLVED, level,
-                ew_evidence_silence(eng, why, site->last_data, j.silence));
+                ew_evidence_silence(eng, r, why, j.last_data, j.silence));
     }
 }
 
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
 {
-    if (site->last_data == INT64_MIN || ref <= site->last_data)
-        return;
-    int64_t silence = ref - site->last_data;
     const struct ew_outlet *outlet = NULL;
+    bool looked = false;
+    if (eng->averaging && ref >= site->agg_due)
+        ew_average_close(eng, site, NULL, ref, now);
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
             continue;
-        if ((r->nwho[0] || r->nwho[1] || r->nwho[2]) && !outlet)
-            outlet = ew_registry_find(eng->reg, site->mn);
+        int64_t since = r->kind->silent_since(site);
+        if (since == INT64_MIN || ref <= since + r->kind->silent_offset_ms)
+            continue;
+        int64_t silence = ref - since - r->kind->silent_offset_ms;
+        if ((r->nwho[0] || r->nwho[1] || r->nwho[2]) && !looked)
+            outlet = ew_registry_find(eng->reg, site->mn), looked = true;
         if (!ew_rule_wants_site(r, outlet))
             continue;
         int level = -1;
@@ -471,24 +497,25 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
             site->silent++;
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
-        k->life.since = site->last_data;
-        k->life.notified_at =
-            repeat ? ref : site->last_data + (int64_t)r->levels[level].above.value;
-        if (!outlet)
-            outlet = ew_registry_find(eng->reg, site->mn);
+        k->life.since = since;
+        k->life.notified_at = repeat ? ref
+                                     : since + r->kind->silent_offset_ms +
+                                           (int64_t)r->levels[level].above.value;
+        if (!looked)
+            outlet = ew_registry_find(eng->reg, site->mn), looked = true;
         struct ew_judge j = {.r = r,
                              .mn = site->mn,
                              .outlet = outlet,
                              .now = now,
                              .silence = silence,
-                             .last_data = site->last_data};
+                             .last_data = since};
         /* the event's time is when the silence reached the level (or, repeated, now), in data
          * time */
         j.obs.time = k->life.notified_at;
         j.obs.limit = NAN;
         ew_emit(eng, &j, ew_fire_event(r), level,
-                ew_evidence_silence(eng, repeat ? "still silent" : r->levels[level].name,
-                                    site->last_data, silence));
+                ew_evidence_silence(eng, r, repeat ? "still silent" : r->levels[level].name, since,
+                                    silence));
     }
 }
 
@@ -590,36 +617,13 @@ struct ew_cand {
     uint32_t own;     /* the mask, kept by the first value of each pollutant */
 };
 
-int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+/* Judges the record's values by every value rule that selects them. Returns the record's
+ * flow (NAN when it has none valid), which averages weigh wastewater by. */
+static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
+                              const struct ew_outlet *outlet, const struct ew_record *rec,
+                              int64_t now, const uint32_t *inputs)
 {
-    eng->stats.records++;
-    size_t mnlen = strlen(rec->mn);
-    if (mnlen >= EW_MN_MAX) {
-        eng->stats.skipped_mn++;
-        return 0;
-    }
-    if (!rec->has_time)
-        return 0; /* replies and heartbeats: nothing to judge */
-    if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
-        return EW_EINVAL; /* the codec never makes such a time; a caller might */
-    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
     const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
-    bool created;
-    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
-    int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
-    if (*newest != INT64_MIN && rec->data_time < *newest - eng->lateness) {
-        eng->stats.late++; /* counted and reported to the caller, never merged */
-        return EW_ELATE;
-    }
-    if (rec->data_time > *newest)
-        *newest = rec->data_time;
-    if (site->silent)
-        ew_site_heard(eng, site, outlet, rec->data_time, now);
-    if (rec->data_time > site->last_data)
-        site->last_data = rec->data_time;
-    snprintf(site->st, sizeof site->st, "%s", rec->st);
-    if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
-        eng->watermark = rec->data_time;
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
     struct ew_recctx ctx = {NAN, NAN};
@@ -633,9 +637,10 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
         if (v->type != EW_VT_NUMBER || !code)
             continue;
         bool valid = v->flag_meaning == EW_FLAG_NORMAL || v->flag_meaning == EW_FLAG_NONE;
-        if (valid && (code == flow_air || code == flow_water) && isnan(ctx.flow))
+        bool rate = v->field == EW_FIELD_RTD || v->field == EW_FIELD_AVG; /* not Min, Max, Cou */
+        if (valid && rate && (code == flow_air || code == flow_water) && isnan(ctx.flow))
             ctx.flow = v->num;
-        if (valid && code == o2 && isnan(ctx.o2))
+        if (valid && rate && code == o2 && isnan(ctx.o2))
             ctx.o2 = v->num;
         struct ew_cand *c = &cands[ncands++];
         *c = (struct ew_cand){.v = v, .code = code, .field = v->field};
@@ -664,32 +669,107 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
                 better |= (*c->fields >> r->fields[k]) & 1;
             if (better || !ew_rule_wants_code(r, c->code))
                 continue;
-            {
-                struct ew_judge j = {.r = r,
-                                     .mn = rec->mn,
-                                     .data_kind = kind_name,
-                                     .v = c->v,
-                                     .outlet = outlet,
-                                     .limit = c->limit,
-                                     .now = now};
-                j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
-                if (r->limited_only && isnan(j.obs.limit))
-                    continue;
-                j.obs.value = c->v->num;
-                j.obs.flag_meaning = c->v->flag_meaning;
-                j.obs.time = rec->data_time;
-                j.obs.field = c->field;
-                j.obs.code = c->code;
-                j.obs.ctx = &ctx;
-                struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code, true);
-                if (!k) {
-                    eng->stats.nomem++;
-                    continue;
-                }
-                eng->stats.evaluations++;
-                ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
+            struct ew_judge j = {.r = r,
+                                 .mn = rec->mn,
+                                 .data_kind = kind_name,
+                                 .v = c->v,
+                                 .outlet = outlet,
+                                 .limit = c->limit,
+                                 .now = now,
+                                 .inputs = inputs ? inputs[c->v - rec->values] : 0};
+            j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
+            if (r->limited_only && isnan(j.obs.limit))
+                continue;
+            j.obs.value = c->v->num;
+            j.obs.flag_meaning = c->v->flag_meaning;
+            j.obs.time = rec->data_time;
+            j.obs.field = c->field;
+            j.obs.code = c->code;
+            j.obs.ctx = &ctx;
+            struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code, true);
+            if (!k) {
+                eng->stats.nomem++;
+                continue;
             }
+            eng->stats.evaluations++;
+            ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
         }
     }
+    return ctx.flow;
+}
+
+void ew_engine_take(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
+                    const struct ew_record *rec, int64_t now, const uint32_t *inputs)
+{
+    if (inputs && site->silent)
+        ew_site_heard(eng, site, outlet, rec, now, true);
+    double flow = ew_judge_values(eng, site, outlet, rec, now, inputs);
+    if (eng->averaging)
+        ew_average_add(eng, site, rec, flow);
+}
+
+/* The period a minute, hour or day record stands for, for duplicates; -1 for other data. */
+static int ew_seen_slot(const struct ew_record *rec, int64_t *len)
+{
+    switch (rec->kind) {
+    case EW_KIND_MINUTE:
+        *len = EW_MINUTE_MS;
+        return EW_SEEN_MINUTE;
+    case EW_KIND_HOUR:
+        *len = EW_HOUR_MS;
+        return EW_SEEN_HOUR;
+    case EW_KIND_DAY:
+        *len = EW_DAY_MS;
+        return EW_SEEN_DAY;
+    default:
+        return -1;
+    }
+}
+
+int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+{
+    eng->stats.records++;
+    size_t mnlen = strlen(rec->mn);
+    if (mnlen >= EW_MN_MAX) {
+        eng->stats.skipped_mn++;
+        return 0;
+    }
+    if (!rec->has_time)
+        return 0; /* replies and heartbeats: nothing to judge */
+    if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
+        return EW_EINVAL; /* the codec never makes such a time; a caller might */
+    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
+    bool created;
+    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
+    if (*newest != INT64_MIN && rec->data_time < *newest - eng->lateness) {
+        eng->stats.late++; /* counted and reported to the caller, never merged */
+        return EW_ELATE;
+    }
+    int64_t len;
+    int slot = ew_seen_slot(rec, &len);
+    if (slot >= 0) {
+        int64_t p = ew_period_start(rec->data_time, len);
+        struct ew_seen *seen = &site->seen[slot];
+        if (slot == EW_SEEN_MINUTE && seen->mark != INT64_MIN && p > seen->mark &&
+            (!site->minute_ms || p - seen->mark < site->minute_ms))
+            site->minute_ms = (int32_t)(p - seen->mark < EW_HOUR_MS ? p - seen->mark : EW_HOUR_MS);
+        if (ew_seen_mark(seen, p, len)) {
+            eng->stats.duplicates++; /* judged once: a re-sent period raises nothing twice */
+            return 0;
+        }
+    }
+    if (rec->data_time > *newest)
+        *newest = rec->data_time;
+    if (site->silent)
+        ew_site_heard(eng, site, outlet, rec, now, false);
+    if (rec->data_time > site->last_data)
+        site->last_data = rec->data_time;
+    snprintf(site->st, sizeof site->st, "%s", rec->st);
+    if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
+        eng->watermark = rec->data_time;
+    if (eng->averaging) /* before this record's values join the averages still open */
+        ew_average_close(eng, site, outlet, site->last_data, now);
+    ew_engine_take(eng, site, outlet, rec, now, NULL);
     return 0;
 }

@@ -49,6 +49,10 @@ struct ew_engine_opts {
     size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
     int64_t allowed_lateness_ms; /* a record older than its site's newest of the same data kind
                                     by more than this is late: counted, not judged. 0: 2 hours */
+    int64_t average_grace_ms; /* a computed hourly (daily) average closes this long after its
+                                 hour (day) ends, by the site's data time or the clock's
+                                 reference: minute values sent late within it still count.
+                                 0 (or an hour or more): 10 minutes */
 };
 
 struct ew_engine_stats {
@@ -60,6 +64,12 @@ struct ew_engine_stats {
     uint64_t late;         /* records older than the allowed lateness: not judged */
     uint64_t nomem;        /* judgements skipped because a site's state could not grow */
     uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
+    uint64_t duplicates;   /* minute, hour or day records for a period already judged: skipped */
+    uint64_t averages;     /* hourly and daily records computed (the logger sent none) */
+    uint64_t superseded;   /* computed averages dropped: the logger sent that period itself */
+    uint64_t invalid_averages; /* averages not computed: too few valid values (< 45 minutes,
+                                  < 20 hours) */
+    uint64_t late_averages;    /* values that came after their period's average was closed */
     size_t sites;          /* sites held now */
     size_t keys;           /* (site, rule, pollutant) states held now */
     size_t state_bytes;    /* memory of the site table and every key block */

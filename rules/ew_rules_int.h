@@ -13,6 +13,7 @@
 
 #include "ew_buf.h"
 #include "ew_rules.h"
+#include "ew_time.h"
 
 #define EW_RULE_ID_MAX     64
 #define EW_RULE_MAX_LEVELS 4
@@ -67,6 +68,8 @@ struct ew_bound {
 enum ew_limit_kind { EW_LIMIT_AUTO = 0, EW_LIMIT_RTD, EW_LIMIT_HOUR, EW_LIMIT_DAY };
 
 struct ew_rule;
+struct ew_site;
+struct ew_life;
 
 /* What the whole record says that kinds may need beside the judged value. */
 struct ew_recctx {
@@ -90,6 +93,17 @@ struct ew_kind {
                            imported from checkpoints) */
     bool quiet_pending; /* no pending events: its conditions are only news once they hold */
     bool site_wide;     /* judged per site on ticks (offline), not per value */
+    /* Site-wide kinds: the time the site's silence counts from (shown as {time}), or INT64_MIN
+     * when the site is not judged now; its levels' "after" is measured from that time plus
+     * silent_offset_ms. The record that ends the silence is asked to `heard` (computed: it is
+     * an average the engine computed, not data the site sent). */
+    int64_t (*silent_since)(const struct ew_site *s);
+    int64_t silent_offset_ms;
+    const char *since_name; /* the evidence's name for that time: "last_data" */
+    /* Site-wide kinds: whether a record of data kind `kind` and time t ends the firing silence
+     * l; the reason for the resolution, or NULL when it does not. */
+    const char *(*heard)(const struct ew_rule *r, const struct ew_life *l, int kind, int64_t t,
+                         bool computed);
     /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
     int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
     /* Judges one observation: EW_OBS_* or a level index. */
@@ -153,6 +167,10 @@ extern const struct ew_kind ew_kind_constant;
 extern const struct ew_kind ew_kind_flag_persisting;
 extern const struct ew_kind ew_kind_over_range;
 extern const struct ew_kind ew_kind_offline;
+extern const struct ew_kind ew_kind_missing_hour;
+
+/* Whether some value rule judges hour or day data, so that averages are computed. */
+bool ew_ruleset_averages(const struct ew_ruleset *set);
 
 /* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
 int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
@@ -189,13 +207,47 @@ struct ew_life {
     uint8_t flapping;     /* resolution held back until clear for a whole window */
 };
 
-/* The state of one (rule, pollutant) at a site. */
+/* A regulatory average being gathered: one pollutant and field over one period (an hour of
+ * minute values, a day of hourly values). */
+struct ew_acc {
+    int64_t start;    /* the period's start, INT64_MIN when empty */
+    double sum;       /* of the valid values */
+    double wsum, wt;  /* of value x flow and of flow, over valid values sent with a valid flow */
+    uint32_t nvalid;  /* valid values (flag N or none) */
+    uint32_t nweight; /* of them, with a valid flow */
+    uint32_t n;       /* all values */
+};
+
+/* Keys whose rule is EW_AGG_KEY or above hold an average, not a lifecycle: the low bits say
+ * the period (EW_AGG_DAY), the field (EW_AGG_ZS: ZsAvg, else Avg) and the parity of the
+ * period's number (two periods can be open at once: one closing, the next starting). */
+#define EW_AGG_KEY 0xFFFFFF00u
+#define EW_AGG_DAY 4u
+#define EW_AGG_ZS  2u
+#define EW_AGG_ODD 1u
+
+/* The state of one (rule, pollutant) at a site, or one average. */
 struct ew_sitekey {
     uint64_t code;
     uint32_t rule;
-    struct ew_life life;
-    unsigned char kstate[EW_KIND_STATE_MAX];
+    union {
+        struct {
+            struct ew_life life;
+            unsigned char kstate[EW_KIND_STATE_MAX];
+        };
+        struct ew_acc acc;
+    };
 };
+
+/* Periods (minutes, hours, days) whose record has been judged: bit i is mark - i periods.
+ * A second record for the same period is a duplicate; an average computed for a period the
+ * logger sent itself is superseded. */
+struct ew_seen {
+    int64_t mark; /* newest period start judged, INT64_MIN before any */
+    uint64_t bits;
+};
+
+enum { EW_SEEN_MINUTE = 0, EW_SEEN_HOUR, EW_SEEN_DAY, EW_SEEN_N };
 
 /* A site: its MN and the block of its keys, contiguous so that judging a record touches one
  * place in memory. */
@@ -207,6 +259,10 @@ struct ew_site {
     int64_t last_data; /* newest data time seen from the site (epoch ms) */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];                        /* system code of its latest record */
+    struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */
+    int64_t agg_closed[2];             /* newest hour, day whose average was closed */
+    int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
+    int64_t agg_due; /* when the earliest open average closes (site data time), INT64_MAX none */
     uint8_t silent;          /* site-wide alerts firing now: records look for them only then */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
@@ -224,6 +280,43 @@ struct ew_sitetab {
     size_t key_bytes; /* memory of all key blocks */
 };
 
+#define EW_MINUTE_MS (60 * 1000LL)
+#define EW_HOUR_MS   (3600 * 1000LL)
+#define EW_DAY_MS    (24 * EW_HOUR_MS)
+
+/* The start of the minute, hour or day (Beijing time) that t falls in. */
+static inline int64_t ew_period_start(int64_t t, int64_t len)
+{
+    int64_t x = t + EW_TZ_OFFSET_MS, q = x / len;
+    q -= x % len < 0;
+    return q * len - EW_TZ_OFFSET_MS;
+}
+
+/* Marks period p (a start, len long) judged; true when it already was. Periods more than 63
+ * older than the newest cannot be told and count as new. */
+static inline bool ew_seen_mark(struct ew_seen *s, int64_t p, int64_t len)
+{
+    if (s->mark == INT64_MIN || p > s->mark) {
+        int64_t d = s->mark == INT64_MIN ? 64 : (p - s->mark) / len;
+        s->bits = (d >= 64 ? 0 : s->bits << d) | 1;
+        s->mark = p;
+        return false;
+    }
+    int64_t d = (s->mark - p) / len;
+    if (d >= 64)
+        return false;
+    bool was = (s->bits >> d) & 1;
+    s->bits |= 1ull << d;
+    return was;
+}
+
+static inline bool ew_seen_has(const struct ew_seen *s, int64_t p, int64_t len)
+{
+    if (s->mark == INT64_MIN || p > s->mark || (s->mark - p) / len >= 64)
+        return false;
+    return (s->bits >> ((s->mark - p) / len)) & 1;
+}
+
 /* ---- the engine (its public face is ew_rules.h) ---- */
 
 struct ew_engine {
@@ -239,7 +332,26 @@ struct ew_engine {
     int64_t lateness;
     int64_t watermark; /* newest data time seen from any site, INT64_MIN before any */
     uint64_t dropped;  /* states dropped by import or reload: their rule is gone or changed */
+    int64_t grace;     /* average_grace_ms */
+    bool averaging;    /* some value rule judges hour or day data: averages are computed */
+    struct ew_record *computed; /* the average being judged (reused) */
+    uint32_t inputs[EW_RECORD_MAX_VALUES]; /* per value of `computed`: valid values averaged */
 };
+
+/* Judges a record at its site: the path shared by records sent (inputs NULL) and averages
+ * computed (inputs: per value, how many valid values it averages). Feeds the averages that
+ * the record's values belong to. */
+void ew_engine_take(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
+                    const struct ew_record *rec, int64_t now, const uint32_t *inputs);
+
+/* Adds the record's Avg and ZsAvg values to the averages they belong to (minute values to
+ * their hour, hourly ones to their day). flow: the record's flow, NAN when none. */
+void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew_record *rec,
+                    double flow);
+/* Closes every average of the site whose period ended more than the grace before ref and
+ * judges it (through ew_engine_take) unless the logger sent that period itself. */
+void ew_average_close(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
+                      int64_t ref, int64_t now);
 
 int ew_sitetab_init(struct ew_sitetab *t, size_t cap);
 void ew_sitetab_release(struct ew_sitetab *t);

@@ -17,12 +17,21 @@
 
 static const struct ew_kind *const ew_kinds[] = {
     &ew_kind_threshold,       &ew_kind_negative,   &ew_kind_zero_with_flow, &ew_kind_constant,
-    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,
+    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,  &ew_kind_missing_hour,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)
 {
     return ew_calloc(1, sizeof(struct ew_ruleset));
+}
+
+bool ew_ruleset_averages(const struct ew_ruleset *set)
+{
+    for (size_t i = 0; i < set->nrules; i++)
+        if (!set->rules[i].kind->site_wide &&
+            (set->rules[i].data_kinds & (1u << EW_KIND_HOUR | 1u << EW_KIND_DAY)))
+            return true;
+    return false;
 }
 
 static void ew_rule_release(struct ew_rule *r)

@@ -129,6 +129,11 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
         s->newest[k] = INT64_MIN;
     s->st[0] = '\0';
     s->silent = 0;
+    for (size_t k = 0; k < EW_SEEN_N; k++)
+        s->seen[k] = (struct ew_seen){INT64_MIN, 0};
+    s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;
+    s->agg_due = INT64_MAX;
+    s->minute_ms = 0;
     t->index[i] = (uint32_t)n + 1;
     ew_st__push_head(t, n);
     *created = true;

@@ -1,15 +1,20 @@
 /*
  * ew_state.c - the engine's state as bytes (checkpoints), and reloading rules.
  *
- * Format, little-endian, version 1:
+ * Format, little-endian, version 2:
  *   "EWST" u32:version i64:watermark u32:nsites
  *   per site, least recently seen first (so that importing reproduces the LRU order):
- *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind  u32:nkeys
- *     per key, in the site's order:
+ *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind
+ *     u8:n (i64:mark u64:bits)*n:minutes-hours-days-judged  i64:hour-closed i64:day-closed
+ *     i64:averages-due  i32:minute-interval  u32:nkeys
+ *     per key, in the site's order, a rule's lifecycle:
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
  *       i64:clear_since i64:since i64:notified_at i64:window_start u16:changes u8:flapping
  *       u8:len kind-state
+ *     or an average being gathered (rule-id "@avg"):
+ *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
+ *       u32:nvalid u32:nweight u32:n
  * Keys name their rule by id, so state survives a rule set that was reordered; keys of rules
  * the engine does not have are dropped on import (counted). Export -> import -> export gives
  * the same bytes.
@@ -20,10 +25,12 @@
 #include "ew_buf.h"
 #include "ew_time.h"
 
+#include <math.h>
 #include <string.h>
 
 #define EW_STATE_MAGIC   "EWST"
-#define EW_STATE_VERSION 1u
+#define EW_STATE_VERSION 2u
+#define EW_STATE_AVG     "@avg"
 
 /* ---- writing ---- */
 
@@ -33,6 +40,13 @@ static void ew_put_u(struct ew_buf *b, uint64_t v, int bytes)
     for (int i = 0; i < bytes; i++)
         tmp[i] = (unsigned char)(v >> (8 * i));
     ew_buf_add(b, tmp, (size_t)bytes);
+}
+
+static void ew_put_f(struct ew_buf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    ew_put_u(b, v, 8);
 }
 
 static void ew_put_str(struct ew_buf *b, const char *s)
@@ -57,9 +71,31 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
         ew_put_u(b, sizeof s->newest / sizeof s->newest[0], 1);
         for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
             ew_put_u(b, (uint64_t)s->newest[k], 8);
+        ew_put_u(b, EW_SEEN_N, 1);
+        for (size_t k = 0; k < EW_SEEN_N; k++) {
+            ew_put_u(b, (uint64_t)s->seen[k].mark, 8);
+            ew_put_u(b, s->seen[k].bits, 8);
+        }
+        ew_put_u(b, (uint64_t)s->agg_closed[0], 8);
+        ew_put_u(b, (uint64_t)s->agg_closed[1], 8);
+        ew_put_u(b, (uint64_t)s->agg_due, 8);
+        ew_put_u(b, (uint32_t)s->minute_ms, 4);
         ew_put_u(b, s->nkeys, 4);
         for (uint32_t k = 0; k < s->nkeys; k++) {
             const struct ew_sitekey *key = &s->keys[k];
+            if (key->rule >= EW_AGG_KEY) {
+                ew_put_str(b, EW_STATE_AVG);
+                ew_put_u(b, key->code, 8);
+                ew_put_u(b, key->rule & ~EW_AGG_KEY, 1);
+                ew_put_u(b, (uint64_t)key->acc.start, 8);
+                ew_put_f(b, key->acc.sum);
+                ew_put_f(b, key->acc.wsum);
+                ew_put_f(b, key->acc.wt);
+                ew_put_u(b, key->acc.nvalid, 4);
+                ew_put_u(b, key->acc.nweight, 4);
+                ew_put_u(b, key->acc.n, 4);
+                continue;
+            }
             const struct ew_rule *r = &e->rules->rules[key->rule];
             ew_put_str(b, r->id);
             ew_put_u(b, key->code, 8);
@@ -101,6 +137,14 @@ static uint64_t ew_get_u(struct ew_cur *c, int bytes)
         v |= (uint64_t)c->p[c->off + (size_t)i] << (8 * i);
     c->off += (size_t)bytes;
     return v;
+}
+
+static double ew_get_f(struct ew_cur *c)
+{
+    uint64_t v = ew_get_u(c, 8);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
 }
 
 /* A length-prefixed string into out (NUL-terminated); bad when longer than cap - 1. */
@@ -157,10 +201,26 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             c.bad = true;
         for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
             newest[k] = (int64_t)ew_get_u(&c, 8);
+        struct ew_seen seen[EW_SEEN_N];
+        if (ew_get_u(&c, 1) != EW_SEEN_N)
+            c.bad = true;
+        for (size_t k = 0; k < EW_SEEN_N; k++) {
+            seen[k].mark = (int64_t)ew_get_u(&c, 8);
+            seen[k].bits = ew_get_u(&c, 8);
+        }
+        int64_t closed[2];
+        closed[0] = (int64_t)ew_get_u(&c, 8);
+        closed[1] = (int64_t)ew_get_u(&c, 8);
+        int64_t due = (int64_t)ew_get_u(&c, 8);
+        int32_t minute_ms = (int32_t)ew_get_u(&c, 4);
         uint64_t nkeys = ew_get_u(&c, 4);
-        bool times_ok = ew_time_ok(last_data, true);
+        bool times_ok = ew_time_ok(last_data, true) && ew_time_ok(closed[0], true) &&
+                        ew_time_ok(closed[1], true) && (due == INT64_MAX || ew_time_sane(due)) &&
+                        minute_ms >= 0 && minute_ms <= EW_HOUR_MS;
         for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
             times_ok &= ew_time_ok(newest[k], true);
+        for (size_t k = 0; k < EW_SEEN_N; k++)
+            times_ok &= ew_time_ok(seen[k].mark, true);
         if (c.bad || !mn[0] || !times_ok) {
             c.bad = true;
             break;
@@ -174,12 +234,40 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         s->last_data = last_data;
         memcpy(s->st, st, sizeof st);
         memcpy(s->newest, newest, sizeof newest);
+        memcpy(s->seen, seen, sizeof seen);
+        memcpy(s->agg_closed, closed, sizeof closed);
+        s->agg_due = due;
+        s->minute_ms = minute_ms;
         for (uint64_t ki = 0; ki < nkeys && !c.bad; ki++) {
             char id[EW_RULE_ID_MAX];
             unsigned char kstate[EW_KIND_STATE_MAX];
             struct ew_life life;
             ew_get_str(&c, id, sizeof id);
             uint64_t code = ew_get_u(&c, 8);
+            if (!strcmp(id, EW_STATE_AVG)) {
+                uint32_t bits = (uint32_t)ew_get_u(&c, 1);
+                struct ew_acc a;
+                a.start = (int64_t)ew_get_u(&c, 8);
+                a.sum = ew_get_f(&c);
+                a.wsum = ew_get_f(&c);
+                a.wt = ew_get_f(&c);
+                a.nvalid = (uint32_t)ew_get_u(&c, 4);
+                a.nweight = (uint32_t)ew_get_u(&c, 4);
+                a.n = (uint32_t)ew_get_u(&c, 4);
+                if (c.bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
+                    !ew_time_ok(a.start, true) || !isfinite(a.sum) || !isfinite(a.wsum) ||
+                    !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid) {
+                    c.bad = true;
+                    break;
+                }
+                struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | bits, code, true);
+                if (!k) {
+                    ew_sitetab_release(t);
+                    return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing state");
+                }
+                k->acc = a;
+                continue;
+            }
             life.status = (uint8_t)ew_get_u(&c, 1);
             life.level = (int8_t)ew_get_u(&c, 1);
             life.cand = (int8_t)ew_get_u(&c, 1);
@@ -262,6 +350,10 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
         struct ew_site *s = &t->sites[si];
         uint32_t out = 0;
         for (uint32_t k = 0; k < s->nkeys; k++) {
+            if (s->keys[k].rule >= EW_AGG_KEY) { /* averages belong to the site, not a rule */
+                s->keys[out++] = s->keys[k];
+                continue;
+            }
             int32_t j = map[s->keys[k].rule];
             if (j < 0) {
                 if (old->rules[s->keys[k].rule].kind->site_wide &&
@@ -279,5 +371,10 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
     }
     ew_ruleset_free(e->rules);
     e->rules = new_set;
+    /* averages start being computed when a new rule judges hour or day data (the site's
+     * minute values from now on; without memory for the record, they are not) */
+    if (!e->computed && ew_ruleset_averages(new_set))
+        e->computed = ew_record_new();
+    e->averaging = e->computed && ew_ruleset_averages(new_set);
     return 0;
 }

@@ -57,9 +57,28 @@ static void feed(struct ew_engine *eng, int s, int h, double value)
     ew_record_free(rec);
 }
 
-/* A history that leaves sites pending, firing, flat and silent. */
+/* Site s, minute m of hour h, one value (it joins the hour's average). */
+static void feed_minute(struct ew_engine *eng, int s, int h, int m, double value)
+{
+    char json[256];
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    snprintf(json, sizeof json,
+             "{\"mn\":\"S%d\",\"st\":\"32\",\"cn\":\"2051\",\"data_time\":"
+             "\"2024-08-01T%02d:%02d:00+08:00\",\"values\":[{\"code\":\"w01018\",\"field\":"
+             "\"Avg\",\"value\":%g,\"flag\":\"N\"},{\"code\":\"w00000\",\"field\":\"Avg\","
+             "\"value\":%d,\"flag\":\"N\"}]}",
+             s, h, m, value, 1 + m % 3);
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    ew_engine_record(eng, rec, rec->data_time + 30000);
+    ew_record_free(rec);
+}
+
+/* A history that leaves sites pending, firing, flat and silent, and an hour's average open. */
 static void history(struct ew_engine *eng)
 {
+    for (int m = 0; m < 50; m++)
+        feed_minute(eng, 5, 5, m, 100 + m);
     for (int h = 0; h < 6; h++) {
         feed(eng, 1, h, 120);             /* over: pending, then firing */
         feed(eng, 2, h, h < 4 ? 60 : 70); /* warn level; flat for a while */
@@ -96,9 +115,11 @@ static void test_export_import_round_trip(void **state)
         feed(engines[e], 4, 6, 140);
         feed(engines[e], 4, 7, 150);
         feed(engines[e], 3, 7, 10);
+        feed_minute(engines[e], 5, 6, 15, 90); /* closes hour 5: its average is judged */
         ew_engine_tick(engines[e], 1722441600000 + 8 * 3600000);
     }
     assert_true(ev_a.len > 0);
+    assert_non_null(strstr(ev_a.data, "\"mn\":\"S5\"")); /* the average carried over */
     assert_string_equal(ev_a.data, ev_b.data);
 
     /* a used engine refuses a state */

@@ -1,0 +1,202 @@
+/*
+ * ew_average.c - regulatory averages (DOMAIN.md, "Valid averages"): a site's hourly averages
+ * computed from its minute values, and its daily averages from its hourly ones, for the sites
+ * whose logger does not send them. Computed records are judged by the same rules as hour and
+ * day data sent by a logger.
+ *
+ * Each (pollutant, Avg or ZsAvg) gathers its period's values in a key of the site's block
+ * (struct ew_acc). A period closes when the site's data time, or the clock's reference on
+ * ticks, passes its end by the grace; minute values sent late within the grace still count.
+ * Then:
+ *   - the logger sent that period itself (its hour or day record was judged): the computed one
+ *     is dropped (superseded); what the logger sends is used as sent;
+ *   - else each average with enough valid values (flag N or none) is judged as the period's
+ *     record: an hour needs 75 % of its minutes (45 of 60 at one-minute intervals; the interval
+ *     is the smallest gap seen between the site's minute records), a day 20 hours;
+ *   - wastewater (water ST) averages are weighted by flow when every valid value came with a
+ *     valid flow, and plain means otherwise; averages are rounded to three decimals, as
+ *     loggers send them, before they are judged.
+ * A value that comes after its period closed is counted (late_averages), never merged.
+ */
+#include "ew_rules_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define EW_DAY_HOURS_NEEDED 20
+
+static uint32_t ew_agg_parity(int64_t start, int64_t len)
+{
+    return (uint32_t)(((start + EW_TZ_OFFSET_MS) / len) & 1);
+}
+
+void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew_record *rec,
+                    double flow)
+{
+    uint32_t day;
+    if (rec->kind == EW_KIND_MINUTE)
+        day = 0;
+    else if (rec->kind == EW_KIND_HOUR)
+        day = 1;
+    else
+        return;
+    int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
+    int64_t start = ew_period_start(rec->data_time, len);
+    bool weigh = ew_medium_of_st(rec->st) == EW_MEDIUM_WATER && !isnan(flow);
+    uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0) | ew_agg_parity(start, len);
+    for (size_t i = 0; i < rec->nvalues; i++) {
+        const struct ew_value *v = &rec->values[i];
+        if (v->type != EW_VT_NUMBER || (v->field != EW_FIELD_AVG && v->field != EW_FIELD_ZSAVG))
+            continue;
+        if (start <= site->agg_closed[day]) {
+            eng->stats.late_averages++;
+            continue;
+        }
+        uint64_t code =
+            v->pollutant ? v->pollutant->key : ew_pollutant_pack(v->code, strlen(v->code));
+        if (!code)
+            continue;
+        uint32_t rule = base | (v->field == EW_FIELD_ZSAVG ? EW_AGG_ZS : 0);
+        struct ew_sitekey *k = ew_site_key(&eng->sites, site, rule, code, true);
+        if (!k) {
+            eng->stats.nomem++;
+            continue;
+        }
+        struct ew_acc *a = &k->acc;
+        if (a->start != start) {
+            *a = (struct ew_acc){.start = start};
+            if (start + len + eng->grace < site->agg_due)
+                site->agg_due = start + len + eng->grace;
+        }
+        a->n++;
+        if (v->flag_meaning != EW_FLAG_NORMAL && v->flag_meaning != EW_FLAG_NONE)
+            continue;
+        a->nvalid++;
+        a->sum += v->num;
+        if (weigh) {
+            a->wsum += v->num * flow;
+            a->wt += flow;
+            a->nweight++;
+        }
+    }
+}
+
+/* The code as text: the table's spelling, or unpacked into the record's arena. */
+static const char *ew_agg_code(struct ew_record *rec, uint64_t code,
+                               const struct ew_pollutant **p)
+{
+    *p = ew_pollutant_find_key(code, EW_MEDIUM_OTHER);
+    if (*p)
+        return (*p)->code;
+    char text[9];
+    size_t n = 0;
+    while (n < 8 && (code >> (8 * n)) & 0xFF) {
+        text[n] = (char)((code >> (8 * n)) & 0xFF);
+        n++;
+    }
+    return ew_record_strndup(rec, text, n);
+}
+
+/* Closes the period [start, start + len) of the site: judges its averages as one record. */
+static void ew_average_emit(struct ew_engine *eng, struct ew_site *site,
+                            const struct ew_outlet *outlet, uint32_t day, int64_t start,
+                            int64_t now)
+{
+    int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
+    uint32_t need = EW_DAY_HOURS_NEEDED;
+    if (!day) {
+        int64_t interval = site->minute_ms > 0 ? site->minute_ms : EW_MINUTE_MS;
+        uint32_t expected = (uint32_t)(EW_HOUR_MS / interval);
+        need = (3 * expected + 3) / 4; /* 75 %, rounded up: 45 of 60 */
+    }
+    bool sent = ew_seen_has(&site->seen[day ? EW_SEEN_DAY : EW_SEEN_HOUR], start, len);
+    struct ew_record *rec = eng->computed;
+    ew_record_reset(rec);
+    rec->mn = site->mn;
+    rec->st = site->st;
+    rec->cn = day ? "2031" : "2061";
+    rec->flag = rec->pnum = rec->pno = -1;
+    rec->version = EW_VERSION_2017;
+    rec->kind = day ? EW_KIND_DAY : EW_KIND_HOUR;
+    rec->has_time = true;
+    rec->data_time = start;
+    bool any = false;
+    for (uint32_t i = 0; i < site->nkeys; i++) {
+        struct ew_sitekey *k = &site->keys[i];
+        if (k->rule < EW_AGG_KEY || ((k->rule & EW_AGG_DAY) != 0) != (day != 0) ||
+            k->acc.start != start)
+            continue;
+        struct ew_acc a = k->acc;
+        k->acc.start = INT64_MIN;
+        any = true;
+        if (sent)
+            continue;
+        if (a.nvalid < need || rec->nvalues == EW_RECORD_MAX_VALUES) {
+            eng->stats.invalid_averages++;
+            continue;
+        }
+        struct ew_value *v = &rec->values[rec->nvalues];
+        const struct ew_pollutant *p;
+        v->code = ew_agg_code(rec, k->code, &p);
+        if (!v->code)
+            continue;
+        v->pollutant = p;
+        v->field = k->rule & EW_AGG_ZS ? EW_FIELD_ZSAVG : EW_FIELD_AVG;
+        v->field_name = ew_field_name((enum ew_field)v->field);
+        v->text = "";
+        v->type = EW_VT_NUMBER;
+        v->flag = 'N';
+        v->flag_meaning = EW_FLAG_NORMAL;
+        double mean = a.nweight == a.nvalid && a.wt > 0 ? a.wsum / a.wt : a.sum / a.nvalid;
+        v->num = round(mean * 1000) / 1000; /* three decimals, as loggers send them */
+        eng->inputs[rec->nvalues++] = a.nvalid;
+    }
+    if (!any)
+        return;
+    if (sent) {
+        eng->stats.superseded++;
+        return;
+    }
+    /* judged even with no valid average: the period came, it is not missing, and its record
+     * is not computed twice */
+    ew_seen_mark(&site->seen[day ? EW_SEEN_DAY : EW_SEEN_HOUR], start, len);
+    eng->stats.averages++;
+    ew_engine_take(eng, site, outlet, rec, now, eng->inputs);
+}
+
+void ew_average_close(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
+                      int64_t ref, int64_t now)
+{
+    if (ref < site->agg_due)
+        return;
+    bool looked = outlet != NULL;
+    for (uint32_t day = 0; day <= 1; day++) { /* hours first: they feed the days */
+        int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
+        for (;;) {
+            int64_t first = INT64_MAX;
+            for (uint32_t i = 0; i < site->nkeys; i++) {
+                const struct ew_sitekey *k = &site->keys[i];
+                if (k->rule >= EW_AGG_KEY && ((k->rule & EW_AGG_DAY) != 0) == (day != 0) &&
+                    k->acc.start != INT64_MIN && k->acc.start < first &&
+                    k->acc.start + len + eng->grace <= ref)
+                    first = k->acc.start;
+            }
+            if (first == INT64_MAX)
+                break;
+            if (first > site->agg_closed[day])
+                site->agg_closed[day] = first;
+            if (!looked)
+                outlet = ew_registry_find(eng->reg, site->mn), looked = true;
+            ew_average_emit(eng, site, outlet, day, first, now);
+        }
+    }
+    site->agg_due = INT64_MAX;
+    for (uint32_t i = 0; i < site->nkeys; i++) {
+        const struct ew_sitekey *k = &site->keys[i];
+        if (k->rule < EW_AGG_KEY || k->acc.start == INT64_MIN)
+            continue;
+        int64_t due = k->acc.start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
+        if (due < site->agg_due)
+            site->agg_due = due;
+    }
+}
