@@ -43,6 +43,8 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
         goto err;
     if (ew_sitetab_init(&eng->sites, opts && opts->max_sites ? opts->max_sites : 100000))
         goto err;
+    if (ew_ruleset_index(rules))
+        goto err;
     eng->rules = rules;
     eng->reg = reg;
     eng->sink = sink;
@@ -54,12 +56,17 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     int64_t grace = opts ? opts->average_grace_ms : 0;
     eng->grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
     eng->averaging = ew_ruleset_averages(rules);
+    eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
+    if (eng->reorder && !(eng->released = ew_record_new()))
+        goto err;
     if (eng->averaging && !(eng->computed = ew_record_new()))
         goto err;
     return eng;
 err:
-    if (eng)
+    if (eng) {
         ew_sitetab_release(&eng->sites);
+        ew_record_free(eng->computed);
+    }
     ew_free(eng);
     ew_ruleset_free(rules);
     return NULL;
@@ -74,6 +81,8 @@ void ew_engine_free(struct ew_engine *eng)
     ew_buf_release(&eng->msg);
     ew_buf_release(&eng->evidence);
     ew_record_free(eng->computed);
+    ew_record_free(eng->released);
+    ew_hold_release(&eng->held);
     ew_free(eng);
 }
 
@@ -83,6 +92,7 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     out->evictions = eng->sites.evictions;
     out->dropped_keys = eng->dropped;
     out->sites = eng->sites.used;
+    out->held = eng->held.n;
     out->keys = eng->sites.keys;
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
@@ -419,7 +429,7 @@ static const char *ew_evidence_silence(struct ew_engine *eng, const struct ew_ru
 }
 
 static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
-static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o);
+static inline bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o);
 static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
                           const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
                           bool computed);
@@ -519,8 +529,12 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
     }
 }
 
+static void ew_release(struct ew_engine *eng, int64_t now, bool all);
+
 int ew_engine_tick(struct ew_engine *eng, int64_t now)
 {
+    if (eng->reorder && ew_time_sane(now))
+        ew_release(eng, now, false);
     size_t n = eng->sites.used;
     if (eng->watermark == INT64_MIN || n == 0 || !ew_time_sane(now))
         return 0;
@@ -576,10 +590,8 @@ static bool ew_listed(const struct ew_rule *r, int w, const char *name)
 
 /* A rule that names enterprises, outlets or tags applies only to registered sites that match
  * each list it names. */
-static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o)
+static bool ew_rule_wants_site_listed(const struct ew_rule *r, const struct ew_outlet *o)
 {
-    if (!r->nwho[0] && !r->nwho[1] && !r->nwho[2])
-        return true;
     if (!o)
         return false;
     if (r->nwho[0] && !ew_listed(r, 0, o->enterprise_id))
@@ -594,6 +606,11 @@ static bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *
             return false;
     }
     return true;
+}
+
+static inline bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o)
+{
+    return !(r->nwho[0] | r->nwho[1] | r->nwho[2]) || ew_rule_wants_site_listed(r, o);
 }
 
 static bool ew_rule_wants_code(const struct ew_rule *r, uint64_t code)
@@ -651,42 +668,34 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
             c->fields = &c->own, c->limit = ew_outlet_limit(outlet, code);
         *c->fields |= 1u << v->field;
     }
-    for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
-        const struct ew_rule *r = &eng->rules->rules[ri];
-        if (r->kind->site_wide || !(r->data_kinds & (1u << rec->kind)) ||
-            !ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, outlet))
+    struct ew_judge j = {.mn = rec->mn, .data_kind = kind_name, .outlet = outlet, .now = now};
+    j.obs.time = rec->data_time;
+    j.obs.ctx = &ctx;
+    const struct ew_ruleset *set = eng->rules;
+    size_t kind = rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER;
+    for (size_t pi = 0; pi < set->nby_kind[kind]; pi++) {
+        uint32_t ri = set->by_kind[kind][pi];
+        const struct ew_rule *r = &set->rules[ri];
+        if (!ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, outlet))
             continue;
-        /* per pollutant, the first of the rule's fields that the record carries */
+        j.r = r;
         for (size_t ci = 0; ci < ncands; ci++) {
             const struct ew_cand *c = &cands[ci];
-            size_t rank = 0;
-            while (rank < r->nfields && r->fields[rank] != c->field)
-                rank++;
-            if (rank == r->nfields)
+            /* per pollutant, the first of the rule's fields that the record carries */
+            if (!((r->field_mask >> c->field) & 1) || (*c->fields & r->better[c->field]) ||
+                !ew_rule_wants_code(r, c->code))
                 continue;
-            bool better = false; /* a field the rule prefers is there for this pollutant */
-            for (size_t k = 0; k < rank; k++)
-                better |= (*c->fields >> r->fields[k]) & 1;
-            if (better || !ew_rule_wants_code(r, c->code))
-                continue;
-            struct ew_judge j = {.r = r,
-                                 .mn = rec->mn,
-                                 .data_kind = kind_name,
-                                 .v = c->v,
-                                 .outlet = outlet,
-                                 .limit = c->limit,
-                                 .now = now,
-                                 .inputs = inputs ? inputs[c->v - rec->values] : 0};
             j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
             if (r->limited_only && isnan(j.obs.limit))
                 continue;
+            j.v = c->v;
+            j.limit = c->limit;
+            j.inputs = inputs ? inputs[c->v - rec->values] : 0;
             j.obs.value = c->v->num;
             j.obs.flag_meaning = c->v->flag_meaning;
-            j.obs.time = rec->data_time;
             j.obs.field = c->field;
             j.obs.code = c->code;
-            j.obs.ctx = &ctx;
-            struct ew_sitekey *k = ew_site_key(&eng->sites, site, (uint32_t)ri, c->code, true);
+            struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, true);
             if (!k) {
                 eng->stats.nomem++;
                 continue;
@@ -726,23 +735,34 @@ static int ew_seen_slot(const struct ew_record *rec, int64_t *len)
     }
 }
 
-int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+/* A record's site, or NULL when its MN is too long to key state (counted). */
+static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_record *rec)
 {
-    eng->stats.records++;
     size_t mnlen = strlen(rec->mn);
     if (mnlen >= EW_MN_MAX) {
         eng->stats.skipped_mn++;
-        return 0;
+        return NULL;
     }
-    if (!rec->has_time)
-        return 0; /* replies and heartbeats: nothing to judge */
-    if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
-        return EW_EINVAL; /* the codec never makes such a time; a caller might */
-    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
     bool created;
-    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    return ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+}
+
+/* Late: older than its site's newest record of the same kind by more than the lateness. */
+static bool ew_record_late(const struct ew_engine *eng, const struct ew_site *site,
+                           const struct ew_record *rec)
+{
+    int64_t newest = site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
+    return newest != INT64_MIN && rec->data_time < newest - eng->lateness;
+}
+
+static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+{
+    struct ew_site *site = ew_record_site(eng, rec);
+    if (!site)
+        return 0;
+    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
     int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
-    if (*newest != INT64_MIN && rec->data_time < *newest - eng->lateness) {
+    if (ew_record_late(eng, site, rec)) {
         eng->stats.late++; /* counted and reported to the caller, never merged */
         return EW_ELATE;
     }
@@ -761,15 +781,67 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     }
     if (rec->data_time > *newest)
         *newest = rec->data_time;
+    else if (rec->data_time < *newest)
+        eng->stats.out_of_order++;
     if (site->silent)
         ew_site_heard(eng, site, outlet, rec, now, false);
     if (rec->data_time > site->last_data)
         site->last_data = rec->data_time;
-    snprintf(site->st, sizeof site->st, "%s", rec->st);
+    size_t stlen = strnlen(rec->st, sizeof site->st - 1);
+    memcpy(site->st, rec->st, stlen); /* the system code of its latest record */
+    site->st[stlen] = '\0';
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
     if (eng->averaging) /* before this record's values join the averages still open */
         ew_average_close(eng, site, outlet, site->last_data, now);
     ew_engine_take(eng, site, outlet, rec, now, NULL);
+    return 0;
+}
+
+/* Judges the held records that are due: the fleet's newest data time or, for a quiet fleet,
+ * the processing clock has moved reorder past them (all of them with `all`). */
+static void ew_release(struct ew_engine *eng, int64_t now, bool all)
+{
+    const struct ew_held *h;
+    while ((h = ew_hold_top(&eng->held)) &&
+           (all || (eng->watermark != INT64_MIN && h->time <= eng->watermark - eng->reorder) ||
+            h->arrived <= now - eng->reorder)) {
+        ew_hold_pop(&eng->held, eng->released);
+        ew_engine_judge(eng, eng->released, now);
+    }
+}
+
+int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+{
+    eng->stats.records++;
+    if (!rec->has_time)
+        return 0; /* replies and heartbeats: nothing to judge */
+    if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
+        return EW_EINVAL; /* the codec never makes such a time; a caller might */
+    if (!eng->reorder)
+        return ew_engine_judge(eng, rec, now);
+    struct ew_site *site = ew_record_site(eng, rec);
+    if (!site)
+        return 0;
+    if (ew_record_late(eng, site, rec)) {
+        eng->stats.late++;
+        return EW_ELATE;
+    }
+    if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
+        eng->watermark = rec->data_time;
+    int rc = ew_hold_push(&eng->held, rec, now);
+    if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
+        ew_release(eng, now, true);
+        ew_engine_judge(eng, rec, now);
+        return rc;
+    }
+    ew_release(eng, now, false);
+    return 0;
+}
+
+int ew_engine_flush(struct ew_engine *eng, int64_t now)
+{
+    if (eng->reorder && ew_time_sane(now))
+        ew_release(eng, now, true);
     return 0;
 }

@@ -53,6 +53,11 @@ struct ew_engine_opts {
                                  hour (day) ends, by the site's data time or the clock's
                                  reference: minute values sent late within it still count.
                                  0 (or an hour or more): 10 minutes */
+    int64_t reorder_ms; /* records are held this long and judged in event-time order: those
+                           that arrive out of order within it are placed where they belong.
+                           A record is released once the fleet's newest data time, or the
+                           processing clock since it arrived, has moved this far past it.
+                           0: judged as they arrive */
 };
 
 struct ew_engine_stats {
@@ -62,6 +67,8 @@ struct ew_engine_stats {
     uint64_t evictions;    /* sites dropped to stay within max_sites */
     uint64_t skipped_mn;   /* records whose MN is too long to key state (> 47 bytes) */
     uint64_t late;         /* records older than the allowed lateness: not judged */
+    uint64_t out_of_order; /* records judged after a newer one of their kind from their site */
+    size_t held;           /* records held for event-time order now */
     uint64_t nomem;        /* judgements skipped because a site's state could not grow */
     uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
     uint64_t duplicates;   /* minute, hour or day records for a period already judged: skipped */
@@ -71,7 +78,7 @@ struct ew_engine_stats {
                                   < 20 hours) */
     uint64_t late_averages;    /* values that came after their period's average was closed */
     size_t sites;          /* sites held now */
-    size_t keys;           /* (site, rule, pollutant) states held now */
+    size_t keys;           /* (site, rule, pollutant) states and averages being gathered */
     size_t state_bytes;    /* memory of the site table and every key block */
 };
 
@@ -84,15 +91,23 @@ void ew_engine_free(struct ew_engine *eng);
 
 /* Judges one record; now is processing time (epoch ms). Returns 0, or EW_ELATE for a record
  * older than its site's newest record of the same data kind by more than the allowed
- * lateness: it is counted (late) and not judged, and the caller reports it. Records inside the
- * lateness are judged in the order they arrive. EW_EINVAL for a time outside years 1-9999 (the
- * codec never produces one). */
+ * lateness: it is counted (late) and not judged, and the caller reports it. With reorder_ms,
+ * the record is held and judged in event-time order by a later call (record, tick or flush);
+ * without, it is judged now, and records inside the lateness are judged in the order they
+ * arrive (counted out_of_order when a newer one came first). A minute, hour or day record
+ * for a period the site's record was already judged for is a duplicate: counted, not judged.
+ * EW_EINVAL for a time outside years 1-9999 (the codec never produces one). EW_ENOMEM when a
+ * record cannot be held (it is judged at once instead). */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
 
 /* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch
  * sites, round robin, against the earlier of now and the fleet's watermark (the newest data
  * time seen, not more than 10 minutes ahead of processing time). Returns 0. */
 int ew_engine_tick(struct ew_engine *eng, int64_t now);
+
+/* Judges every held record now, in event-time order (before a checkpoint or a shutdown: held
+ * records are not part of the exported state). Returns 0. */
+int ew_engine_flush(struct ew_engine *eng, int64_t now);
 
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
 
@@ -110,7 +125,7 @@ int ew_engine_import(struct ew_engine *eng, const void *buf, size_t len, struct 
 /* Replaces the rules (steals them). State is kept for every rule whose id, kind, number of
  * levels and holds ("for", "clear.for") are unchanged; a changed threshold keeps its state and
  * applies from the next value. The state of other rules is dropped (counted). Returns 0, or
- * EW_ETOO_LONG (more than 1,024 rules: nothing changed; the new rules are freed). */
+ * EW_ETOO_LONG (more than 1,024 rules) or EW_ENOMEM: nothing changed, the new rules are freed. */
 int ew_engine_reload(struct ew_engine *eng, struct ew_ruleset *rules);
 
 #endif

@@ -153,11 +153,18 @@ struct ew_rule {
     uint64_t except[EW_RULE_MAX_CODES]; /* negative: codes never judged */
     /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
     struct ew_tpl msg[2][2];
+    /* derived by ew_ruleset_index: bit per field the rule judges, and per field the fields the
+     * rule prefers to it */
+    uint32_t field_mask;
+    uint32_t better[EW_FIELD_COUNT];
 };
 
 struct ew_ruleset {
     size_t nrules, cap;
     struct ew_rule *rules;
+    /* derived by ew_ruleset_index: per data kind, the value rules that select it, in order */
+    uint32_t *by_kind[EW_KIND_REPLY + 1];
+    size_t nby_kind[EW_KIND_REPLY + 1];
 };
 
 extern const struct ew_kind ew_kind_threshold;
@@ -168,6 +175,10 @@ extern const struct ew_kind ew_kind_flag_persisting;
 extern const struct ew_kind ew_kind_over_range;
 extern const struct ew_kind ew_kind_offline;
 extern const struct ew_kind ew_kind_missing_hour;
+
+/* Derives what the engine looks up per record (the value rules per data kind, the field
+ * preferences as bit masks). Returns 0 or EW_ENOMEM. */
+int ew_ruleset_index(struct ew_ruleset *set);
 
 /* Whether some value rule judges hour or day data, so that averages are computed. */
 bool ew_ruleset_averages(const struct ew_ruleset *set);
@@ -317,6 +328,31 @@ static inline bool ew_seen_has(const struct ew_seen *s, int64_t p, int64_t len)
     return (s->bits >> ((s->mark - p) / len)) & 1;
 }
 
+/* ---- records held back for event-time order (ew_hold.c) ---- */
+
+struct ew_held {
+    int64_t time;    /* data time */
+    int64_t arrived; /* processing time it came */
+    uint64_t seq;    /* arrival order, for equal times */
+    struct ew_buf blob;
+};
+
+struct ew_holdq {
+    struct ew_held *slots;
+    uint32_t *heap;  /* slot numbers, a min-heap by (time, seq) */
+    uint32_t *spare; /* slots free for reuse */
+    size_t nslots, n, nspare, cap;
+    uint64_t seq;
+};
+
+/* Holds a copy of rec's identity, time and numeric values. Returns 0 or EW_ENOMEM. */
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now);
+/* The earliest held record, or NULL. */
+const struct ew_held *ew_hold_top(const struct ew_holdq *q);
+/* Takes the earliest held record out into rec; its strings live until the next push. */
+void ew_hold_pop(struct ew_holdq *q, struct ew_record *rec);
+void ew_hold_release(struct ew_holdq *q);
+
 /* ---- the engine (its public face is ew_rules.h) ---- */
 
 struct ew_engine {
@@ -336,6 +372,9 @@ struct ew_engine {
     bool averaging;    /* some value rule judges hour or day data: averages are computed */
     struct ew_record *computed; /* the average being judged (reused) */
     uint32_t inputs[EW_RECORD_MAX_VALUES]; /* per value of `computed`: valid values averaged */
+    int64_t reorder;            /* reorder_ms: how long records are held; 0 none */
+    struct ew_holdq held;       /* records held for event-time order */
+    struct ew_record *released; /* the held record being judged (reused) */
 };
 
 /* Judges a record at its site: the path shared by records sent (inputs NULL) and averages
@@ -361,8 +400,23 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
 /* The site's state for (rule, code). With create, a missing one is created idle (NULL only
  * when the block cannot grow: out of memory; it grows by half its size); without, a missing
  * one is NULL. */
-struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
-                               uint64_t code, bool create);
+struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                                    uint64_t code, bool create);
+
+/* ew_site_key_find, first trying the key after the last one found: a site's records judge its
+ * keys in the same order every time, so that is nearly always the one. */
+static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s,
+                                             uint32_t rule, uint64_t code, bool create)
+{
+    if (s->hint < s->nkeys) {
+        struct ew_sitekey *k = &s->keys[s->hint];
+        if (k->code == code && k->rule == rule) {
+            s->hint = s->hint + 1 < s->nkeys ? s->hint + 1 : 0;
+            return k;
+        }
+    }
+    return ew_site_key_find(t, s, rule, code, create);
+}
 
 /* Compiles a template text. Returns 0 or EW_EINVAL with why filled (unknown placeholder,
  * unclosed brace), or EW_ENOMEM. */

@@ -25,6 +25,29 @@ struct ew_ruleset *ew_ruleset_new(void)
     return ew_calloc(1, sizeof(struct ew_ruleset));
 }
 
+int ew_ruleset_index(struct ew_ruleset *set)
+{
+    for (size_t k = 0; k <= EW_KIND_REPLY; k++) {
+        ew_free(set->by_kind[k]);
+        set->nby_kind[k] = 0;
+        if (!(set->by_kind[k] = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
+            return EW_ENOMEM;
+    }
+    for (size_t i = 0; i < set->nrules; i++) {
+        struct ew_rule *r = &set->rules[i];
+        r->field_mask = 0;
+        memset(r->better, 0, sizeof r->better);
+        for (size_t f = 0; f < r->nfields; f++) {
+            r->better[r->fields[f]] = r->field_mask;
+            r->field_mask |= 1u << r->fields[f];
+        }
+        for (size_t k = 0; k <= EW_KIND_REPLY && !r->kind->site_wide; k++)
+            if (r->data_kinds & (1u << k))
+                set->by_kind[k][set->nby_kind[k]++] = (uint32_t)i;
+    }
+    return 0;
+}
+
 bool ew_ruleset_averages(const struct ew_ruleset *set)
 {
     for (size_t i = 0; i < set->nrules; i++)
@@ -47,6 +70,8 @@ void ew_ruleset_free(struct ew_ruleset *set)
         return;
     for (size_t i = 0; i < set->nrules; i++)
         ew_rule_release(&set->rules[i]);
+    for (size_t k = 0; k <= EW_KIND_REPLY; k++)
+        ew_free(set->by_kind[k]);
     ew_free(set->rules);
     ew_free(set);
 }

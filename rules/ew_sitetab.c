@@ -140,8 +140,8 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     return s;
 }
 
-struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
-                               uint64_t code, bool create)
+struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                                    uint64_t code, bool create)
 {
     for (uint32_t n = 0, i = s->hint; n < s->nkeys; n++, i = i + 1 < s->nkeys ? i + 1 : 0)
         if (s->keys[i].code == code && s->keys[i].rule == rule) {

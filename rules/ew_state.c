@@ -341,6 +341,10 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
         ew_ruleset_free(new_set);
         return EW_ETOO_LONG;
     }
+    if (ew_ruleset_index(new_set)) {
+        ew_ruleset_free(new_set);
+        return EW_ENOMEM;
+    }
     for (size_t i = 0; i < old->nrules; i++) {
         int j = ew_rule_index(new_set, old->rules[i].id);
         map[i] = j >= 0 && ew_same_shape(&old->rules[i], &new_set->rules[j]) ? j : -1;

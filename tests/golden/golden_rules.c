@@ -8,8 +8,9 @@
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
  *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
  *                         {"at": T, "tick": true}       the clock's tick
+ *                         {"at": T, "flush": true}      judge every record held back
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
- *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N"
+ *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N"
  *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
  */
 #include "ew_alertjson.h"
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
         opts.max_sites = (size_t)atol(strstr(opt, "max_sites ") + 10);
     if (opt && strstr(opt, "sweep_batch "))
         opts.sweep_batch = (size_t)atol(strstr(opt, "sweep_batch ") + 12);
+    if (opt && strstr(opt, "reorder_ms "))
+        opts.reorder_ms = atoll(strstr(opt, "reorder_ms ") + 11);
     free(opt);
 
     struct ew_error err = {0};
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
             free(r);
         } else if (json_is_true(json_object_get(in, "tick"))) {
             ew_engine_tick(eng, now);
+        } else if (json_is_true(json_object_get(in, "flush"))) {
+            ew_engine_flush(eng, now);
         } else if (json_is_string(json_object_get(in, "packet"))) {
             const char *p = json_string_value(json_object_get(in, "packet"));
             if (ew_hj212_decode(p, strlen(p), NULL, rec, &err))
@@ -182,11 +187,13 @@ int main(int argc, char **argv)
         uint64_t got_vals[] = {st.records,    st.evaluations,      st.events,
                                st.evictions,  st.keys,             st.sites,
                                st.late,       st.duplicates,       st.averages,
-                               st.superseded, st.invalid_averages, st.late_averages};
+                               st.superseded, st.invalid_averages, st.late_averages,
+                               st.out_of_order, st.held};
         const char *names[] = {"records",    "evaluations",      "events",
                                "evictions",  "keys",             "sites",
                                "late",       "duplicates",       "averages",
-                               "superseded", "invalid_averages", "late_averages"};
+                               "superseded", "invalid_averages", "late_averages",
+                               "out_of_order", "held"};
         const size_t nnames = sizeof names / sizeof names[0];
         json_object_foreach(ws, key, v)
         {
