@@ -57,6 +57,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
     eng->averaging = ew_ruleset_averages(rules);
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
+    eng->on_released = opts ? opts->released : NULL;
     if (eng->reorder && !(eng->released = ew_record_new()))
         goto err;
     if (eng->averaging && !(eng->computed = ew_record_new()))
@@ -96,6 +97,19 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     out->keys = eng->sites.keys;
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
+}
+
+bool ew_engine_forget(struct ew_engine *eng, const char *mn)
+{
+    size_t mnlen = strlen(mn);
+    if (mnlen >= EW_MN_MAX)
+        return false;
+    struct ew_site *site = ew_sitetab_find(&eng->sites, mn, mnlen);
+    if (!site)
+        return false;
+    ew_sitetab_remove(&eng->sites, site);
+    eng->sweep_cursor = 0;
+    return true;
 }
 
 /* ---- one judgement's context, for the events it may cause ---- */
@@ -256,6 +270,7 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     ew_render(eng, j, level, type == EW_AEV_RESOLVED);
     ev.message = eng->msg.err ? "" : eng->msg.data ? eng->msg.data : "";
     ev.evidence = evidence;
+    ev.tag = eng->tag;
     eng->stats.events++;
     eng->sink(eng->ctx, &ev);
 }
@@ -806,20 +821,34 @@ static void ew_release(struct ew_engine *eng, int64_t now, bool all)
     while ((h = ew_hold_top(&eng->held)) &&
            (all || (eng->watermark != INT64_MIN && h->time <= eng->watermark - eng->reorder) ||
             h->arrived <= now - eng->reorder)) {
-        ew_hold_pop(&eng->held, eng->released);
+        eng->tag = ew_hold_pop(&eng->held, eng->released);
         ew_engine_judge(eng, eng->released, now);
+        if (eng->on_released)
+            eng->on_released(eng->ctx, eng->tag);
+        eng->tag = 0;
     }
 }
 
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+{
+    return ew_engine_record_tagged(eng, rec, now, 0);
+}
+
+/* Judges the record now, or holds it (*held) to judge it in event-time order. */
+static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                                 uint64_t tag, bool *held)
 {
     eng->stats.records++;
     if (!rec->has_time)
         return 0; /* replies and heartbeats: nothing to judge */
     if (!ew_time_sane(rec->data_time) || !ew_time_sane(now))
         return EW_EINVAL; /* the codec never makes such a time; a caller might */
-    if (!eng->reorder)
-        return ew_engine_judge(eng, rec, now);
+    if (!eng->reorder) {
+        eng->tag = tag;
+        int rc = ew_engine_judge(eng, rec, now);
+        eng->tag = 0;
+        return rc;
+    }
     struct ew_site *site = ew_record_site(eng, rec);
     if (!site)
         return 0;
@@ -829,14 +858,27 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     }
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
-    int rc = ew_hold_push(&eng->held, rec, now);
+    int rc = ew_hold_push(&eng->held, rec, now, tag);
     if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
         ew_release(eng, now, true);
+        eng->tag = tag;
         ew_engine_judge(eng, rec, now);
+        eng->tag = 0;
         return rc;
     }
+    *held = true;
     ew_release(eng, now, false);
     return 0;
+}
+
+int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                            uint64_t tag)
+{
+    bool held = false;
+    int rc = ew_engine_take_record(eng, rec, now, tag, &held);
+    if (eng->reorder && !held && eng->on_released)
+        eng->on_released(eng->ctx, tag); /* done with it already */
+    return rc;
 }
 
 int ew_engine_flush(struct ew_engine *eng, int64_t now)

@@ -96,7 +96,7 @@ static int ew_hold_grow(struct ew_holdq *q)
     return 0;
 }
 
-int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now)
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag)
 {
     uint32_t slot;
     if (q->nspare) {
@@ -117,6 +117,7 @@ int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now)
     h->time = rec->data_time;
     h->arrived = now;
     h->seq = q->seq++;
+    h->tag = tag;
     size_t i = q->n++;
     q->heap[i] = slot;
     while (i && ew_held_before(q, q->heap[i], q->heap[(i - 1) / 2])) {
@@ -139,7 +140,7 @@ static const char *ew_next_str(const char **p)
     return s;
 }
 
-void ew_hold_pop(struct ew_holdq *q, struct ew_record *rec)
+uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec)
 {
     uint32_t slot = q->heap[0];
     q->heap[0] = q->heap[--q->n];
@@ -186,6 +187,7 @@ void ew_hold_pop(struct ew_holdq *q, struct ew_record *rec)
         v->field_name = ew_next_str(&p);
         v->text = "";
     }
+    return q->slots[slot].tag;
 }
 
 void ew_hold_release(struct ew_holdq *q)

@@ -58,6 +58,11 @@ struct ew_engine_opts {
                            A record is released once the fleet's newest data time, or the
                            processing clock since it arrived, has moved this far past it.
                            0: judged as they arrive */
+    /* With reorder_ms: called exactly once for each ew_engine_record_tagged call, with its
+     * tag, once the record has been judged (or at once when it is not held: late, no time,
+     * not judged), so that the caller knows when everything derived from it has been
+     * emitted. NULL: not told. */
+    void (*released)(void *ctx, uint64_t tag);
 };
 
 struct ew_engine_stats {
@@ -100,6 +105,11 @@ void ew_engine_free(struct ew_engine *eng);
  * record cannot be held (it is judged at once instead). */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
 
+/* ew_engine_record with a tag that the events the record causes carry (ev->tag), even when it
+ * is held and judged later; `released` tells when a held one has been judged. */
+int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                            uint64_t tag);
+
 /* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch
  * sites, round robin, against the earlier of now and the fleet's watermark (the newest data
  * time seen, not more than 10 minutes ahead of processing time). Returns 0. */
@@ -110,6 +120,11 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now);
 int ew_engine_flush(struct ew_engine *eng, int64_t now);
 
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
+
+/* Drops everything the engine holds for a site (its rule state, its averages), as when
+ * another consumer takes over its partition. Held records of the site are still judged.
+ * Returns whether the site was known. */
+bool ew_engine_forget(struct ew_engine *eng, const char *mn);
 
 /* Appends the engine's whole state (every site, its last data and the lifecycle of each of
  * its keys, and the watermark) as bytes; see rules/ew_state.c for the format. Importing them

@@ -334,6 +334,7 @@ struct ew_held {
     int64_t time;    /* data time */
     int64_t arrived; /* processing time it came */
     uint64_t seq;    /* arrival order, for equal times */
+    uint64_t tag;    /* the caller's */
     struct ew_buf blob;
 };
 
@@ -346,11 +347,12 @@ struct ew_holdq {
 };
 
 /* Holds a copy of rec's identity, time and numeric values. Returns 0 or EW_ENOMEM. */
-int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now);
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag);
 /* The earliest held record, or NULL. */
 const struct ew_held *ew_hold_top(const struct ew_holdq *q);
-/* Takes the earliest held record out into rec; its strings live until the next push. */
-void ew_hold_pop(struct ew_holdq *q, struct ew_record *rec);
+/* Takes the earliest held record out into rec; its strings live until the next push. Returns
+ * its tag. */
+uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec);
 void ew_hold_release(struct ew_holdq *q);
 
 /* ---- the engine (its public face is ew_rules.h) ---- */
@@ -375,6 +377,8 @@ struct ew_engine {
     int64_t reorder;            /* reorder_ms: how long records are held; 0 none */
     struct ew_holdq held;       /* records held for event-time order */
     struct ew_record *released; /* the held record being judged (reused) */
+    void (*on_released)(void *ctx, uint64_t tag);
+    uint64_t tag; /* of the record being judged: its events carry it */
 };
 
 /* Judges a record at its site: the path shared by records sent (inputs NULL) and averages
@@ -397,6 +401,10 @@ void ew_sitetab_release(struct ew_sitetab *t);
 /* The site for mn (mnlen < EW_MN_MAX), created empty when new. Never NULL once initialized:
  * a full table evicts its least recently seen site. *created tells which. */
 struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created);
+/* The site for mn, or NULL (the LRU order does not change). */
+struct ew_site *ew_sitetab_find(const struct ew_sitetab *t, const char *mn, size_t mnlen);
+/* Removes a site and its state (its block is kept for a later site). */
+void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site);
 /* The site's state for (rule, code). With create, a missing one is created idle (NULL only
  * when the block cannot grow: out of memory; it grows by half its size); without, a missing
  * one is NULL. */

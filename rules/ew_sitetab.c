@@ -41,7 +41,7 @@ int ew_sitetab_init(struct ew_sitetab *t, size_t cap)
 
 void ew_sitetab_release(struct ew_sitetab *t)
 {
-    for (size_t i = 0; t->sites && i < t->used; i++)
+    for (size_t i = 0; t->sites && i < t->cap; i++) /* removed sites leave blocks past used */
         ew_free(t->sites[i].keys);
     ew_free(t->sites);
     ew_free(t->index);
@@ -92,19 +92,69 @@ static void ew_st__unindex(struct ew_sitetab *t, int32_t n)
     t->index[i] = 0;
 }
 
-struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created)
+void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site)
+{
+    int32_t n = (int32_t)(site - t->sites), last = (int32_t)t->used - 1;
+    ew_st__unlink(t, n);
+    ew_st__unindex(t, n);
+    t->keys -= site->nkeys;
+    site->nkeys = 0;
+    if (n != last) { /* the last site moves into the hole; the hole's block goes to the end */
+        struct ew_site tmp = t->sites[n];
+        t->sites[n] = t->sites[last];
+        t->sites[last] = tmp;
+        struct ew_site *s = &t->sites[n];
+        size_t mask = t->nindex - 1, i = (size_t)ew_st__hash(s->mn, strlen(s->mn)) & mask;
+        while (t->index[i] != (uint32_t)last + 1)
+            i = (i + 1) & mask;
+        t->index[i] = (uint32_t)n + 1;
+        if (s->prev >= 0)
+            t->sites[s->prev].next = n;
+        else
+            t->head = n;
+        if (s->next >= 0)
+            t->sites[s->next].prev = n;
+        else
+            t->tail = n;
+    }
+    t->used--;
+}
+
+/* The site for mn, or NULL; *slot is where its index entry is, or the empty one ending the
+ * probe run. */
+static struct ew_site *ew_st__find(const struct ew_sitetab *t, const char *mn, size_t mnlen,
+                                   size_t *slot)
 {
     size_t mask = t->nindex - 1, i = (size_t)ew_st__hash(mn, mnlen) & mask;
     for (uint32_t v; (v = t->index[i]) != 0; i = (i + 1) & mask) {
         struct ew_site *s = &t->sites[v - 1];
         if (!strncmp(s->mn, mn, mnlen) && !s->mn[mnlen]) {
-            if (t->head != (int32_t)(v - 1)) {
-                ew_st__unlink(t, (int32_t)(v - 1));
-                ew_st__push_head(t, (int32_t)(v - 1));
-            }
-            *created = false;
+            *slot = i;
             return s;
         }
+    }
+    *slot = i;
+    return NULL;
+}
+
+struct ew_site *ew_sitetab_find(const struct ew_sitetab *t, const char *mn, size_t mnlen)
+{
+    size_t slot;
+    return ew_st__find(t, mn, mnlen, &slot);
+}
+
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created)
+{
+    size_t mask = t->nindex - 1, i;
+    struct ew_site *found = ew_st__find(t, mn, mnlen, &i);
+    if (found) {
+        int32_t v = (int32_t)(found - t->sites);
+        if (t->head != v) {
+            ew_st__unlink(t, v);
+            ew_st__push_head(t, v);
+        }
+        *created = false;
+        return found;
     }
     int32_t n;
     if (t->used < t->cap) {

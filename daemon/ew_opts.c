@@ -1,0 +1,295 @@
+/*
+ * ew_opts.c - the option table (see ew_opts.h).
+ */
+#include "ew_opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ew_opt_type { EW_OPT_STR, EW_OPT_INT };
+
+struct ew_opt {
+    const char *name;
+    enum ew_opt_type type;
+    size_t off, size; /* where in struct ew_opts; size of a string's buffer */
+    const char *def;
+    int64_t min, max;     /* integers */
+    const char *choices;  /* strings: "zh|en", or NULL for any */
+    const char *help;
+};
+
+#define S(field, name, def, choices, help)                                                         \
+    {name, EW_OPT_STR, offsetof(struct ew_opts, field), sizeof(((struct ew_opts *)0)->field),      \
+     def, 0, 0, choices, help}
+#define I(field, name, def, min, max, help)                                                        \
+    {name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, help}
+
+static const struct ew_opt ew_opt_table[] = {
+    S(kafka_brokers, "kafka.brokers", "embedded", NULL,
+      "bootstrap servers (host:port,...), or \"embedded\" for an in-process broker"),
+    S(kafka_group_id, "kafka.group_id", "ecowarn", NULL, "consumer group"),
+    S(topic_hj212, "kafka.topics.hj212", "ecowarn.hj212", NULL, "raw HJ 212 packets"),
+    S(topic_telemetry, "kafka.topics.telemetry", "ecowarn.telemetry", NULL,
+      "normalized JSON records"),
+    S(topic_enterprise, "kafka.topics.enterprise", "ecowarn.enterprise", NULL,
+      "e-enterprise events (outlet.upsert...)"),
+    I(kafka_batch, "kafka.batch", 500, 1, 100000,
+      "messages handled per loop pass, so that Redis I/O is never starved"),
+    I(kafka_commit_interval_ms, "kafka.commit_interval_ms", 2000, 100, 600000,
+      "how often stored offsets are committed"),
+    I(kafka_embedded_partitions, "kafka.embedded_partitions", 4, 1, 64,
+      "partitions per topic of the embedded broker"),
+    I(kafka_session_timeout_ms, "kafka.session_timeout_ms", 10000, 6000, 300000,
+      "a member silent this long leaves the group: its partitions go to the others"),
+    S(redis_url, "redis.url", "redis://127.0.0.1:6379/0", NULL,
+      "redis://host:port/db or unix:///path"),
+    S(redis_prefix, "redis.prefix", "ecowarn:", NULL, "prefix of every key written"),
+    I(redis_timeout_ms, "redis.timeout_ms", 3000, 10, 600000,
+      "a command without a reply this long closes the connection (it reconnects)"),
+    I(redis_max_buffered, "redis.max_buffered", 100000, 100, 10000000,
+      "events kept while Redis is unreachable; Kafka pauses before this is reached"),
+    I(redis_stream_maxlen, "redis.stream_maxlen", 1000000, 0, 1000000000,
+      "approximate length cap of each stream (0: none)"),
+    I(redis_reconnect_max_ms, "redis.reconnect_max_ms", 5000, 10, 600000,
+      "longest wait between reconnection attempts (it doubles from 50 ms)"),
+    S(http_listen, "http.listen", "127.0.0.1:9464", NULL,
+      "metrics and health endpoint, host:port (empty: none)"),
+    S(rules_dir, "rules.dir", "config/rules", NULL, "folder of rule files (*.json)"),
+    I(engine_max_sites, "engine.max_sites", 100000, 1, 100000000,
+      "sites whose rule state is kept (least recently seen evicted beyond)"),
+    S(engine_lang, "engine.lang", "zh", "zh|en", "language of alert messages"),
+    I(engine_allowed_lateness_ms, "engine.allowed_lateness_ms", 7200000, 1, 604800000,
+      "records older than their site's newest of the same kind by more are late"),
+    I(engine_reorder_ms, "engine.reorder_ms", 60000, 0, 3600000,
+      "records are held this long and judged in event-time order (0: as they come)"),
+    I(engine_average_grace_ms, "engine.average_grace_ms", 600000, 1, 3599999,
+      "a computed hourly average closes this long after its hour"),
+    I(engine_tick_ms, "engine.tick_ms", 1000, 10, 600000,
+      "clock tick of offline and missing-data rules"),
+    I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000,
+      "sites swept per tick by site-wide rules (0: all)"),
+    S(state_file, "state.file", "", NULL,
+      "checkpoint of the rule state, written on shutdown and read on start (empty: none)"),
+    S(log_level, "log.level", "info", "debug|info|warn|error", "least level logged"),
+    I(split_timeout_ms, "split.timeout_ms", 60000, 100, 3600000,
+      "a split packet (PNUM/PNO) incomplete this long is dead-lettered"),
+    I(split_max_groups, "split.max_groups", 10000, 1, 1000000,
+      "split packets being reassembled at once (oldest dead-lettered beyond)"),
+};
+#undef S
+#undef I
+
+static const size_t ew_nopts = sizeof ew_opt_table / sizeof ew_opt_table[0];
+
+static const struct ew_opt *ew_opt_find(const char *name)
+{
+    for (size_t i = 0; i < ew_nopts; i++)
+        if (!strcmp(ew_opt_table[i].name, name))
+            return &ew_opt_table[i];
+    return NULL;
+}
+
+static bool ew_choice_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n))
+            return true;
+        p = bar ? bar + 1 : p + len;
+    }
+    return choices == NULL;
+}
+
+int ew_opts_set(struct ew_opts *o, const char *name, const char *value, char *why, size_t n)
+{
+    const struct ew_opt *opt = ew_opt_find(name);
+    if (!opt) {
+        snprintf(why, n, "unknown option \"%s\" (ecowarnd --help lists them)", name);
+        return -1;
+    }
+    char *dst = (char *)o + opt->off;
+    if (opt->type == EW_OPT_STR) {
+        if (strlen(value) >= opt->size) {
+            snprintf(why, n, "%s: longer than %zu bytes", name, opt->size - 1);
+            return -1;
+        }
+        if (!ew_choice_ok(opt->choices, value)) {
+            snprintf(why, n, "%s: \"%s\" is not one of %s", name, value, opt->choices);
+            return -1;
+        }
+        memcpy(dst, value, strlen(value) + 1);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (!*value || *end || errno) {
+        snprintf(why, n, "%s: \"%s\" is not an integer", name, value);
+        return -1;
+    }
+    if (v < opt->min || v > opt->max) {
+        snprintf(why, n, "%s: %lld is out of bounds [%lld, %lld]", name, v, (long long)opt->min,
+                 (long long)opt->max);
+        return -1;
+    }
+    int64_t iv = v;
+    memcpy(dst, &iv, sizeof iv);
+    return 0;
+}
+
+void ew_opts_defaults(struct ew_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    char why[160];
+    for (size_t i = 0; i < ew_nopts; i++)
+        if (ew_opts_set(o, ew_opt_table[i].name, ew_opt_table[i].def, why, sizeof why))
+            abort(); /* the table's own defaults are within its bounds */
+}
+
+/* The line of the first occurrence of "key" in the text: a good enough place for an error
+ * about that key (jansson keeps no positions for values). */
+static int ew_line_of(const char *text, const char *key)
+{
+    char quoted[EW_OPT_STR_MAX + 2];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    const char *at = strstr(text, quoted);
+    int line = 1;
+    for (const char *p = text; at && p < at; p++)
+        line += *p == '\n';
+    return line;
+}
+
+static int ew_load_obj(struct ew_opts *o, json_t *obj, const char *prefix, const char *path,
+                       const char *text, FILE *err)
+{
+    int errors = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        char name[EW_OPT_STR_MAX];
+        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
+        if (json_is_object(v) && !ew_opt_find(name)) {
+            errors += ew_load_obj(o, v, name, path, text, err);
+            continue;
+        }
+        char buf[EW_OPT_STR_MAX], why[320];
+        if (json_is_string(v))
+            snprintf(buf, sizeof buf, "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        else {
+            fprintf(err, "%s:%d: %s: expected a string or an integer\n", path,
+                    ew_line_of(text, key), name);
+            errors++;
+            continue;
+        }
+        if (ew_opts_set(o, name, buf, why, sizeof why)) {
+            fprintf(err, "%s:%d: %s\n", path, ew_line_of(text, key), why);
+            errors++;
+        }
+    }
+    return errors;
+}
+
+int ew_opts_load_file(struct ew_opts *o, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(err, "%s:0: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                fprintf(err, "%s:0: out of memory\n", path);
+                return 1;
+            }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(f);
+    text[len] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    int errors;
+    if (!root) {
+        fprintf(err, "%s:%d: %s\n", path, jerr.line, jerr.text);
+        errors = 1;
+    } else if (!json_is_object(root)) {
+        fprintf(err, "%s:1: expected a JSON object\n", path);
+        errors = 1;
+    } else {
+        errors = ew_load_obj(o, root, "", path, text, err);
+    }
+    json_decref(root);
+    free(text);
+    return errors;
+}
+
+int ew_opts_load_env(struct ew_opts *o, FILE *err)
+{
+    int errors = 0;
+    for (size_t i = 0; i < ew_nopts; i++) {
+        char env[EW_OPT_STR_MAX] = "ECOWARN_";
+        size_t k = strlen(env);
+        for (const char *p = ew_opt_table[i].name; *p && k + 1 < sizeof env; p++)
+            env[k++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+        env[k] = '\0';
+        const char *v = getenv(env);
+        char why[320];
+        if (v && ew_opts_set(o, ew_opt_table[i].name, v, why, sizeof why)) {
+            fprintf(err, "environment:%s: %s\n", env, why);
+            errors++;
+        }
+    }
+    return errors;
+}
+
+void ew_opts_help(FILE *out)
+{
+    fprintf(out, "options (config file key, --set NAME=VALUE, or ECOWARN_NAME in the "
+                 "environment: dots become underscores, letters upper case):\n");
+    for (size_t i = 0; i < ew_nopts; i++) {
+        const struct ew_opt *opt = &ew_opt_table[i];
+        fprintf(out, "  %-28s default %s", opt->name, *opt->def ? opt->def : "\"\"");
+        if (opt->type == EW_OPT_INT)
+            fprintf(out, "  [%lld..%lld]", (long long)opt->min, (long long)opt->max);
+        if (opt->choices)
+            fprintf(out, "  (%s)", opt->choices);
+        fprintf(out, "\n      %s\n", opt->help);
+    }
+}
+
+void ew_opts_print_json(const struct ew_opts *o, FILE *out)
+{
+    json_t *obj = json_object();
+    for (size_t i = 0; i < ew_nopts; i++) {
+        const struct ew_opt *opt = &ew_opt_table[i];
+        const char *src = (const char *)o + opt->off;
+        if (opt->type == EW_OPT_STR) {
+            json_object_set_new(obj, opt->name, json_string(src));
+        } else {
+            int64_t v;
+            memcpy(&v, src, sizeof v);
+            json_object_set_new(obj, opt->name, json_integer(v));
+        }
+    }
+    json_dumpf(obj, out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+}

@@ -1,0 +1,68 @@
+/*
+ * ew_opts.h - ecowarnd's options: one table drives the config file, --set NAME=VALUE, the
+ * environment (ECOWARN_KAFKA_BROKERS for kafka.brokers...), the defaults, the bounds, --help and
+ * --check-config. Precedence, lowest first: default, config file, environment, --set.
+ */
+#ifndef EW_OPTS_H
+#define EW_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EW_OPT_STR_MAX 256
+
+struct ew_opts {
+    char kafka_brokers[EW_OPT_STR_MAX]; /* "embedded": an in-process mock cluster */
+    char kafka_group_id[EW_OPT_STR_MAX];
+    char topic_hj212[EW_OPT_STR_MAX];
+    char topic_telemetry[EW_OPT_STR_MAX];
+    char topic_enterprise[EW_OPT_STR_MAX];
+    int64_t kafka_batch;
+    int64_t kafka_commit_interval_ms;
+    int64_t kafka_embedded_partitions;
+    int64_t kafka_session_timeout_ms;
+    char redis_url[EW_OPT_STR_MAX];
+    char redis_prefix[64];
+    int64_t redis_timeout_ms;
+    int64_t redis_max_buffered;
+    int64_t redis_stream_maxlen;
+    int64_t redis_reconnect_max_ms;
+    char http_listen[EW_OPT_STR_MAX];
+    char rules_dir[EW_OPT_STR_MAX];
+    int64_t engine_max_sites;
+    char engine_lang[8];
+    int64_t engine_allowed_lateness_ms;
+    int64_t engine_reorder_ms;
+    int64_t engine_average_grace_ms;
+    int64_t engine_tick_ms;
+    int64_t engine_sweep_batch;
+    char state_file[EW_OPT_STR_MAX];
+    char log_level[16];
+    int64_t split_timeout_ms;
+    int64_t split_max_groups;
+};
+
+/* Fills every option with its default. */
+void ew_opts_defaults(struct ew_opts *o);
+
+/* Sets one option from text ("kafka.brokers", "a:9092"). Returns 0, or -1 with why filled
+ * (unknown option, not a number, out of bounds, too long, not one of the choices). */
+int ew_opts_set(struct ew_opts *o, const char *name, const char *value, char *why, size_t n);
+
+/* Reads a JSON config file: nested objects ({"kafka": {"brokers": ...}}) or dotted names.
+ * Unknown keys and bad values are errors. Each error is printed to err as "file:line: reason";
+ * returns the number of errors (0: all good). */
+int ew_opts_load_file(struct ew_opts *o, const char *path, FILE *err);
+
+/* Applies ECOWARN_* environment variables; errors as above (file "environment"). */
+int ew_opts_load_env(struct ew_opts *o, FILE *err);
+
+/* Prints every option with its default, its bounds and what it does. */
+void ew_opts_help(FILE *out);
+
+/* Prints the options in force as one JSON object (for the startup log). */
+void ew_opts_print_json(const struct ew_opts *o, FILE *out);
+
+#endif

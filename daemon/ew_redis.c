@@ -1,0 +1,296 @@
+/*
+ * ew_redis.c - a Redis connection that loses nothing (see ew_redis.h).
+ *
+ * The queue holds every command without a reply, oldest first; the first `sent` of them have
+ * been written on the current connection. Replies come in order, so each reply belongs to the
+ * queue's head. A lost connection makes sent 0: the next connection writes them all again.
+ */
+#include "ew_redis.h"
+
+#include "ew_log.h"
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EW_REDIS_MAX_INFLIGHT 8192 /* commands written and not answered, at most */
+
+const double ew_redis_latency_bounds[7] = {0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5};
+
+struct ew_rcmd {
+    char *cmd;
+    size_t len;
+    void *arg;
+    double sent_at;
+};
+
+struct ew_redis {
+    struct ev_loop *loop;
+    char name[32];
+    char host[256];
+    int port, db;
+    bool unix_socket;
+    double timeout, backoff, backoff_max;
+    ew_redis_reply_fn fn;
+    void *ctx;
+    redisAsyncContext *ac;
+    bool connected, closing;
+    double connect_started;
+    struct ew_rcmd *q; /* ring */
+    size_t cap, head, n, sent;
+    ev_timer reconnect, watchdog;
+    struct ew_redis_stats stats;
+};
+
+static void ew_redis_connect(struct ew_redis *r);
+static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+static struct ew_rcmd *ew_q_at(struct ew_redis *r, size_t i)
+{
+    return &r->q[(r->head + i) % r->cap];
+}
+
+static void ew_redis_flush(struct ew_redis *r)
+{
+    while (r->connected && r->sent < r->n && r->sent < EW_REDIS_MAX_INFLIGHT) {
+        struct ew_rcmd *c = ew_q_at(r, r->sent);
+        if (redisAsyncFormattedCommand(r->ac, ew_redis_on_reply, r, c->cmd, c->len) != REDIS_OK)
+            break;
+        c->sent_at = ev_now(r->loop);
+        r->sent++;
+    }
+}
+
+static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct ew_redis *r = priv;
+    redisReply *rep = reply;
+    if (!rep || !r->sent) /* the connection is going: the command stays queued */
+        return;
+    struct ew_rcmd c = *ew_q_at(r, 0);
+    r->head = (r->head + 1) % r->cap;
+    r->n--;
+    r->sent--;
+    double lat = ev_now(r->loop) - c.sent_at;
+    r->stats.replies++;
+    r->stats.latency_sum += lat;
+    size_t b = 0;
+    while (b < 7 && lat > ew_redis_latency_bounds[b])
+        b++;
+    r->stats.latency_buckets[b]++;
+    if (rep->type == REDIS_REPLY_ERROR)
+        r->stats.errors++;
+    redisFreeCommand(c.cmd);
+    r->fn(r->ctx, rep, c.arg);
+    ew_redis_flush(r);
+}
+
+static void ew_redis_on_select(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct ew_redis *r = priv;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        ew_log(EW_LOG_ERROR, r->name, "SELECT %d refused: %.*s", r->db, (int)rep->len, rep->str);
+}
+
+static void ew_redis_schedule(struct ew_redis *r)
+{
+    if (r->closing)
+        return;
+    ev_timer_stop(r->loop, &r->reconnect);
+    ev_timer_set(&r->reconnect, r->backoff, 0);
+    ev_timer_start(r->loop, &r->reconnect);
+    r->backoff = r->backoff * 2 < r->backoff_max ? r->backoff * 2 : r->backoff_max;
+}
+
+static void ew_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    struct ew_redis *r = ac->data;
+    if (status != REDIS_OK) {
+        ew_log(EW_LOG_WARN, r->name, "cannot connect to %s:%d: %s", r->host, r->port, ac->errstr);
+        r->ac = NULL; /* hiredis frees it */
+        ew_redis_schedule(r);
+        return;
+    }
+    ew_log(EW_LOG_INFO, r->name, "connected to %s%s%d", r->host, r->unix_socket ? "" : ":",
+           r->unix_socket ? r->db : r->port);
+    r->connected = true;
+    r->backoff = 0.05;
+    if (r->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->db);
+        redisAsyncCommand(r->ac, ew_redis_on_select, r, "SELECT %s", db);
+    }
+    r->sent = 0;
+    ew_redis_flush(r);
+}
+
+static void ew_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct ew_redis *r = ac->data;
+    if (!r->closing)
+        ew_log(EW_LOG_WARN, r->name, "disconnected%s%s: %zu commands will be sent again",
+               status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr, r->sent);
+    r->ac = NULL;
+    r->connected = false;
+    r->sent = 0;
+    ew_redis_schedule(r);
+}
+
+static void ew_redis_connect(struct ew_redis *r)
+{
+    r->ac = r->unix_socket ? redisAsyncConnectUnix(r->host) : redisAsyncConnect(r->host, r->port);
+    r->connect_started = ev_now(r->loop);
+    if (!r->ac || r->ac->err) {
+        ew_log(EW_LOG_WARN, r->name, "cannot connect: %s", r->ac ? r->ac->errstr : "no memory");
+        if (r->ac)
+            redisAsyncFree(r->ac);
+        r->ac = NULL;
+        ew_redis_schedule(r);
+        return;
+    }
+    r->ac->data = r;
+    r->stats.reconnects++;
+    redisLibevAttach(r->loop, r->ac);
+    redisAsyncSetConnectCallback(r->ac, ew_redis_on_connect);
+    redisAsyncSetDisconnectCallback(r->ac, ew_redis_on_disconnect);
+}
+
+static void ew_redis_on_reconnect(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct ew_redis *r = w->data;
+    if (!r->ac)
+        ew_redis_connect(r);
+}
+
+/* A reply (or a connection) later than the timeout closes the connection: it reconnects. */
+static void ew_redis_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct ew_redis *r = w->data;
+    double now = ev_now(loop);
+    bool late = r->connected ? r->sent && now - ew_q_at(r, 0)->sent_at > r->timeout
+                             : r->ac && now - r->connect_started > r->timeout;
+    if (!late)
+        return;
+    r->stats.timeouts++;
+    ew_log(EW_LOG_WARN, r->name, "%s for %.1f s: closing the connection",
+           r->connected ? "no reply" : "not connected", r->timeout);
+    redisAsyncContext *ac = r->ac;
+    redisAsyncFree(ac); /* calls on_disconnect when it was connected */
+    if (r->ac == ac) {  /* it was not: nothing was called */
+        r->ac = NULL;
+        r->connected = false;
+        r->sent = 0;
+        ew_redis_schedule(r);
+    }
+}
+
+static int ew_redis_parse_url(struct ew_redis *r, const char *url)
+{
+    if (!strncmp(url, "unix://", 7)) {
+        r->unix_socket = true;
+        snprintf(r->host, sizeof r->host, "%s", url + 7);
+        return r->host[0] ? 0 : -1;
+    }
+    if (strncmp(url, "redis://", 8))
+        return -1;
+    const char *p = url + 8, *colon = strchr(p, ':'), *slash = strchr(p, '/');
+    const char *end = colon ? colon : slash ? slash : p + strlen(p);
+    if (end == p || (size_t)(end - p) >= sizeof r->host)
+        return -1;
+    memcpy(r->host, p, (size_t)(end - p));
+    r->host[end - p] = '\0';
+    r->port = colon ? atoi(colon + 1) : 6379;
+    r->db = slash ? atoi(slash + 1) : 0;
+    return r->port > 0 && r->port < 65536 && r->db >= 0 ? 0 : -1;
+}
+
+struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char *name,
+                              double timeout_s, double reconnect_max_s, ew_redis_reply_fn fn,
+                              void *ctx)
+{
+    struct ew_redis *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    if (ew_redis_parse_url(r, url)) {
+        ew_log(EW_LOG_ERROR, name, "redis.url \"%s\": expected redis://host:port/db or "
+                                   "unix:///path", url);
+        free(r);
+        return NULL;
+    }
+    r->loop = loop;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->timeout = timeout_s;
+    r->backoff = 0.05;
+    r->backoff_max = reconnect_max_s;
+    r->fn = fn;
+    r->ctx = ctx;
+    ev_timer_init(&r->reconnect, ew_redis_on_reconnect, 0, 0);
+    r->reconnect.data = r;
+    ev_timer_init(&r->watchdog, ew_redis_on_watchdog, timeout_s / 4, timeout_s / 4);
+    r->watchdog.data = r;
+    ev_timer_start(loop, &r->watchdog);
+    ew_redis_connect(r);
+    return r;
+}
+
+void ew_redis_free(struct ew_redis *r)
+{
+    if (!r)
+        return;
+    r->closing = true;
+    ev_timer_stop(r->loop, &r->reconnect);
+    ev_timer_stop(r->loop, &r->watchdog);
+    if (r->ac)
+        redisAsyncFree(r->ac);
+    for (size_t i = 0; i < r->n; i++)
+        redisFreeCommand(ew_q_at(r, i)->cmd);
+    free(r->q);
+    free(r);
+}
+
+int ew_redis_cmd(struct ew_redis *r, void *arg, int argc, const char **argv, const size_t *lens)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 1024;
+        struct ew_rcmd *q = malloc(cap * sizeof *q);
+        if (!q)
+            return -1;
+        for (size_t i = 0; i < r->n; i++)
+            q[i] = *ew_q_at(r, i);
+        free(r->q);
+        r->q = q;
+        r->cap = cap;
+        r->head = 0;
+    }
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0)
+        return -1;
+    *ew_q_at(r, r->n) = (struct ew_rcmd){cmd, (size_t)len, arg, 0};
+    r->n++;
+    r->stats.commands++;
+    ew_redis_flush(r);
+    return 0;
+}
+
+bool ew_redis_connected(const struct ew_redis *r)
+{
+    return r->connected;
+}
+
+size_t ew_redis_queued(const struct ew_redis *r)
+{
+    return r->n;
+}
+
+const struct ew_redis_stats *ew_redis_stats(const struct ew_redis *r)
+{
+    return &r->stats;
+}

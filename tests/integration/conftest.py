@@ -1,0 +1,338 @@
+"""Integration tests: real processes on loopback. Each test gets its own redis-server on a free
+port, its own embedded Kafka broker (ecowarn-kafka, librdkafka's mock cluster, over TCP) and its
+own ecowarnd; every wait is bounded and fails the test when its deadline passes.
+
+Run through `make test` (or: python3 -m pytest tests/integration, with EW_BIN pointing at the
+build's bin folder).
+"""
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("EW_BIN", os.path.join(ROOT, "build", "bin"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from hj212_frame import crc_hj212  # noqa: E402  (the project's own framing tool)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, predicate, timeout=20.0, step=0.05):
+    """Polls predicate until it returns something true; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+class Redis:
+    """A small RESP client: enough for the tests' commands, replies parsed in full."""
+
+    def __init__(self, port):
+        self.port = port
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def __call__(self, *args):
+        self._connect()
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        try:
+            self.sock.sendall(b"".join(out))
+            return self._reply()
+        except (ConnectionError, OSError):
+            self.close()
+            raise
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def stream(self, key):
+        """Every entry of a stream as (id, {field: value}) with text values."""
+        out = []
+        for eid, fields in self("XRANGE", key, "-", "+") or []:
+            d = {fields[i].decode(): fields[i + 1].decode() for i in range(0, len(fields), 2)}
+            out.append((eid.decode(), d))
+        return out
+
+    def events(self, key="ecowarn:events"):
+        return [json.loads(f["json"]) for _, f in self.stream(key)]
+
+
+class RedisServer:
+    """A redis-server of the test's own; with persist, every write is on disk before its reply
+    (appendfsync always), so that a restart shows what was acknowledged before it."""
+
+    def __init__(self, tmp, persist=False):
+        self.port = free_port()
+        self.dir = os.path.join(tmp, f"redis-{self.port}")
+        os.makedirs(self.dir)
+        self.persist = persist
+        self.proc = None
+        self.start()
+
+    def start(self):
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else \
+            ["--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--dir", self.dir] + aof,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = Redis(self.port)
+
+        def up():
+            try:
+                return client("PING") == "PONG"
+            except OSError:
+                client.close()
+                return False
+        wait_for("redis-server to answer", up, timeout=10)
+        client.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class Kafka:
+    def __init__(self, partitions=2):
+        self.proc = subprocess.Popen([os.path.join(BIN, "ecowarn-kafka"), "--partitions",
+                                      str(partitions)], stdout=subprocess.PIPE, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        assert self.bootstrap, "ecowarn-kafka printed no address"
+
+    def produce(self, lines):
+        """lines: (topic, payload) pairs, produced in order (key: the payload's MN)."""
+        text = "".join(f"{t}\t{p}\n" for t, p in lines)
+        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
+                            self.bootstrap], input=text, text=True, capture_output=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Daemon:
+    def __init__(self, kafka, redis_port, tmp, extra=None, config=None):
+        """extra: options for --set; config: a config file (then rules.dir is its business)."""
+        self.http = free_port()
+        self.log_path = os.path.join(tmp, f"ecowarnd-{time.monotonic_ns()}.log")
+        self.args = [os.path.join(BIN, "ecowarnd")]
+        if config:
+            self.args += ["-c", config]
+        sets = {"kafka.brokers": kafka.bootstrap,
+                "redis.url": f"redis://127.0.0.1:{redis_port}/0",
+                "http.listen": f"127.0.0.1:{self.http}",
+                "engine.reorder_ms": "0",
+                "engine.tick_ms": "100",
+                "kafka.commit_interval_ms": "200",
+                "kafka.session_timeout_ms": "6000",
+                "redis.timeout_ms": "1000",
+                "redis.reconnect_max_ms": "200",
+                "log.level": "debug"}
+        if not config:
+            sets["rules.dir"] = os.path.join(ROOT, "config", "rules")
+        sets.update(extra or {})
+        for k, v in sets.items():
+            self.args += ["--set", f"{k}={v}"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=ROOT)
+
+    def get(self, path):
+        try:
+            with socket.create_connection(("127.0.0.1", self.http), timeout=2) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None, ""
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split()[1]) if head else None
+        return status, body.decode()
+
+    def metrics(self):
+        status, body = self.get("/metrics")
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def wait_healthy(self, timeout=30):
+        wait_for("ecowarnd to report Kafka and Redis connected",
+                 lambda: self.get("/health")[0] == 200, timeout=timeout)
+
+    def wait_consumed(self, topic, n, timeout=30):
+        name = f'ecowarn_messages_total{{topic="{topic}"}}'
+        wait_for(f"{n} messages of {topic} consumed",
+                 lambda: self.metrics().get(name, 0) >= n, timeout=timeout)
+
+    def wait_settled(self, timeout=30):
+        """Nothing in flight: every consumed message is safe in Redis."""
+        def settled():
+            m = self.metrics()
+            return m and m.get("ecowarn_messages_in_flight", 1) == 0 and \
+                m.get("ecowarn_buffered_events", 1) == 0
+        wait_for("ecowarnd to settle", settled, timeout=timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                pytest.fail("ecowarnd did not stop within its drain time")
+        self.log.close()
+        return self.proc.returncode
+
+    def logtext(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+@pytest.fixture
+def tmp():
+    with tempfile.TemporaryDirectory(prefix="ecowarn-it-") as d:
+        yield d
+
+
+@pytest.fixture
+def redis_server(tmp):
+    r = RedisServer(tmp)
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def redis(redis_server):
+    c = Redis(redis_server.port)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def kafka():
+    k = Kafka()
+    yield k
+    k.stop()
+
+
+@pytest.fixture
+def daemons(kafka, redis_server, tmp):
+    started = []
+
+    def start(redis_port=None, **kw):
+        d = Daemon(kafka, redis_port or redis_server.port, tmp, **kw)
+        started.append(d)
+        return d
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+# ---- inputs ----
+
+def hj212(data):
+    """A packet around a data segment: length and CRC (the HJ 212-2017 algorithm)."""
+    body = data.encode()
+    return f"##{len(body):04d}{data}{crc_hj212(body):04X}"
+
+
+def hourly_packet(mn, hour, so2, st="31", flag="N", qn=None, extra=""):
+    """An hourly flue-gas packet: SO2 converted average, DataTime hour (YYYYmmddHH0000)."""
+    q = f"QN={qn};" if qn else ""
+    return hj212(f"{q}ST={st};CN=2061;PW=123456;MN={mn};Flag=4;CP=&&DataTime={hour};"
+                 f"a21026-ZsAvg={so2},a21026-Flag={flag}{extra}&&")
+
+
+def outlet(mn, enterprise="E1", name="绍兴测试热电", so2_limit=35):
+    return json.dumps({"type": "outlet.upsert", "enterprise_id": enterprise,
+                       "enterprise_name": name, "outlet_id": f"{enterprise}-DA001", "mn": mn,
+                       "st": "31", "limits": {"a21026": {"hour": so2_limit, "day": so2_limit,
+                                                         "unit": "mg/m3"}}},
+                      ensure_ascii=False)
+
+
+def b64(s):
+    return base64.b64encode(s).decode()

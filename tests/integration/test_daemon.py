@@ -1,0 +1,352 @@
+"""ecowarnd end to end: embedded Kafka in, real Redis out (see conftest.py)."""
+import json
+import os
+import signal
+import socket
+import time
+
+from conftest import Redis, RedisServer, b64, hj212, hourly_packet, outlet, wait_for
+
+HJ, TEL, ENT = "ecowarn.hj212", "ecowarn.telemetry", "ecowarn.enterprise"
+
+
+def hour(h, day=1):
+    return f"202410{day:02d}{h:02d}0000"
+
+
+def register(kafka, daemon, *mns, enterprise="E1"):
+    kafka.produce([(ENT, outlet(mn, enterprise=enterprise)) for mn in mns])
+    daemon.wait_consumed(ENT, len(mns))
+
+
+def subscribe(port, channel):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ch = channel.encode()
+    s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(ch), ch))
+    return s
+
+
+def test_every_output_key(kafka, redis, redis_server, daemons):
+    d = daemons()
+    d.wait_healthy()
+    live = subscribe(redis_server.port, "ecowarn:live")
+    register(kafka, d, "MN-A1")
+    # over the limit (35) for three hours, then below: reminders to the enterprise, firing and
+    # resolution for the duty officer; a telemetry JSON record in the middle
+    kafka.produce([(HJ, hourly_packet("MN-A1", hour(10), 50)),
+                   (HJ, hourly_packet("MN-A1", hour(11), 52))])
+    d.wait_consumed(HJ, 2)  # the topics are consumed side by side: in order here on purpose
+    kafka.produce([(TEL, json.dumps({"mn": "MN-A1", "st": "31", "cn": "2061",
+                                     "data_time": "2024-10-01T12:00:00+08:00",
+                                     "values": [{"code": "a21026", "field": "ZsAvg",
+                                                 "value": 55, "flag": "N"}]}))])
+    d.wait_consumed(TEL, 1)
+    d.wait_settled()
+    active = redis("HGETALL", "ecowarn:active")
+    firing = [json.loads(active[i + 1]) for i in range(0, len(active), 2)]
+    assert any(e["rule"] == "over-limit" and e["event"] == "firing" for e in firing)
+    kafka.produce([(HJ, hourly_packet("MN-A1", hour(13), 10)),
+                   (HJ, hourly_packet("MN-A1", hour(14), 10))])
+    d.wait_consumed(HJ, 4)
+    d.wait_settled()
+
+    events = redis.events()
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)), "an event written twice"
+    kinds = {(e["rule"], e["event"]) for e in events}
+    assert ("over-limit", "firing") in kinds
+    assert ("over-limit", "resolved") in kinds
+    assert ("over-limit-3h", "firing") in kinds
+    assert ("over-limit-reminder", "reminder") in kinds
+    fire = next(e for e in events if e["rule"] == "over-limit" and e["event"] == "firing")
+    assert fire["mn"] == "MN-A1" and fire["enterprise_id"] == "E1"
+    assert fire["value"] == 50 and fire["limit"] == 35
+    assert fire["event_time"] == "2024-10-01T10:00:00+08:00"
+    assert fire["audience"] == "officer" and fire["message"]
+    # the audiences' streams
+    duty = redis.events("ecowarn:duty")
+    reminders = redis.events("ecowarn:reminders:E1")
+    assert duty and all(e["audience"] == "officer" for e in duty)
+    assert reminders and all(e["audience"] == "enterprise" for e in reminders)
+    assert len(duty) + len(reminders) == len(events)
+    # resolved alerts leave the active hash; what is still active is there with its last event
+    resolved = {e["fingerprint"] for e in events if e["event"] == "resolved"}
+    active = redis("HGETALL", "ecowarn:active")
+    still = {active[i].decode() for i in range(0, len(active), 2)}
+    assert fire["fingerprint"] in resolved and not (resolved & still)
+    # the live channel carried every event
+    got, buf = [], b""
+    live.settimeout(5)
+    while len(got) < len(events):
+        buf += live.recv(65536)
+        while buf.count(b"\r\n") >= 7:  # a pushed message: *3 $7 message $N chan $N payload
+            parts = buf.split(b"\r\n", 7)
+            if parts[2] == b"message":
+                got.append(json.loads(parts[6]))
+            elif parts[2] != b"subscribe":
+                raise AssertionError(parts)
+            buf = parts[7] if parts[2] == b"message" else b"\r\n".join(parts[6:])
+    live.close()
+    assert [e["id"] for e in got] == ids
+    assert d.stop() == 0
+
+
+def test_poisoned_input_is_dead_lettered(kafka, redis, daemons):
+    d = daemons()
+    d.wait_healthy()
+    good = hourly_packet("MN-P1", hour(10), 20)
+    bad_crc = good[:-4] + ("0000" if not good.endswith("0000") else "1111")
+    kafka.produce([
+        (HJ, bad_crc),
+        (HJ, good[:30]),                                  # cut short
+        (HJ, "\x01\x02garbage\xff"),                      # not text
+        (TEL, '{"mn": "MN-P1", "st": "31"'),              # broken JSON
+        (ENT, '{"type": "no.such.type"}'),                # an event nobody knows
+        (ENT, '{"type": "deadline", "enterprise_id": "E1", "deadline_id": "D1", '
+              '"kind": "permit", "due": "2025-01-01", "title": "x"}'),  # known, used later
+        (HJ, good),
+        (HJ, hourly_packet("MN-P1", hour(3), 20)),        # beyond the lateness (2 h)
+    ])
+    d.wait_consumed(HJ, 5)
+    d.wait_consumed(ENT, 2)
+    d.wait_settled()
+    assert d.proc.poll() is None and d.get("/health")[0] == 200
+    dead = [f for _, f in redis.stream("ecowarn:deadletter")]
+    errors = sorted(f["error"] for f in dead)
+    assert errors == sorted(["crc_mismatch", "malformed", "malformed", "malformed", "invalid",
+                             "late"]), errors
+    for f in dead:
+        assert f["reason"] and f["topic"] in (HJ, TEL, ENT)
+        assert int(f["partition"]) >= 0 and int(f["kafka_offset"]) >= 0
+        assert f["encoding"] in ("text", "base64")
+    binary = next(f for f in dead if f["encoding"] == "base64")
+    assert binary["raw"] == b64("\x01\x02garbage\xff".encode())
+    crc = next(f for f in dead if f["error"] == "crc_mismatch")
+    assert crc["raw"] == bad_crc and crc["topic"] == HJ
+    m = d.metrics()
+    assert m['ecowarn_decode_errors_total{code="crc_mismatch"}'] == 1
+    assert m["ecowarn_deadletters_total"] == 6
+    assert m["ecowarn_enterprise_events_ignored_total"] == 1
+    assert d.stop() == 0
+
+
+def test_officer_acknowledgement(kafka, redis, daemons):
+    d = daemons()
+    d.wait_healthy()
+    register(kafka, d, "MN-K1")
+    kafka.produce([(HJ, hourly_packet("MN-K1", hour(10), 80))])
+    d.wait_settled()
+    fire = wait_for("the firing event", lambda: next(
+        (e for e in redis.events("ecowarn:duty") if e["event"] == "firing"), None))
+    redis("XADD", "ecowarn:acks", "*", "alert_id", fire["id"], "by", "officer-7",
+          "note", "已电话联系企业")
+    acked = wait_for("the acknowledged event", lambda: next(
+        (e for e in redis.events() if e["event"] == "acknowledged"), None))
+    assert acked["fingerprint"] == fire["fingerprint"]
+    assert acked["evidence"] == {"alert_id": fire["id"], "by": "officer-7",
+                                 "note": "已电话联系企业"}
+    assert acked["id"] != fire["id"]
+    assert any(e["event"] == "acknowledged" for e in redis.events("ecowarn:duty"))
+    now = json.loads(redis("HGET", "ecowarn:active", fire["fingerprint"]))
+    assert now["event"] == "acknowledged"
+    # read once: the group has nothing pending
+    wait_for("the ack to be acknowledged in its group",
+             lambda: redis("XPENDING", "ecowarn:acks", "ecowarnd")[0] == 0)
+    # an ack for nothing known is counted and passed over
+    redis("XADD", "ecowarn:acks", "*", "alert_id", "nonsense", "by", "x", "note", "")
+    wait_for("the bad ack to be passed over",
+             lambda: redis("XPENDING", "ecowarn:acks", "ecowarnd")[0] == 0)
+    assert d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def write_rules(folder, above):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "r.json"), "w") as f:
+        json.dump({"rules": [{"id": "so2-over", "kind": "threshold", "audience": "officer",
+                              "select": {"data": ["hour"], "field": "ZsAvg"},
+                              "levels": [{"name": "over", "above": above,
+                                          "severity": "major"}],
+                              "message": {"zh": "{mn} {value}"}}]}, f)
+
+
+def test_reload_on_sighup(kafka, redis, daemons, tmp):
+    rules1, rules2 = os.path.join(tmp, "r1"), os.path.join(tmp, "r2")
+    write_rules(rules1, 100)
+    write_rules(rules2, 30)
+    cfg = os.path.join(tmp, "ecowarn.json")
+    with open(cfg, "w") as f:
+        json.dump({"rules": {"dir": rules1}}, f)
+    d = daemons(config=cfg)
+    d.wait_healthy()
+    kafka.produce([(HJ, hourly_packet("MN-R1", hour(10), 50))])
+    d.wait_settled()
+    d.wait_consumed(HJ, 1)
+    assert redis.events() == []  # 50 is not above 100
+    # a broken config is refused and the running one kept
+    with open(cfg, "w") as f:
+        f.write('{"rules": {"dir": ')
+    d.signal(signal.SIGHUP)
+    wait_for("the refusal", lambda: "reload rejected" in d.logtext())
+    kafka.produce([(HJ, hourly_packet("MN-R1", hour(11), 50))])
+    d.wait_consumed(HJ, 2)
+    d.wait_settled()
+    assert redis.events() == []
+    # a good one takes effect: 50 is above 30
+    with open(cfg, "w") as f:
+        json.dump({"rules": {"dir": rules2}}, f)
+    d.signal(signal.SIGHUP)
+    wait_for("the reload", lambda: "reloaded: 1 rules" in d.logtext())
+    kafka.produce([(HJ, hourly_packet("MN-R1", hour(12), 50))])
+    d.wait_consumed(HJ, 3)
+    d.wait_settled()
+    events = wait_for("an event under the new rules", redis.events)
+    assert [(e["rule"], e["event"], e["value"]) for e in events] == [("so2-over", "firing", 50)]
+    assert d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def test_check_config(tmp):
+    from conftest import BIN, ROOT
+    import subprocess
+    good = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config", "--set",
+                           f"rules.dir={os.path.join(ROOT, 'config', 'rules')}"],
+                          capture_output=True, text=True, timeout=30)
+    assert good.returncode == 0, good.stderr
+    cfg = os.path.join(tmp, "bad.json")
+    with open(cfg, "w") as f:
+        f.write('{\n  "kafka": {"brokers": "x:1"},\n  "redis": {"nope": 1},\n'
+                '  "engine": {"max_sites": -5}\n}\n')
+    bad = subprocess.run([os.path.join(BIN, "ecowarnd"), "-c", cfg, "--check-config"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1
+    lines = bad.stderr.strip().splitlines()
+    assert f"{cfg}:3: unknown option \"redis.nope\" (ecowarnd --help lists them)" in lines
+    assert any(line.startswith(f"{cfg}:4: engine.max_sites: -5 is out of bounds")
+               for line in lines)
+    rules = os.path.join(tmp, "rules")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "x.json"), "w") as f:
+        f.write('{"rules": [\n  {"id": "x", "kind": "nope"}\n]}\n')
+    bad_rules = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config", "--set",
+                                f"rules.dir={rules}"], capture_output=True, text=True,
+                               timeout=30)
+    assert bad_rules.returncode == 1
+    assert bad_rules.stderr.startswith(f"{rules}/x.json:0: x:"), bad_rules.stderr
+    env = dict(os.environ, ECOWARN_ENGINE_LANG="fr")
+    bad_env = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config"], env=env,
+                             capture_output=True, text=True, timeout=30)
+    assert bad_env.returncode == 1 and "ECOWARN_ENGINE_LANG" in bad_env.stderr
+    helptext = subprocess.run([os.path.join(BIN, "ecowarnd"), "--help"], capture_output=True,
+                              text=True, timeout=30).stdout
+    for name in ("kafka.brokers", "kafka.group_id", "redis.url", "redis.prefix", "http.listen",
+                 "rules.dir"):
+        assert name in helptext
+
+
+def test_clean_shutdown_commits_and_checkpoints(kafka, redis, daemons, tmp):
+    state = os.path.join(tmp, "state.bin")
+    d = daemons(extra={"state.file": state})
+    d.wait_healthy()
+    register(kafka, d, "MN-S1")
+    kafka.produce([(HJ, hourly_packet("MN-S1", hour(h), 50)) for h in (10, 11)])
+    d.wait_consumed(HJ, 2)
+    d.wait_settled()
+    n = len(redis.events())
+    assert d.stop() == 0
+    assert "stopped" in d.logtext() and os.path.getsize(state) > 0
+    # the next start reads the checkpoint and the committed offsets: nothing again
+    d2 = daemons(extra={"state.file": state})
+    d2.wait_healthy()
+    time.sleep(1.0)
+    assert d2.metrics()[f'ecowarn_messages_total{{topic="{HJ}"}}'] == 0
+    assert "checkpoint" in d2.logtext()
+    # the third hour over the limit fires over-limit-3h: the state carried the first two
+    kafka.produce([(HJ, hourly_packet("MN-S1", hour(12), 50))])
+    d2.wait_consumed(HJ, 1)
+    d2.wait_settled()
+    events = redis.events()
+    assert len(events) > n
+    assert any(e["rule"] == "over-limit-3h" and e["event"] == "firing" for e in events[n:])
+    assert d2.stop() == 0
+
+
+def test_redis_away_and_back(kafka, tmp, daemons):
+    server = RedisServer(tmp, persist=True)
+    redis = Redis(server.port)
+    try:
+        d = daemons(redis_port=server.port)
+        d.wait_healthy()
+        mns = [f"MN-W{i}" for i in range(8)]
+        register(kafka, d, *mns)
+        kafka.produce([(HJ, hourly_packet(mn, hour(10), 50)) for mn in mns])
+        d.wait_consumed(HJ, len(mns))
+        d.wait_settled()
+        before = len(redis.events())
+        server.stop()
+        wait_for("health to report Redis gone", lambda: d.get("/health")[0] == 503)
+        kafka.produce([(HJ, hourly_packet(mn, hour(11), 10)) for mn in mns])
+        d.wait_consumed(HJ, 2 * len(mns))
+        wait_for("events to be buffered", lambda: d.metrics()["ecowarn_buffered_events"] > 0)
+        server.start()
+        d.wait_settled(timeout=40)
+        events = Redis(server.port).events()
+        ids = [e["id"] for e in events]
+        # nothing lost: every site resolved at 11:00; duplicates only as the same event again
+        resolved = {e["mn"] for e in events
+                    if e["rule"] == "over-limit" and e["event"] == "resolved"}
+        assert resolved == set(mns)
+        assert len(events) >= before + len(mns)
+        unique = {}
+        for e in events:
+            assert unique.setdefault(e["id"], e) == e, "one id for two different events"
+        assert len(set(ids)) == len(ids) or len(ids) > len(set(ids))  # at-least-once
+        assert d.metrics()["ecowarn_redis_reconnects_total"] >= 2
+        assert d.stop() == 0
+    finally:
+        redis.close()
+        server.stop()
+
+
+def test_split_packets_reassembled(kafka, redis, daemons):
+    d = daemons(extra={"split.timeout_ms": "500"})
+    d.wait_healthy()
+    register(kafka, d, "MN-X1")
+    head = "QN=20241001110000001;ST=31;CN=2061;PW=123456;MN=MN-X1;Flag=4;PNUM=2;PNO={};CP=&&"
+    part1 = hj212(head.format(1) + f"DataTime={hour(10)};a21002-ZsAvg=20,a21002-Flag=N&&")
+    part2 = hj212(head.format(2) + f"DataTime={hour(10)};a21026-ZsAvg=60,a21026-Flag=N&&")
+    lonely = hj212(head.replace("0001;", "0002;").format(1) +
+                   f"DataTime={hour(10)};a21026-ZsAvg=60,a21026-Flag=N&&")
+    kafka.produce([(HJ, part2), (HJ, lonely), (HJ, part1)])  # parts in any order
+    d.wait_consumed(HJ, 3)
+    fire = wait_for("the whole packet judged", lambda: next(
+        (e for e in redis.events() if e["rule"] == "over-limit"), None))
+    assert fire["pollutant"] == "a21026" and fire["value"] == 60
+    dead = wait_for("the incomplete one dead-lettered",
+                    lambda: [f for _, f in redis.stream("ecowarn:deadletter")])
+    assert dead[0]["error"] == "split" and "incomplete" in dead[0]["reason"]
+    d.wait_settled()
+    assert d.stop() == 0
+
+
+def test_two_daemons_share_the_partitions(kafka, redis, daemons):
+    a = daemons()
+    a.wait_healthy()
+    b = daemons()
+    b.wait_healthy()
+    wait_for("the group to settle on two members", lambda: "assigned" in b.logtext() and
+             a.logtext().count("assigned") >= 2, timeout=40)
+    mns = [f"MN-G{i}" for i in range(12)]
+    kafka.produce([(ENT, outlet(mn)) for mn in mns])
+    a.wait_consumed(ENT, len(mns))  # each reads the whole registry: limits known to both
+    b.wait_consumed(ENT, len(mns))
+    kafka.produce([(HJ, hourly_packet(mn, hour(10), 50)) for mn in mns])
+
+    def all_fired():
+        fired = {e["mn"] for e in redis.events() if e["rule"] == "over-limit"}
+        return fired == set(mns)
+    wait_for("every site judged by one of the two", all_fired, timeout=40)
+    ma, mb = a.metrics(), b.metrics()
+    assert ma[f'ecowarn_messages_total{{topic="{HJ}"}}'] + \
+        mb[f'ecowarn_messages_total{{topic="{HJ}"}}'] == len(mns)
+    assert a.stop() == 0 and b.stop() == 0
