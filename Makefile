@@ -1,6 +1,7 @@
 # ecowarn - the README's commands. CMake does the building; this file only names the steps.
 #
 #   make            install missing Debian packages, build into build/ (binaries in build/bin/)
+#   make demo       local redis-server + embedded Kafka + ecowarnd + a simulated fleet: alerts live
 #   make test       build, run every test label, then again under ASan+UBSan (build-asan/)
 #   make bench      build and run the benchmarks (bench/)
 #   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
@@ -15,7 +16,7 @@ GENERATOR    := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # CI builds with -Werror; a developer's build only warns.
 WERROR       := $(if $(filter true,$(CI)),-DEW_WERROR=ON,)
 
-.PHONY: all deps build test test-asan bench fuzz format clean
+.PHONY: all deps build demo test test-asan bench fuzz format clean
 
 all: build
 
@@ -25,6 +26,9 @@ deps:
 build: deps
 	cmake --preset default $(GENERATOR) $(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	scripts/demo.sh
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
