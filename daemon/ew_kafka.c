@@ -440,7 +440,8 @@ static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool g
         !ew_conf(conf, "auto.offset.reset", "earliest") ||
         !ew_conf(conf, "enable.partition.eof", "false") || !ew_conf(conf, "log_level", "4") ||
         !ew_conf(conf, "session.timeout.ms", k->session_timeout) ||
-        !ew_conf(conf, "heartbeat.interval.ms", "1000")) {
+        !ew_conf(conf, "heartbeat.interval.ms", "1000") ||
+        !ew_conf(conf, "fetch.wait.max.ms", "50")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

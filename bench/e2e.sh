@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end figures of ecowarnd on this machine: the embedded Kafka broker, a local
+# redis-server, the default rules, the daemon's default options. Usage: bench/e2e.sh [BUILD_DIR]
+#
+# 1. Throughput: a simulated fleet (E2E_ENTERPRISES enterprises, E2E_HOURS hours of real-time,
+#    minute and hourly packets) is produced first, then the daemon starts and consumes the
+#    backlog; messages/s = messages / (last consumed with its events safe in Redis - first
+#    consumed), from its metrics.
+#    The broker has 16 partitions per topic: keep the backlog under ~15,000 messages per
+#    partition, as Debian's librdkafka 2.0.2 mock broker drops older ones silently.
+# 2. Latency, produce -> alert readable in Redis (bench_e2e), idle and while the simulator
+#    sends E2E_LOAD messages/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build}/bin
+ents=${E2E_ENTERPRISES:-250} hours=${E2E_HOURS:-6} load=${E2E_LOAD:-2000}
+work=$(mktemp -d /tmp/ecowarn-e2e.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+rport=$(port) http=$(port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null 2>&1 &
+pids+=($!)
+"$bin/ecowarn-kafka" --partitions 16 >"$work/addr" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/addr" ] && redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+brokers=$(head -1 "$work/addr")
+
+"$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --duration "${hours}h" --anomalies 0.2 \
+  --brokers "$brokers" 2>"$work/sim.log"
+sent=$(sed -n 's/^ecowarn-sim: \([0-9]*\) messages$/\1/p' "$work/sim.log")
+
+"$bin/ecowarnd" -c config/ecowarn.json --set "kafka.brokers=$brokers" \
+  --set "redis.url=redis://127.0.0.1:$rport/0" --set "http.listen=127.0.0.1:$http" \
+  2>"$work/ecowarnd.log" &
+pids+=($!)
+first="" last=""
+for _ in $(seq 30000); do
+  n=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}' || true)
+  e=$(metric 'ecowarn_messages_total{topic="ecowarn.enterprise"}' || true)
+  [ -n "${n:-}" ] && [ "$n" != 0 ] && [ -z "$first" ] && first=$(date +%s.%N)
+  # all consumed, and every event so far safe in Redis (the newest records may still sit in
+  # the reorder window: they are judged when it passes, a matter of latency, not throughput)
+  if [ -n "${n:-}" ] && [ $((n + e)) -ge "$sent" ] &&
+     [ "$(metric ecowarn_buffered_events)" = 0 ]; then last=$(date +%s.%N); break; fi
+  sleep 0.01
+done
+[ -n "$last" ] || { echo "e2e: the backlog was not consumed in time" >&2; tail "$work/ecowarnd.log" >&2; exit 1; }
+events=$(redis-cli -p "$rport" xlen ecowarn:events)
+python3 -c "import sys; n,f,l=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'throughput: {n} messages ({sys.argv[4]} alert events) in {l-f:.2f} s: {n/(l-f):,.0f} messages/s end to end')" "$n" "$first" "$last" "$events"
+echo "rule engine: $(metric ecowarn_rule_evaluations_total | awk '{printf "%d", $1}') judgements"
+
+"$bin/bench_e2e" --brokers "$brokers" --redis-port "$rport" --probes 100 --interval-ms 50 |
+  sed 's/^/idle: /'
+"$bin/ecowarn-sim" --seed 2 --enterprises 200 --duration 12h --rate "$load" --brokers "$brokers" 2>/dev/null &
+sim=$!
+pids+=($sim)
+sleep 2
+"$bin/bench_e2e" --brokers "$brokers" --redis-port "$rport" --probes 100 --interval-ms 50 |
+  sed "s/^/under ${load} messages\/s: /"
