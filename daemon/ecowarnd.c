@@ -804,6 +804,13 @@ static int ew_checkpoint_write(struct ew_daemon *d)
     return ok ? 0 : -1;
 }
 
+/* Offsets are committed only with a checkpoint that covers them: after a crash the engine
+ * resumes from the checkpoint and Kafka from the offsets committed with it. */
+static int ew_before_commit(void *ctx)
+{
+    return ew_checkpoint_write(ctx);
+}
+
 static void ew_checkpoint_read(struct ew_daemon *d)
 {
     if (!d->opts.state_file[0])
@@ -954,14 +961,16 @@ int main(int argc, char **argv)
         return 1;
     const char *topics[EW_TOPICS] = {d->opts.topic_hj212, d->opts.topic_telemetry,
                                      d->opts.topic_enterprise};
-    struct ew_kafka_cb cb = {ew_on_message, ew_on_revoked, d};
+    struct ew_kafka_cb cb = {ew_on_message, ew_on_revoked, ew_before_commit, d};
     struct ew_kafka_conf kc = {
         .brokers = d->opts.kafka_brokers,
         .group = d->opts.kafka_group_id,
         .topics = {topics[0], topics[1], topics[2]},
         .partitions = (int)d->opts.kafka_embedded_partitions,
         .batch = (size_t)d->opts.kafka_batch,
-        .commit_interval_s = (double)d->opts.kafka_commit_interval_ms / 1000,
+        .commit_interval_s = (double)(d->opts.state_file[0] ? d->opts.state_interval_ms
+                                                             : d->opts.kafka_commit_interval_ms) /
+                             1000,
         .session_timeout_ms = (int)d->opts.kafka_session_timeout_ms,
     };
     d->kafka = ew_kafka_new(d->loop, &kc, &cb);

@@ -190,6 +190,12 @@ void ew_kafka_commit(struct ew_kafka *k, bool sync)
             s->committed = s->stored;
         }
     }
+    if (l->cnt && k->cb.before_commit && k->cb.before_commit(k->cb.ctx)) {
+        for (size_t i = 0; i < k->nslots; i++) /* not committed after all: next time */
+            k->slots[i].committed = -1;
+        rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
     if (l->cnt) {
         rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, l, !sync);
         if (err)

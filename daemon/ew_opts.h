@@ -39,6 +39,7 @@ struct ew_opts {
     int64_t engine_tick_ms;
     int64_t engine_sweep_batch;
     char state_file[EW_OPT_STR_MAX];
+    int64_t state_interval_ms;
     char log_level[16];
     int64_t split_timeout_ms;
     int64_t split_max_groups;
