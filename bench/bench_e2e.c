@@ -152,8 +152,8 @@ int main(int argc, char **argv)
     qsort(lat, (size_t)got, sizeof *lat, ew_cmp);
     printf("latency produce -> alert in Redis, %d probes: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  "
            "max %.1f ms\n",
-           got, lat[got / 2], lat[got * 9 / 10], lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1],
-           lat[got - 1]);
+           got, lat[got / 2], lat[got * 9 / 10],
+           lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1], lat[got - 1]);
     free(lat);
     return got == probes ? 0 : 1;
 }

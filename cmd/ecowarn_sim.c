@@ -39,15 +39,14 @@ static const char *const ew_anom_names[] = {"none", "over", "drift", "flat", "of
 
 struct ew_pol {
     const char *code;
-    double limit; /* hourly limit; 0: none (O2, flow, temperature, pH) */
-    double lo, hi; /* normal range of the value (as a share of the limit when limited) */
+    double limit;   /* hourly limit; 0: none (O2, flow, temperature, pH) */
+    double lo, hi;  /* normal range of the value (as a share of the limit when limited) */
     bool converted; /* has a ZsRtd/ZsAvg */
 };
 
 static const struct ew_pol ew_air[] = {
-    {"a21026", 35, 0.3, 0.6, true},  {"a21002", 50, 0.3, 0.6, true},
-    {"a34013", 10, 0.3, 0.6, true},  {"a19001", 0, 9.5, 10.5, false},
-    {"a00000", 0, 80, 120, false},   {"a01012", 0, 110, 130, false},
+    {"a21026", 35, 0.3, 0.6, true},  {"a21002", 50, 0.3, 0.6, true}, {"a34013", 10, 0.3, 0.6, true},
+    {"a19001", 0, 9.5, 10.5, false}, {"a00000", 0, 80, 120, false},  {"a01012", 0, 110, 130, false},
 };
 static const struct ew_pol ew_water[] = {
     {"w01018", 100, 0.3, 0.6, false}, {"w21003", 15, 0.3, 0.6, false},
@@ -101,7 +100,8 @@ static void ew_pace(struct ew_sim *s)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed = (double)(now.tv_sec - s->t0.tv_sec) + (double)(now.tv_nsec - s->t0.tv_nsec) / 1e9;
+    double elapsed =
+        (double)(now.tv_sec - s->t0.tv_sec) + (double)(now.tv_nsec - s->t0.tv_nsec) / 1e9;
     double due = (double)s->sent / s->rate;
     if (due > elapsed) {
         double wait = due - elapsed;
@@ -205,22 +205,23 @@ static void ew_register(struct ew_sim *s)
     for (size_t i = 0; i < s->noutlets; i++) {
         const struct ew_outlet_sim *o = &s->outlets[i];
         char ev[1024];
-        int n = o->water
-                    ? snprintf(ev, sizeof ev,
-                               "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
-                               "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                               "\"st\":\"32\",\"limits\":{\"w01018\":{\"hour\":100,\"day\":100,"
-                               "\"unit\":\"mg/L\"},\"w21003\":{\"hour\":15,\"day\":15,\"unit\":"
-                               "\"mg/L\"},\"w21011\":{\"hour\":0.5,\"day\":0.5,\"unit\":\"mg/L\"}}}",
-                               o->enterprise, o->name, o->outlet, o->mn)
-                    : snprintf(ev, sizeof ev,
-                               "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
-                               "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                               "\"st\":\"31\",\"o2_ref\":6,\"limits\":{\"a21026\":{\"hour\":35,"
-                               "\"day\":35,\"unit\":\"mg/m3\"},\"a21002\":{\"hour\":50,\"day\":50,"
-                               "\"unit\":\"mg/m3\"},\"a34013\":{\"hour\":10,\"day\":10,\"unit\":"
-                               "\"mg/m3\"}}}",
-                               o->enterprise, o->name, o->outlet, o->mn);
+        int n =
+            o->water
+                ? snprintf(ev, sizeof ev,
+                           "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
+                           "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
+                           "\"st\":\"32\",\"limits\":{\"w01018\":{\"hour\":100,\"day\":100,"
+                           "\"unit\":\"mg/L\"},\"w21003\":{\"hour\":15,\"day\":15,\"unit\":"
+                           "\"mg/L\"},\"w21011\":{\"hour\":0.5,\"day\":0.5,\"unit\":\"mg/L\"}}}",
+                           o->enterprise, o->name, o->outlet, o->mn)
+                : snprintf(ev, sizeof ev,
+                           "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
+                           "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
+                           "\"st\":\"31\",\"o2_ref\":6,\"limits\":{\"a21026\":{\"hour\":35,"
+                           "\"day\":35,\"unit\":\"mg/m3\"},\"a21002\":{\"hour\":50,\"day\":50,"
+                           "\"unit\":\"mg/m3\"},\"a34013\":{\"hour\":10,\"day\":10,\"unit\":"
+                           "\"mg/m3\"}}}",
+                           o->enterprise, o->name, o->outlet, o->mn);
         ew_emit(s, 2, o->mn, ev, (size_t)n);
     }
 }
@@ -388,7 +389,10 @@ static int64_t ew_duration(const char *s)
 
 int main(int argc, char **argv)
 {
-    struct ew_sim s = {.rng = 42, .rt_ms = 60000, .min_ms = 600000, .hourly = true,
+    struct ew_sim s = {.rng = 42,
+                       .rt_ms = 60000,
+                       .min_ms = 600000,
+                       .hourly = true,
                        .topics = {"ecowarn.hj212", "ecowarn.telemetry", "ecowarn.enterprise"},
                        .buf = EW_BUF_INIT};
     size_t enterprises = 20;
@@ -437,7 +441,8 @@ int main(int argc, char **argv)
                 s.rate = atof(v);
             else if (!strcmp(a, "--topics")) {
                 snprintf(topics_arg, sizeof topics_arg, "%s", v);
-                char *t1 = strtok(topics_arg, ","), *t2 = strtok(NULL, ","), *t3 = strtok(NULL, ",");
+                char *t1 = strtok(topics_arg, ","), *t2 = strtok(NULL, ","),
+                     *t3 = strtok(NULL, ",");
                 if (!t1 || !t2 || !t3) {
                     fprintf(stderr, "ecowarn-sim: --topics needs three names\n");
                     return 2;

@@ -46,8 +46,8 @@ static void ew_print(const char *payload, size_t len)
     char when[17] = "";
     if (strlen(t) >= 16)
         snprintf(when, sizeof when, "%.10s %.5s", t, t + 11);
-    printf("%s  %-12s %-8s %-10s %s\n", when, event, ew_str(ev, "severity"),
-           ew_str(ev, "audience"), ew_str(ev, "message"));
+    printf("%s  %-12s %-8s %-10s %s\n", when, event, ew_str(ev, "severity"), ew_str(ev, "audience"),
+           ew_str(ev, "message"));
     fflush(stdout);
     json_decref(ev);
 }

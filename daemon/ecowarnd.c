@@ -237,9 +237,14 @@ static void ew_deadletter(struct ew_daemon *d, uint64_t ticket, const char *reas
         ew_buf_add(&d->tmp, raw, len);
     else
         ew_base64(&d->tmp, raw, len);
-    const char *f[] = {"reason", reason,      "error",     code, "offset", off,
-                       "topic",  topic,       "partition", part, "kafka_offset", koff,
-                       "encoding", text ? "text" : "base64", "raw", d->tmp.data ? d->tmp.data : ""};
+    const char *f[] = {"reason",       reason,
+                       "error",        code,
+                       "offset",       off,
+                       "topic",        topic,
+                       "partition",    part,
+                       "kafka_offset", koff,
+                       "encoding",     text ? "text" : "base64",
+                       "raw",          d->tmp.data ? d->tmp.data : ""};
     size_t fl[16];
     for (int i = 0; i < 16; i++)
         fl[i] = strlen(f[i]);
@@ -286,8 +291,8 @@ static void ew_judge(struct ew_daemon *d, const struct ew_kmsg *m, const struct 
         ew_deadletter(d, m->ticket, "late: older than the allowed lateness", "late", 0,
                       m->topic_name, m->partition, m->offset, m->payload, m->len);
     } else if (rc && rc != EW_ENOMEM) {
-        ew_deadletter(d, m->ticket, ew_strerror(rc), ew_errname(rc), 0, m->topic_name,
-                      m->partition, m->offset, m->payload, m->len);
+        ew_deadletter(d, m->ticket, ew_strerror(rc), ew_errname(rc), 0, m->topic_name, m->partition,
+                      m->offset, m->payload, m->len);
     }
 }
 
@@ -295,8 +300,7 @@ static void ew_split_dropped(void *ctx, const char *why, const void *bytes, size
                              const uint64_t *tags, size_t ntags)
 {
     struct ew_daemon *d = ctx;
-    ew_deadletter(d, ntags ? tags[0] : 0, why, "split", 0, d->opts.topic_hj212, -1, -1, bytes,
-                  len);
+    ew_deadletter(d, ntags ? tags[0] : 0, why, "split", 0, d->opts.topic_hj212, -1, -1, bytes, len);
     for (size_t i = 0; i < ntags && d->kafka; i++)
         ew_kafka_done(d->kafka, tags[i]);
 }
@@ -459,8 +463,9 @@ static void ew_ack_apply(struct ew_daemon *d, struct ew_ack *a, const redisReply
     json_object_set_new(ev, "id", json_string(id));
     json_object_set_new(ev, "event", json_string("acknowledged"));
     json_object_set_new(ev, "detected_at", json_string(when));
-    json_object_set_new(ev, "evidence", json_pack("{s:s,s:s,s:s}", "alert_id", a->alert_id, "by",
-                                                  a->by, "note", a->note));
+    json_object_set_new(
+        ev, "evidence",
+        json_pack("{s:s,s:s,s:s}", "alert_id", a->alert_id, "by", a->by, "note", a->note));
     char *json = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
     if (json) {
         d->acks_done++;
@@ -595,6 +600,14 @@ static void ew_metric_help(struct ew_buf *b, const char *name, const char *type,
     ew_buf_add(b, line, (size_t)n);
 }
 
+/* A metric of one value, with its help and type. */
+static void ew_metric1(struct ew_buf *b, const char *name, const char *type, const char *help,
+                       double v)
+{
+    ew_metric_help(b, name, type, help);
+    ew_metric(b, name, NULL, v);
+}
+
 static int ew_on_http(void *ctx, const char *path, struct ew_buf *b, const char **type)
 {
     struct ew_daemon *d = ctx;
@@ -630,24 +643,23 @@ static int ew_on_http(void *ctx, const char *path, struct ew_buf *b, const char 
             snprintf(lab, sizeof lab, "code=\"%s\"", ew_errname(-c));
             ew_metric(b, "ecowarn_decode_errors_total", lab, (double)d->decode_errors[c]);
         }
-    ew_metric_help(b, "ecowarn_deadletters_total", "counter", "entries written to deadletter");
-    ew_metric(b, "ecowarn_deadletters_total", NULL, (double)d->deadletters);
-    ew_metric_help(b, "ecowarn_late_records_total", "counter", "records beyond the lateness");
-    ew_metric(b, "ecowarn_late_records_total", NULL, (double)d->late);
-    ew_metric_help(b, "ecowarn_enterprise_events_ignored_total", "counter",
-                   "e-enterprise events of types no rule uses yet");
-    ew_metric(b, "ecowarn_enterprise_events_ignored_total", NULL, (double)d->ignored);
-    ew_metric_help(b, "ecowarn_records_total", "counter", "records given to the rule engine");
-    ew_metric(b, "ecowarn_records_total", NULL, (double)es.records);
-    ew_metric_help(b, "ecowarn_rule_evaluations_total", "counter", "(rule, value) judgements");
-    ew_metric(b, "ecowarn_rule_evaluations_total", NULL, (double)es.evaluations);
+    ew_metric1(b, "ecowarn_deadletters_total", "counter", "entries written to deadletter",
+               (double)d->deadletters);
+    ew_metric1(b, "ecowarn_late_records_total", "counter", "records beyond the lateness",
+               (double)d->late);
+    ew_metric1(b, "ecowarn_enterprise_events_ignored_total", "counter",
+               "e-enterprise events of types no rule uses yet", (double)d->ignored);
+    ew_metric1(b, "ecowarn_records_total", "counter", "records given to the rule engine",
+               (double)es.records);
+    ew_metric1(b, "ecowarn_rule_evaluations_total", "counter", "(rule, value) judgements",
+               (double)es.evaluations);
     ew_metric_help(b, "ecowarn_events_total", "counter", "alert events written, by event");
     for (int t = 0; t <= EW_AEV_RESOLVED; t++) {
         snprintf(lab, sizeof lab, "event=\"%s\"", ew_alert_event_name((enum ew_alert_event_type)t));
         ew_metric(b, "ecowarn_events_total", lab, (double)d->events_by_type[t]);
     }
-    ew_metric_help(b, "ecowarn_acks_total", "counter", "officers' acknowledgements applied");
-    ew_metric(b, "ecowarn_acks_total", NULL, (double)d->acks_done);
+    ew_metric1(b, "ecowarn_acks_total", "counter", "officers' acknowledgements applied",
+               (double)d->acks_done);
     const struct ew_redis_stats *rs = ew_redis_stats(d->out);
     ew_metric_help(b, "ecowarn_redis_latency_seconds", "histogram", "Redis command round trip");
     uint64_t cum = 0;
@@ -661,28 +673,24 @@ static int ew_on_http(void *ctx, const char *path, struct ew_buf *b, const char 
     }
     ew_metric(b, "ecowarn_redis_latency_seconds_sum", NULL, rs->latency_sum);
     ew_metric(b, "ecowarn_redis_latency_seconds_count", NULL, (double)rs->replies);
-    ew_metric_help(b, "ecowarn_redis_reconnects_total", "counter", "Redis connection attempts");
-    ew_metric(b, "ecowarn_redis_reconnects_total", NULL, (double)rs->reconnects);
-    ew_metric_help(b, "ecowarn_redis_timeouts_total", "counter", "replies later than the timeout");
-    ew_metric(b, "ecowarn_redis_timeouts_total", NULL, (double)rs->timeouts);
-    ew_metric_help(b, "ecowarn_buffered_events", "gauge", "alert events not yet safe in Redis");
-    ew_metric(b, "ecowarn_buffered_events", NULL, (double)d->events_pending);
-    ew_metric_help(b, "ecowarn_consumer_lag", "gauge", "messages behind the high watermarks");
-    ew_metric(b, "ecowarn_consumer_lag", NULL, (double)ks.lag);
-    ew_metric_help(b, "ecowarn_messages_in_flight", "gauge", "messages consumed, not yet safe");
-    ew_metric(b, "ecowarn_messages_in_flight", NULL, (double)ks.held);
-    ew_metric_help(b, "ecowarn_keys_tracked", "gauge", "rule and average states held");
-    ew_metric(b, "ecowarn_keys_tracked", NULL, (double)es.keys);
-    ew_metric_help(b, "ecowarn_sites_tracked", "gauge", "sites whose state is held");
-    ew_metric(b, "ecowarn_sites_tracked", NULL, (double)es.sites);
-    ew_metric_help(b, "ecowarn_state_bytes", "gauge", "memory of the rule state");
-    ew_metric(b, "ecowarn_state_bytes", NULL, (double)es.state_bytes);
-    ew_metric_help(b, "ecowarn_kafka_connected", "gauge", "1 when a broker answers");
-    ew_metric(b, "ecowarn_kafka_connected", NULL, ks.connected);
-    ew_metric_help(b, "ecowarn_kafka_paused", "gauge", "1 while consumption waits for Redis");
-    ew_metric(b, "ecowarn_kafka_paused", NULL, ks.paused);
-    ew_metric_help(b, "ecowarn_redis_connected", "gauge", "1 when connected to Redis");
-    ew_metric(b, "ecowarn_redis_connected", NULL, redis_up);
+    ew_metric1(b, "ecowarn_redis_reconnects_total", "counter", "Redis connection attempts",
+               (double)rs->reconnects);
+    ew_metric1(b, "ecowarn_redis_timeouts_total", "counter", "replies later than the timeout",
+               (double)rs->timeouts);
+    ew_metric1(b, "ecowarn_buffered_events", "gauge", "alert events not yet safe in Redis",
+               (double)d->events_pending);
+    ew_metric1(b, "ecowarn_consumer_lag", "gauge", "messages behind the high watermarks",
+               (double)ks.lag);
+    ew_metric1(b, "ecowarn_messages_in_flight", "gauge", "messages consumed, not yet safe",
+               (double)ks.held);
+    ew_metric1(b, "ecowarn_keys_tracked", "gauge", "rule and average states held", (double)es.keys);
+    ew_metric1(b, "ecowarn_sites_tracked", "gauge", "sites whose state is held", (double)es.sites);
+    ew_metric1(b, "ecowarn_state_bytes", "gauge", "memory of the rule state",
+               (double)es.state_bytes);
+    ew_metric1(b, "ecowarn_kafka_connected", "gauge", "1 when a broker answers", ks.connected);
+    ew_metric1(b, "ecowarn_kafka_paused", "gauge", "1 while consumption waits for Redis",
+               ks.paused);
+    ew_metric1(b, "ecowarn_redis_connected", "gauge", "1 when connected to Redis", redis_up);
     return 200;
 }
 
@@ -798,8 +806,7 @@ static int ew_checkpoint_write(struct ew_daemon *d)
     bool ok = f && fwrite(b.data, 1, b.len, f) == b.len;
     ok = f && !fclose(f) && ok && !rename(tmp, d->opts.state_file);
     ew_log(ok ? EW_LOG_INFO : EW_LOG_ERROR, "state", "%s %s (%zu bytes)",
-           ok ? "checkpoint written to" : "cannot write the checkpoint", d->opts.state_file,
-           b.len);
+           ok ? "checkpoint written to" : "cannot write the checkpoint", d->opts.state_file, b.len);
     ew_buf_release(&b);
     return ok ? 0 : -1;
 }
@@ -845,8 +852,9 @@ static void ew_on_drain(struct ev_loop *loop, ev_timer *w, int revents)
     if (!safe && ev_now(loop) - d->drain_started < 30)
         return;
     if (!safe)
-        ew_log(EW_LOG_ERROR, "daemon", "stopping with %zu Redis commands unanswered: their "
-                                       "messages are not committed and will be read again",
+        ew_log(EW_LOG_ERROR, "daemon",
+               "stopping with %zu Redis commands unanswered: their "
+               "messages are not committed and will be read again",
                ew_redis_queued(d->out));
     ev_break(loop, EVBREAK_ALL);
 }
@@ -969,7 +977,7 @@ int main(int argc, char **argv)
         .partitions = (int)d->opts.kafka_embedded_partitions,
         .batch = (size_t)d->opts.kafka_batch,
         .commit_interval_s = (double)(d->opts.state_file[0] ? d->opts.state_interval_ms
-                                                             : d->opts.kafka_commit_interval_ms) /
+                                                            : d->opts.kafka_commit_interval_ms) /
                              1000,
         .session_timeout_ms = (int)d->opts.kafka_session_timeout_ms,
     };
@@ -987,8 +995,8 @@ int main(int argc, char **argv)
     ev_signal_start(d->loop, &d->sighup);
     ev_signal_start(d->loop, &d->sigterm);
     ev_signal_start(d->loop, &d->sigint);
-    ew_log(EW_LOG_INFO, "daemon", "ecowarnd running: %zu rules from %s, group %s, redis %s",
-           nrules, d->opts.rules_dir, d->opts.kafka_group_id, d->opts.redis_url);
+    ew_log(EW_LOG_INFO, "daemon", "ecowarnd running: %zu rules from %s, group %s, redis %s", nrules,
+           d->opts.rules_dir, d->opts.kafka_group_id, d->opts.redis_url);
     ev_run(d->loop, 0);
 
     ew_kafka_free(d->kafka); /* commits what is safe, leaves the group */

@@ -69,9 +69,10 @@ static void ew_conn_respond(struct ew_conn *c)
     struct ew_buf body = EW_BUF_INIT;
     const char *type = "text/plain; charset=utf-8";
     int status = path[0] == '?' ? 400 : c->h->fn(c->h->ctx, path, &body, &type);
-    const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found"
-                                            : status == 503 ? "Service Unavailable"
-                                                            : "Bad Request";
+    const char *reason = status == 200   ? "OK"
+                         : status == 404 ? "Not Found"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Bad Request";
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -147,7 +148,8 @@ struct ew_http *ew_http_new(struct ev_loop *loop, const char *listen_at, ew_http
     }
     memcpy(host, listen_at, (size_t)(colon - listen_at));
     host[colon - listen_at] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *ai;
     int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);

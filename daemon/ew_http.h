@@ -12,8 +12,7 @@
 struct ew_http;
 
 /* Fills body and returns the status (200, 404, 503...); *type is the content type. */
-typedef int (*ew_http_handler)(void *ctx, const char *path, struct ew_buf *body,
-                               const char **type);
+typedef int (*ew_http_handler)(void *ctx, const char *path, struct ew_buf *body, const char **type);
 
 /* listen: "host:port". NULL on error (logged). */
 struct ew_http *ew_http_new(struct ev_loop *loop, const char *listen, ew_http_handler fn,

@@ -92,8 +92,8 @@ static struct ew_pslot *ew_slot(struct ew_kafka *k, int topic, int32_t partition
         return NULL;
     k->slots = s;
     s = &k->slots[k->nslots++];
-    *s = (struct ew_pslot){.topic = topic, .partition = partition, .stored = -1,
-                           .committed = -1, .consumed = -1};
+    *s = (struct ew_pslot){
+        .topic = topic, .partition = partition, .stored = -1, .committed = -1, .consumed = -1};
     return s;
 }
 
@@ -229,8 +229,8 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int topic = ew_topic_index(k, parts->elems[i].topic);
-            struct ew_pslot *s = topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, true)
-                                            : NULL;
+            struct ew_pslot *s =
+                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, true) : NULL;
             if (s) {
                 s->assigned = true;
                 s->stored = s->committed = -1;
@@ -248,16 +248,16 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         ew_kafka_commit(k, true); /* what is safe so far, before another member takes over */
         for (int i = 0; i < parts->cnt; i++) {
             int topic = ew_topic_index(k, parts->elems[i].topic);
-            struct ew_pslot *s = topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, false)
-                                            : NULL;
+            struct ew_pslot *s =
+                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, false) : NULL;
             if (s)
                 s->assigned = false;
             if (topic >= 0 && k->cb.revoked)
                 k->cb.revoked(k->cb.ctx, topic, parts->elems[i].partition);
         }
         ew_log(EW_LOG_INFO, "kafka", "revoked %d partitions", parts->cnt);
-        k->stats.partitions -= (size_t)parts->cnt < k->stats.partitions ? (size_t)parts->cnt
-                                                                         : k->stats.partitions;
+        k->stats.partitions -=
+            (size_t)parts->cnt < k->stats.partitions ? (size_t)parts->cnt : k->stats.partitions;
         rd_kafka_assign(rk, NULL);
         return;
     }
@@ -283,12 +283,12 @@ static void ew_join_group(struct ew_kafka *k);
  * read up to where it stood at start. */
 static void ew_registry_message(struct ew_kafka *k, rd_kafka_message_t *m)
 {
-    struct ew_kmsg km = {2, k->topics[2], m->partition, m->offset, m->key, m->key_len,
-                         m->payload, m->len, 0};
+    struct ew_kmsg km = {2,          k->topics[2], m->partition, m->offset, m->key,
+                         m->key_len, m->payload,   m->len,       0};
     k->stats.messages[2]++;
     k->cb.message(k->cb.ctx, &km);
-    if (m->partition >= 0 && m->partition < k->reg_partitions &&
-        k->reg_target[m->partition] > 0 && m->offset + 1 >= k->reg_target[m->partition]) {
+    if (m->partition >= 0 && m->partition < k->reg_partitions && k->reg_target[m->partition] > 0 &&
+        m->offset + 1 >= k->reg_target[m->partition]) {
         k->reg_target[m->partition] = 0;
         if (--k->reg_behind == 0)
             ew_join_group(k);
@@ -321,8 +321,7 @@ static void ew_consume(struct ew_consumer *c)
             continue;
         }
         int topic = ew_topic_index(k, rd_kafka_topic_name(m->rkt));
-        struct ew_pslot *s = topic >= 0 && topic < 2 ? ew_slot(k, topic, m->partition, true)
-                                                     : NULL;
+        struct ew_pslot *s = topic >= 0 && topic < 2 ? ew_slot(k, topic, m->partition, true) : NULL;
         uint64_t ticket = s ? ew_ticket_new(k, s, m->offset) : 0;
         if (!ticket) { /* no memory, or a topic we did not ask for: it is seen again later */
             ew_log(EW_LOG_ERROR, "kafka", "cannot track %s[%d]@%lld", rd_kafka_topic_name(m->rkt),
@@ -332,8 +331,8 @@ static void ew_consume(struct ew_consumer *c)
         }
         s->consumed = m->offset;
         k->stats.messages[topic]++;
-        struct ew_kmsg km = {topic,          k->topics[topic], m->partition, m->offset, m->key,
-                             m->key_len,     m->payload,       m->len,       ticket};
+        struct ew_kmsg km = {topic,      k->topics[topic], m->partition, m->offset, m->key,
+                             m->key_len, m->payload,       m->len,       ticket};
         k->cb.message(k->cb.ctx, &km);
         ew_kafka_done(k, ticket);
         rd_kafka_message_destroy(m);
@@ -496,8 +495,10 @@ static void ew_registry_start(struct ev_loop *loop, ev_timer *w, int revents)
         rd_kafka_topic_destroy(t);
     if (err || !md || md->topic_cnt != 1 || md->topics[0].err || !md->topics[0].partition_cnt) {
         ew_log(EW_LOG_WARN, "kafka", "registry topic %s: no metadata yet (%s), trying again",
-               k->topics[2], err ? rd_kafka_err2str(err) : md && md->topic_cnt ?
-               rd_kafka_err2str(md->topics[0].err) : "no partitions");
+               k->topics[2],
+               err                   ? rd_kafka_err2str(err)
+               : md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                     : "no partitions");
         if (md)
             rd_kafka_metadata_destroy(md);
         ev_timer_set(&k->reg_retry, 1, 0);
@@ -631,8 +632,8 @@ void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out)
     for (size_t i = 0; i < k->nslots; i++) {
         struct ew_pslot *s = &k->slots[i];
         int64_t lo, hi;
-        if (s->assigned && !rd_kafka_get_watermark_offsets(k->rk, k->topics[s->topic],
-                                                           s->partition, &lo, &hi) &&
+        if (s->assigned &&
+            !rd_kafka_get_watermark_offsets(k->rk, k->topics[s->topic], s->partition, &lo, &hi) &&
             hi > s->consumed + 1)
             lag += hi - (s->consumed + 1 > lo ? s->consumed + 1 : lo);
     }

@@ -50,10 +50,10 @@ struct ew_kafka_stats {
     uint64_t messages[3];
     uint64_t errors;
     uint64_t commits;
-    int64_t lag;        /* messages behind the high watermarks of the assigned partitions */
-    size_t partitions;  /* assigned now */
-    size_t held;        /* messages consumed and not yet safe */
-    bool connected;     /* a broker answered and not all of them are down */
+    int64_t lag;       /* messages behind the high watermarks of the assigned partitions */
+    size_t partitions; /* assigned now */
+    size_t held;       /* messages consumed and not yet safe */
+    bool connected;    /* a broker answered and not all of them are down */
     bool paused;
 };
 

@@ -16,16 +16,20 @@ struct ew_opt {
     enum ew_opt_type type;
     size_t off, size; /* where in struct ew_opts; size of a string's buffer */
     const char *def;
-    int64_t min, max;     /* integers */
-    const char *choices;  /* strings: "zh|en", or NULL for any */
+    int64_t min, max;    /* integers */
+    const char *choices; /* strings: "zh|en", or NULL for any */
     const char *help;
 };
 
 #define S(field, name, def, choices, help)                                                         \
-    {name, EW_OPT_STR, offsetof(struct ew_opts, field), sizeof(((struct ew_opts *)0)->field),      \
-     def, 0, 0, choices, help}
+    {                                                                                              \
+        name, EW_OPT_STR, offsetof(struct ew_opts, field), sizeof(((struct ew_opts *)0)->field),   \
+            def, 0, 0, choices, help                                                               \
+    }
 #define I(field, name, def, min, max, help)                                                        \
-    {name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, help}
+    {                                                                                              \
+        name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, help           \
+    }
 
 static const struct ew_opt ew_opt_table[] = {
     S(kafka_brokers, "kafka.brokers", "embedded", NULL,

@@ -219,8 +219,10 @@ struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char 
     if (!r)
         return NULL;
     if (ew_redis_parse_url(r, url)) {
-        ew_log(EW_LOG_ERROR, name, "redis.url \"%s\": expected redis://host:port/db or "
-                                   "unix:///path", url);
+        ew_log(EW_LOG_ERROR, name,
+               "redis.url \"%s\": expected redis://host:port/db or "
+               "unix:///path",
+               url);
         free(r);
         return NULL;
     }

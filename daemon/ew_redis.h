@@ -22,7 +22,7 @@ typedef void (*ew_redis_reply_fn)(void *ctx, redisReply *reply, void *arg);
 
 struct ew_redis_stats {
     uint64_t commands, replies, errors, timeouts, reconnects;
-    double latency_sum; /* seconds, from send to reply */
+    double latency_sum;          /* seconds, from send to reply */
     uint64_t latency_buckets[8]; /* <= 1, 2, 5, 10, 50, 100, 500 ms, more */
 };
 

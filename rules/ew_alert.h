@@ -49,8 +49,8 @@ struct ew_alert_event {
     int64_t detected_at;   /* epoch ms: processing time */
     const char *message;
     const char *evidence; /* a JSON object as text, or NULL */
-    uint64_t tag; /* the tag of the record that caused it (ew_engine_record_tagged); 0 for
-                     the clock's ticks */
+    uint64_t tag;         /* the tag of the record that caused it (ew_engine_record_tagged); 0 for
+                             the clock's ticks */
 };
 
 const char *ew_alert_event_name(enum ew_alert_event_type t);

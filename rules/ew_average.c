@@ -82,8 +82,7 @@ void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew
 }
 
 /* The code as text: the table's spelling, or unpacked into the record's arena. */
-static const char *ew_agg_code(struct ew_record *rec, uint64_t code,
-                               const struct ew_pollutant **p)
+static const char *ew_agg_code(struct ew_record *rec, uint64_t code, const struct ew_pollutant **p)
 {
     *p = ew_pollutant_find_key(code, EW_MEDIUM_OTHER);
     if (*p)

@@ -523,9 +523,9 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
         k->life.since = since;
-        k->life.notified_at = repeat ? ref
-                                     : since + r->kind->silent_offset_ms +
-                                           (int64_t)r->levels[level].above.value;
+        k->life.notified_at =
+            repeat ? ref
+                   : since + r->kind->silent_offset_ms + (int64_t)r->levels[level].above.value;
         if (!looked)
             outlet = ew_registry_find(eng->reg, site->mn), looked = true;
         struct ew_judge j = {.r = r,

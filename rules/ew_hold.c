@@ -41,10 +41,8 @@ static void ew_heap_swap(uint32_t *h, size_t i, size_t j)
 
 static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
 {
-    struct ew_held_hdr h = {.data_time = rec->data_time,
-                            .flag = rec->flag,
-                            .kind = rec->kind,
-                            .version = rec->version};
+    struct ew_held_hdr h = {
+        .data_time = rec->data_time, .flag = rec->flag, .kind = rec->kind, .version = rec->version};
     for (size_t i = 0; i < rec->nvalues; i++)
         h.nvalues += rec->values[i].type == EW_VT_NUMBER;
     ew_buf_clear(b);

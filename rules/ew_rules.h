@@ -49,15 +49,15 @@ struct ew_engine_opts {
     size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
     int64_t allowed_lateness_ms; /* a record older than its site's newest of the same data kind
                                     by more than this is late: counted, not judged. 0: 2 hours */
-    int64_t average_grace_ms; /* a computed hourly (daily) average closes this long after its
-                                 hour (day) ends, by the site's data time or the clock's
-                                 reference: minute values sent late within it still count.
-                                 0 (or an hour or more): 10 minutes */
-    int64_t reorder_ms; /* records are held this long and judged in event-time order: those
-                           that arrive out of order within it are placed where they belong.
-                           A record is released once the fleet's newest data time, or the
-                           processing clock since it arrived, has moved this far past it.
-                           0: judged as they arrive */
+    int64_t average_grace_ms;    /* a computed hourly (daily) average closes this long after its
+                                    hour (day) ends, by the site's data time or the clock's
+                                    reference: minute values sent late within it still count.
+                                    0 (or an hour or more): 10 minutes */
+    int64_t reorder_ms;          /* records are held this long and judged in event-time order: those
+                                    that arrive out of order within it are placed where they belong.
+                                    A record is released once the fleet's newest data time, or the
+                                    processing clock since it arrived, has moved this far past it.
+                                    0: judged as they arrive */
     /* With reorder_ms: called exactly once for each ew_engine_record_tagged call, with its
      * tag, once the record has been judged (or at once when it is not held: late, no time,
      * not judged), so that the caller knows when everything derived from it has been
@@ -82,9 +82,9 @@ struct ew_engine_stats {
     uint64_t invalid_averages; /* averages not computed: too few valid values (< 45 minutes,
                                   < 20 hours) */
     uint64_t late_averages;    /* values that came after their period's average was closed */
-    size_t sites;          /* sites held now */
-    size_t keys;           /* (site, rule, pollutant) states and averages being gathered */
-    size_t state_bytes;    /* memory of the site table and every key block */
+    size_t sites;              /* sites held now */
+    size_t keys;               /* (site, rule, pollutant) states and averages being gathered */
+    size_t state_bytes;        /* memory of the site table and every key block */
 };
 
 struct ew_engine;

@@ -273,8 +273,8 @@ struct ew_site {
     struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */
     int64_t agg_closed[2];             /* newest hour, day whose average was closed */
     int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
-    int64_t agg_due; /* when the earliest open average closes (site data time), INT64_MAX none */
-    uint8_t silent;          /* site-wide alerts firing now: records look for them only then */
+    int64_t agg_due;   /* when the earliest open average closes (site data time), INT64_MAX none */
+    uint8_t silent;    /* site-wide alerts firing now: records look for them only then */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
@@ -372,11 +372,11 @@ struct ew_engine {
     uint64_t dropped;  /* states dropped by import or reload: their rule is gone or changed */
     int64_t grace;     /* average_grace_ms */
     bool averaging;    /* some value rule judges hour or day data: averages are computed */
-    struct ew_record *computed; /* the average being judged (reused) */
+    struct ew_record *computed;            /* the average being judged (reused) */
     uint32_t inputs[EW_RECORD_MAX_VALUES]; /* per value of `computed`: valid values averaged */
-    int64_t reorder;            /* reorder_ms: how long records are held; 0 none */
-    struct ew_holdq held;       /* records held for event-time order */
-    struct ew_record *released; /* the held record being judged (reused) */
+    int64_t reorder;                       /* reorder_ms: how long records are held; 0 none */
+    struct ew_holdq held;                  /* records held for event-time order */
+    struct ew_record *released;            /* the held record being judged (reused) */
     void (*on_released)(void *ctx, uint64_t tag);
     uint64_t tag; /* of the record being judged: its events carry it */
 };
@@ -413,8 +413,8 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
 
 /* ew_site_key_find, first trying the key after the last one found: a site's records judge its
  * keys in the same order every time, so that is nearly always the one. */
-static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s,
-                                             uint32_t rule, uint64_t code, bool create)
+static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                                             uint64_t code, bool create)
 {
     if (s->hint < s->nkeys) {
         struct ew_sitekey *k = &s->keys[s->hint];

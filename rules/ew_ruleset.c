@@ -17,7 +17,7 @@
 
 static const struct ew_kind *const ew_kinds[] = {
     &ew_kind_threshold,       &ew_kind_negative,   &ew_kind_zero_with_flow, &ew_kind_constant,
-    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,  &ew_kind_missing_hour,
+    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,        &ew_kind_missing_hour,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)

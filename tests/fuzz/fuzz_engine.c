@@ -1,10 +1,11 @@
 /*
  * Fuzz target: the rule engine over a sequence of records and clock ticks. The input is read as
  * operations of 6 bytes (after one byte of options: event-time reordering on or off), each a
- * real-time, minute, hour or day record of one of four sites, a tick, or a flush, at a time that
- * moves back and forth. Nothing may crash or leak; every event must have an id and a message;
- * at the end the engine's state must export, import into a new engine and export to the same
- * bytes. Replayed over tests/fuzz/corpus/engine as a CTest.
+ * real-time, minute, hour or day record of one of four sites, a tick, a flush, or forgetting a
+ * site, at a time that moves back and forth. Nothing may crash or leak; every event must have
+ * an id and a message; every tagged record must be released exactly once; at the end the
+ * engine's state must export, import into a new engine and export to the same bytes. Replayed
+ * over tests/fuzz/corpus/engine as a CTest.
  */
 #include "ew_rules.h"
 
@@ -42,13 +43,22 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
         abort();
 }
 
+static uint64_t ew_released_count, ew_released_sum;
+
+static void released(void *ctx, uint64_t tag)
+{
+    (void)ctx;
+    ew_released_count++;
+    ew_released_sum += tag;
+}
+
 static struct ew_engine *engine(const struct ew_registry *reg, int64_t reorder)
 {
     struct ew_ruleset *set = ew_ruleset_new();
     struct ew_error err;
     if (!set || ew_ruleset_add_json(set, rules, sizeof rules - 1, "f.json", &err))
         abort();
-    struct ew_engine_opts opts = {.max_sites = 3, .reorder_ms = reorder};
+    struct ew_engine_opts opts = {.max_sites = 3, .reorder_ms = reorder, .released = released};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, NULL);
     if (!eng)
         abort();
@@ -71,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ew_engine *eng = engine(reg, data[0] & 1 ? 180000 : 0);
     int64_t t = 1727748000000; /* 2024-10-01 10:00 Beijing */
     int64_t now = t;
+    uint64_t tagged = 0, tag_sum = 0;
+    ew_released_count = ew_released_sum = 0;
     for (size_t i = 1; i + 6 <= size; i += 6) {
         const uint8_t *op = data + i;
         int16_t delta = (int16_t)(op[1] | op[2] << 8);
@@ -85,6 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (what == 5) {
             ew_engine_flush(eng, now);
+            continue;
+        }
+        if (what == 6 && (op[3] & 1)) {
+            ew_engine_forget(eng, mns[site]);
             continue;
         }
         unsigned k = what & 3;
@@ -112,11 +128,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val->flag = flags[(op[0] >> 5) & 7];
             val->flag_meaning = (uint8_t)ew_flag_meaning(EW_VERSION_2017, val->flag);
         }
-        int rc = ew_engine_record(eng, rec, now);
+        uint64_t tag = i;
+        int rc = ew_engine_record_tagged(eng, rec, now, tag);
         if (rc && rc != EW_ELATE && rc != EW_EINVAL)
             abort();
+        tagged++;
+        tag_sum += tag;
     }
     ew_engine_flush(eng, now);
+    if ((data[0] & 1) && (ew_released_count != tagged || ew_released_sum != tag_sum))
+        abort(); /* with reordering, each tagged record is released exactly once */
     struct ew_buf s1 = EW_BUF_INIT, s2 = EW_BUF_INIT;
     struct ew_error err;
     struct ew_engine *b = engine(reg, 0);

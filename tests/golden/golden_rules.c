@@ -184,16 +184,34 @@ int main(int argc, char **argv)
         json_t *ws = json_loads(stats_text, 0, &jerr);
         const char *key;
         json_t *v;
-        uint64_t got_vals[] = {st.records,    st.evaluations,      st.events,
-                               st.evictions,  st.keys,             st.sites,
-                               st.late,       st.duplicates,       st.averages,
-                               st.superseded, st.invalid_averages, st.late_averages,
-                               st.out_of_order, st.held};
-        const char *names[] = {"records",    "evaluations",      "events",
-                               "evictions",  "keys",             "sites",
-                               "late",       "duplicates",       "averages",
-                               "superseded", "invalid_averages", "late_averages",
-                               "out_of_order", "held"};
+        uint64_t got_vals[] = {st.records,
+                               st.evaluations,
+                               st.events,
+                               st.evictions,
+                               st.keys,
+                               st.sites,
+                               st.late,
+                               st.duplicates,
+                               st.averages,
+                               st.superseded,
+                               st.invalid_averages,
+                               st.late_averages,
+                               st.out_of_order,
+                               st.held};
+        const char *names[] = {"records",
+                               "evaluations",
+                               "events",
+                               "evictions",
+                               "keys",
+                               "sites",
+                               "late",
+                               "duplicates",
+                               "averages",
+                               "superseded",
+                               "invalid_averages",
+                               "late_averages",
+                               "out_of_order",
+                               "held"};
         const size_t nnames = sizeof names / sizeof names[0];
         json_object_foreach(ws, key, v)
         {

@@ -41,37 +41,39 @@ static struct ew_engine *engine(const char *rules, struct ew_registry *reg, stru
     return eng;
 }
 
+/* One record as JSON, judged `lag` ms after its data time. */
+static void feed_json(struct ew_engine *eng, const char *json, int64_t lag)
+{
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    ew_engine_record(eng, rec, rec->data_time + lag);
+    ew_record_free(rec);
+}
+
 /* Site s, hour h, one value. */
 static void feed(struct ew_engine *eng, int s, int h, double value)
 {
     char json[256];
-    struct ew_record *rec = ew_record_new();
-    struct ew_error err = {0};
     snprintf(json, sizeof json,
              "{\"mn\":\"S%d\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
              "\"2024-08-01T%02d:00:00+08:00\",\"values\":[{\"code\":\"w01018\",\"field\":\"Avg\","
              "\"value\":%g,\"flag\":\"N\"}]}",
              s, h, value);
-    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
-    ew_engine_record(eng, rec, rec->data_time + 600000);
-    ew_record_free(rec);
+    feed_json(eng, json, 600000);
 }
 
 /* Site s, minute m of hour h, one value (it joins the hour's average). */
 static void feed_minute(struct ew_engine *eng, int s, int h, int m, double value)
 {
     char json[256];
-    struct ew_record *rec = ew_record_new();
-    struct ew_error err = {0};
     snprintf(json, sizeof json,
              "{\"mn\":\"S%d\",\"st\":\"32\",\"cn\":\"2051\",\"data_time\":"
              "\"2024-08-01T%02d:%02d:00+08:00\",\"values\":[{\"code\":\"w01018\",\"field\":"
              "\"Avg\",\"value\":%g,\"flag\":\"N\"},{\"code\":\"w00000\",\"field\":\"Avg\","
              "\"value\":%d,\"flag\":\"N\"}]}",
              s, h, m, value, 1 + m % 3);
-    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
-    ew_engine_record(eng, rec, rec->data_time + 30000);
-    ew_record_free(rec);
+    feed_json(eng, json, 30000);
 }
 
 /* A history that leaves sites pending, firing, flat and silent, and an hour's average open. */
@@ -268,6 +270,47 @@ static void test_reload_keeps_unchanged_shapes(void **state)
     ew_buf_release(&ev);
 }
 
+static void test_forget_site(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, s1 = EW_BUF_INIT, s2 = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev);
+    history(a);
+    struct ew_engine_stats before, after;
+    ew_engine_stats(a, &before);
+    assert_true(ew_engine_forget(a, "S2"));
+    assert_false(ew_engine_forget(a, "S2"));
+    assert_false(ew_engine_forget(a, "nobody"));
+    ew_engine_stats(a, &after);
+    assert_int_equal(after.sites, before.sites - 1);
+    assert_true(after.keys < before.keys);
+    /* the others are all still found: feeding them creates no site */
+    for (int site = 1; site <= 5; site++)
+        if (site != 2)
+            feed(a, site, 7, 10);
+    ew_engine_stats(a, &before);
+    assert_int_equal(before.sites, after.sites);
+    /* and S2 comes back afresh */
+    feed(a, 2, 7, 10);
+    ew_engine_stats(a, &after);
+    assert_int_equal(after.sites, before.sites + 1);
+    /* the table stays whole: its state round-trips */
+    assert_int_equal(ew_engine_export(a, &s1), 0);
+    struct ew_engine *b = engine(rules_json, reg, &ev);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
+    assert_int_equal(ew_engine_export(b, &s2), 0);
+    assert_int_equal(s1.len, s2.len);
+    assert_memory_equal(s1.data, s2.data, s1.len);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&s1);
+    ew_buf_release(&s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_import_rejects_damage),
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
+        cmocka_unit_test(test_forget_site),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
