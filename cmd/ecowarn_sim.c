@@ -7,8 +7,8 @@
  *   ecowarn-sim --produce --brokers LIST      lines "TOPIC<TAB>PAYLOAD" from stdin to Kafka
  *
  * The fleet: enterprises with a flue-gas outlet (SO2, NOx, particulate, O2, flow, temperature),
- * a wastewater outlet (COD, NH3-N, total phosphorus, pH, flow), or both, and a treatment-facility
- * power meter (2021 running state) where they have flue gas. Each is registered first with its
+ * a wastewater outlet (COD, NH3-N, total phosphorus, pH, flow), or both, and the running state
+ * of the flue-gas treatment facility (2021, SB1-RS, stopped while the values are in fault). Each is registered first with its
  * permitted limits (outlet.upsert). Values sit at 30-60 % of the limit with a diurnal cycle and
  * noise; O2 around 10 % gives the converted values. The data: real-time records every
  * --realtime, minute records every --minutes, hourly records at each hour's end (unless
@@ -271,6 +271,35 @@ static void ew_add_value(struct ew_record *rec, const char *code, const char *fi
     val->pollutant = ew_pollutant_find(code, strlen(code), EW_MEDIUM_OTHER);
 }
 
+/* The treatment facility's running state (2021, SB1-RS: 1 running, 0 stopped) of a flue-gas
+ * outlet: stopped while its values are in fault. */
+static int ew_facility_out(struct ew_sim *s, struct ew_outlet_sim *o, int64_t t)
+{
+    struct ew_record *rec = s->rec;
+    ew_record_reset(rec);
+    rec->mn = o->mn;
+    rec->st = "31";
+    rec->cn = "2021";
+    rec->pw = "123456";
+    rec->flag = 4;
+    rec->pnum = rec->pno = -1;
+    rec->version = EW_VERSION_2017;
+    rec->kind = EW_KIND_STATE;
+    rec->has_time = true;
+    rec->data_time = t;
+    bool stopped = o->anomaly == EW_ANOM_FAULT && t >= o->anom_from && t < o->anom_to;
+    ew_add_value(rec, "SB1", "RS", stopped ? 0 : 1, '\0');
+    rec->values[0].text = stopped ? "0" : "1";
+    ew_buf_clear(&s->buf);
+    int rc = s->json ? ew_record_to_json(rec, 0, &s->buf) : ew_hj212_encode(rec, &s->buf);
+    if (rc)
+        return rc;
+    size_t len = s->buf.len;
+    while (len && (s->buf.data[len - 1] == '\n' || s->buf.data[len - 1] == '\r'))
+        len--;
+    return ew_emit(s, s->json ? 1 : 0, o->mn, s->buf.data, len);
+}
+
 /* One record of the outlet at t: real-time (2011), minute (2051) or hourly (2061). */
 static int ew_record_out(struct ew_sim *s, struct ew_outlet_sim *o, const char *cn, int64_t t)
 {
@@ -336,7 +365,8 @@ static int ew_run(struct ew_sim *s)
             int64_t next = t + s->rt_ms;
             /* a minute interval or an hour that ends within this step: its record now */
             for (int64_t m = t - t % s->min_ms; m + s->min_ms <= next; m += s->min_ms)
-                if (m + s->min_ms > t && m >= s->start && ew_record_out(s, o, "2051", m))
+                if (m + s->min_ms > t && m >= s->start &&
+                    (ew_record_out(s, o, "2051", m) || (!o->water && ew_facility_out(s, o, m))))
                     return 1;
             int64_t h = t - (t + EW_TZ_OFFSET_MS) % 3600000;
             if (s->hourly && h + 3600000 > t && h + 3600000 <= next && h >= s->start &&
