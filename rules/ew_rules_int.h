@@ -434,7 +434,10 @@ void ew_tpl_free(struct ew_tpl *t);
 /* Reads a bound: a number (absolute) or "NN%" (relative to the limit). */
 int ew_bound_parse(json_t *j, struct ew_bound *b);
 /* Resolves a bound against a limit; NAN when relative and there is no limit. */
-double ew_bound_value(const struct ew_bound *b, double limit);
+static inline double ew_bound_value(const struct ew_bound *b, double limit)
+{
+    return b->relative ? b->value * limit : b->value; /* a NAN limit gives NAN */
+}
 /* Reads a hold: a count of consecutive values (integer) or a duration ("30m", "1h", "90s"). */
 int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms);
 

@@ -103,11 +103,6 @@ int ew_bound_parse(json_t *j, struct ew_bound *b)
     return 0;
 }
 
-double ew_bound_value(const struct ew_bound *b, double limit)
-{
-    return b->relative ? b->value * limit : b->value; /* NAN limit gives NAN */
-}
-
 int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms)
 {
     *count = 0;
