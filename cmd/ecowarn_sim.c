@@ -73,7 +73,7 @@ struct ew_sim {
     rd_kafka_t *rk;
     double rate;
     struct timespec t0;
-    uint64_t sent;
+    uint64_t sent, by_topic[3];
     struct ew_record *rec;
     struct ew_buf buf;
 };
@@ -114,6 +114,7 @@ static int ew_emit(struct ew_sim *s, int topic, const char *key, const char *pay
 {
     ew_pace(s);
     s->sent++;
+    s->by_topic[topic]++;
     if (!s->rk) {
         printf("%s\t%.*s\n", s->topics[topic], (int)len, payload);
         return 0;
@@ -520,6 +521,10 @@ int main(int argc, char **argv)
                 rc = 1;
         rd_kafka_destroy(s.rk);
     }
+    if (!produce)
+        fprintf(stderr, "ecowarn-sim: %s %llu, %s %llu, %s %llu\n", s.topics[0],
+                (unsigned long long)s.by_topic[0], s.topics[1], (unsigned long long)s.by_topic[1],
+                s.topics[2], (unsigned long long)s.by_topic[2]);
     fprintf(stderr, "ecowarn-sim: %llu messages\n", (unsigned long long)s.sent);
     ew_buf_release(&s.buf);
     return rc;

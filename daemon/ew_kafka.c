@@ -551,7 +551,10 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
         if (!(k->mock = ew_kafka_mock_start(topics, 3, conf->partitions, &k->mock_owner, &b)))
             goto err;
         snprintf(k->bootstraps, sizeof k->bootstraps, "%s", b);
-        ew_log(EW_LOG_INFO, "kafka", "embedded broker at %s", k->bootstraps);
+        ew_log(EW_LOG_WARN, "kafka",
+               "embedded broker at %s: librdkafka's mock cluster, for trying ecowarn out. It "
+               "keeps only about 15,000 messages per partition and drops older ones silently: "
+               "use a real Kafka broker for anything else", k->bootstraps);
         brokers = k->bootstraps;
     }
     snprintf(k->brokers, sizeof k->brokers, "%s", brokers);

@@ -33,7 +33,8 @@ struct ew_opt {
 
 static const struct ew_opt ew_opt_table[] = {
     S(kafka_brokers, "kafka.brokers", "embedded", NULL,
-      "bootstrap servers (host:port,...), or \"embedded\" for an in-process broker"),
+      "bootstrap servers (host:port,...), or \"embedded\" for an in-process broker (librdkafka's "
+      "mock cluster: it keeps only about 15,000 messages per partition, dropping older ones)"),
     S(kafka_group_id, "kafka.group_id", "ecowarn", NULL, "consumer group"),
     S(topic_hj212, "kafka.topics.hj212", "ecowarn.hj212", NULL, "raw HJ 212 packets"),
     S(topic_telemetry, "kafka.topics.telemetry", "ecowarn.telemetry", NULL,

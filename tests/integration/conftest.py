@@ -156,20 +156,16 @@ class RedisServer:
             self.proc.wait(10)
 
 
-class Kafka:
-    def __init__(self, partitions=2):
+class EmbeddedBroker:
+    """librdkafka's mock cluster as a process (ecowarn-kafka): one per test."""
+    name = "embedded"
+
+    def __init__(self, topics, partitions):
         self.proc = subprocess.Popen([os.path.join(BIN, "ecowarn-kafka"), "--partitions",
-                                      str(partitions)], stdout=subprocess.PIPE, text=True)
+                                      str(partitions), "--topics", ",".join(topics)],
+                                     stdout=subprocess.PIPE, text=True)
         self.bootstrap = self.proc.stdout.readline().strip()
         assert self.bootstrap, "ecowarn-kafka printed no address"
-
-    def produce(self, lines):
-        """lines: (topic, payload) pairs, produced in order (key: the payload's MN)."""
-        text = "".join(f"{t}\t{p}\n" for t, p in lines)
-        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
-                            self.bootstrap], input=text, text=True, capture_output=True,
-                           timeout=60)
-        assert r.returncode == 0, r.stderr
 
     def stop(self):
         if self.proc.poll() is None:
@@ -180,6 +176,72 @@ class Kafka:
                 self.proc.kill()
 
 
+class RealBroker:
+    """Apache Kafka (scripts/kafka.sh), one per test session; each test makes its own topics."""
+    name = "real"
+
+    def __init__(self):
+        r = subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "start"],
+                           capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, EW_BIN=BIN))
+        if r.returncode == 3:
+            self.error = r.stderr.strip()
+            self.bootstrap = None
+            return
+        assert r.returncode == 0, r.stderr
+        self.bootstrap, self.dir = r.stdout.split()
+        self.error = None
+
+    def create(self, topics, partitions):
+        r = subprocess.run([os.path.join(BIN, "ecowarn-kafka"), "--create", self.bootstrap,
+                            "--topics", ",".join(topics), "--partitions", str(partitions)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    def stop(self):
+        if self.bootstrap:
+            subprocess.run([os.path.join(ROOT, "scripts", "kafka.sh"), "stop", self.dir],
+                           timeout=60)
+
+
+class Kafka:
+    """The test's broker and topics: the three input topics (names of its own on the real
+    broker, which every test shares) and a consumer group of its own."""
+    serial = 0
+
+    def __init__(self, kind, real=None, partitions=2):
+        Kafka.serial += 1
+        self.kind = kind
+        prefix = f"t{os.getpid()}-{Kafka.serial}." if kind == "real" else ""
+        self.hj, self.tel, self.ent = (prefix + "ecowarn.hj212", prefix + "ecowarn.telemetry",
+                                       prefix + "ecowarn.enterprise")
+        self.group = prefix + "ecowarn"
+        self.partitions = partitions
+        if kind == "real":
+            self.broker = real
+            real.create([self.hj, self.tel, self.ent], partitions)
+        else:
+            self.broker = EmbeddedBroker([self.hj, self.tel, self.ent], partitions)
+        self.bootstrap = self.broker.bootstrap
+
+    def options(self):
+        return {"kafka.brokers": self.bootstrap, "kafka.group_id": self.group,
+                "kafka.topics.hj212": self.hj, "kafka.topics.telemetry": self.tel,
+                "kafka.topics.enterprise": self.ent}
+
+    def produce(self, lines):
+        """lines: (topic, payload) pairs, produced in order (key: the payload's MN)."""
+        text = "".join(f"{t}\t{p}\n" for t, p in lines)
+        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
+                            self.bootstrap], input=text, text=True, capture_output=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+
+    def stop(self):
+        if self.kind == "embedded":
+            self.broker.stop()
+
+
 class Daemon:
     def __init__(self, kafka, redis_port, tmp, extra=None, config=None):
         """extra: options for --set; config: a config file (then rules.dir is its business)."""
@@ -188,8 +250,8 @@ class Daemon:
         self.args = [os.path.join(BIN, "ecowarnd")]
         if config:
             self.args += ["-c", config]
-        sets = {"kafka.brokers": kafka.bootstrap,
-                "redis.url": f"redis://127.0.0.1:{redis_port}/0",
+        sets = dict(kafka.options())
+        sets.update({"redis.url": f"redis://127.0.0.1:{redis_port}/0",
                 "http.listen": f"127.0.0.1:{self.http}",
                 "engine.reorder_ms": "0",
                 "engine.tick_ms": "100",
@@ -197,7 +259,7 @@ class Daemon:
                 "kafka.session_timeout_ms": "6000",
                 "redis.timeout_ms": "1000",
                 "redis.reconnect_max_ms": "200",
-                "log.level": "debug"}
+                "log.level": "debug"})
         if not config:
             sets["rules.dir"] = os.path.join(ROOT, "config", "rules")
         sets.update(extra or {})
@@ -289,18 +351,44 @@ def redis(redis_server):
     c.close()
 
 
-@pytest.fixture
-def kafka():
-    k = Kafka()
+@pytest.fixture(scope="session")
+def real_broker():
+    """One Apache Kafka broker for the session, or a skip that says why (a failure when
+    EW_REQUIRE_REAL_KAFKA=1, as in CI)."""
+    b = RealBroker()
+    yield b
+    b.stop()
+
+
+def broker_of(request, real_broker):
+    if request.param == "real" and real_broker.error:
+        msg = f"no real Kafka broker: {real_broker.error}"
+        if os.environ.get("EW_REQUIRE_REAL_KAFKA") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return request.param
+
+
+@pytest.fixture(params=["embedded", "real"])
+def kafka(request, real_broker):
+    k = Kafka(broker_of(request, real_broker), real_broker)
+    yield k
+    k.stop()
+
+
+@pytest.fixture(params=["embedded", "real"])
+def kafka_one_partition(request, real_broker):
+    k = Kafka(broker_of(request, real_broker), real_broker, partitions=1)
     yield k
     k.stop()
 
 
 @pytest.fixture
-def daemons(kafka, redis_server, tmp):
+def daemons(redis_server, tmp):
+    """start(kafka, ...) starts an ecowarnd on the test's broker and Redis."""
     started = []
 
-    def start(redis_port=None, **kw):
+    def start(kafka, redis_port=None, **kw):
         d = Daemon(kafka, redis_port or redis_server.port, tmp, **kw)
         started.append(d)
         return d

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A real Apache Kafka broker for tests: a single-node KRaft broker on loopback ports, its
+# storage formatted in a temporary directory.
+#
+#   scripts/kafka.sh fetch           download the broker into the cache (once) and exit
+#   scripts/kafka.sh start           fetch if needed, start, wait until it answers a metadata
+#                                    request; prints "BOOTSTRAP DIR" (DIR: give it to stop)
+#   scripts/kafka.sh stop DIR        stop that broker and remove its files
+#
+# The broker is Apache Kafka $EW_KAFKA_VERSION (default 4.2.0), the artifact
+# org.apache.kafka:kafka_2.13 and its runtime dependencies, fetched from Maven Central with
+# Maven into $EW_KAFKA_CACHE (default ~/.cache/ecowarn/kafka-VERSION) and reused from there.
+# It needs a Java 17 or newer JDK (`java` on the PATH; Debian 12: openjdk-17-jre-headless) and
+# Maven (`mvn`) for the first fetch. Exit status 3 means Java or Maven is missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+version=${EW_KAFKA_VERSION:-4.2.0}
+cache=${EW_KAFKA_CACHE:-$HOME/.cache/ecowarn/kafka-$version}
+bin=${EW_BIN:-$here/build/bin}
+java=${EW_JAVA:-java} # the JDK's java (EW_JAVA=/nonexistent shows how tests skip without one)
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "kafka.sh: $1 not found: $2" >&2; exit 3; }
+}
+
+fetch() {
+  [ -f "$cache/.complete" ] && return 0
+  need "$java" "a Java 17+ JDK runs the broker"
+  need mvn "Maven fetches the broker from Maven Central"
+  mkdir -p "$cache"
+  cat >"$cache/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>ecowarn.test</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-simple</artifactId>
+      <version>1.7.36</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+  echo "kafka.sh: fetching Apache Kafka $version into $cache" >&2
+  (cd "$cache" && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib \
+     -DincludeScope=runtime >&2)
+  touch "$cache/.complete"
+}
+
+port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start() {
+  fetch
+  need "$java" "a Java 17+ JDK runs the broker"
+  local dir bport cport
+  dir=$(mktemp -d /tmp/ecowarn-kafka.XXXXXX)
+  bport=$(port)
+  cport=$(port)
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.segment.bytes=268435456
+EOF
+  local cp="$cache/lib/*" jvm=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true)
+  local id
+  id=$("$java" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  "$java" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
+    -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+    { cat "$dir/format.log" >&2; rm -rf "$dir"; exit 1; }
+  nohup "$java" "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
+    >"$dir/broker.log" 2>&1 &
+  echo $! >"$dir/pid"
+  # ready: it answers a metadata request (librdkafka, through ecowarn-kafka --check)
+  for _ in $(seq 600); do
+    if "$bin/ecowarn-kafka" --check "127.0.0.1:$bport" >/dev/null 2>&1; then
+      echo "127.0.0.1:$bport $dir"
+      return 0
+    fi
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "kafka.sh: the broker did not come up; its log:" >&2
+  tail -20 "$dir/broker.log" >&2
+  stop "$dir"
+  exit 1
+}
+
+stop() {
+  local dir=${1:?usage: kafka.sh stop DIR}
+  case "$dir" in /tmp/ecowarn-kafka.*) ;; *) echo "kafka.sh: not a broker dir: $dir" >&2; exit 2 ;; esac
+  if [ -f "$dir/pid" ]; then
+    local pid
+    pid=$(cat "$dir/pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start ;;
+  stop) stop "${2:-}" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start | stop DIR" >&2; exit 2 ;;
+esac
