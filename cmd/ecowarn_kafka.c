@@ -115,9 +115,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--create") && i + 1 < argc) {
             create = argv[++i];
         } else {
-            fprintf(stderr, "usage: ecowarn-kafka [--partitions N] [--topics A,B,C]\n"
-                            "       ecowarn-kafka --check BROKERS\n"
-                            "       ecowarn-kafka --create BROKERS --topics A,B [--partitions N]\n");
+            fprintf(stderr,
+                    "usage: ecowarn-kafka [--partitions N] [--topics A,B,C]\n"
+                    "       ecowarn-kafka --check BROKERS\n"
+                    "       ecowarn-kafka --create BROKERS --topics A,B [--partitions N]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -144,8 +145,9 @@ int main(int argc, char **argv)
         return 1;
     printf("%s\n", bootstraps);
     fflush(stdout);
-    fprintf(stderr, "ecowarn-kafka: librdkafka's mock cluster at %s. It keeps only about 15,000 "
-                    "messages per partition and drops older ones silently.\n",
+    fprintf(stderr,
+            "ecowarn-kafka: librdkafka's mock cluster at %s. It keeps only about 15,000 "
+            "messages per partition and drops older ones silently.\n",
             bootstraps);
     while (!ew_stop)
         pause();

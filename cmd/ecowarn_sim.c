@@ -8,9 +8,10 @@
  *
  * The fleet: enterprises with a flue-gas outlet (SO2, NOx, particulate, O2, flow, temperature),
  * a wastewater outlet (COD, NH3-N, total phosphorus, pH, flow), or both, and the running state
- * of the flue-gas treatment facility (2021, SB1-RS, stopped while the values are in fault). Each is registered first with its
- * permitted limits (outlet.upsert). Values sit at 30-60 % of the limit with a diurnal cycle and
- * noise; O2 around 10 % gives the converted values. The data: real-time records every
+ * of the flue-gas treatment facility (2021, SB1-RS, stopped while the values are in fault). Each is
+ * registered first with its permitted limits (outlet.upsert). Values sit at 30-60 % of the limit
+ * with a diurnal cycle and noise; O2 around 10 % gives the converted values. The data: real-time
+ * records every
  * --realtime, minute records every --minutes, hourly records at each hour's end (unless
  * --no-hourly: then ecowarn computes them), from --start (default: --duration before now) on.
  *

@@ -554,7 +554,8 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
         ew_log(EW_LOG_WARN, "kafka",
                "embedded broker at %s: librdkafka's mock cluster, for trying ecowarn out. It "
                "keeps only about 15,000 messages per partition and drops older ones silently: "
-               "use a real Kafka broker for anything else", k->bootstraps);
+               "use a real Kafka broker for anything else",
+               k->bootstraps);
         brokers = k->bootstraps;
     }
     snprintf(k->brokers, sizeof k->brokers, "%s", brokers);
