@@ -25,7 +25,7 @@ struct ew_ticket {
 };
 
 struct ew_pslot {
-    int topic;
+    int topic; /* -1: retired (revoked with messages in flight, then assigned again) */
     int32_t partition;
     bool assigned;
     uint32_t *fifo; /* ticket numbers, a ring */
@@ -229,8 +229,13 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int topic = ew_topic_index(k, parts->elems[i].topic);
-            struct ew_pslot *s =
-                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, true) : NULL;
+            if (topic < 0)
+                continue;
+            struct ew_pslot *s = ew_slot(k, topic, parts->elems[i].partition, false);
+            if (s && s->n) /* messages of an earlier assignment still in flight: that slot is
+                              retired (they store nothing) and this assignment starts afresh */
+                s->topic = -1, s->assigned = false;
+            s = ew_slot(k, topic, parts->elems[i].partition, true);
             if (s) {
                 s->assigned = true;
                 s->stored = s->committed = -1;
@@ -299,6 +304,8 @@ static void ew_consume(struct ew_consumer *c)
 {
     struct ew_kafka *k = c->k;
     size_t n = 0;
+    /* paused (Redis away), it is still polled: for its group's events only, as pausing purges
+     * what librdkafka had fetched for the partitions and stops their fetcher */
     while (!k->stopping && n < k->batch) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (!m) {

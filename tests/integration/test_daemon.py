@@ -416,3 +416,108 @@ def test_backlog_of_500000_messages_on_one_partition(kafka_one_partition, redis,
     else:
         assert got < 20000, f"the embedded broker kept {got} of {packets}: its limit moved"
     assert d.stop() == 0
+
+
+def test_kafka_pauses_while_redis_is_away(kafka, tmp, daemons):
+    """Events wait in memory while Redis is away, and consumption pauses before the bound
+    (redis.max_buffered) is reached: memory stays bounded, nothing is lost."""
+    server = RedisServer(tmp, persist=True)
+    try:
+        d = daemons(kafka, redis_port=server.port, extra={"redis.max_buffered": "100"})
+        d.wait_healthy()
+        mns = [f"MN-B{i:03d}" for i in range(120)]
+        register(kafka, d, *mns)
+        server.stop()
+        wait_for("health to report Redis gone", lambda: d.get("/health")[0] == 503)
+        kafka.produce([(kafka.hj, hourly_packet(mn, hour(10), 50)) for mn in mns])
+        m = wait_for("consumption to pause", lambda: (lambda m: m.get("ecowarn_kafka_paused") == 1
+                                                       and m)(d.metrics()), timeout=30)
+        time.sleep(1.0)
+        m = d.metrics()
+        assert m["ecowarn_kafka_paused"] == 1
+        consumed = m[f'ecowarn_messages_total{{topic="{kafka.hj}"}}']
+        assert consumed < len(mns), "it went on consuming with Redis away"
+        # paused at 80 % of the bound; pausing drops what was fetched, so only the events of
+        # the message being handled when it paused come on top
+        assert 80 <= m["ecowarn_buffered_events"] <= 100
+        server.start()
+        d.wait_consumed(kafka.hj, len(mns), timeout=60)
+        d.wait_settled(timeout=60)
+        assert d.metrics()["ecowarn_kafka_paused"] == 0
+        fired = {e["mn"] for e in Redis(server.port).events()
+                 if e["rule"] == "over-limit" and e["event"] == "firing"}
+        assert fired == set(mns)
+        assert d.stop() == 0
+    finally:
+        server.stop()
+
+
+def test_redis_reply_timeout_reconnects(kafka, redis, redis_server, daemons):
+    """A Redis that stops answering (SIGSTOP) is timed out by the daemon's own timers
+    (redis.timeout_ms): the connection is closed and made again, and nothing is lost."""
+    d = daemons(kafka, extra={"redis.timeout_ms": "500"})
+    d.wait_healthy()
+    register(kafka, d, "MN-T1")
+    redis_server.proc.send_signal(signal.SIGSTOP)
+    try:
+        kafka.produce([(kafka.hj, hourly_packet("MN-T1", hour(10), 50))])
+        wait_for("a reply timeout", lambda: d.metrics()["ecowarn_redis_timeouts_total"] >= 1,
+                 timeout=30)
+    finally:
+        redis_server.proc.send_signal(signal.SIGCONT)
+    d.wait_settled(timeout=30)
+    assert any(e["rule"] == "over-limit" and e["mn"] == "MN-T1" for e in redis.events())
+    assert "closing the connection" in d.logtext()
+    assert d.stop() == 0
+
+
+def test_embedded_broker_in_process(redis, redis_server, tmp):
+    """kafka.brokers=embedded: the daemon starts its own broker, says where, and warns."""
+    import re
+    import subprocess
+    from conftest import BIN, Daemon, Kafka
+    k = Kafka.__new__(Kafka)  # the daemon's own broker: only names and a group
+    k.hj, k.tel, k.ent, k.group = "ecowarn.hj212", "ecowarn.telemetry", "ecowarn.enterprise", "g"
+    k.bootstrap = "embedded"
+    d = Daemon(k, redis_server.port, tmp)
+    try:
+        addr = wait_for("the embedded broker's address", lambda: re.search(
+            r"embedded broker at (\S+):", d.logtext()))
+        k.bootstrap = addr.group(1)
+        assert "drops older ones silently" in d.logtext()
+        d.wait_healthy()
+        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
+                            k.bootstrap], input=f"{k.ent}\t{outlet('MN-E1')}\n", text=True,
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        d.wait_consumed(k.ent, 1)
+        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
+                            k.bootstrap], input=f"{k.hj}\t{hourly_packet('MN-E1', hour(10), 50)}\n",
+                           text=True, capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        wait_for("its alert", lambda: [e for e in redis.events() if e["mn"] == "MN-E1"])
+    finally:
+        assert d.stop() == 0
+
+
+def test_simulator_is_deterministic():
+    import subprocess
+    from conftest import BIN
+    args = [os.path.join(BIN, "ecowarn-sim"), "--seed", "11", "--enterprises", "6",
+            "--duration", "3h", "--start", "2024-10-01T08:00:00+08:00", "--anomalies", "0.5"]
+    a = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    b = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    c = subprocess.run(args[:2] + ["12"] + args[3:], capture_output=True, text=True, timeout=60)
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stderr == b.stderr
+    assert c.stdout != a.stdout
+    lines = a.stdout.splitlines()
+    topics = {line.split("\t", 1)[0] for line in lines}
+    assert topics == {"ecowarn.hj212", "ecowarn.enterprise"}
+    packets = "\n".join(line.split("\t", 1)[1] for line in lines
+                        if line.startswith("ecowarn.hj212")) + "\n"
+    decoded = subprocess.run([os.path.join(BIN, "ecowarn-hj212"), "decode"], input=packets,
+                             capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert decoded and all('"ok":true' in line for line in decoded)
+    kinds = {json.loads(line)["cn"] for line in decoded}
+    assert kinds == {"2011", "2051", "2061", "2021"}
+    assert "anomaly" in a.stderr
