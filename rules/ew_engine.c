@@ -775,7 +775,12 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     struct ew_site *site = ew_record_site(eng, rec);
     if (!site)
         return 0;
-    const struct ew_outlet *outlet = ew_registry_find(eng->reg, rec->mn);
+    uint64_t gen = ew_registry_generation(eng->reg);
+    if (site->outlet_gen != gen) { /* looked up once per registry change, not per record */
+        site->outlet = ew_registry_find(eng->reg, rec->mn);
+        site->outlet_gen = gen;
+    }
+    const struct ew_outlet *outlet = site->outlet;
     int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
     if (ew_record_late(eng, site, rec)) {
         eng->stats.late++; /* counted and reported to the caller, never merged */

@@ -17,6 +17,7 @@ struct ew_registry {
     struct ew_outlet **slots;
     size_t nslots; /* a power of two */
     size_t count;
+    uint64_t generation; /* changes with every upsert: outlets found before may be gone */
 };
 
 static uint64_t ew_reg__hash(const char *s)
@@ -62,6 +63,11 @@ static size_t ew_reg__pos(const struct ew_registry *reg, const char *mn)
 const struct ew_outlet *ew_registry_find(const struct ew_registry *reg, const char *mn)
 {
     return reg->slots[ew_reg__pos(reg, mn)];
+}
+
+uint64_t ew_registry_generation(const struct ew_registry *reg)
+{
+    return reg->generation + 1; /* never 0: 0 means "not looked up" to those who cache */
 }
 
 size_t ew_registry_count(const struct ew_registry *reg)
@@ -160,5 +166,6 @@ int ew_registry_upsert(struct ew_registry *reg, const struct ew_outlet *spec)
     else
         reg->count++;
     reg->slots[i] = o;
+    reg->generation++;
     return 0;
 }

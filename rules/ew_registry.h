@@ -50,4 +50,8 @@ const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code)
 
 size_t ew_registry_count(const struct ew_registry *reg);
 
+/* Changes whenever an outlet is added or replaced (never 0): an outlet pointer found under one
+ * generation is valid as long as the generation is the same. */
+uint64_t ew_registry_generation(const struct ew_registry *reg);
+
 #endif
