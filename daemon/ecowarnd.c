@@ -719,6 +719,16 @@ static int ew_load_config(struct ew_daemon *d, struct ew_opts *o, struct ew_rule
             errors++;
         }
     }
+    if (!ew_redis_url_ok(o->redis_url)) {
+        fprintf(err, "%s:0: redis.url \"%s\": expected redis://host:port/db or unix:///path\n",
+                d->config_path ? d->config_path : "--set", o->redis_url);
+        errors++;
+    }
+    if (o->http_listen[0] && !strrchr(o->http_listen, ':')) {
+        fprintf(err, "%s:0: http.listen \"%s\": expected host:port\n",
+                d->config_path ? d->config_path : "--set", o->http_listen);
+        errors++;
+    }
     if (errors)
         return errors;
     struct ew_ruleset *set = ew_ruleset_new();

@@ -211,6 +211,12 @@ static int ew_redis_parse_url(struct ew_redis *r, const char *url)
     return r->port > 0 && r->port < 65536 && r->db >= 0 ? 0 : -1;
 }
 
+bool ew_redis_url_ok(const char *url)
+{
+    struct ew_redis r;
+    return ew_redis_parse_url(&r, url) == 0;
+}
+
 struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char *name,
                               double timeout_s, double reconnect_max_s, ew_redis_reply_fn fn,
                               void *ctx)

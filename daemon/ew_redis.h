@@ -34,6 +34,9 @@ struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char 
                               void *ctx);
 void ew_redis_free(struct ew_redis *r);
 
+/* Whether url reads as redis://host[:port][/db] or unix:///path. */
+bool ew_redis_url_ok(const char *url);
+
 /* Queues a command; its reply goes to the connection's fn with arg. Returns 0 or -1 (no
  * memory). */
 int ew_redis_cmd(struct ew_redis *r, void *arg, int argc, const char **argv, const size_t *lens);

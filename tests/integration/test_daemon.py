@@ -230,6 +230,9 @@ def test_check_config(tmp):
                                timeout=30)
     assert bad_rules.returncode == 1
     assert bad_rules.stderr.startswith(f"{rules}/x.json:0: x:"), bad_rules.stderr
+    bad_url = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config", "--set",
+                              "redis.url=http://x"], capture_output=True, text=True, timeout=30)
+    assert bad_url.returncode == 1 and "redis.url" in bad_url.stderr
     env = dict(os.environ, ECOWARN_ENGINE_LANG="fr")
     bad_env = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config"], env=env,
                              capture_output=True, text=True, timeout=30)
