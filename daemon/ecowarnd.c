@@ -60,7 +60,7 @@ struct ew_daemon {
     double drain_started;
     char consumer[64];
     /* where each site's records come from, to forget the sites of a revoked partition */
-    struct ew_mnpart *mnparts;
+    struct ew_mnpart *mnparts; /* capmnparts slots (a power of two), nmnparts used */
     size_t nmnparts, capmnparts;
     /* metrics */
     uint64_t decode_errors[EW_NERR];
@@ -256,26 +256,45 @@ static void ew_deadletter(struct ew_daemon *d, uint64_t ticket, const char *reas
 
 /* ---- input ---- */
 
+/* Where each site's records come from: an open-addressing table keyed by MN (empty slot: "").
+ * Looked up per message; rebuilt without a revoked partition's sites (revocations are rare). */
+static uint64_t ew_mn_hash(const char *mn)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (; *mn; mn++)
+        h = (h ^ (unsigned char)*mn) * 0x100000001b3u;
+    return h;
+}
+
+static struct ew_mnpart *ew_mn_slot(struct ew_mnpart *slots, size_t cap, const char *mn)
+{
+    size_t i = (size_t)ew_mn_hash(mn) & (cap - 1);
+    while (slots[i].mn[0] && strcmp(slots[i].mn, mn))
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
 static void ew_remember_site(struct ew_daemon *d, const char *mn, int topic, int32_t partition)
 {
-    for (size_t i = 0; i < d->nmnparts; i++)
-        if (!strcmp(d->mnparts[i].mn, mn)) {
-            d->mnparts[i].topic = topic;
-            d->mnparts[i].partition = partition;
-            return;
-        }
-    if (strlen(mn) >= sizeof d->mnparts[0].mn)
+    if (!*mn || strlen(mn) >= sizeof d->mnparts[0].mn)
         return;
-    if (d->nmnparts == d->capmnparts) {
+    if ((d->nmnparts + 1) * 2 > d->capmnparts) { /* grow at half full */
         size_t cap = d->capmnparts ? 2 * d->capmnparts : 1024;
-        struct ew_mnpart *m = realloc(d->mnparts, cap * sizeof *m);
-        if (!m)
-            return;
-        d->mnparts = m;
+        struct ew_mnpart *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return; /* that site's state is then kept when its partition goes */
+        for (size_t i = 0; i < d->capmnparts; i++)
+            if (d->mnparts[i].mn[0])
+                *ew_mn_slot(slots, cap, d->mnparts[i].mn) = d->mnparts[i];
+        free(d->mnparts);
+        d->mnparts = slots;
         d->capmnparts = cap;
     }
-    struct ew_mnpart *m = &d->mnparts[d->nmnparts++];
-    snprintf(m->mn, sizeof m->mn, "%s", mn);
+    struct ew_mnpart *m = ew_mn_slot(d->mnparts, d->capmnparts, mn);
+    if (!m->mn[0]) {
+        snprintf(m->mn, sizeof m->mn, "%s", mn);
+        d->nmnparts++;
+    }
     m->topic = topic;
     m->partition = partition;
 }
@@ -411,15 +430,24 @@ static void ew_on_revoked(void *ctx, int topic, int32_t partition)
     if (d->draining)
         return; /* leaving: the checkpoint keeps the state */
     size_t forgotten = 0;
-    for (size_t i = 0; i < d->nmnparts;) {
-        struct ew_mnpart *m = &d->mnparts[i];
-        if (m->topic == topic && m->partition == partition) {
-            forgotten += ew_engine_forget(d->eng, m->mn);
-            *m = d->mnparts[--d->nmnparts];
+    struct ew_mnpart *old = d->mnparts;
+    size_t cap = d->capmnparts;
+    struct ew_mnpart *slots = cap ? calloc(cap, sizeof *slots) : NULL;
+    if (!slots)
+        return; /* no memory: the sites stay (their new owner judges them too) */
+    d->nmnparts = 0;
+    for (size_t i = 0; i < cap; i++) {
+        if (!old[i].mn[0])
+            continue;
+        if (old[i].topic == topic && old[i].partition == partition) {
+            forgotten += ew_engine_forget(d->eng, old[i].mn);
         } else {
-            i++;
+            *ew_mn_slot(slots, cap, old[i].mn) = old[i];
+            d->nmnparts++;
         }
     }
+    free(old);
+    d->mnparts = slots;
     if (forgotten)
         ew_log(EW_LOG_INFO, "engine", "released the state of %zu sites of partition %d of %s",
                forgotten, partition, topic == 0 ? d->opts.topic_hj212 : d->opts.topic_telemetry);

@@ -28,6 +28,7 @@ struct ew_pslot {
     int topic; /* -1: retired (revoked with messages in flight, then assigned again) */
     int32_t partition;
     bool assigned;
+    bool revoked;   /* revoked, and not yet known whether the next assignment brings it back */
     uint32_t *fifo; /* ticket numbers, a ring */
     size_t cap, head, n;
     int64_t stored, committed; /* next offset to read, as stored and as committed; -1 none */
@@ -227,6 +228,20 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct ew_kafka *k = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* the partitions revoked before that do not come back: their sites' state can go (a
+         * rebalance revokes everything first; what comes back keeps its state) */
+        for (size_t si = 0; si < k->nslots; si++) {
+            struct ew_pslot *s = &k->slots[si];
+            if (!s->revoked || s->topic < 0)
+                continue;
+            s->revoked = false;
+            bool back = false;
+            for (int i = 0; i < parts->cnt && !back; i++)
+                back = ew_topic_index(k, parts->elems[i].topic) == s->topic &&
+                       parts->elems[i].partition == s->partition;
+            if (!back && k->cb.revoked)
+                k->cb.revoked(k->cb.ctx, s->topic, s->partition);
+        }
         for (int i = 0; i < parts->cnt; i++) {
             int topic = ew_topic_index(k, parts->elems[i].topic);
             if (topic < 0)
@@ -256,9 +271,7 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             struct ew_pslot *s =
                 topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, false) : NULL;
             if (s)
-                s->assigned = false;
-            if (topic >= 0 && k->cb.revoked)
-                k->cb.revoked(k->cb.ctx, topic, parts->elems[i].partition);
+                s->assigned = false, s->revoked = true;
         }
         ew_log(EW_LOG_INFO, "kafka", "revoked %d partitions", parts->cnt);
         k->stats.partitions -=
@@ -268,6 +281,29 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     ew_log(EW_LOG_ERROR, "kafka", "rebalance: %s", rd_kafka_err2str(err));
     rd_kafka_assign(rk, NULL);
+}
+
+/* An asynchronous commit's result: a partition not committed is committed again next time. */
+static void ew_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    struct ew_kafka *k = opaque;
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        rd_kafka_resp_err_t e = err ? err : offsets->elems[i].err;
+        if (!e)
+            continue;
+        int topic = ew_topic_index(k, offsets->elems[i].topic);
+        struct ew_pslot *s =
+            topic >= 0 ? ew_slot(k, topic, offsets->elems[i].partition, false) : NULL;
+        if (s)
+            s->committed = -1;
+        ew_log(EW_LOG_WARN, "kafka", "commit of %s[%d]@%lld failed: %s", offsets->elems[i].topic,
+               offsets->elems[i].partition, (long long)offsets->elems[i].offset,
+               rd_kafka_err2str(e));
+    }
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET && (!offsets || !offsets->cnt))
+        ew_log(EW_LOG_WARN, "kafka", "commit failed: %s", rd_kafka_err2str(err));
 }
 
 static void ew_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -457,8 +493,10 @@ static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool g
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    if (!global)
+    if (!global) {
         rd_kafka_conf_set_rebalance_cb(conf, ew_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(conf, ew_on_commit);
+    }
     rd_kafka_conf_set_error_cb(conf, ew_on_error);
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);

@@ -39,7 +39,9 @@ struct ew_kmsg {
 
 struct ew_kafka_cb {
     void (*message)(void *ctx, const struct ew_kmsg *m);
-    void (*revoked)(void *ctx, int topic, int32_t partition); /* state for it can go */
+    /* A partition this member lost: revoked, and not given back by the assignment that
+     * followed. The state of its sites can go. */
+    void (*revoked)(void *ctx, int topic, int32_t partition);
     /* Called before offsets are committed (NULL: none); nonzero stops the commit. The daemon
      * writes its checkpoint here, so the state on disk always covers what is committed. */
     int (*before_commit)(void *ctx);

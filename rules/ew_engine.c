@@ -275,14 +275,21 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     eng->sink(eng->ctx, &ev);
 }
 
-/* Evidence: what was judged, as a JSON object. */
-static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, const char *reason,
-                               double threshold, int64_t since, uint32_t held)
+/* Starts an event's evidence: `{"reason":REASON`. */
+static struct ew_buf *ew_evidence_begin(struct ew_engine *eng, const char *reason)
 {
     struct ew_buf *b = &eng->evidence;
     ew_buf_clear(b);
     ew_buf_adds(b, "{\"reason\":");
     ew_buf_json_str(b, reason);
+    return b;
+}
+
+/* Evidence: what was judged, as a JSON object. */
+static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, const char *reason,
+                               double threshold, int64_t since, uint32_t held)
+{
+    struct ew_buf *b = ew_evidence_begin(eng, reason);
     ew_buf_adds(b, ",\"field\":");
     ew_buf_json_str(b, j->v->field_name);
     ew_buf_adds(b, ",\"value\":");
@@ -430,10 +437,7 @@ static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct
 static const char *ew_evidence_silence(struct ew_engine *eng, const struct ew_rule *r,
                                        const char *reason, int64_t last_data, int64_t silence)
 {
-    struct ew_buf *b = &eng->evidence;
-    ew_buf_clear(b);
-    ew_buf_adds(b, "{\"reason\":");
-    ew_buf_json_str(b, reason);
+    struct ew_buf *b = ew_evidence_begin(eng, reason);
     ew_buf_addc(b, ',');
     ew_buf_json_key(b, r->kind->since_name);
     ew_buf_json_time(b, last_data);

@@ -332,23 +332,38 @@ def test_split_packets_reassembled(kafka, redis, daemons):
 def test_two_daemons_share_the_partitions(kafka, redis, daemons):
     a = daemons(kafka)
     a.wait_healthy()
-    b = daemons(kafka)
-    b.wait_healthy()
-    wait_for("the group to settle on two members", lambda: "assigned" in b.logtext() and
-             a.logtext().count("assigned") >= 2, timeout=40)
     mns = [f"MN-G{i}" for i in range(12)]
     kafka.produce([(kafka.ent, outlet(mn)) for mn in mns])
-    a.wait_consumed(kafka.ent, len(mns))  # each reads the whole registry: limits known to both
-    b.wait_consumed(kafka.ent, len(mns))
+    a.wait_consumed(kafka.ent, len(mns))
     kafka.produce([(kafka.hj, hourly_packet(mn, hour(10), 50)) for mn in mns])
+    a.wait_consumed(kafka.hj, len(mns))
+    a.wait_settled()
+    assert a.metrics()["ecowarn_sites_tracked"] == len(mns)
+    # a second member: a gives up half of the partitions and the state of their sites
+    b = daemons(kafka)
+    b.wait_healthy(timeout=60)
+    b.wait_consumed(kafka.ent, len(mns))  # every member reads the whole registry
+    wait_for("a to release the sites of the partitions it lost",
+             lambda: "released the state of" in a.logtext(), timeout=60)
+    left = a.metrics()["ecowarn_sites_tracked"]
+    assert 0 < left < len(mns)
+    # the next hour is judged by whichever member has the site's partition now
+    kafka.produce([(kafka.hj, hourly_packet(mn, hour(11), 50)) for mn in mns])
 
-    def all_fired():
-        fired = {e["mn"] for e in redis.events() if e["rule"] == "over-limit"}
-        return fired == set(mns)
-    wait_for("every site judged by one of the two", all_fired, timeout=40)
-    ma, mb = a.metrics(), b.metrics()
-    assert ma[f'ecowarn_messages_total{{topic="{kafka.hj}"}}'] + \
-        mb[f'ecowarn_messages_total{{topic="{kafka.hj}"}}'] == len(mns)
+    def both_judged():
+        ma, mb = a.metrics(), b.metrics()
+        n = ma[f'ecowarn_messages_total{{topic="{kafka.hj}"}}'] + \
+            mb[f'ecowarn_messages_total{{topic="{kafka.hj}"}}']
+        # on the real broker, exactly once here: the offsets committed when the partitions
+        # were revoked hold. librdkafka's mock refuses commits while the group rebalances
+        # ("rebalance in progress"), so there some messages are read again (at-least-once)
+        want = n == 2 * len(mns) if kafka.kind == "real" else n >= 2 * len(mns)
+        return want and mb[f'ecowarn_messages_total{{topic="{kafka.hj}"}}'] > 0
+    wait_for("the second hour judged by the two members", both_judged, timeout=40)
+    a.wait_settled()
+    b.wait_settled()
+    fired = {e["mn"] for e in redis.events() if e["rule"] == "over-limit"}
+    assert fired == set(mns)
     assert a.stop() == 0 and b.stop() == 0
 
 
