@@ -275,8 +275,8 @@ struct ew_site {
     int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
-    int64_t agg_due;   /* when the earliest open average closes (site data time), INT64_MAX none */
-    uint8_t silent;    /* site-wide alerts firing now: records look for them only then */
+    int64_t agg_due; /* when the earliest open average closes (site data time), INT64_MAX none */
+    uint8_t silent;  /* site-wide alerts firing now: records look for them only then */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
