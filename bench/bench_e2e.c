@@ -8,6 +8,8 @@
  * event arrives on the ecowarn:live channel, which ecowarnd publishes after writing the streams
  * and the active hash (CONTRACT.md). Probes go one at a time; prints p50, p90, p99 and max.
  */
+#include "ew_hj212.h"
+
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
@@ -23,18 +25,6 @@ static double ew_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The HJ 212-2017 CRC of the data segment. */
-static unsigned ew_crc(const char *s, size_t n)
-{
-    unsigned reg = 0xFFFF;
-    for (size_t i = 0; i < n; i++) {
-        reg = (reg >> 8) ^ (unsigned char)s[i];
-        for (int k = 0; k < 8; k++)
-            reg = reg & 1 ? (reg >> 1) ^ 0xA001 : reg >> 1;
-    }
-    return reg;
 }
 
 static void ew_produce(rd_kafka_t *rk, const char *topic, const char *key, const char *payload)
@@ -114,7 +104,7 @@ int main(int argc, char **argv)
                          "QN=%d;ST=31;CN=2061;PW=123456;MN=%s;Flag=4;CP=&&DataTime=20241001100000;"
                          "a21026-ZsAvg=100,a21026-Flag=N&&",
                          i, mn);
-        snprintf(packet, sizeof packet, "##%04d%s%04X", n, data, ew_crc(data, (size_t)n));
+        snprintf(packet, sizeof packet, "##%04d%s%04X", n, data, ew_hj212_crc(data, (size_t)n));
         double t0 = ew_now();
         ew_produce(rk, "ecowarn.hj212", mn, packet);
         bool seen = false;

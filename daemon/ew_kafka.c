@@ -690,8 +690,3 @@ void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out)
     k->stats.paused = k->paused;
     *out = k->stats;
 }
-
-const char *ew_kafka_embedded_bootstraps(const struct ew_kafka *k)
-{
-    return k->bootstraps;
-}

@@ -90,9 +90,6 @@ void ew_kafka_free(struct ew_kafka *k);
 
 void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out);
 
-/* The embedded broker's bootstrap address ("" when not embedded). */
-const char *ew_kafka_embedded_bootstraps(const struct ew_kafka *k);
-
 /* Starts librdkafka's mock cluster with the topics created (`partitions` each). Returns its
  * owning handle (destroy with rd_kafka_destroy after rd_kafka_mock_cluster_destroy) and the
  * bootstrap list, or NULL. Shared by the daemon's embedded mode and ecowarn-kafka. */

@@ -282,21 +282,3 @@ void ew_opts_help(FILE *out)
         fprintf(out, "\n      %s\n", opt->help);
     }
 }
-
-void ew_opts_print_json(const struct ew_opts *o, FILE *out)
-{
-    json_t *obj = json_object();
-    for (size_t i = 0; i < ew_nopts; i++) {
-        const struct ew_opt *opt = &ew_opt_table[i];
-        const char *src = (const char *)o + opt->off;
-        if (opt->type == EW_OPT_STR) {
-            json_object_set_new(obj, opt->name, json_string(src));
-        } else {
-            int64_t v;
-            memcpy(&v, src, sizeof v);
-            json_object_set_new(obj, opt->name, json_integer(v));
-        }
-    }
-    json_dumpf(obj, out, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(obj);
-}

@@ -63,7 +63,4 @@ int ew_opts_load_env(struct ew_opts *o, FILE *err);
 /* Prints every option with its default, its bounds and what it does. */
 void ew_opts_help(FILE *out);
 
-/* Prints the options in force as one JSON object (for the startup log). */
-void ew_opts_print_json(const struct ew_opts *o, FILE *out);
-
 #endif

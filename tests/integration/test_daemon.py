@@ -291,16 +291,14 @@ def test_redis_away_and_back(kafka, tmp, daemons):
         server.start()
         d.wait_settled(timeout=40)
         events = Redis(server.port).events()
-        ids = [e["id"] for e in events]
         # nothing lost: every site resolved at 11:00; duplicates only as the same event again
         resolved = {e["mn"] for e in events
                     if e["rule"] == "over-limit" and e["event"] == "resolved"}
         assert resolved == set(mns)
         assert len(events) >= before + len(mns)
-        unique = {}
+        unique = {}  # at-least-once: an event may come twice, always with the same id
         for e in events:
             assert unique.setdefault(e["id"], e) == e, "one id for two different events"
-        assert len(set(ids)) == len(ids) or len(ids) > len(set(ids))  # at-least-once
         assert d.metrics()["ecowarn_redis_reconnects_total"] >= 2
         assert d.stop() == 0
     finally:

@@ -91,6 +91,21 @@ static void history(struct ew_engine *eng)
     feed(eng, 4, 5, 130); /* one over value: pending */
 }
 
+/* Exports a into s1, imports that into a new engine (its events to ev), exports it into s2:
+ * the same bytes. Returns the new engine. */
+static struct ew_engine *round_trip(struct ew_engine *a, struct ew_registry *reg, struct ew_buf *ev,
+                                    struct ew_buf *s1, struct ew_buf *s2)
+{
+    assert_int_equal(ew_engine_export(a, s1), 0);
+    struct ew_engine *b = engine(rules_json, reg, ev);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, s1->data, s1->len, &err), 0);
+    assert_int_equal(ew_engine_export(b, s2), 0);
+    assert_int_equal(s1->len, s2->len);
+    assert_memory_equal(s1->data, s2->data, s1->len); /* byte for byte */
+    return b;
+}
+
 static void test_export_import_round_trip(void **state)
 {
     (void)state;
@@ -99,14 +114,8 @@ static void test_export_import_round_trip(void **state)
     struct ew_engine *a = engine(rules_json, reg, &ev_a);
     history(a);
     assert_true(ev_a.len > 0);
-    assert_int_equal(ew_engine_export(a, &s1), 0);
-
-    struct ew_engine *b = engine(rules_json, reg, &ev_b);
+    struct ew_engine *b = round_trip(a, reg, &ev_b, &s1, &s2);
     struct ew_error err = {0};
-    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
-    assert_int_equal(ew_engine_export(b, &s2), 0);
-    assert_int_equal(s1.len, s2.len);
-    assert_memory_equal(s1.data, s2.data, s1.len); /* byte for byte */
 
     /* both go on alike: the same events for the same input */
     ew_buf_clear(&ev_a);
@@ -296,13 +305,7 @@ static void test_forget_site(void **state)
     ew_engine_stats(a, &after);
     assert_int_equal(after.sites, before.sites + 1);
     /* the table stays whole: its state round-trips */
-    assert_int_equal(ew_engine_export(a, &s1), 0);
-    struct ew_engine *b = engine(rules_json, reg, &ev);
-    struct ew_error err = {0};
-    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
-    assert_int_equal(ew_engine_export(b, &s2), 0);
-    assert_int_equal(s1.len, s2.len);
-    assert_memory_equal(s1.data, s2.data, s1.len);
+    struct ew_engine *b = round_trip(a, reg, &ev, &s1, &s2);
     ew_engine_free(a);
     ew_engine_free(b);
     ew_registry_free(reg);
