@@ -274,12 +274,60 @@ bool ew_parse_number_padded(const char *s, size_t n, double *out)
     return true;
 }
 
+/* Writes |m| (< 10^15) with a decimal point k digits from its end, as %g writes it. */
+static size_t ew_format_fixed(int64_t m, unsigned k, char *out)
+{
+    char digits[24];
+    unsigned n = 0;
+    uint64_t u = m < 0 ? (uint64_t)-m : (uint64_t)m;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (m < 0)
+        out[len++] = '-';
+    if (n <= k) { /* 0.00ddd */
+        out[len++] = '0';
+        out[len++] = '.';
+        for (unsigned z = n; z < k; z++)
+            out[len++] = '0';
+    }
+    for (unsigned i = n; i-- > 0;) {
+        out[len++] = digits[i];
+        if (i == k && k && n > k)
+            out[len++] = '.';
+    }
+    out[len] = '\0';
+    return len;
+}
+
 size_t ew_format_number(double d, char out[32])
 {
     if (!isfinite(d))
         return (size_t)snprintf(out, 32, "null");
     if (d == 0)
         d = 0; /* -0 prints as 0: JSON readers take "-0" for the integer 0 */
+    /*
+     * The common case without printf: the fewest decimals k for which some integer m gives
+     * m / 10^k == d. Both are exact doubles (|m| < 10^15, k <= 15), so the division is
+     * correctly rounded, as strtod is: the text reads back as d. It has at most 15
+     * significant digits and d lies within 2^-53 of it, closer than half a step of the
+     * 15-digit grid, so %.15g below would print the same digits; m is the rounding of
+     * d * 10^k, whose error (< 0.25) cannot move it off the nearest integer. The range keeps
+     * to where %g does not use an exponent.
+     */
+    double a = fabs(d);
+    if (a == 0 || (a >= 1e-4 && a < 1e15)) {
+        for (unsigned k = 0; k <= 15; k++) {
+            double s = d * ew_pow10[k];
+            if (fabs(s) >= 1e15)
+                break;
+            int64_t m = (int64_t)nearbyint(s);
+            if ((double)m / ew_pow10[k] == d)
+                return ew_format_fixed(m, k, out);
+        }
+    }
     int len = 0;
     for (int prec = 15; prec <= 17; prec++) {
         len = snprintf(out, 32, "%.*g", prec, d);

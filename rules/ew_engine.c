@@ -137,7 +137,43 @@ static void ew_fingerprint(const struct ew_judge *j, char out[17])
             h = (h ^ (unsigned char)*s) * 0x100000001b3u;
         h = (h ^ 0xFF) * 0x100000001b3u; /* separator: no byte of a string is 0xFF + NUL */
     }
-    snprintf(out, 17, "%016" PRIx64, h);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, h >>= 4)
+        out[i] = hex[h & 0xF];
+    out[16] = '\0';
+}
+
+/* Appends the decimal text of v at out[*len]. */
+static void ew_put_int(char *out, size_t *len, int64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[(*len)++] = '-';
+    while (n)
+        out[(*len)++] = digits[--n];
+}
+
+/* The event's id, FINGERPRINT-EVENTTIME-EVENT-LEVEL: the same when the same input is replayed. */
+static void ew_event_id(struct ew_alert_event *ev, int64_t time, int level)
+{
+    const char *name = ew_alert_event_name(ev->event);
+    size_t len = 16, nlen = strlen(name);
+    /* 16 + 1 + 20 + 1 + name + 1 + 11 bytes fit the 64 of id for every event name */
+    memcpy(ev->id, ev->fingerprint, 16);
+    ev->id[len++] = '-';
+    ew_put_int(ev->id, &len, time);
+    ev->id[len++] = '-';
+    memcpy(ev->id + len, name, nlen);
+    len += nlen;
+    ev->id[len++] = '-';
+    ew_put_int(ev->id, &len, level);
+    ev->id[len] = '\0';
 }
 
 static const char *ew_pollutant_label(const struct ew_judge *j, enum ew_lang lang)
@@ -247,8 +283,6 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
 {
     struct ew_alert_event ev = {0};
     ew_fingerprint(j, ev.fingerprint);
-    snprintf(ev.id, sizeof ev.id, "%s-%" PRId64 "-%s-%d", ev.fingerprint, j->obs.time,
-             ew_alert_event_name(type), level);
     ev.rule = j->r->id;
     ev.kind = j->r->kind->name;
     ev.event = type;
@@ -267,6 +301,7 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     ev.data_kind = j->data_kind;
     ev.event_time = j->obs.time;
     ev.detected_at = j->now;
+    ew_event_id(&ev, j->obs.time, level);
     ew_render(eng, j, level, type == EW_AEV_RESOLVED);
     ev.message = eng->msg.err ? "" : eng->msg.data ? eng->msg.data : "";
     ev.evidence = evidence;
@@ -567,26 +602,21 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now)
 
 /* ---- records ---- */
 
-static double ew_limit_for(const struct ew_rule *r, const struct ew_limit *lim,
-                           enum ew_data_kind kind)
+/* A pollutant's limit as each enum ew_limit_kind reads it for data of the given kind (AUTO:
+ * the limit of that kind of data); NAN when the site has none. */
+static void ew_limits_for(const struct ew_limit *lim, enum ew_data_kind kind, double out[4])
 {
-    if (!lim)
-        return NAN;
-    switch (r->limit_kind) {
-    case EW_LIMIT_RTD:
-        return lim->rtd;
-    case EW_LIMIT_HOUR:
-        return lim->hour;
-    case EW_LIMIT_DAY:
-        return lim->day;
-    case EW_LIMIT_AUTO:
-    default:
-        if (kind == EW_KIND_DAY)
-            return lim->day;
-        if (kind == EW_KIND_HOUR)
-            return lim->hour;
-        return isnan(lim->rtd) ? lim->hour : lim->rtd;
+    if (!lim) {
+        out[EW_LIMIT_AUTO] = out[EW_LIMIT_RTD] = out[EW_LIMIT_HOUR] = out[EW_LIMIT_DAY] = NAN;
+        return;
     }
+    out[EW_LIMIT_RTD] = lim->rtd;
+    out[EW_LIMIT_HOUR] = lim->hour;
+    out[EW_LIMIT_DAY] = lim->day;
+    out[EW_LIMIT_AUTO] = kind == EW_KIND_DAY    ? lim->day
+                         : kind == EW_KIND_HOUR ? lim->hour
+                         : isnan(lim->rtd)      ? lim->hour
+                                                : lim->rtd;
 }
 
 static bool ew_rule_wants_st(const struct ew_rule *r, const char *st)
@@ -649,9 +679,57 @@ struct ew_cand {
     const struct ew_limit *limit;
     uint64_t code;
     uint8_t field;
-    uint32_t *fields; /* bit per field that this pollutant has in the record (shared) */
-    uint32_t own;     /* the mask, kept by the first value of each pollutant */
+    uint16_t index;     /* of v in the record */
+    uint32_t *fields;   /* bit per field that this pollutant has in the record (shared) */
+    const double *lims; /* the limit per enum ew_limit_kind (shared) */
+    uint32_t own;       /* the mask, kept by the first value of each pollutant */
+    double own_lims[4]; /* the limits, kept by the first value of each pollutant */
 };
+
+/* Which of n (<= 32) values r judges, a bit per value: per pollutant, the first of the rule's
+ * fields that the record carries, of a pollutant the rule selects. */
+static uint32_t ew_rule_takes(const struct ew_rule *r, const struct ew_cand *c, size_t n)
+{
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((r->field_mask >> c[i].field) & 1) && !(*c[i].fields & r->better[c[i].field]) &&
+            ew_rule_wants_code(r, c[i].code))
+            m |= 1u << i;
+    return m;
+}
+
+/* The plan for the record's shape (struct ew_plan), made on a miss; NULL when the shape or
+ * the kind is too large for one. */
+static const struct ew_plan *ew_plan_get(struct ew_engine *eng, size_t kind,
+                                         const struct ew_cand *cands, size_t ncands)
+{
+    const struct ew_ruleset *set = eng->rules;
+    if (ncands > EW_PLAN_VALUES || set->nby_kind[kind] > EW_PLAN_RULES)
+        return NULL;
+    uint64_t h = kind * 0x9E3779B97F4A7C15u;
+    for (size_t ci = 0; ci < ncands; ci++)
+        h = (h ^ cands[ci].code ^ (uint64_t)cands[ci].field << 59) * 0xFF51AFD7ED558CCDu;
+    h ^= h >> 32;
+    struct ew_plan *p = &eng->plans[h % EW_PLAN_SLOTS];
+    if (p->used && p->hash == h && p->kind == kind && p->nvalues == ncands) {
+        size_t ci = 0;
+        while (ci < ncands && p->codes[ci] == cands[ci].code && p->fields[ci] == cands[ci].field)
+            ci++;
+        if (ci == ncands)
+            return p;
+    }
+    p->used = true;
+    p->hash = h;
+    p->kind = (uint8_t)kind;
+    p->nvalues = (uint8_t)ncands;
+    for (size_t ci = 0; ci < ncands; ci++) {
+        p->codes[ci] = cands[ci].code;
+        p->fields[ci] = cands[ci].field;
+    }
+    for (size_t pi = 0; pi < set->nby_kind[kind]; pi++)
+        p->judges[pi] = ew_rule_takes(&set->rules[set->by_kind[kind][pi]], cands, ncands);
+    return p;
+}
 
 /* Judges the record's values by every value rule that selects them. Returns the record's
  * flow (NAN when it has none valid), which averages weigh wastewater by. */
@@ -679,12 +757,14 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
         if (valid && rate && code == o2 && isnan(ctx.o2))
             ctx.o2 = v->num;
         struct ew_cand *c = &cands[ncands++];
-        *c = (struct ew_cand){.v = v, .code = code, .field = v->field};
+        *c = (struct ew_cand){.v = v, .code = code, .field = v->field, .index = (uint16_t)vi};
         for (struct ew_cand *o = cands; o < c && !c->fields; o++)
-            if (o->code == code)
-                c->fields = o->fields, c->limit = o->limit; /* the pollutant seen before */
-        if (!c->fields)
-            c->fields = &c->own, c->limit = ew_outlet_limit(outlet, code);
+            if (o->code == code) /* the pollutant seen before */
+                c->fields = o->fields, c->limit = o->limit, c->lims = o->lims;
+        if (!c->fields) {
+            c->fields = &c->own, c->limit = ew_outlet_limit(outlet, code), c->lims = c->own_lims;
+            ew_limits_for(c->limit, (enum ew_data_kind)rec->kind, c->own_lims);
+        }
         *c->fields |= 1u << v->field;
     }
     struct ew_judge j = {.mn = rec->mn, .data_kind = kind_name, .outlet = outlet, .now = now};
@@ -692,35 +772,37 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
     j.obs.ctx = &ctx;
     const struct ew_ruleset *set = eng->rules;
     size_t kind = rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER;
+    const struct ew_plan *plan = ew_plan_get(eng, kind, cands, ncands);
     for (size_t pi = 0; pi < set->nby_kind[kind]; pi++) {
         uint32_t ri = set->by_kind[kind][pi];
         const struct ew_rule *r = &set->rules[ri];
         if (!ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, outlet))
             continue;
         j.r = r;
-        for (size_t ci = 0; ci < ncands; ci++) {
-            const struct ew_cand *c = &cands[ci];
-            /* per pollutant, the first of the rule's fields that the record carries */
-            if (!((r->field_mask >> c->field) & 1) || (*c->fields & r->better[c->field]) ||
-                !ew_rule_wants_code(r, c->code))
-                continue;
-            j.obs.limit = ew_limit_for(r, c->limit, (enum ew_data_kind)rec->kind);
-            if (r->limited_only && isnan(j.obs.limit))
-                continue;
-            j.v = c->v;
-            j.limit = c->limit;
-            j.inputs = inputs ? inputs[c->v - rec->values] : 0;
-            j.obs.value = c->v->num;
-            j.obs.flag_meaning = c->v->flag_meaning;
-            j.obs.field = c->field;
-            j.obs.code = c->code;
-            struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, true);
-            if (!k) {
-                eng->stats.nomem++;
-                continue;
+        /* a plan answers for all the values at once; without one, 32 values at a time */
+        for (size_t base = 0; base < ncands; base += EW_PLAN_VALUES) {
+            const struct ew_cand *cc = cands + base;
+            size_t n = ncands - base < EW_PLAN_VALUES ? ncands - base : EW_PLAN_VALUES;
+            for (uint32_t m = plan ? plan->judges[pi] : ew_rule_takes(r, cc, n); m; m &= m - 1) {
+                const struct ew_cand *c = &cc[__builtin_ctz(m)];
+                j.obs.limit = c->lims[r->limit_kind];
+                if (r->limited_only && isnan(j.obs.limit))
+                    continue;
+                j.v = c->v;
+                j.limit = c->limit;
+                j.inputs = inputs ? inputs[c->index] : 0;
+                j.obs.value = c->v->num;
+                j.obs.flag_meaning = c->v->flag_meaning;
+                j.obs.field = c->field;
+                j.obs.code = c->code;
+                struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, true);
+                if (!k) {
+                    eng->stats.nomem++;
+                    continue;
+                }
+                eng->stats.evaluations++;
+                ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
             }
-            eng->stats.evaluations++;
-            ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
         }
     }
     return ctx.flow;

@@ -49,14 +49,12 @@ static int ew_thr_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     if (o2 && (!json_is_number(o2) || json_number_value(o2) <= 0 || json_number_value(o2) >= 21))
         return EW_FAIL("o2_max: expected the O2 percentage above which converted values mean "
                        "nothing (below 21)");
-    if (o2)
+    if (o2) {
         r->o2_max = json_number_value(o2);
+        r->o2_fields = 1u << EW_FIELD_ZSRTD | 1u << EW_FIELD_ZSAVG | 1u << EW_FIELD_ZSMIN |
+                       1u << EW_FIELD_ZSMAX; /* the converted values */
+    }
     return 0;
-}
-
-static bool ew_field_converted(uint8_t f)
-{
-    return f == EW_FIELD_ZSRTD || f == EW_FIELD_ZSAVG || f == EW_FIELD_ZSMIN || f == EW_FIELD_ZSMAX;
 }
 
 static int ew_thr_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
@@ -66,7 +64,7 @@ static int ew_thr_eval(const struct ew_rule *r, void *state, const struct ew_obs
         return EW_OBS_SKIP;
     /* near 21 % O2 (shutdown, purging) a converted value means nothing: not judged; an O2
      * rule raises the operating-condition anomaly instead (DOMAIN.md) */
-    if (!isnan(r->o2_max) && ew_field_converted(obs->field) && obs->ctx->o2 > r->o2_max)
+    if (((r->o2_fields >> obs->field) & 1) && obs->ctx->o2 > r->o2_max)
         return EW_OBS_SKIP;
     for (int i = (int)r->nlevels - 1; i >= 0; i--) {
         double th = ew_bound_value(&r->levels[i].above, obs->limit);

@@ -145,6 +145,7 @@ struct ew_rule {
     int64_t flap_ms;
     /* kind parameters */
     double o2_max;          /* threshold: converted (Zs) fields are not judged above this O2; NAN */
+    uint32_t o2_fields;     /* threshold: bit per field that o2_max applies to (none without it) */
     double epsilon;         /* constant: the largest change that still counts as unchanged */
     double flow_above;      /* zero_with_flow, constant: the flow that means the source runs */
     double range;           /* over_range: the instrument's range, NAN when only flag T counts */
@@ -359,6 +360,27 @@ void ew_hold_release(struct ew_holdq *q);
 
 /* ---- the engine (its public face is ew_rules.h) ---- */
 
+/*
+ * Which values of a record each value rule judges depends only on the record's data kind and
+ * shape: the packed code and field of each numeric value, in order. A plan keeps that answer
+ * for a shape (one bit per value for each rule of the kind), so that a fleet sending the same
+ * packets over and over works it out once. Shapes with more values, or kinds with more rules,
+ * than a plan holds are worked out per record.
+ */
+#define EW_PLAN_VALUES 32
+#define EW_PLAN_RULES  32
+#define EW_PLAN_SLOTS  64 /* direct-mapped by the shape's hash */
+
+struct ew_plan {
+    uint64_t hash;
+    bool used;
+    uint8_t kind;
+    uint8_t nvalues;
+    uint8_t fields[EW_PLAN_VALUES];
+    uint64_t codes[EW_PLAN_VALUES];
+    uint32_t judges[EW_PLAN_RULES]; /* per rule of the kind, in by_kind order: its values */
+};
+
 struct ew_engine {
     struct ew_ruleset *rules;
     const struct ew_registry *reg;
@@ -381,6 +403,7 @@ struct ew_engine {
     struct ew_record *released;            /* the held record being judged (reused) */
     void (*on_released)(void *ctx, uint64_t tag);
     uint64_t tag; /* of the record being judged: its events carry it */
+    struct ew_plan plans[EW_PLAN_SLOTS];
 };
 
 /* Judges a record at its site: the path shared by records sent (inputs NULL) and averages

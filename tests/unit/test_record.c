@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,75 @@ static void test_numbers_format_shortest(void **state)
     }
 }
 
+/* What ew_format_number promises, the slow way: the shortest of %.15g, %.16g, %.17g that reads
+ * back as d. */
+static void format_reference(double d, char out[32])
+{
+    if (d == 0)
+        d = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
+}
+
+static void check_format(double d)
+{
+    char got[32], want[32];
+    ew_format_number(d, got);
+    format_reference(d, want);
+    if (strcmp(got, want))
+        fail_msg("%.17g printed as %s, want %s", d, got, want);
+}
+
+static void test_numbers_format_matches_printf(void **state)
+{
+    (void)state;
+    /* the edges of the printf-free path: where %g turns to exponents, 15 digits, rounding */
+    const double edges[] = {1e-4,
+                            9.9999999999999991e-5,
+                            0.00010000000000000002,
+                            1e15,
+                            999999999999999.0,
+                            999999999999999.9,
+                            99999999999999.98,
+                            0.1,
+                            0.30000000000000004,
+                            123456789012345.6,
+                            1.2345678901234567,
+                            0.5,
+                            -0.5,
+                            2.5,
+                            1e14 + 0.5,
+                            4503599627370497.0,
+                            -0.0,
+                            0.0,
+                            1.0 / 3,
+                            -2.0 / 3,
+                            5e-324,
+                            1e300};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        check_format(edges[i]);
+    /* what loggers send: m / 10^k for every k, and arbitrary doubles */
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t m = (int64_t)(x % 2000000000000000u) - 1000000000000000;
+        if (i % 3 == 0)
+            m %= 1000000;
+        double p = 1, d = (double)m;
+        for (int k = (int)(x >> 59); k > 0; k--)
+            p *= 10, d /= 10;
+        check_format(d);
+        check_format((double)m / p); /* the double nearest to the decimal */
+        double bits;
+        memcpy(&bits, &x, sizeof bits);
+        if (isfinite(bits))
+            check_format(bits);
+    }
+}
+
 static void test_pollutant_lookup(void **state)
 {
     (void)state;
@@ -208,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_numbers_match_strtod),
         cmocka_unit_test(test_numbers_padded),
         cmocka_unit_test(test_numbers_format_shortest),
+        cmocka_unit_test(test_numbers_format_matches_printf),
         cmocka_unit_test(test_pollutant_lookup),
         cmocka_unit_test(test_arena_bounds),
     };

@@ -314,6 +314,71 @@ static void test_forget_site(void **state)
     ew_buf_release(&s2);
 }
 
+/* Site s, hour h: n pollutants x00..x(n-1), all 10 but `over` at 120, in reverse order when
+ * `reversed`; the odd ones send Min, which the rules do not judge, the others Avg. */
+static void feed_wide(struct ew_engine *eng, int s, int h, int n, int over, bool reversed)
+{
+    struct ew_buf b = EW_BUF_INIT;
+    char tmp[128];
+    snprintf(tmp, sizeof tmp,
+             "{\"mn\":\"W%d\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
+             "\"2024-08-01T%02d:00:00+08:00\",\"values\":[",
+             s, h);
+    ew_buf_adds(&b, tmp);
+    for (int i = 0; i < n; i++) {
+        int p = reversed ? n - 1 - i : i;
+        snprintf(tmp, sizeof tmp, "%s{\"code\":\"x%02d\",\"field\":\"%s\",\"value\":%d}",
+                 i ? "," : "", p, p % 2 && p != over ? "Min" : "Avg", p == over ? 120 : 10);
+        ew_buf_adds(&b, tmp);
+    }
+    ew_buf_adds(&b, "]}");
+    assert_int_equal(b.err, 0);
+    feed_json(eng, b.data, 600000);
+    ew_buf_release(&b);
+}
+
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Which values each rule judges is worked out once per record shape and kept (struct
+ * ew_plan); records with more values than a plan holds are worked out each time. Both judge
+ * the same, and a site whose records change shape is judged by the right plan. */
+static void test_record_shapes(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    const int widths[] = {EW_PLAN_VALUES - 2, EW_PLAN_VALUES + 8};
+    for (size_t w = 0; w < 2; w++) {
+        struct ew_buf ev = EW_BUF_INIT;
+        struct ew_engine *eng = engine(rules_json, reg, &ev);
+        int n = widths[w];
+        for (int h = 0; h < 3; h++)
+            feed_wide(eng, 1, h, n, n - 1, false);
+        char want[64];
+        snprintf(want, sizeof want, "\"pollutant\":\"x%02d\"", n - 1);
+        assert_non_null(ev.data);
+        assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+        assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
+        assert_int_equal(count(ev.data, want), 2); /* its pending and firing, nothing else */
+        /* the same pollutants in turn in two orders (two plans): x02 is judged in both */
+        ew_buf_clear(&ev);
+        for (int h = 0; h < 3; h++)
+            feed_wide(eng, 2, h, 4, 2, h % 2);
+        assert_non_null(ev.data);
+        assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+        assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
+        assert_int_equal(count(ev.data, "\"pollutant\":\"x02\""), 2);
+        ew_engine_free(eng);
+        ew_buf_release(&ev);
+    }
+    ew_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
         cmocka_unit_test(test_forget_site),
+        cmocka_unit_test(test_record_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
