@@ -375,6 +375,7 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
     }
     ew_ruleset_free(e->rules);
     e->rules = new_set;
+    memset(e->plans, 0, sizeof e->plans); /* they answer for the rules that went */
     /* averages start being computed when a new rule judges hour or day data (the site's
      * minute values from now on; without memory for the record, they are not) */
     if (!e->computed && ew_ruleset_averages(new_set))

@@ -376,6 +376,28 @@ static void test_record_shapes(void **state)
         ew_engine_free(eng);
         ew_buf_release(&ev);
     }
+    /* a reload makes new plans: "over" judges Min instead of Avg from then on */
+    struct ew_buf ev = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    for (int h = 0; h < 4; h++) {
+        if (h == 1)
+            assert_int_equal(ew_engine_reload(eng, compile(replace(rules_json, "\"field\":\"Avg\"",
+                                                                   "\"field\":\"Min\""))),
+                             0);
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"mn\":\"R1\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
+                 "\"2024-08-01T%02d:00:00+08:00\",\"values\":[{\"code\":\"x00\",\"field\":"
+                 "\"Avg\",\"value\":10},{\"code\":\"x00\",\"field\":\"Min\",\"value\":120}]}",
+                 h);
+        feed_json(eng, json, 600000);
+    }
+    assert_non_null(ev.data);
+    assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
+    assert_int_equal(count(ev.data, "\"field\":\"Min\""), 2); /* pending and firing's evidence */
+    assert_int_equal(count(ev.data, "\"field\":\"Avg\""), 0);
+    ew_engine_free(eng);
+    ew_buf_release(&ev);
     ew_registry_free(reg);
 }
 
