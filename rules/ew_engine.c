@@ -143,36 +143,21 @@ static void ew_fingerprint(const struct ew_judge *j, char out[17])
     out[16] = '\0';
 }
 
-/* Appends the decimal text of v at out[*len]. */
-static void ew_put_int(char *out, size_t *len, int64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        digits[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[(*len)++] = '-';
-    while (n)
-        out[(*len)++] = digits[--n];
-}
-
 /* The event's id, FINGERPRINT-EVENTTIME-EVENT-LEVEL: the same when the same input is replayed. */
 static void ew_event_id(struct ew_alert_event *ev, int64_t time, int level)
 {
+    char t[32], l[32];
     const char *name = ew_alert_event_name(ev->event);
-    size_t len = 16, nlen = strlen(name);
-    /* 16 + 1 + 20 + 1 + name + 1 + 11 bytes fit the 64 of id for every event name */
-    memcpy(ev->id, ev->fingerprint, 16);
-    ev->id[len++] = '-';
-    ew_put_int(ev->id, &len, time);
-    ev->id[len++] = '-';
-    memcpy(ev->id + len, name, nlen);
-    len += nlen;
-    ev->id[len++] = '-';
-    ew_put_int(ev->id, &len, level);
+    const char *part[] = {ev->fingerprint, "-", t, "-", name, "-", l};
+    size_t plen[] = {
+        16,           1, ew_format_number((double)time, t), 1,
+        strlen(name), 1, ew_format_number(level, l)}; /* exact: a sane time is far below 2^53 */
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
+        size_t n = plen[i] < sizeof ev->id - 1 - len ? plen[i] : sizeof ev->id - 1 - len;
+        memcpy(ev->id + len, part[i], n);
+        len += n;
+    }
     ev->id[len] = '\0';
 }
 
