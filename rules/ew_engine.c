@@ -346,6 +346,13 @@ static void ew_life_idle(struct ew_life *l)
         .level = -1, .cand = -1, .window_start = l->window_start, .changes = l->changes};
 }
 
+/* Whether l is as a new key's: idle, gathering toward no level, with no flap history. The
+ * times it still holds are read only after a step sets them again (ew_life_step). */
+static bool ew_life_blank(const struct ew_life *l)
+{
+    return l->status == EW_LIFE_IDLE && l->cand < 0 && l->changes == 0;
+}
+
 /* Counts one state change; true when it is one more than the window allows. */
 static bool ew_flap_change(const struct ew_rule *r, struct ew_life *l, int64_t t)
 {
@@ -742,7 +749,12 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
         if (valid && rate && code == o2 && isnan(ctx.o2))
             ctx.o2 = v->num;
         struct ew_cand *c = &cands[ncands++];
-        *c = (struct ew_cand){.v = v, .code = code, .field = v->field, .index = (uint16_t)vi};
+        c->v = v;
+        c->code = code;
+        c->field = v->field;
+        c->index = (uint16_t)vi;
+        c->fields = NULL;
+        c->own = 0;
         for (struct ew_cand *o = cands; o < c && !c->fields; o++)
             if (o->code == code) /* the pollutant seen before */
                 c->fields = o->fields, c->limit = o->limit, c->lims = o->lims;
@@ -780,13 +792,21 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                 j.obs.flag_meaning = c->v->flag_meaning;
                 j.obs.field = c->field;
                 j.obs.code = c->code;
-                struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, true);
-                if (!k) {
-                    eng->stats.nomem++;
-                    continue;
-                }
+                /* a kind without state of its own keeps a key only while its lifecycle is
+                 * not idle: a site's quiet (rule, pollutant) pairs cost no memory */
+                bool stateless = r->kind->state_size == 0;
+                struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, !stateless);
                 eng->stats.evaluations++;
-                ew_life_step(eng, &j, &k->life, r->kind->eval(r, k->kstate, &j.obs));
+                int verdict = r->kind->eval(r, k ? k->kstate : NULL, &j.obs);
+                if (!k && (!stateless || verdict >= 0))
+                    k = ew_site_key(&eng->sites, site, ri, c->code, true);
+                if (!k) {
+                    eng->stats.nomem += !stateless || verdict >= 0;
+                    continue; /* stateless and idle: below every level, nothing changes */
+                }
+                ew_life_step(eng, &j, &k->life, verdict);
+                if (stateless && ew_life_blank(&k->life))
+                    ew_site_key_drop(&eng->sites, site, k);
             }
         }
     }

@@ -276,8 +276,11 @@ struct ew_site {
     int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
-    int64_t agg_due; /* when the earliest open average closes (site data time), INT64_MAX none */
-    uint8_t silent;  /* site-wide alerts firing now: records look for them only then */
+    int64_t agg_due;  /* when the earliest open average closes (site data time), INT64_MAX none */
+    uint8_t silent;   /* site-wide alerts firing now: records look for them only then */
+    uint64_t keybits; /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
+                         key whose bit is clear is not in the block, and the block is not
+                         searched for it; averages (always looked up to be created) have none */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
@@ -436,11 +439,27 @@ void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site);
 struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                     uint64_t code, bool create);
 
-/* ew_site_key_find, first trying the key after the last one found: a site's records judge its
- * keys in the same order every time, so that is nearly always the one. */
+/* Removes a key from its site's block (the last key takes its place). */
+void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k);
+/* Works out s->keybits again after the block's keys changed in place. */
+void ew_site_keybits(struct ew_site *s);
+
+/* The bit of ew_site.keybits that stands for (rule, code); none for averages. */
+static inline uint64_t ew_key_bit(uint32_t rule, uint64_t code)
+{
+    if (rule >= EW_AGG_KEY)
+        return 0;
+    return 1ull << ((code * 0x9E3779B97F4A7C15u + rule * 0xFF51AFD7ED558CCDu) >> 58);
+}
+
+/* ew_site_key_find, not searching for a key that keybits says is not there, and first trying
+ * the key after the last one found (a site's records judge its keys in the same order every
+ * time, so that is nearly always the one). */
 static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                              uint64_t code, bool create)
 {
+    if (!create && rule < EW_AGG_KEY && !(s->keybits & ew_key_bit(rule, code)))
+        return NULL;
     if (s->hint < s->nkeys) {
         struct ew_sitekey *k = &s->keys[s->hint];
         if (k->code == code && k->rule == rule) {

@@ -107,6 +107,7 @@ void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site)
     ew_st__unindex(t, n);
     t->keys -= site->nkeys;
     site->nkeys = 0;
+    site->keybits = 0;
     if (n != last) { /* the last site moves into the hole; the hole's block goes to the end */
         struct ew_site tmp = t->sites[n];
         t->sites[n] = t->sites[last];
@@ -181,6 +182,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     memset(s->mn, 0, sizeof s->mn);
     memcpy(s->mn, mn, mnlen);
     s->nkeys = 0;
+    s->keybits = 0;
     s->hint = 0;
     s->last_data = INT64_MIN;
     for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
@@ -203,7 +205,8 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
 struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                     uint64_t code, bool create)
 {
-    for (uint32_t n = 0, i = s->hint; n < s->nkeys; n++, i = i + 1 < s->nkeys ? i + 1 : 0)
+    uint32_t i = s->hint < s->nkeys ? s->hint : 0;
+    for (uint32_t n = 0; n < s->nkeys; n++, i = i + 1 < s->nkeys ? i + 1 : 0)
         if (s->keys[i].code == code && s->keys[i].rule == rule) {
             s->hint = i + 1 < s->nkeys ? i + 1 : 0;
             return &s->keys[i];
@@ -227,6 +230,23 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
     k->code = code;
     k->rule = rule;
     k->life.level = k->life.cand = -1;
+    s->keybits |= ew_key_bit(rule, code);
     t->keys++;
     return k;
+}
+
+void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
+{
+    *k = s->keys[--s->nkeys];
+    t->keys--;
+    if (s->hint >= s->nkeys)
+        s->hint = 0;
+    ew_site_keybits(s);
+}
+
+void ew_site_keybits(struct ew_site *s)
+{
+    s->keybits = 0;
+    for (uint32_t i = 0; i < s->nkeys; i++)
+        s->keybits |= ew_key_bit(s->keys[i].rule, s->keys[i].code);
 }

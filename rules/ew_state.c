@@ -372,6 +372,7 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
         t->keys -= s->nkeys - out;
         s->nkeys = out;
         s->hint = 0;
+        ew_site_keybits(s); /* the rules are numbered anew */
     }
     ew_ruleset_free(e->rules);
     e->rules = new_set;

@@ -147,7 +147,8 @@ static void test_errors_name_file_rule_and_reason(void **state)
     assert_string_equal(compile_error(buf), "t.json: y: kind: unknown rule kind");
 }
 
-/* The site table against a plain model: random sites and keys, LRU eviction of sites. */
+/* The site table against a plain model: random sites and keys (lifecycle keys and averages),
+ * keys dropped, LRU eviction of sites. */
 static void test_sitetab_matches_model(void **state)
 {
     (void)state;
@@ -159,7 +160,8 @@ static void test_sitetab_matches_model(void **state)
     long clock = 0;
     srand(7);
     for (int op = 0; op < OPS; op++) {
-        int k = rand() % SITES, rule = rand() % 3, code = rand() % 4;
+        int k = rand() % SITES, rule = rand() % 4, code = rand() % 4;
+        uint32_t rule_no = rule < 3 ? (uint32_t)rule : EW_AGG_KEY | EW_AGG_DAY; /* an average */
         char mn[16];
         snprintf(mn, sizeof mn, "MN%03d", k);
         bool created;
@@ -179,12 +181,17 @@ static void test_sitetab_matches_model(void **state)
                 stamp[oldest] = 0; /* the model evicts the least recently seen site */
         }
         stamp[k] = ++clock;
-        struct ew_sitekey *key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code, false);
+        struct ew_sitekey *key = ew_site_key(&t, s, rule_no, (uint64_t)code, false);
         assert_int_equal(key != NULL, (keys[k] >> (rule * 4 + code) & 1) != 0);
-        key = ew_site_key(&t, s, (uint32_t)rule, (uint64_t)code, true);
+        assert_true(!key || (key >= s->keys && key < s->keys + s->nkeys)); /* live, not a copy */
+        key = ew_site_key(&t, s, rule_no, (uint64_t)code, true);
         assert_non_null(key);
+        assert_true(key >= s->keys && key < s->keys + s->nkeys);
         unsigned bit = 1u << (rule * 4 + code);
-        if (keys[k] & bit) {
+        if ((keys[k] & bit) && rand() % 8 == 0) {
+            ew_site_key_drop(&t, s, key);
+            keys[k] &= ~bit;
+        } else if (keys[k] & bit) {
             assert_int_equal(key->life.cand_count, (uint32_t)(k * 16 + rule * 4 + code));
         } else {
             assert_int_equal(key->life.status, EW_LIFE_IDLE);

@@ -235,7 +235,8 @@ static void test_reload_keeps_unchanged_shapes(void **state)
     struct ew_registry *reg = ew_registry_new();
     struct ew_buf ev = EW_BUF_INIT;
     struct ew_engine *eng = engine(rules_json, reg, &ev);
-    for (int h = 0; h < 3; h++)
+    feed(eng, 1, 0, 10); /* quiet: its average's key comes before the alert's */
+    for (int h = 1; h < 4; h++)
         feed(eng, 1, h, 120); /* "over" fires at the third value */
     assert_non_null(strstr(ev.data, "\"event\":\"firing\""));
     struct ew_engine_stats before;
@@ -345,6 +346,71 @@ static size_t count(const char *s, const char *needle)
     return n;
 }
 
+/* A kind without state of its own holds a key only while its alert is not idle: the quiet
+ * (rule, pollutant) pairs of a fleet cost no memory. */
+static void test_idle_keys_not_kept(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    struct ew_engine_stats st;
+    feed(eng, 1, 0, 10);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.keys, 2); /* "flat" (it remembers values) and the daily average */
+    feed(eng, 1, 1, 120);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.keys, 3); /* "over" is pending */
+    feed(eng, 1, 2, 10);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.keys, 2); /* and idle again */
+    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+    assert_int_equal(count(ev.data, "\"event\":\"resolved\""), 1);
+    /* the next time starts as the first did */
+    ew_buf_clear(&ev);
+    feed(eng, 1, 3, 120);
+    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+    assert_int_equal(count(ev.data, "\"values\":1"), 1);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+}
+
+/* Keys not kept while idle are looked up through the rule's number, which a reload changes:
+ * a firing alert whose rule moved is still found, and resolves. */
+static void test_reload_moves_rules(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT;
+    /* a rule that never holds a key comes first, then the usual ones */
+    char moved[4096];
+    snprintf(moved, sizeof moved,
+             "{\"rules\":[{\"id\":\"high\",\"kind\":\"threshold\",\"audience\":\"officer\","
+             "\"select\":{\"data\":[\"hour\"],\"field\":\"Avg\"},\"levels\":[{\"name\":"
+             "\"high\",\"above\":1000,\"severity\":\"c\"}],\"message\":{\"zh\":\"{value}\"}},%s",
+             rules_json + strlen("{\"rules\":["));
+    struct ew_engine *eng = engine(moved, reg, &ev);
+    feed(eng, 1, 0, 10); /* quiet: the keys of "flat" and of the average come first */
+    for (int h = 1; h < 4; h++)
+        feed(eng, 1, h, 120);
+    assert_int_equal(count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
+                                    "\"firing\""),
+                     1);
+
+    /* "high" goes: "over" is now the first rule, and its alert resolves on the next value */
+    assert_int_equal(ew_engine_reload(eng, compile(rules_json)), 0);
+    ew_buf_clear(&ev);
+    feed(eng, 1, 4, 10);
+    assert_int_equal(count(ev.data ? ev.data : "", "\"rule\":\"over\""), 1);
+    assert_int_equal(count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
+                                    "\"resolved\""),
+                     1);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+}
+
 /* Which values each rule judges is worked out once per record shape and kept (struct
  * ew_plan); records with more values than a plan holds are worked out each time. Both judge
  * the same, and a site whose records change shape is judged by the right plan. */
@@ -408,6 +474,8 @@ int main(void)
         cmocka_unit_test(test_import_rejects_damage),
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
+        cmocka_unit_test(test_idle_keys_not_kept),
+        cmocka_unit_test(test_reload_moves_rules),
         cmocka_unit_test(test_forget_site),
         cmocka_unit_test(test_record_shapes),
     };
