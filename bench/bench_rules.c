@@ -6,7 +6,7 @@
  * temperature without), through the default rule set of config/rules, so that each record
  * is judged by every hourly rule. Values wander around half the limits with a few sites over
  * them, so alerts fire and resolve as they would in a fleet. Prints records/s, values/s, the
- * events emitted, and the memory of the key state per site.
+ * events emitted, the memory of the key state per site and the size of a checkpoint.
  */
 #include "ew_registry_json.h"
 #include "ew_rulefiles.h"
@@ -132,6 +132,10 @@ int main(int argc, char **argv)
     printf("keys           %12zu  (%.1f per site)\n", st.keys, (double)st.keys / (double)sites);
     printf("state bytes    %12zu  (%.0f per site)\n", st.state_bytes,
            (double)st.state_bytes / (double)sites);
+    struct ew_buf ck = EW_BUF_INIT; /* after the clock: what a checkpoint of it weighs */
+    if (ew_engine_export(eng, &ck) == 0)
+        printf("checkpoint     %12zu  (%.0f per site)\n", ck.len, (double)ck.len / (double)sites);
+    ew_buf_release(&ck);
     ew_record_free(rec);
     ew_engine_free(eng);
     ew_registry_free(reg);

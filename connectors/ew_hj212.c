@@ -4,8 +4,8 @@
  * Decoding copies the data segment once into the record's text arena and cuts it in place:
  * each delimiter after a key or a value is overwritten with NUL, so every string of the record
  * is a pointer into that one copy (or into the static pollutant table). No allocation. The
- * bytes are read three times: by the CRC, by the classifier that turns delimiters into
- * bitmaps, and by the conversions of the values; fields are found in the bitmaps.
+ * bytes are read three times: by the CRC, by the classifier that marks structural bytes in a
+ * bitmap, and by the conversions of the values; fields are found by walking the bitmap.
  *
  * Invariant of struct ew_dec during a decode: values [0, group) belong to closed ';' groups,
  * values [group, nvalues) to the open one, and pending[] holds the open group's flags, each
@@ -19,6 +19,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define EW_CRC_AVX2 1 /* compiled for AVX2 on the side, used where the CPU has it */
+#endif
 
 #include <string.h>
 #include <strings.h>
@@ -28,14 +32,33 @@
  * and runs that through 8 shift/xor steps of the reflected polynomial 0xA001: one lookup in
  * the usual table T per byte. The low byte of the register is discarded at every step, so the
  * state carried from byte to byte is only h = reg >> 8, and h' = H[h ^ b] with H[x] = T[x] >> 8.
- * T, and so H, is linear over GF(2), which lets 8 bytes be folded at once:
- *   h[i+8] = H^8[h[i] ^ b[i]] ^ H^7[b[i+1]] ^ ... ^ H^1[b[i+7]]
- * - eight independent lookups instead of a chain of eight dependent ones ("slicing by 8").
+ * T, and so H, is linear over GF(2). Over bytes b[0..n) from h[0] = 0xFF, that gives
+ *   h[n] = H^n(b[0] ^ 0xFF) ^ H^(n-1)(b[1]) ^ ... ^ H^1(b[n-1])
+ * which can be gathered in any grouping:
+ *  - 8 bytes at once, by eight independent lookups instead of a chain of eight dependent ones
+ *    ("slicing by 8"): h[i+8] = H^8[h[i] ^ b[i]] ^ H^7[b[i+1]] ^ ... ^ H^1[b[i+7]];
+ *  - with AVX2, 32 interleaved streams: lane j gathers the bytes j, j+32, j+64... by Horner's
+ *    rule, acc = H^32(acc) ^ next 32 bytes, where H^32 of every lane is two 16-entry lookups
+ *    (one per nibble, as H is linear) done by one shuffle each; at the end lane j is worth
+ *    H^(32-j)(acc[j]), summed by halving the lanes: y[j] = H^16(acc[j]) ^ acc[j+16], and so on.
  * The last byte goes through T itself to produce the full 16-bit value.
  */
 static uint16_t ew_crc_table[256];
 static uint8_t ew_crc_slice[8][256]; /* ew_crc_slice[k][x] = H^(k+1)(x) */
 static bool ew_tables_ready;
+
+#ifdef EW_CRC_AVX2
+/* H^(2^k) of a low nibble and of a high nibble, for k = 0..5: the shuffles' tables */
+static uint8_t ew_crc_nib[6][2][16];
+static bool ew_crc_avx2;
+
+static unsigned ew_crc_h_pow(unsigned x, unsigned p)
+{
+    while (p--)
+        x = ew_crc_slice[0][x];
+    return x;
+}
+#endif
 
 static void ew_tables_init(void)
 {
@@ -49,8 +72,55 @@ static void ew_tables_init(void)
     for (int k = 1; k < 8; k++)
         for (unsigned i = 0; i < 256; i++)
             ew_crc_slice[k][i] = ew_crc_slice[0][ew_crc_slice[k - 1][i]];
+#ifdef EW_CRC_AVX2
+    for (unsigned k = 0; k < 6; k++)
+        for (unsigned i = 0; i < 16; i++) {
+            ew_crc_nib[k][0][i] = (uint8_t)ew_crc_h_pow(i, 1u << k);
+            ew_crc_nib[k][1][i] = (uint8_t)ew_crc_h_pow(i << 4, 1u << k);
+        }
+    ew_crc_avx2 = __builtin_cpu_supports("avx2");
+#endif
     ew_tables_ready = true;
 }
+
+#ifdef EW_CRC_AVX2
+/* H^(2^k) of every byte of x. */
+__attribute__((target("avx2"))) static inline __m128i ew_crc_pow128(__m128i x, unsigned k)
+{
+    const __m128i nib = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[k][0]);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[k][1]);
+    return _mm_xor_si128(_mm_shuffle_epi8(lo, _mm_and_si128(x, nib)),
+                         _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+}
+
+/* h after the first 32 * blocks (blocks >= 1) bytes of p, from h = 0xFF. */
+__attribute__((target("avx2"))) static unsigned ew_crc_fold_avx2(const unsigned char *p,
+                                                                 size_t blocks)
+{
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[5][0]));
+    const __m256i hi = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[5][1]));
+    __m256i acc = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)p),
+                                   _mm256_setr_epi64x(0xFF, 0, 0, 0));
+    for (size_t k = 1; k < blocks; k++) {
+        __m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(acc, nib));
+        __m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(acc, 4), nib));
+        acc = _mm256_xor_si256(_mm256_xor_si256(l, h),
+                               _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k)));
+    }
+    /* lane j is worth H^(32-j)(acc[j]): halve the lanes until one is left, worth H^1 */
+    __m128i y = _mm_xor_si128(ew_crc_pow128(_mm256_castsi256_si128(acc), 4),
+                              _mm256_extracti128_si256(acc, 1));
+    y = _mm_xor_si128(ew_crc_pow128(y, 3), _mm_srli_si128(y, 8));
+    y = _mm_xor_si128(ew_crc_pow128(y, 2), _mm_srli_si128(y, 4));
+    y = _mm_xor_si128(ew_crc_pow128(y, 1), _mm_srli_si128(y, 2));
+    y = _mm_xor_si128(ew_crc_pow128(y, 0), _mm_srli_si128(y, 1));
+    return ew_crc_slice[0][(unsigned)_mm_cvtsi128_si32(y) & 0xFF];
+}
+#endif
 
 uint16_t ew_hj212_crc(const void *data, size_t len)
 {
@@ -62,6 +132,12 @@ uint16_t ew_hj212_crc(const void *data, size_t len)
     const uint8_t(*s)[256] = ew_crc_slice;
     size_t i = 0, last = len - 1;
     unsigned h = 0xFF;
+#ifdef EW_CRC_AVX2
+    if (ew_crc_avx2 && last >= 64) {
+        h = ew_crc_fold_avx2(p, last / 32);
+        i = last / 32 * 32;
+    }
+#endif
     for (; i + 8 <= last; i += 8)
         h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^ s[3][p[i + 4]] ^
             s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
@@ -107,114 +183,79 @@ static int ew_small_uint(const char *s, size_t n)
 }
 
 /*
- * Delimiter bitmaps. The data segment is classified once, 16 bytes at a time with SSE2 where
- * the machine has it (one bit per byte per class), and cut into fields with bit operations:
- * finding the '=' or the end of an item costs a count-trailing-zeros, not a branch per byte.
+ * Structural bytes. The data segment is classified once, 16 bytes at a time with SSE2 where
+ * the machine has it, into one bit per byte that may mean something: the delimiters ';' ','
+ * '=' '-', and what a field may not hold ('&', control bytes). The header and CP are then read
+ * by walking those bits in order (struct ew_walk): the bytes between them are never looked at
+ * one by one, and each structural byte costs a count-trailing-zeros and a switch.
  */
 #define EW_MASK_WORDS ((EW_HJ212_MAX_DATA + 63) / 64)
 
-struct ew_masks {
-    uint64_t semi[EW_MASK_WORDS]; /* ';' */
-    uint64_t sep[EW_MASK_WORDS];  /* ';' or ',' */
-    uint64_t eq[EW_MASK_WORDS];   /* '=' */
-    uint64_t dash[EW_MASK_WORDS]; /* '-' */
-    uint64_t ctrl[EW_MASK_WORDS]; /* control bytes: 0x00-0x1F and 0x7F */
-    uint64_t bad[EW_MASK_WORDS];  /* what CP may not hold: control bytes and '&' */
-};
+static bool ew_is_ctrl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7F;
+}
 
-/* Classifies n bytes of d. d must be readable and zero for 64 bytes past n. */
-static void ew_masks_build(struct ew_masks *m, const char *d, size_t n)
+/* Classifies n bytes of d into m. d must be readable and zero for 64 bytes past n. */
+static void ew_structural(uint64_t *m, const char *d, size_t n)
 {
 #if defined(__SSE2__)
     const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','), eq = _mm_set1_epi8('='),
                   dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'), del = _mm_set1_epi8(0x7F),
                   c1f = _mm_set1_epi8(0x1F);
     for (size_t w = 0; w * 64 < n; w++) {
-        uint64_t ms = 0, mc = 0, me = 0, md = 0, mctrl = 0, mamp = 0;
+        uint64_t bits = 0;
         for (unsigned k = 0; k < 4; k++) { /* 4 x 16 bytes make one 64-bit word */
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + w * 64 + k * 16));
-            unsigned sh = 16 * k;
-            ms |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi)) << sh;
-            mc |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)) << sh;
-            me |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eq)) << sh;
-            md |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dash)) << sh;
-            mamp |= (uint64_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp)) << sh;
-            __m128i ctrl =
-                _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), _mm_cmpeq_epi8(v, del));
-            mctrl |= (uint64_t)_mm_movemask_epi8(ctrl) << sh;
+            __m128i delim =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, comma)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, dash)));
+            __m128i odd = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, del)),
+                                       _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
+            bits |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(delim, odd)) << (16 * k);
         }
         /* bits past the segment stand for the zeros that follow it */
-        uint64_t keep = n - w * 64 >= 64 ? ~0ull : ~0ull >> (64 - (n - w * 64));
-        m->semi[w] = ms & keep;
-        m->sep[w] = (ms | mc) & keep;
-        m->eq[w] = me & keep;
-        m->dash[w] = md & keep;
-        m->ctrl[w] = mctrl & keep;
-        m->bad[w] = (mctrl | mamp) & keep;
+        m[w] = n - w * 64 >= 64 ? bits : bits & ~(~0ull << (n - w * 64));
     }
 #else
-    size_t words = (n + 63) / 64;
-    memset(m->semi, 0, words * 8);
-    memset(m->sep, 0, words * 8);
-    memset(m->eq, 0, words * 8);
-    memset(m->dash, 0, words * 8);
-    memset(m->ctrl, 0, words * 8);
-    memset(m->bad, 0, words * 8);
+    memset(m, 0, (n + 63) / 64 * 8);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d[i];
-        uint64_t bit = 1ull << (i % 64);
-        size_t w = i / 64;
-        if (c == ';')
-            m->semi[w] |= bit, m->sep[w] |= bit;
-        else if (c == ',')
-            m->sep[w] |= bit;
-        else if (c == '=')
-            m->eq[w] |= bit;
-        else if (c == '-')
-            m->dash[w] |= bit;
-        else if (c == '&')
-            m->bad[w] |= bit;
-        else if (c < 0x20 || c == 0x7F)
-            m->ctrl[w] |= bit, m->bad[w] |= bit;
+        if (c == ';' || c == ',' || c == '=' || c == '-' || c == '&' || ew_is_ctrl(c))
+            m[i / 64] |= 1ull << (i % 64);
     }
 #endif
 }
 
-/* The first set bit in [from, limit) of m, or limit when there is none. */
-static inline size_t ew_next(const uint64_t *m, size_t from, size_t limit)
+/* The structural bytes of [from, limit), in order. */
+struct ew_walk {
+    const uint64_t *m;
+    size_t w, limit;
+    uint64_t bits;
+};
+
+static inline void ew_walk_init(struct ew_walk *k, const uint64_t *m, size_t from, size_t limit)
 {
-    if (from >= limit)
-        return limit;
-    size_t w = from / 64;
-    uint64_t bits = m[w] & (~0ull << (from % 64));
-    while (!bits) {
-        if (++w * 64 >= limit)
-            return limit;
-        bits = m[w];
+    k->m = m;
+    k->w = from / 64;
+    k->limit = limit;
+    k->bits = from < limit ? m[k->w] & (~0ull << (from % 64)) : 0;
+}
+
+/* The next structural byte's offset, or limit when there is none. */
+static inline size_t ew_walk_next(struct ew_walk *k)
+{
+    while (!k->bits) {
+        if (++k->w * 64 >= k->limit)
+            return k->limit;
+        k->bits = k->m[k->w];
     }
-    size_t r = w * 64 + (size_t)__builtin_ctzll(bits);
-    return r < limit ? r : limit;
+    size_t r = k->w * 64 + (size_t)__builtin_ctzll(k->bits);
+    k->bits &= k->bits - 1;
+    return r < k->limit ? r : k->limit;
 }
 
 #define EW_NONE ((size_t)-1)
-
-/* The last set bit in [from, to) of m, or EW_NONE. */
-static inline size_t ew_last(const uint64_t *m, size_t from, size_t to)
-{
-    if (to <= from)
-        return EW_NONE;
-    size_t w = (to - 1) / 64;
-    uint64_t bits = m[w] & (~0ull >> (63 - (to - 1) % 64));
-    for (;;) {
-        if (bits) {
-            size_t r = w * 64 + 63 - (size_t)__builtin_clzll(bits);
-            return r >= from ? r : EW_NONE;
-        }
-        if (w == 0 || w * 64 <= from)
-            return EW_NONE;
-        bits = m[--w];
-    }
-}
 
 /* The first n (n <= 8) bytes at p packed as ew_pollutant_pack packs them. p must be readable
  * 8 bytes on (inside the record's arena it always is). */
@@ -250,8 +291,8 @@ struct ew_dec {
     size_t group; /* first value of the current ';' group */
     size_t npending;
     struct ew_pending pending[EW_PENDING_MAX];
-    bool orphans; /* flag items left as values, for the last pass */
-    struct ew_masks m;
+    bool orphans;              /* flag items left as values, for the last pass */
+    uint64_t m[EW_MASK_WORDS]; /* structural bytes (ew_structural) */
 };
 
 static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
@@ -365,21 +406,31 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
     size_t pos = 0;
+    struct ew_walk k;
+    ew_walk_init(&k, x->m, 0, dlen);
     while (!(dlen - pos >= 5 && (d[pos] | 0x20) == 'c' && (d[pos + 1] | 0x20) == 'p' &&
              d[pos + 2] == '=' && d[pos + 3] == '&' && d[pos + 4] == '&')) {
-        size_t end = ew_next(x->m.semi, pos, dlen);
-        size_t bad = ew_next(x->m.ctrl, pos, end);
-        if (bad < end)
-            return ew_dec_bad_byte(x, bad);
-        if (end == dlen)
-            return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
+        /* one field: to its ';', noting its first '=' (',' '-' '&' mean nothing here) */
+        size_t end, eq = EW_NONE;
+        for (;;) {
+            end = ew_walk_next(&k);
+            if (end == dlen)
+                return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment",
+                                   NULL);
+            unsigned char c = (unsigned char)d[end];
+            if (c == ';')
+                break;
+            if (c == '=' && eq == EW_NONE)
+                eq = end;
+            else if (ew_is_ctrl(c))
+                return ew_dec_bad_byte(x, end);
+        }
         d[end] = '\0';
         if (end == pos) { /* empty field ";;" */
             pos++;
             continue;
         }
-        size_t eq = ew_next(x->m.eq, pos, end);
-        if (eq == end)
+        if (eq == EW_NONE)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
         d[eq] = '\0';
         int h = ew_hdr_lookup(d + pos, eq - pos);
@@ -630,33 +681,41 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
 static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
 {
     char *d = x->d;
-    size_t pos = start;
-    int rc = 0;
     d[end] = '\0'; /* the first '&' of the closing "&&" */
     x->group = x->rec->nvalues;
-    while (pos < end && rc == 0) {
-        size_t stop = ew_next(x->m.sep, pos, end);
-        if (stop == pos) { /* an empty item carries nothing; ';' still ends a group */
-            if (d[pos] == ';')
-                rc = ew_dec_group_end(x);
-            pos++;
+    struct ew_walk k;
+    ew_walk_init(&k, x->m, start, end);
+    size_t pos = start, eq = EW_NONE, dash = EW_NONE;
+    for (;;) {
+        size_t stop = ew_walk_next(&k);
+        unsigned char c = stop < end ? (unsigned char)d[stop] : ';';
+        if (c == '-') { /* the last '-' of the key splits code and field */
+            if (eq == EW_NONE)
+                dash = stop;
             continue;
         }
-        size_t bad = ew_next(x->m.bad, pos, stop);
-        if (bad < stop)
-            return ew_dec_bad_byte(x, bad);
-        size_t eq = ew_next(x->m.eq, pos, stop);
-        bool group_end = stop == end || d[stop] == ';';
-        d[stop] = '\0';
-        if (eq == stop)
-            return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
-        d[eq] = '\0';
-        rc = ew_dec_item(x, pos, ew_last(x->m.dash, pos, eq), eq, stop);
-        if (rc == 0 && group_end)
+        if (c == '=') { /* the first '=' ends the key; later ones belong to the value */
+            if (eq == EW_NONE)
+                eq = stop;
+            continue;
+        }
+        if (c != ';' && c != ',')
+            return ew_dec_bad_byte(x, stop);
+        int rc = 0;
+        if (stop > pos) {
+            d[stop] = '\0';
+            if (eq == EW_NONE)
+                return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
+            d[eq] = '\0';
+            rc = ew_dec_item(x, pos, dash, eq, stop);
+        } /* else an empty item: it carries nothing, but ';' still ends a group */
+        if (rc == 0 && c == ';')
             rc = ew_dec_group_end(x);
+        if (rc || stop == end)
+            return rc;
         pos = stop + 1;
+        eq = dash = EW_NONE;
     }
-    return rc ? rc : ew_dec_group_end(x);
 }
 
 int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opts,
@@ -725,7 +784,7 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
      * past the segment's end, and find zeros there */
     x.d = ew_record_strndup(rec, data, dlen);
     memset(x.d + dlen, 0, 64);
-    ew_masks_build(&x.m, x.d, dlen);
+    ew_structural(x.m, x.d, dlen);
 
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);

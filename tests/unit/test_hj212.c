@@ -64,13 +64,15 @@ static void test_crc_worked_example(void **state)
     assert_int_not_equal(ew_hj212_crc_legacy(data, 101), 0x1C80);
 }
 
+/* Every length up to 300 (the tail after 32-byte blocks takes every form), then longer ones:
+ * the 32-lane fold where the machine has AVX2, slicing by 8 and byte by byte otherwise. */
 static void test_crc_table_matches_reference(void **state)
 {
     (void)state;
-    unsigned char buf[300];
+    unsigned char buf[10000];
     srand(2017);
-    for (int round = 0; round < 2000; round++) {
-        size_t n = (size_t)(rand() % (int)sizeof buf);
+    for (int round = 0; round < 2300; round++) {
+        size_t n = round < 300 ? (size_t)round : (size_t)(rand() % (int)sizeof buf);
         for (size_t i = 0; i < n; i++)
             buf[i] = (unsigned char)rand(); /* high bytes too: must be unsigned */
         assert_int_equal(ew_hj212_crc(buf, n), crc_reference(buf, n));
@@ -93,6 +95,56 @@ static void test_decode_example(void **state)
     assert_int_equal(rec->nparams, 1);
     assert_string_equal(rec->params[0].key, "RtdInterval");
     assert_string_equal(rec->params[0].text, "30");
+    ew_record_free(rec);
+}
+
+/* What each structural byte means where it stands: ',' '-' '&' are text in the header; in a CP
+ * key the last '-' splits code and field, in a value '-' and '=' are text; '&' and control
+ * bytes are refused in CP, control bytes in the header, each at its own offset. */
+static void test_structural_bytes_in_place(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    char pkt[512];
+    size_t n = frame("QN=2024-01;ST=31;CN=2011;PW=1,2&3;MN=M-1;Flag=5;CP=&&DataTime="
+                     "20240101000000;;a21026-Rtd=-1.5,,a21026-Flag=N;;&&",
+                     pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
+    assert_string_equal(rec->qn, "2024-01");
+    assert_string_equal(rec->pw, "1,2&3");
+    assert_string_equal(rec->mn, "M-1");
+    assert_int_equal(rec->nvalues, 1);
+    assert_true(rec->values[0].num == -1.5);
+    assert_int_equal(rec->values[0].flag, 'N');
+
+    n = frame("ST=31;CN=2011;MN=M;CP=&&SB1-x-RS=1;a01011-Info=a=b;a-b-c=d&&", pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 3);
+    assert_string_equal(rec->values[0].code, "SB1-x");
+    assert_string_equal(rec->values[0].field_name, "RS");
+    assert_string_equal(rec->values[1].text, "a=b");
+    assert_string_equal(rec->values[2].code, "a-b");
+    assert_string_equal(rec->values[2].field_name, "c");
+
+    static const struct {
+        const char *data;
+        size_t offset; /* in the packet: the data segment starts at 6 */
+        const char *detail;
+    } bad[] = {
+        {"ST=31;CN=2011;MN=M;CP=&&a21026-Rtd=1&2&&", 42, "'&' inside CP"},
+        {"ST=31;CN=2011;MN=M\x01;CP=&&a21026-Rtd=1&&", 24, "control byte 0x01"},
+        {"ST=31;CN;MN=M;CP=&&a21026-Rtd=1&&", 12, "header field without '='"},
+        {"ST=31;CN=2011;MN=M;CP=&&a21026-Rtd=1;foo;x=1&&", 43, "CP item without '='"},
+        {"ST=31;CN=2011;MN=M;CP=&&a=1,b=2;c-d=3\x7f&&", 43, "control byte 0x7F"},
+        {"ST=31;CN=2011;MN=M;X=&&", 25, "no CP=&& field"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = frame(bad[i].data, pkt, sizeof pkt);
+        assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), EW_EMALFORMED);
+        assert_int_equal(err.offset, bad[i].offset);
+        assert_non_null(strstr(err.detail, bad[i].detail));
+    }
     ew_record_free(rec);
 }
 
@@ -304,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_crc_worked_example),
         cmocka_unit_test(test_crc_table_matches_reference),
         cmocka_unit_test(test_decode_example),
+        cmocka_unit_test(test_structural_bytes_in_place),
         cmocka_unit_test(test_record_outlives_input),
         cmocka_unit_test(test_every_truncation_rejected),
         cmocka_unit_test(test_every_byte_corruption_rejected),
