@@ -304,7 +304,7 @@ static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, 
 static int ew_dec_bad_byte(struct ew_dec *x, size_t off)
 {
     unsigned char c = (unsigned char)x->d[off];
-    if (c < 0x20 || c == 0x7F)
+    if (ew_is_ctrl(c))
         return ew_error_set(x->err, EW_EMALFORMED, x->base + off,
                             "control byte 0x%02X in the data segment", c);
     return ew_error_set(x->err, EW_EMALFORMED, x->base + off, "'%c' inside CP", c);
@@ -807,7 +807,7 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
 static bool ew_enc_clean(const char *s, const char *stop)
 {
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7F || strchr(stop, *s))
+        if (ew_is_ctrl((unsigned char)*s) || strchr(stop, *s))
             return false;
     return true;
 }

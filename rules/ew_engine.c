@@ -796,13 +796,20 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                  * not idle: a site's quiet (rule, pollutant) pairs cost no memory */
                 bool stateless = r->kind->state_size == 0;
                 struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, !stateless);
+                if (!k && !stateless) {
+                    eng->stats.nomem++;
+                    continue;
+                }
                 eng->stats.evaluations++;
                 int verdict = r->kind->eval(r, k ? k->kstate : NULL, &j.obs);
-                if (!k && (!stateless || verdict >= 0))
-                    k = ew_site_key(&eng->sites, site, ri, c->code, true);
                 if (!k) {
-                    eng->stats.nomem += !stateless || verdict >= 0;
-                    continue; /* stateless and idle: below every level, nothing changes */
+                    if (verdict < 0)
+                        continue; /* idle, and below every level: nothing changes */
+                    k = ew_site_key(&eng->sites, site, ri, c->code, true);
+                    if (!k) {
+                        eng->stats.nomem++;
+                        continue;
+                    }
                 }
                 ew_life_step(eng, &j, &k->life, verdict);
                 if (stateless && ew_life_blank(&k->life))

@@ -11,6 +11,7 @@
 
 #include "ew_alertjson.h"
 #include "ew_recjson.h"
+#include "ew_alloc.h"
 #include "ew_rules_int.h"
 
 static const char rules_json[] =
@@ -376,6 +377,42 @@ static void test_idle_keys_not_kept(void **state)
     ew_buf_release(&ev);
 }
 
+static void *no_malloc(size_t n)
+{
+    (void)n;
+    return NULL;
+}
+
+/* Out of memory, a record's keys cannot be made: counted, nothing judged without its state, no
+ * crash; with memory back, the site is judged as a new one. */
+static void test_out_of_memory_counted(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    const char *json = "{\"mn\":\"S1\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
+                       "\"2024-08-01T00:00:00+08:00\",\"values\":[{\"code\":\"w01018\","
+                       "\"field\":\"Avg\",\"value\":120,\"flag\":\"N\"}]}";
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    ew_set_alloc_funcs(no_malloc, NULL);
+    ew_engine_record(eng, rec, rec->data_time + 60000);
+    ew_set_alloc_funcs(NULL, NULL);
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.keys, 0);
+    assert_int_equal(st.nomem, 3); /* "flat", "over" (its value is over) and the average */
+    assert_null(ev.data);
+    feed(eng, 1, 1, 120);
+    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+}
+
 /* Keys not kept while idle are looked up through the rule's number, which a reload changes:
  * a firing alert whose rule moved is still found, and resolves. */
 static void test_reload_moves_rules(void **state)
@@ -475,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
         cmocka_unit_test(test_idle_keys_not_kept),
+        cmocka_unit_test(test_out_of_memory_counted),
         cmocka_unit_test(test_reload_moves_rules),
         cmocka_unit_test(test_forget_site),
         cmocka_unit_test(test_record_shapes),
