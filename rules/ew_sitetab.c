@@ -238,9 +238,7 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
 void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
 {
     *k = s->keys[--s->nkeys];
-    t->keys--;
-    if (s->hint >= s->nkeys)
-        s->hint = 0;
+    t->keys--; /* the hint may now point past the block: ew_site_key_find clamps it */
     ew_site_keybits(s);
 }
 
