@@ -183,79 +183,145 @@ static int ew_small_uint(const char *s, size_t n)
 }
 
 /*
- * Structural bytes. The data segment is classified once, 16 bytes at a time with SSE2 where
- * the machine has it, into one bit per byte that may mean something: the delimiters ';' ','
- * '=' '-', and what a field may not hold ('&', control bytes). The header and CP are then read
- * by walking those bits in order (struct ew_walk): the bytes between them are never looked at
- * one by one, and each structural byte costs a count-trailing-zeros and a switch.
+ * Structural bytes. The data segment is classified once, 32 bytes at a time with AVX2 where
+ * the machine has it, into four bitmaps of one bit per byte: the separators ';' and ',', the
+ * '=', the '-', and the bytes a field may not hold ('&' in CP, control bytes anywhere). Fields
+ * are then found by counting zeros: an item ends at the next separator, its key ends at the
+ * first '=' after its start and splits at the last '-' before that '='. The bytes between are
+ * never looked at one by one. The first three bitmaps have a bit at the segment's end as
+ * well, so a search forward always stops there.
  */
-#define EW_MASK_WORDS ((EW_HJ212_MAX_DATA + 63) / 64)
+#define EW_MASK_WORDS (EW_HJ212_MAX_DATA / 64 + 1)
 
 static bool ew_is_ctrl(unsigned char c)
 {
     return c < 0x20 || c == 0x7F;
 }
 
-/* Classifies n bytes of d into m. d must be readable and zero for 64 bytes past n. */
-static void ew_structural(uint64_t *m, const char *d, size_t n)
-{
-#if defined(__SSE2__)
-    const __m128i semi = _mm_set1_epi8(';'), comma = _mm_set1_epi8(','), eq = _mm_set1_epi8('='),
-                  dash = _mm_set1_epi8('-'), amp = _mm_set1_epi8('&'), del = _mm_set1_epi8(0x7F),
-                  c1f = _mm_set1_epi8(0x1F);
-    for (size_t w = 0; w * 64 < n; w++) {
-        uint64_t bits = 0;
-        for (unsigned k = 0; k < 4; k++) { /* 4 x 16 bytes make one 64-bit word */
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + w * 64 + k * 16));
-            __m128i delim =
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, semi), _mm_cmpeq_epi8(v, comma)),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, eq), _mm_cmpeq_epi8(v, dash)));
-            __m128i odd = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, del)),
-                                       _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
-            bits |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(delim, odd)) << (16 * k);
-        }
-        /* bits past the segment stand for the zeros that follow it */
-        m[w] = n - w * 64 >= 64 ? bits : bits & ~(~0ull << (n - w * 64));
-    }
-#else
-    memset(m, 0, (n + 63) / 64 * 8);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)d[i];
-        if (c == ';' || c == ',' || c == '=' || c == '-' || c == '&' || ew_is_ctrl(c))
-            m[i / 64] |= 1ull << (i % 64);
-    }
-#endif
-}
-
-/* The structural bytes of [from, limit), in order. */
-struct ew_walk {
-    const uint64_t *m;
-    size_t w, limit;
-    uint64_t bits;
+struct ew_marks {
+    uint64_t sep[EW_MASK_WORDS];  /* ';' and ',' */
+    uint64_t eq[EW_MASK_WORDS];   /* '=' */
+    uint64_t dash[EW_MASK_WORDS]; /* '-' */
+    uint64_t odd[EW_MASK_WORDS];  /* '&' and control bytes */
 };
 
-static inline void ew_walk_init(struct ew_walk *k, const uint64_t *m, size_t from, size_t limit)
+/* Marks the end at bit n and clears the bits past it (they stand for the zeros after the
+ * segment). odd is only searched below n. */
+static void ew_marks_close(struct ew_marks *mk, size_t n)
 {
-    k->m = m;
-    k->w = from / 64;
-    k->limit = limit;
-    k->bits = from < limit ? m[k->w] & (~0ull << (from % 64)) : 0;
+    size_t w = n / 64;
+    uint64_t below = (1ull << (n % 64)) - 1, end = 1ull << (n % 64);
+    mk->sep[w] = (mk->sep[w] & below) | end;
+    mk->eq[w] = (mk->eq[w] & below) | end;
+    mk->dash[w] = (mk->dash[w] & below) | end;
 }
 
-/* The next structural byte's offset, or limit when there is none. */
-static inline size_t ew_walk_next(struct ew_walk *k)
+/* Classifies the n bytes of d, which must be readable and zero for 64 bytes past n. */
+static void ew_marks_bytes(struct ew_marks *mk, const char *d, size_t n)
 {
-    while (!k->bits) {
-        if (++k->w * 64 >= k->limit)
-            return k->limit;
-        k->bits = k->m[k->w];
+    memset(mk, 0, (n / 64 + 1) * sizeof mk->sep[0]);
+    memset(mk->eq, 0, (n / 64 + 1) * sizeof mk->eq[0]);
+    memset(mk->dash, 0, (n / 64 + 1) * sizeof mk->dash[0]);
+    memset(mk->odd, 0, (n / 64 + 1) * sizeof mk->odd[0]);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+        uint64_t bit = 1ull << (i % 64);
+        if (c == ';' || c == ',')
+            mk->sep[i / 64] |= bit;
+        else if (c == '=')
+            mk->eq[i / 64] |= bit;
+        else if (c == '-')
+            mk->dash[i / 64] |= bit;
+        else if (c == '&' || ew_is_ctrl(c))
+            mk->odd[i / 64] |= bit;
     }
-    size_t r = k->w * 64 + (size_t)__builtin_ctzll(k->bits);
-    k->bits &= k->bits - 1;
-    return r < k->limit ? r : k->limit;
+}
+
+#ifdef EW_CRC_AVX2
+/* ew_marks_bytes, 32 bytes at a time. */
+__attribute__((target("avx2"))) static void ew_marks_avx2(struct ew_marks *mk, const char *d,
+                                                          size_t n)
+{
+    const __m256i semi = _mm256_set1_epi8(';'), comma = _mm256_set1_epi8(','),
+                  eq = _mm256_set1_epi8('='), dash = _mm256_set1_epi8('-'),
+                  amp = _mm256_set1_epi8('&'), del = _mm256_set1_epi8(0x7F),
+                  c1f = _mm256_set1_epi8(0x1F);
+    for (size_t w = 0; w <= n / 64; w++) {
+        uint64_t s[2], e[2], m[2], o[2];
+        for (unsigned k = 0; k < 2; k++) { /* 2 x 32 bytes make one 64-bit word */
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(d + w * 64 + k * 32));
+            s[k] = (uint32_t)_mm256_movemask_epi8(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, semi), _mm256_cmpeq_epi8(v, comma)));
+            e[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, eq));
+            m[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, dash));
+            o[k] = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, amp), _mm256_cmpeq_epi8(v, del)),
+                _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v)));
+        }
+        mk->sep[w] = s[0] | s[1] << 32;
+        mk->eq[w] = e[0] | e[1] << 32;
+        mk->dash[w] = m[0] | m[1] << 32;
+        mk->odd[w] = o[0] | o[1] << 32;
+    }
+}
+#endif
+
+static void ew_marks_scan(struct ew_marks *mk, const char *d, size_t n)
+{
+#ifdef EW_CRC_AVX2
+    if (ew_crc_avx2)
+        ew_marks_avx2(mk, d, n);
+    else
+#endif
+        ew_marks_bytes(mk, d, n);
+    ew_marks_close(mk, n);
+}
+
+/* The first set bit of m at or after from (a set bit must follow: the end mark). */
+static inline size_t ew_bit_next(const uint64_t *m, size_t from)
+{
+    size_t w = from / 64;
+    uint64_t b = m[w] >> (from % 64);
+    if (b)
+        return from + (size_t)__builtin_ctzll(b);
+    while (!(b = m[++w]))
+        ;
+    return w * 64 + (size_t)__builtin_ctzll(b);
 }
 
 #define EW_NONE ((size_t)-1)
+
+/* The last set bit of m in [from, to), or EW_NONE. */
+static inline size_t ew_bit_last(const uint64_t *m, size_t from, size_t to)
+{
+    if (to <= from)
+        return EW_NONE;
+    size_t w = (to - 1) / 64;
+    uint64_t b = m[w] & (~0ull >> (63 - (to - 1) % 64));
+    while (!b) {
+        if (w * 64 <= from)
+            return EW_NONE;
+        b = m[--w];
+    }
+    size_t r = w * 64 + 63 - (size_t)__builtin_clzll(b);
+    return r >= from ? r : EW_NONE;
+}
+
+/* The first set bit of m in [from, to), or EW_NONE. */
+static size_t ew_bit_first(const uint64_t *m, size_t from, size_t to)
+{
+    if (from >= to)
+        return EW_NONE;
+    size_t w = from / 64;
+    uint64_t b = m[w] & (~0ull << (from % 64));
+    while (!b) {
+        if (++w * 64 >= to)
+            return EW_NONE;
+        b = m[w];
+    }
+    size_t r = w * 64 + (size_t)__builtin_ctzll(b);
+    return r < to ? r : EW_NONE;
+}
 
 /* The first n (n <= 8) bytes at p packed as ew_pollutant_pack packs them. p must be readable
  * 8 bytes on (inside the record's arena it always is). */
@@ -264,18 +330,6 @@ static inline uint64_t ew_load_packed(const char *p, size_t n)
     uint64_t k = ew_load8(p);
     return n >= 8 ? k : k & ((1ull << (8 * n)) - 1);
 }
-
-/* A flag seen in the current ';' group, kept to apply to the group's later values. */
-struct ew_pending {
-    const char *code;
-    const struct ew_pollutant *pollutant;
-    const char *pol;
-    char flag; /* for a Flag; an EFlag's text is in text */
-    bool applied;
-    const char *text;
-    const char *field_name;
-    uint8_t field;
-};
 
 #define EW_PENDING_MAX 8
 
@@ -289,10 +343,14 @@ struct ew_dec {
     enum ew_medium medium;
     struct ew_error *err;
     size_t group; /* first value of the current ';' group */
+    /* the group's flags so far, as the values they stay when no value of theirs is found */
     size_t npending;
-    struct ew_pending pending[EW_PENDING_MAX];
-    bool orphans;              /* flag items left as values, for the last pass */
-    uint64_t m[EW_MASK_WORDS]; /* structural bytes (ew_structural) */
+    struct ew_value pending[EW_PENDING_MAX];
+    unsigned applied;  /* bit i: pending[i] went onto a value */
+    uint64_t code_key; /* the last known code resolved, packed, and its entry */
+    const struct ew_pollutant *code_entry;
+    bool orphans;       /* flag items left as values, for the last pass */
+    struct ew_marks mk; /* structural bytes */
 };
 
 static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
@@ -333,42 +391,39 @@ static const char *const ew_hdr_names[EW_HDR_COUNT] = {
 #undef EW__HDR_NAME
 };
 
-/* Case-insensitive equality of n bytes against a name made of ASCII letters. */
-static bool ew_name_eq(const char *name, const char *s, size_t n)
+/* The first n (n <= 8) bytes at s folded as ew_field_key folds them: equal to the key of a
+ * lower-case name made of letters exactly when s spells that name in any case. */
+static inline uint64_t ew_name_key(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if ((name[i] | 0x20) != (s[i] | 0x20) || !name[i])
-            return false;
-    return name[n] == '\0';
+    return n <= 8 ? ew_field_key(ew_load_packed(s, n), n) : 0;
 }
+
+/* EW__K (ew_record.h) for names of 8 bytes */
+#define EW__K8(a, b, c, d, e, f, g, h)                                                             \
+    (EW__K(a, b, c, d, e) | (uint64_t)(f) << 40 | (uint64_t)(g) << 48 | (uint64_t)(h) << 56)
 
 static int ew_hdr_lookup(const char *k, size_t n)
 {
-    /* one candidate by the first letter (and the length for the P's), then one comparison */
-    int h;
-    switch (k[0] | 0x20) {
-    case 'q':
-        h = EW_HDR_QN;
-        break;
-    case 's':
-        h = EW_HDR_ST;
-        break;
-    case 'c':
-        h = EW_HDR_CN;
-        break;
-    case 'm':
-        h = EW_HDR_MN;
-        break;
-    case 'f':
-        h = EW_HDR_FLAG;
-        break;
-    case 'p':
-        h = n == 2 ? EW_HDR_PW : n == 4 ? EW_HDR_PNUM : EW_HDR_PNO;
-        break;
+    switch (ew_name_key(k, n)) {
+    case EW__K('q', 'n', 0, 0, 0):
+        return EW_HDR_QN;
+    case EW__K('s', 't', 0, 0, 0):
+        return EW_HDR_ST;
+    case EW__K('c', 'n', 0, 0, 0):
+        return EW_HDR_CN;
+    case EW__K('p', 'w', 0, 0, 0):
+        return EW_HDR_PW;
+    case EW__K('m', 'n', 0, 0, 0):
+        return EW_HDR_MN;
+    case EW__K('f', 'l', 'a', 'g', 0):
+        return EW_HDR_FLAG;
+    case EW__K('p', 'n', 'u', 'm', 0):
+        return EW_HDR_PNUM;
+    case EW__K('p', 'n', 'o', 0, 0):
+        return EW_HDR_PNO;
     default:
         return -1;
     }
-    return ew_name_eq(ew_hdr_names[h], k, n) ? h : -1;
 }
 
 /* A parameter key must read back as a parameter from CP: no delimiter, no '-' (it would make
@@ -405,32 +460,26 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     char *d = x->d;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
-    size_t pos = 0;
-    struct ew_walk k;
-    ew_walk_init(&k, x->m, 0, dlen);
+    const struct ew_marks *mk = &x->mk;
+    size_t pos = 0, odd = ew_bit_first(mk->odd, 0, dlen); /* EW_NONE is past every field */
     while (!(dlen - pos >= 5 && (d[pos] | 0x20) == 'c' && (d[pos + 1] | 0x20) == 'p' &&
              d[pos + 2] == '=' && d[pos + 3] == '&' && d[pos + 4] == '&')) {
-        /* one field: to its ';', noting its first '=' (',' '-' '&' mean nothing here) */
-        size_t end, eq = EW_NONE;
-        for (;;) {
-            end = ew_walk_next(&k);
-            if (end == dlen)
-                return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment",
-                                   NULL);
-            unsigned char c = (unsigned char)d[end];
-            if (c == ';')
-                break;
-            if (c == '=' && eq == EW_NONE)
-                eq = end;
-            else if (ew_is_ctrl(c))
-                return ew_dec_bad_byte(x, end);
-        }
+        /* one field: to its ';', split at its first '=' (',' '-' '&' mean nothing here) */
+        size_t end = ew_bit_next(mk->sep, pos);
+        while (end < dlen && d[end] == ',')
+            end = ew_bit_next(mk->sep, end + 1);
+        for (; odd < end; odd = ew_bit_first(mk->odd, odd + 1, dlen))
+            if (d[odd] != '&') /* '&' is text in the header */
+                return ew_dec_bad_byte(x, odd);
+        if (end == dlen)
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
         d[end] = '\0';
         if (end == pos) { /* empty field ";;" */
             pos++;
             continue;
         }
-        if (eq == EW_NONE)
+        size_t eq = ew_bit_next(mk->eq, pos);
+        if (eq > end)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
         d[eq] = '\0';
         int h = ew_hdr_lookup(d + pos, eq - pos);
@@ -508,42 +557,35 @@ static bool ew_flag_letter(const char *t)
     return t[0] > 0x20 && t[0] < 0x7F && !t[1];
 }
 
-/* Puts the flag p onto v when v is a value of p's code and PolId. Returns whether it did. */
-static bool ew_flag_onto(const struct ew_record *rec, struct ew_value *v,
-                         const struct ew_pending *p)
+/* Puts the flag item f (its letter and meaning, or its EFlag text) onto v when v is a value
+ * of f's code and PolId. Returns whether it did. */
+static inline bool ew_flag_onto(struct ew_value *v, const struct ew_value *f)
 {
-    if (ew_is_flag_item(v) || !ew_pol_eq(v->pol, p->pol) ||
-        !ew_code_eq(v->code, v->pollutant, p->code, p->pollutant))
+    if (!ew_code_eq(v->code, v->pollutant, f->code, f->pollutant) || ew_is_flag_item(v) ||
+        !ew_pol_eq(v->pol, f->pol))
         return false;
-    if (p->field == EW_FIELD_EFLAG) {
-        v->eflag = p->text;
+    if (f->field == EW_FIELD_EFLAG) {
+        v->eflag = f->text;
     } else {
-        v->flag = p->flag;
-        v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, p->flag);
+        v->flag = f->flag;
+        v->flag_meaning = f->flag_meaning;
     }
     return true;
 }
 
-/* A -Flag or -EFlag: it goes onto the values of its code already seen in the group, and is
- * kept to go onto those that follow. */
-static int ew_dec_flag(struct ew_dec *x, const struct ew_value *v, size_t off)
+/* A -Flag or -EFlag item f: it goes onto the values of its code already seen in the group,
+ * and is kept to go onto those that follow. */
+static int ew_dec_flag(struct ew_dec *x, const struct ew_value *f, size_t off)
 {
     struct ew_record *rec = x->rec;
     if (x->npending == EW_PENDING_MAX)
         return ew_error_set(x->err, EW_ETOO_LONG, x->base + off,
                             "more than %d flags in one ';' group", EW_PENDING_MAX);
-    struct ew_pending *p = &x->pending[x->npending++];
-    *p = (struct ew_pending){
-        .code = v->code,
-        .pollutant = v->pollutant,
-        .pol = v->pol,
-        .flag = v->field == EW_FIELD_FLAG ? v->text[0] : '\0',
-        .text = v->text,
-        .field_name = v->field_name,
-        .field = v->field,
-    };
+    size_t n = x->npending++;
+    x->pending[n] = *f;
     for (size_t i = x->group; i < rec->nvalues; i++)
-        p->applied |= ew_flag_onto(rec, &rec->values[i], p);
+        if (ew_flag_onto(&rec->values[i], f))
+            x->applied |= 1u << n;
     return 0;
 }
 
@@ -553,27 +595,16 @@ static int ew_dec_group_end(struct ew_dec *x)
 {
     struct ew_record *rec = x->rec;
     for (size_t i = 0; i < x->npending; i++) {
-        const struct ew_pending *p = &x->pending[i];
-        if (p->applied)
+        if (x->applied >> i & 1)
             continue;
         if (rec->nvalues >= x->max_values)
             return ew_error_set(x->err, EW_ETOO_LONG, x->base, "more than %zu values",
                                 x->max_values);
-        struct ew_value *v = &rec->values[rec->nvalues++];
-        *v = (struct ew_value){
-            .code = p->code,
-            .field_name = p->field_name,
-            .text = p->text,
-            .pol = p->pol,
-            .pollutant = p->pollutant,
-            .field = p->field,
-            .type = EW_VT_TEXT,
-            .flag = p->flag,
-            .flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, p->flag),
-        };
+        rec->values[rec->nvalues++] = x->pending[i];
         x->orphans = true;
     }
     x->npending = 0;
+    x->applied = 0;
     x->group = rec->nvalues;
     return 0;
 }
@@ -590,16 +621,10 @@ static void ew_dec_orphans(struct ew_dec *x)
         const struct ew_value *f = &rec->values[i];
         if (!ew_is_flag_item(f) || (f->field == EW_FIELD_FLAG && !ew_flag_letter(f->text)))
             continue;
-        struct ew_pending p = {.code = f->code,
-                               .pollutant = f->pollutant,
-                               .pol = f->pol,
-                               .flag = f->flag,
-                               .text = f->text,
-                               .field = f->field};
         for (size_t j = 0; j < rec->nvalues; j++) {
             struct ew_value *v = &rec->values[j];
             if ((f->field == EW_FIELD_FLAG ? v->flag != '\0' : v->eflag != NULL) ||
-                !ew_flag_onto(rec, v, &p))
+                !ew_flag_onto(v, f))
                 continue;
             used[i / 64] |= 1ull << (i % 64);
             any = true;
@@ -623,7 +648,8 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
     size_t vlen = vend - eq - 1;
 
     if (dash == EW_NONE) { /* a parameter of the whole record */
-        if (ew_name_eq("DataTime", key, eq - k)) {
+        uint64_t name = ew_name_key(key, eq - k);
+        if (name == EW__K8('d', 'a', 't', 'a', 't', 'i', 'm', 'e')) {
             if (rec->has_time)
                 return ew_dec_fail(x, EW_EMALFORMED, k, "duplicate DataTime", NULL);
             if (ew_time_parse_digits(val, vlen, &rec->data_time))
@@ -632,7 +658,7 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
             rec->has_time = true;
             return 0;
         }
-        if (ew_name_eq("PolId", key, eq - k)) {
+        if (name == EW__K('p', 'o', 'l', 'i', 'd')) {
             x->pol = vlen ? val : NULL;
             return 0;
         }
@@ -659,11 +685,28 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
     v->flag = '\0';
     v->flag_meaning = EW_FLAG_NONE;
     v->num = 0;
-    ew_value_resolve_key(v, clen <= 8 ? ew_load_packed(key, clen) : 0, x->medium);
+    /* a group's items usually share their code: the last known one is not looked up again */
+    uint64_t code_key = clen <= 8 ? ew_load_packed(key, clen) : 0;
+    if (code_key && code_key == x->code_key) {
+        v->code = x->code_entry->code;
+        v->pollutant = x->code_entry;
+    } else {
+        ew_value_resolve_key(v, code_key, x->medium);
+        if (v->code != key) {
+            x->code_key = code_key;
+            x->code_entry = v->pollutant;
+        }
+    }
 
     int64_t t;
-    if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val)))
+    if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val))) {
+        v->type = EW_VT_TEXT;
+        if (f == EW_FIELD_FLAG) {
+            v->flag = val[0];
+            v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, val[0]);
+        }
         return ew_dec_flag(x, v, k);
+    }
     if (f == EW_FIELD_FLAG)
         v->type = EW_VT_TEXT; /* not a flag letter: a value like any other */
     else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
@@ -671,7 +714,8 @@ static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_
     else
         v->type = vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
     for (size_t i = 0; i < x->npending; i++)
-        x->pending[i].applied |= ew_flag_onto(rec, v, &x->pending[i]);
+        if (ew_flag_onto(v, &x->pending[i]))
+            x->applied |= 1u << i;
     rec->nvalues++;
     return 0;
 }
@@ -683,38 +727,31 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     char *d = x->d;
     d[end] = '\0'; /* the first '&' of the closing "&&" */
     x->group = x->rec->nvalues;
-    struct ew_walk k;
-    ew_walk_init(&k, x->m, start, end);
-    size_t pos = start, eq = EW_NONE, dash = EW_NONE;
-    for (;;) {
-        size_t stop = ew_walk_next(&k);
+    const struct ew_marks *mk = &x->mk;
+    size_t odd = ew_bit_first(mk->odd, start, end); /* any is an error: the first is reported */
+    for (size_t pos = start;;) {
+        size_t stop = ew_bit_next(mk->sep, pos);
+        if (stop > end)
+            stop = end;
+        if (odd < stop)
+            return ew_dec_bad_byte(x, odd);
         unsigned char c = stop < end ? (unsigned char)d[stop] : ';';
-        if (c == '-') { /* the last '-' of the key splits code and field */
-            if (eq == EW_NONE)
-                dash = stop;
-            continue;
-        }
-        if (c == '=') { /* the first '=' ends the key; later ones belong to the value */
-            if (eq == EW_NONE)
-                eq = stop;
-            continue;
-        }
-        if (c != ';' && c != ',')
-            return ew_dec_bad_byte(x, stop);
         int rc = 0;
         if (stop > pos) {
+            /* the first '=' ends the key (later ones belong to the value); the last '-' of
+             * the key splits code and field */
+            size_t eq = ew_bit_next(mk->eq, pos);
             d[stop] = '\0';
-            if (eq == EW_NONE)
+            if (eq > stop)
                 return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
             d[eq] = '\0';
-            rc = ew_dec_item(x, pos, dash, eq, stop);
+            rc = ew_dec_item(x, pos, ew_bit_last(mk->dash, pos, eq), eq, stop);
         } /* else an empty item: it carries nothing, but ';' still ends a group */
         if (rc == 0 && c == ';')
             rc = ew_dec_group_end(x);
         if (rc || stop == end)
             return rc;
         pos = stop + 1;
-        eq = dash = EW_NONE;
     }
 }
 
@@ -779,12 +816,14 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     x.medium = EW_MEDIUM_OTHER;
     x.err = err;
     x.npending = 0;
+    x.applied = 0;
+    x.code_key = 0;
     x.orphans = false;
     /* the arena holds the copy and 64 more bytes: the classifier and the 8-byte loads read
      * past the segment's end, and find zeros there */
     x.d = ew_record_strndup(rec, data, dlen);
     memset(x.d + dlen, 0, 64);
-    ew_structural(x.m, x.d, dlen);
+    ew_marks_scan(&x.mk, x.d, dlen);
 
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);

@@ -208,21 +208,12 @@ bool ew_parse_number(const char *s, size_t n, double *out)
     return true;
 }
 
-/* How many of the 8 bytes of v (first byte lowest) are ASCII digits before the first that is
- * not. A carry from a byte >= 0xFA can only disturb the bytes after it, which do not count. */
-static inline unsigned ew_digit_run(uint64_t v)
-{
-    uint64_t nd = ((v & 0xF0F0F0F0F0F0F0F0u) ^ 0x3030303030303030u) |
-                  (((v + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) ^ 0x3030303030303030u);
-    return nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
-}
-
-/* The value of the k (1..8) digits in the low bytes of v, the first digit most significant:
- * shifted so that zeros stand for leading '0's, then combined pairwise with three
- * multiplications (the known eight-digit SWAR method). */
+/* The value of the k (1..8) digits 0..9 in the low bytes of v, the first digit most
+ * significant: shifted so that zeros stand for leading zeros, then combined pairwise with
+ * three multiplications (the known eight-digit SWAR method). */
 static inline uint64_t ew_digits_value(uint64_t v, unsigned k)
 {
-    v = (v - 0x3030303030303030u) << (8 * (8 - k));
+    v <<= 8 * (8 - k);
     v = v * 10 + (v >> 8);
     v = (((v & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
          (((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >>
@@ -232,44 +223,30 @@ static inline uint64_t ew_digits_value(uint64_t v, unsigned k)
 
 bool ew_parse_number_padded(const char *s, size_t n, double *out)
 {
+    /* the common case, at most 8 bytes after the sign, all digits but one '.', is converted
+     * in one 8-byte load: the bytes become digit values (a '.' becomes 0x1E), the one byte
+     * that is not a digit is found by the high bits of an addition, and squeezed out */
     size_t i = s[0] == '-' || s[0] == '+';
-    uint64_t v = ew_load8(s + i);
-    unsigned k1 = ew_digit_run(v);
-    if (n - i <= 8 && k1 < n - i && (v >> (8 * k1) & 0xFF) == '.' && k1 + 1 < n - i) {
-        /* the common case: "ddd.ddd" inside one 8-byte load; squeeze the dot out and convert
-         * all digits at once */
-        unsigned k2 = (unsigned)(n - i) - k1 - 1;
-        uint64_t frac = v >> (8 * (k1 + 1));
-        if (ew_digit_run(frac) >= k2) {
-            uint64_t lo = k1 ? v & (~0ull >> (64 - 8 * k1)) : 0;
-            uint64_t digits = lo | (frac & (~0ull >> (64 - 8 * k2))) << (8 * k1);
-            double d = (double)(int64_t)ew_digits_value(digits, k1 + k2) / ew_pow10[k2];
-            *out = s[0] == '-' ? -d : d;
-            return true;
-        }
-    }
-    if (k1 > n - i)
-        k1 = (unsigned)(n - i);
-    if (k1 == 0 || k1 == 8)
+    size_t len = n - i;
+    if (len - 1 >= 8)
         return ew_parse_number(s, n, out);
-    uint64_t mant = ew_digits_value(ew_load8(s + i), k1);
-    size_t j = i + k1;
-    unsigned k2 = 0;
-    if (j < n) {
-        if (s[j] != '.')
+    uint64_t keep = ~0ull >> (64 - 8 * len);
+    uint64_t x = (ew_load8(s + i) ^ 0x3030303030303030u) & keep;
+    /* a byte's high bit is set when its value is 10 or more; no carry crosses bytes */
+    uint64_t nd = (((x & 0x7F7F7F7F7F7F7F7Fu) + 0x7676767676767676u) | x) & 0x8080808080808080u;
+    unsigned frac = 0;
+    if (nd) {
+        unsigned dot = (unsigned)__builtin_ctzll(nd) / 8;
+        if ((nd & (nd - 1)) || (x >> (8 * dot) & 0xFF) != ('.' ^ '0') || len == 1)
             return ew_parse_number(s, n, out);
-        k2 = j + 1 < n ? ew_digit_run(ew_load8(s + j + 1)) : 0;
-        if (k2 > n - j - 1)
-            k2 = (unsigned)(n - j - 1);
-        if (j + 1 + k2 != n || k2 == 8)
-            return ew_parse_number(s, n, out);
-        static const uint32_t pow10i[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-        if (k2)
-            mant = mant * pow10i[k2] + ew_digits_value(ew_load8(s + j + 1), k2);
+        uint64_t below = (1ull << (8 * dot)) - 1;
+        x = (x & below) | ((x >> 8) & ~below);
+        frac = (unsigned)len - dot - 1;
+        len--;
     }
-    /* at most 7 + 7 digits: the integer is exact in a double, and so is the division
-     * correctly rounded (Clinger's fast path); signed conversions are the cheap ones */
-    double d = (double)(int64_t)mant / ew_pow10[k2];
+    /* at most 8 digits: the integer is exact in a double, and so is the division correctly
+     * rounded (Clinger's fast path); signed conversions are the cheap ones */
+    double d = (double)(int64_t)ew_digits_value(x, (unsigned)len) / ew_pow10[frac];
     *out = s[0] == '-' ? -d : d;
     return true;
 }

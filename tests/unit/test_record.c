@@ -97,8 +97,8 @@ static void test_numbers_match_strtod(void **state)
     }
 }
 
-/* The 8-digits-at-a-time path agrees with strtod, and with the general parser on every
- * input, including the ones it hands over (long, exponent, junk). */
+/* The 8-bytes-at-a-time path agrees with strtod, and with the general parser on every
+ * input, including the ones it hands over (long, exponent, junk, two dots, a lone sign). */
 static void test_numbers_padded(void **state)
 {
     (void)state;
@@ -108,10 +108,17 @@ static void test_numbers_padded(void **state)
         ".5",    "5.",     "+3.25", "1e-3",     "0.00000001",      "00012.3400",
         "1.2.3", "-",      "12a",   "3,5",      "1234567890123",   "0.123456789012",
         ""};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
+    size_t nfixed = sizeof fixed / sizeof fixed[0];
+    for (size_t i = 0; i < nfixed + 400000; i++) {
         char buf[64] = {0}, s[40];
-        if (i < sizeof fixed / sizeof fixed[0]) {
+        if (i < nfixed) {
             snprintf(s, sizeof s, "%s", fixed[i]);
+        } else if (i % 2) { /* anything made of the bytes a number has, and a few others */
+            static const char alphabet[] = "0123456789.-+eE9.0 \x80\xB5/:";
+            size_t len = (size_t)rand() % 11;
+            for (size_t j = 0; j < len; j++)
+                s[j] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+            s[len] = '\0';
         } else {
             int ip = rand() % 100000000, fd = rand() % 9;
             if (fd == 0)
