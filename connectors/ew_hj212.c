@@ -4,13 +4,14 @@
  * Decoding copies the data segment once into the record's text arena and cuts it in place:
  * each delimiter after a key or a value is overwritten with NUL, so every string of the record
  * is a pointer into that one copy (or into the static pollutant table). No allocation. The
- * bytes are read three times: by the CRC, by the classifier that marks structural bytes in a
- * bitmap, and by the conversions of the values; fields are found by walking the bitmap.
+ * bytes are read three times: by the CRC, by the classifier that marks structural bytes in
+ * bitmaps, and by the conversions of the values; fields are found by counting zeros in the
+ * bitmaps.
  *
  * Invariant of struct ew_dec during a decode: values [0, group) belong to closed ';' groups,
- * values [group, nvalues) to the open one, and pending[] holds the open group's flags, each
- * already applied to the values before it; a group's flags that found no value become values
- * of their own when it closes.
+ * values [group, nvalues) to the open one, and pending[] holds the open group's flags (as
+ * the values they would become), each already applied to the values before it; a group's
+ * flags that found no value become values of their own when it closes.
  */
 #include "ew_hj212.h"
 
@@ -81,6 +82,17 @@ static void ew_tables_init(void)
     ew_crc_avx2 = __builtin_cpu_supports("avx2");
 #endif
     ew_tables_ready = true;
+}
+
+void ew_hj212_use_simd(bool on)
+{
+    if (!ew_tables_ready)
+        ew_tables_init();
+#ifdef EW_CRC_AVX2
+    ew_crc_avx2 = on && __builtin_cpu_supports("avx2");
+#else
+    (void)on;
+#endif
 }
 
 #ifdef EW_CRC_AVX2
@@ -184,12 +196,13 @@ static int ew_small_uint(const char *s, size_t n)
 
 /*
  * Structural bytes. The data segment is classified once, 32 bytes at a time with AVX2 where
- * the machine has it, into four bitmaps of one bit per byte: the separators ';' and ',', the
- * '=', the '-', and the bytes a field may not hold ('&' in CP, control bytes anywhere). Fields
- * are then found by counting zeros: an item ends at the next separator, its key ends at the
- * first '=' after its start and splits at the last '-' before that '='. The bytes between are
- * never looked at one by one. The first three bitmaps have a bit at the segment's end as
- * well, so a search forward always stops there.
+ * the machine has it (byte by byte elsewhere), into three bitmaps of one bit per byte: the
+ * separators ';' and ',', the '=', and the bytes a field may not hold ('&' in CP, control
+ * bytes anywhere). Fields are then found by counting zeros: an item ends at the next
+ * separator, its key ends at the first '=' after its start. The bytes between are never
+ * looked at one by one. The first two bitmaps have a bit at the segment's end as well, so a
+ * search forward always stops there. (The '-' that splits a key is looked for in the key
+ * itself: ew_key_dash.)
  */
 #define EW_MASK_WORDS (EW_HJ212_MAX_DATA / 64 + 1)
 
@@ -199,10 +212,9 @@ static bool ew_is_ctrl(unsigned char c)
 }
 
 struct ew_marks {
-    uint64_t sep[EW_MASK_WORDS];  /* ';' and ',' */
-    uint64_t eq[EW_MASK_WORDS];   /* '=' */
-    uint64_t dash[EW_MASK_WORDS]; /* '-' */
-    uint64_t odd[EW_MASK_WORDS];  /* '&' and control bytes */
+    uint64_t sep[EW_MASK_WORDS]; /* ';' and ',' */
+    uint64_t eq[EW_MASK_WORDS];  /* '=' */
+    uint64_t odd[EW_MASK_WORDS]; /* '&' and control bytes */
 };
 
 /* Marks the end at bit n and clears the bits past it (they stand for the zeros after the
@@ -213,7 +225,6 @@ static void ew_marks_close(struct ew_marks *mk, size_t n)
     uint64_t below = (1ull << (n % 64)) - 1, end = 1ull << (n % 64);
     mk->sep[w] = (mk->sep[w] & below) | end;
     mk->eq[w] = (mk->eq[w] & below) | end;
-    mk->dash[w] = (mk->dash[w] & below) | end;
 }
 
 /* Classifies the n bytes of d, which must be readable and zero for 64 bytes past n. */
@@ -221,7 +232,6 @@ static void ew_marks_bytes(struct ew_marks *mk, const char *d, size_t n)
 {
     memset(mk, 0, (n / 64 + 1) * sizeof mk->sep[0]);
     memset(mk->eq, 0, (n / 64 + 1) * sizeof mk->eq[0]);
-    memset(mk->dash, 0, (n / 64 + 1) * sizeof mk->dash[0]);
     memset(mk->odd, 0, (n / 64 + 1) * sizeof mk->odd[0]);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)d[i];
@@ -230,38 +240,42 @@ static void ew_marks_bytes(struct ew_marks *mk, const char *d, size_t n)
             mk->sep[i / 64] |= bit;
         else if (c == '=')
             mk->eq[i / 64] |= bit;
-        else if (c == '-')
-            mk->dash[i / 64] |= bit;
         else if (c == '&' || ew_is_ctrl(c))
             mk->odd[i / 64] |= bit;
     }
 }
 
 #ifdef EW_CRC_AVX2
+/* The bits of one 32-byte half of a word: the separators, the '=' and the odd bytes. */
+struct ew_half {
+    uint64_t sep, eq, odd;
+};
+
+__attribute__((target("avx2"))) static inline struct ew_half ew_marks_half(const char *p)
+{
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    const __m256i odd =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('&')),
+                                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F))),
+                        _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+    return (struct ew_half){
+        .sep = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(';')),
+                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')))),
+        .eq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('='))),
+        .odd = (uint32_t)_mm256_movemask_epi8(odd),
+    };
+}
+
 /* ew_marks_bytes, 32 bytes at a time. */
 __attribute__((target("avx2"))) static void ew_marks_avx2(struct ew_marks *mk, const char *d,
                                                           size_t n)
 {
-    const __m256i semi = _mm256_set1_epi8(';'), comma = _mm256_set1_epi8(','),
-                  eq = _mm256_set1_epi8('='), dash = _mm256_set1_epi8('-'),
-                  amp = _mm256_set1_epi8('&'), del = _mm256_set1_epi8(0x7F),
-                  c1f = _mm256_set1_epi8(0x1F);
     for (size_t w = 0; w <= n / 64; w++) {
-        uint64_t s[2], e[2], m[2], o[2];
-        for (unsigned k = 0; k < 2; k++) { /* 2 x 32 bytes make one 64-bit word */
-            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(d + w * 64 + k * 32));
-            s[k] = (uint32_t)_mm256_movemask_epi8(
-                _mm256_or_si256(_mm256_cmpeq_epi8(v, semi), _mm256_cmpeq_epi8(v, comma)));
-            e[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, eq));
-            m[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, dash));
-            o[k] = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
-                _mm256_or_si256(_mm256_cmpeq_epi8(v, amp), _mm256_cmpeq_epi8(v, del)),
-                _mm256_cmpeq_epi8(_mm256_min_epu8(v, c1f), v)));
-        }
-        mk->sep[w] = s[0] | s[1] << 32;
-        mk->eq[w] = e[0] | e[1] << 32;
-        mk->dash[w] = m[0] | m[1] << 32;
-        mk->odd[w] = o[0] | o[1] << 32;
+        struct ew_half lo = ew_marks_half(d + w * 64), hi = ew_marks_half(d + w * 64 + 32);
+        mk->sep[w] = lo.sep | hi.sep << 32;
+        mk->eq[w] = lo.eq | hi.eq << 32;
+        mk->odd[w] = lo.odd | hi.odd << 32;
     }
 }
 #endif
@@ -290,22 +304,6 @@ static inline size_t ew_bit_next(const uint64_t *m, size_t from)
 }
 
 #define EW_NONE ((size_t)-1)
-
-/* The last set bit of m in [from, to), or EW_NONE. */
-static inline size_t ew_bit_last(const uint64_t *m, size_t from, size_t to)
-{
-    if (to <= from)
-        return EW_NONE;
-    size_t w = (to - 1) / 64;
-    uint64_t b = m[w] & (~0ull >> (63 - (to - 1) % 64));
-    while (!b) {
-        if (w * 64 <= from)
-            return EW_NONE;
-        b = m[--w];
-    }
-    size_t r = w * 64 + 63 - (size_t)__builtin_clzll(b);
-    return r >= from ? r : EW_NONE;
-}
 
 /* The first set bit of m in [from, to), or EW_NONE. */
 static size_t ew_bit_first(const uint64_t *m, size_t from, size_t to)
@@ -462,8 +460,9 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     size_t hoff[EW_HDR_COUNT] = {0};
     const struct ew_marks *mk = &x->mk;
     size_t pos = 0, odd = ew_bit_first(mk->odd, 0, dlen); /* EW_NONE is past every field */
-    while (!(dlen - pos >= 5 && (d[pos] | 0x20) == 'c' && (d[pos + 1] | 0x20) == 'p' &&
-             d[pos + 2] == '=' && d[pos + 3] == '&' && d[pos + 4] == '&')) {
+    /* "CP=&&" in any case; the segment is followed by 64 readable bytes */
+    while (dlen - pos < 5 ||
+           ((ew_load8(d + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
         /* one field: to its ';', split at its first '=' (',' '-' '&' mean nothing here) */
         size_t end = ew_bit_next(mk->sep, pos);
         while (end < dlen && d[end] == ',')
@@ -639,6 +638,26 @@ static void ew_dec_orphans(struct ew_dec *x)
     rec->nvalues = out;
 }
 
+/* The last '-' of the key [k, eq), or EW_NONE. What follows it is short as a rule: the 8 bytes
+ * before the '=' are searched at once (the key starts 8 bytes or more into the segment). */
+static inline size_t ew_key_dash(const char *d, size_t k, size_t eq)
+{
+    if (eq >= 8) {
+        uint64_t t = ew_load8(d + eq - 8) ^ 0x2D2D2D2D2D2D2D2Du; /* a '-' becomes a zero byte */
+        uint64_t z = ~(((t & 0x7F7F7F7F7F7F7F7Fu) + 0x7F7F7F7F7F7F7F7Fu) | t) & 0x8080808080808080u;
+        if (z) {
+            size_t r = eq - 8 + (size_t)(63 - __builtin_clzll(z)) / 8;
+            return r >= k ? r : EW_NONE;
+        }
+        if (eq - 8 <= k)
+            return EW_NONE;
+    }
+    for (size_t i = eq; i-- > k;)
+        if (d[i] == '-')
+            return i;
+    return EW_NONE;
+}
+
 /* One CP item, cut already: key at k (NUL at eq), value at eq + 1 (NUL-terminated at vend);
  * dash is the last '-' of the key or EW_NONE. */
 static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_t vend)
@@ -745,7 +764,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             if (eq > stop)
                 return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
             d[eq] = '\0';
-            rc = ew_dec_item(x, pos, ew_bit_last(mk->dash, pos, eq), eq, stop);
+            rc = ew_dec_item(x, pos, ew_key_dash(d, pos, eq), eq, stop);
         } /* else an empty item: it carries nothing, but ';' still ends a group */
         if (rc == 0 && c == ';')
             rc = ew_dec_group_end(x);

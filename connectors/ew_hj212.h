@@ -41,6 +41,10 @@ uint16_t ew_hj212_crc(const void *data, size_t len);
 /* CRC-16/MODBUS with its bytes swapped, as some old loggers send it. */
 uint16_t ew_hj212_crc_legacy(const void *data, size_t len);
 
+/* Turns the vector paths (AVX2, where the CPU has it) off or back on, for every caller: the
+ * portable paths give the same answers, and tests compare the two. */
+void ew_hj212_use_simd(bool on);
+
 /* Decodes one packet of len bytes into rec (reset first). opts may be NULL for defaults.
  * Returns 0, or a negative EW_E* code with err (may be NULL) filled. rec does not keep
  * pointers into buf. Never allocates. */

@@ -9,6 +9,7 @@
 #include "ew_error.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 int64_t ew_days_from_civil(int y, unsigned m, unsigned d)
 {
@@ -75,16 +76,34 @@ static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsig
     return 0;
 }
 
+/* The 8 bytes at s as their digit values (first byte lowest), or false when one is not an
+ * ASCII digit. */
+static bool ew_digits8(const char *s, uint64_t *v)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    x ^= 0x3030303030303030u;
+    /* a byte's high bit is set when its value is 10 or more; no carry crosses bytes */
+    if ((((x & 0x7F7F7F7F7F7F7F7Fu) + 0x7676767676767676u) | x) & 0x8080808080808080u)
+        return false;
+    *v = x * 10 + (x >> 8); /* bytes 0, 2, 4, 6: the two-digit numbers */
+    return true;
+}
+
 int ew_time_parse_digits(const char *s, size_t n, int64_t *ms)
 {
-    unsigned y, mo, d, h, mi, sec, milli = 0;
-    if (n != 14 && n != 17)
-        return EW_EMALFORMED;
-    if (!ew_digits(s, 4, &y) || !ew_digits(s + 4, 2, &mo) || !ew_digits(s + 6, 2, &d) ||
-        !ew_digits(s + 8, 2, &h) || !ew_digits(s + 10, 2, &mi) || !ew_digits(s + 12, 2, &sec) ||
+    /* YYYYMMDD and DDhhmmss, 8 digits at a time */
+    uint64_t a, b;
+    unsigned milli = 0;
+    if ((n != 14 && n != 17) || !ew_digits8(s, &a) || !ew_digits8(s + 6, &b) ||
         (n == 17 && !ew_digits(s + 14, 3, &milli)))
         return EW_EMALFORMED;
-    return ew_local_to_ms(y, mo, d, h, mi, sec, milli, EW_TZ_OFFSET_MS, ms);
+    unsigned y = (unsigned)(a & 0xFF) * 100 + (unsigned)(a >> 16 & 0xFF);
+    return ew_local_to_ms(y, a >> 32 & 0xFF, a >> 48 & 0xFF, b >> 16 & 0xFF, b >> 32 & 0xFF,
+                          b >> 48 & 0xFF, milli, EW_TZ_OFFSET_MS, ms);
 }
 
 struct ew_tm {

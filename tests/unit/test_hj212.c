@@ -127,6 +127,22 @@ static void test_structural_bytes_in_place(void **state)
     assert_string_equal(rec->values[2].code, "a-b");
     assert_string_equal(rec->values[2].field_name, "c");
 
+    /* a '-' farther than 8 bytes before the '=', a long name without one, a long item */
+    n = frame(
+        "ST=31;CN=2011;MN=M;CP=&&a21026-SampleTime=20240101000000;LongParameterName=1;"
+        "a-bcdefghijklmnopq=2;kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+        "kkkkk-Rtd=3&&",
+        pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 3);
+    assert_string_equal(rec->values[0].field_name, "SampleTime");
+    assert_int_equal(rec->values[0].type, EW_VT_TIME);
+    assert_string_equal(rec->params[0].key, "LongParameterName");
+    assert_string_equal(rec->values[1].code, "a");
+    assert_string_equal(rec->values[1].field_name, "bcdefghijklmnopq");
+    assert_int_equal(strlen(rec->values[2].code), 69);
+    assert_int_equal(rec->values[2].field, EW_FIELD_RTD);
+
     static const struct {
         const char *data;
         size_t offset; /* in the packet: the data segment starts at 6 */
@@ -138,6 +154,8 @@ static void test_structural_bytes_in_place(void **state)
         {"ST=31;CN=2011;MN=M;CP=&&a21026-Rtd=1;foo;x=1&&", 43, "CP item without '='"},
         {"ST=31;CN=2011;MN=M;CP=&&a=1,b=2;c-d=3\x7f&&", 43, "control byte 0x7F"},
         {"ST=31;CN=2011;MN=M;X=&&", 25, "no CP=&& field"},
+        {"ST=31;CN=2011;PW=a&b\x02;MN=M;CP=&&a=1&&", 26, "control byte 0x02"},
+        {"ST=31;CN=2011;MN=M;CP=&&a21026-Rtd=1;LongParameterName&&", 43, "CP item without '='"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = frame(bad[i].data, pkt, sizeof pkt);
@@ -146,6 +164,77 @@ static void test_structural_bytes_in_place(void **state)
         assert_non_null(strstr(err.detail, bad[i].detail));
     }
     ew_record_free(rec);
+}
+
+/* Decodes pkt with the vector paths on and off: the same record, or the same error. Returns
+ * whether it decoded. */
+static bool decode_both_ways(const char *pkt, size_t n, struct ew_record *a, struct ew_record *b)
+{
+    struct ew_error ea = {0}, eb = {0};
+    ew_hj212_use_simd(true);
+    int ra = ew_hj212_decode(pkt, n, NULL, a, &ea);
+    ew_hj212_use_simd(false);
+    int rb = ew_hj212_decode(pkt, n, NULL, b, &eb);
+    ew_hj212_use_simd(true);
+    assert_int_equal(ra, rb);
+    if (ra) {
+        assert_int_equal(ea.offset, eb.offset);
+        assert_string_equal(ea.detail, eb.detail);
+        return false;
+    }
+    struct ew_buf pa = EW_BUF_INIT, pb = EW_BUF_INIT;
+    assert_int_equal(ew_hj212_encode(a, &pa), ew_hj212_encode(b, &pb));
+    assert_int_equal(pa.len, pb.len);
+    assert_memory_equal(pa.data, pb.data, pa.len);
+    ew_buf_release(&pa);
+    ew_buf_release(&pb);
+    return true;
+}
+
+/* The portable classifier and CRC agree with the AVX2 ones, on packets with structural bytes
+ * put anywhere (the CRC still right, so that the fields are read). */
+static void test_portable_paths_agree(void **state)
+{
+    (void)state;
+    struct ew_record *a = ew_record_new(), *b = ew_record_new();
+    static const char alphabet[] = ";,=-&\x01\x7f a0.NC";
+    char base[4096], data[4200], pkt[4400];
+    int len = snprintf(base, sizeof base, "%s", hourly);
+    base[len - 2] = '\0'; /* groups added before the closing "&&" */
+    for (int g = 0; g < 40; g++)
+        snprintf(base + strlen(base), sizeof base - strlen(base), ";a%05d-Avg=%d.5,a%05d-Flag=N", g,
+                 g, g);
+    strcat(base, "&&");
+    srand(212);
+    int ok = 0, bad = 0;
+    for (int i = 0; i < 3000; i++) {
+        size_t n = strlen(base);
+        memcpy(data, base, n + 1);
+        for (int m = 1 + rand() % 3; m > 0; m--) {
+            size_t at = (size_t)rand() % n;
+            memmove(data + at + 1, data + at, n - at + 1);
+            data[at] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+            n++;
+        }
+        size_t cut = i % 2 ? n : 40 + (size_t)rand() % (n - 40); /* short ones too */
+        if (cut < n) {
+            memcpy(data + cut - 2, "&&", 3);
+            n = cut;
+        }
+        uint16_t want = crc_reference((const unsigned char *)data, n);
+        ew_hj212_use_simd(false);
+        assert_int_equal(ew_hj212_crc(data, n), want);
+        ew_hj212_use_simd(true);
+        assert_int_equal(ew_hj212_crc(data, n), want);
+        size_t plen = frame(data, pkt, sizeof pkt);
+        if (decode_both_ways(pkt, plen, a, b))
+            ok++;
+        else
+            bad++;
+    }
+    assert_true(ok > 300 && bad > 300); /* both kinds of answer were compared */
+    ew_record_free(a);
+    ew_record_free(b);
 }
 
 /* The record keeps nothing of the caller's buffer. */
@@ -357,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_crc_table_matches_reference),
         cmocka_unit_test(test_decode_example),
         cmocka_unit_test(test_structural_bytes_in_place),
+        cmocka_unit_test(test_portable_paths_agree),
         cmocka_unit_test(test_record_outlives_input),
         cmocka_unit_test(test_every_truncation_rejected),
         cmocka_unit_test(test_every_byte_corruption_rejected),

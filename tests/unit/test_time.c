@@ -39,6 +39,16 @@ static void test_digits_rejects_impossible_dates(void **state)
     assert_int_equal(ew_time_parse_digits("20240229170000", 14, &ms), 0); /* leap year */
     assert_int_equal(ew_time_parse_digits("20000229000000", 14, &ms), 0); /* 400-year leap */
     assert_int_equal(ew_time_parse_digits("21000229000000", 14, &ms), EW_EMALFORMED);
+    /* a byte that is not a digit, at every place, is refused (the digits are read 8 at a time) */
+    const char junk[] = {'/', ':', ' ', 'a', (char)0xB0, (char)0x80, '\0'};
+    for (size_t n = 14; n <= 17; n += 3)
+        for (size_t at = 0; at < n; at++)
+            for (size_t j = 0; j < sizeof junk; j++) {
+                char t[18];
+                memcpy(t, "20240122170000123", 17);
+                t[at] = junk[j];
+                assert_int_equal(ew_time_parse_digits(t, n, &ms), EW_EMALFORMED);
+            }
 }
 
 static void test_iso_format_and_parse(void **state)
