@@ -127,10 +127,11 @@ static void test_structural_bytes_in_place(void **state)
     assert_string_equal(rec->values[2].code, "a-b");
     assert_string_equal(rec->values[2].field_name, "c");
 
-    /* a '-' farther than 8 bytes before the '=', a long name without one, a long item */
+    /* a '-' farther than 8 bytes before the '=', a long name without one, a long item, a short
+     * name after a value with a '-' */
     n = frame(
         "ST=31;CN=2011;MN=M;CP=&&a21026-SampleTime=20240101000000;LongParameterName=1;"
-        "a-bcdefghijklmnopq=2;kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+        "a-bcdefghijklmnopq=-2;z=1;kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
         "kkkkk-Rtd=3&&",
         pkt, sizeof pkt);
     assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
@@ -138,6 +139,8 @@ static void test_structural_bytes_in_place(void **state)
     assert_string_equal(rec->values[0].field_name, "SampleTime");
     assert_int_equal(rec->values[0].type, EW_VT_TIME);
     assert_string_equal(rec->params[0].key, "LongParameterName");
+    assert_string_equal(rec->params[1].key, "z");
+    assert_true(rec->values[1].num == -2);
     assert_string_equal(rec->values[1].code, "a");
     assert_string_equal(rec->values[1].field_name, "bcdefghijklmnopq");
     assert_int_equal(strlen(rec->values[2].code), 69);
