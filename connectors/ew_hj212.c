@@ -643,8 +643,7 @@ static void ew_dec_orphans(struct ew_dec *x)
 static inline size_t ew_key_dash(const char *d, size_t k, size_t eq)
 {
     if (eq >= 8) {
-        uint64_t t = ew_load8(d + eq - 8) ^ 0x2D2D2D2D2D2D2D2Du; /* a '-' becomes a zero byte */
-        uint64_t z = ~(((t & 0x7F7F7F7F7F7F7F7Fu) + 0x7F7F7F7F7F7F7F7Fu) | t) & 0x8080808080808080u;
+        uint64_t z = ew_swar_zero(ew_load8(d + eq - 8) ^ 0x2D2D2D2D2D2D2D2Du); /* the '-' */
         if (z) {
             size_t r = eq - 8 + (size_t)(63 - __builtin_clzll(z)) / 8;
             return r >= k ? r : EW_NONE;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ew_swar.h"
+
 enum ew_medium { EW_MEDIUM_OTHER = 0, EW_MEDIUM_AIR, EW_MEDIUM_WATER };
 
 struct ew_pollutant {
@@ -42,18 +44,6 @@ static inline uint64_t ew_pollutant_pack(const char *code, size_t len)
  * (EW_MEDIUM_OTHER accepts any): a flue-gas packet's "023" is a vendor code, not the 2005
  * water code for total chromium. Returns the static entry, or NULL for an unknown code. */
 const struct ew_pollutant *ew_pollutant_find(const char *code, size_t len, enum ew_medium medium);
-
-/* The 8 bytes at p as one integer in ew_pollutant_pack's order (first byte lowest), in one
- * load. p must be readable for 8 bytes. */
-static inline uint64_t ew_load8(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
 
 /* ew_pollutant_find for a code already packed with ew_pollutant_pack (0 finds nothing). */
 const struct ew_pollutant *ew_pollutant_find_key(uint64_t key, enum ew_medium medium);

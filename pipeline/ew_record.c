@@ -232,8 +232,7 @@ bool ew_parse_number_padded(const char *s, size_t n, double *out)
         return ew_parse_number(s, n, out);
     uint64_t keep = ~0ull >> (64 - 8 * len);
     uint64_t x = (ew_load8(s + i) ^ 0x3030303030303030u) & keep;
-    /* a byte's high bit is set when its value is 10 or more; no carry crosses bytes */
-    uint64_t nd = (((x & 0x7F7F7F7F7F7F7F7Fu) + 0x7676767676767676u) | x) & 0x8080808080808080u;
+    uint64_t nd = ew_swar_over9(x);
     unsigned frac = 0;
     if (nd) {
         unsigned dot = (unsigned)__builtin_ctzll(nd) / 8;

@@ -7,9 +7,9 @@
 #include "ew_time.h"
 
 #include "ew_error.h"
+#include "ew_swar.h"
 
 #include <stdbool.h>
-#include <string.h>
 
 int64_t ew_days_from_civil(int y, unsigned m, unsigned d)
 {
@@ -80,14 +80,8 @@ static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsig
  * ASCII digit. */
 static bool ew_digits8(const char *s, uint64_t *v)
 {
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    x ^= 0x3030303030303030u;
-    /* a byte's high bit is set when its value is 10 or more; no carry crosses bytes */
-    if ((((x & 0x7F7F7F7F7F7F7F7Fu) + 0x7676767676767676u) | x) & 0x8080808080808080u)
+    uint64_t x = ew_load8(s) ^ 0x3030303030303030u;
+    if (ew_swar_over9(x))
         return false;
     *v = x * 10 + (x >> 8); /* bytes 0, 2, 4, 6: the two-digit numbers */
     return true;
