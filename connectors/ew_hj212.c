@@ -230,7 +230,7 @@ static void ew_marks_close(struct ew_marks *mk, size_t n)
 /* Classifies the n bytes of d, which must be readable and zero for 64 bytes past n. */
 static void ew_marks_bytes(struct ew_marks *mk, const char *d, size_t n)
 {
-    memset(mk, 0, (n / 64 + 1) * sizeof mk->sep[0]);
+    memset(mk->sep, 0, (n / 64 + 1) * sizeof mk->sep[0]);
     memset(mk->eq, 0, (n / 64 + 1) * sizeof mk->eq[0]);
     memset(mk->odd, 0, (n / 64 + 1) * sizeof mk->odd[0]);
     for (size_t i = 0; i < n; i++) {
