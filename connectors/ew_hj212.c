@@ -218,13 +218,14 @@ struct ew_marks {
 };
 
 /* Marks the end at bit n and clears the bits past it (they stand for the zeros after the
- * segment). odd is only searched below n. */
+ * segment). */
 static void ew_marks_close(struct ew_marks *mk, size_t n)
 {
     size_t w = n / 64;
     uint64_t below = (1ull << (n % 64)) - 1, end = 1ull << (n % 64);
     mk->sep[w] = (mk->sep[w] & below) | end;
     mk->eq[w] = (mk->eq[w] & below) | end;
+    mk->odd[w] = (mk->odd[w] & below) | end;
 }
 
 /* Classifies the n bytes of d, which must be readable and zero for 64 bytes past n. */
@@ -291,42 +292,61 @@ static void ew_marks_scan(struct ew_marks *mk, const char *d, size_t n)
     ew_marks_close(mk, n);
 }
 
-/* The first set bit of m at or after from (a set bit must follow: the end mark). */
-static inline size_t ew_bit_next(const uint64_t *m, size_t from)
+/* The set bits of a bitmap, taken in order: cur is word w with the bits already taken
+ * cleared. A segment's fields are found in the order they come, so each search starts where
+ * the last one stopped. */
+struct ew_bits {
+    const uint64_t *m;
+    size_t w;
+    uint64_t cur;
+};
+
+/* The bits of m from bit `from` on. */
+static inline struct ew_bits ew_bits_at(const uint64_t *m, size_t from)
 {
-    size_t w = from / 64;
-    uint64_t b = m[w] >> (from % 64);
-    if (b)
-        return from + (size_t)__builtin_ctzll(b);
-    while (!(b = m[++w]))
-        ;
-    return w * 64 + (size_t)__builtin_ctzll(b);
+    return (struct ew_bits){m, from / 64, m[from / 64] & (~0ull << (from % 64))};
+}
+
+/* Takes the next set bit. One must follow (the end mark): take no further once it is taken. */
+static inline size_t ew_bits_take(struct ew_bits *it)
+{
+    while (!it->cur)
+        it->cur = it->m[++it->w];
+    size_t r = it->w * 64 + (size_t)__builtin_ctzll(it->cur);
+    it->cur &= it->cur - 1;
+    return r;
 }
 
 #define EW_NONE ((size_t)-1)
 
-/* The first set bit of m in [from, to), or EW_NONE. */
-static size_t ew_bit_first(const uint64_t *m, size_t from, size_t to)
-{
-    if (from >= to)
-        return EW_NONE;
-    size_t w = from / 64;
-    uint64_t b = m[w] & (~0ull << (from % 64));
-    while (!b) {
-        if (++w * 64 >= to)
-            return EW_NONE;
-        b = m[w];
-    }
-    size_t r = w * 64 + (size_t)__builtin_ctzll(b);
-    return r < to ? r : EW_NONE;
-}
+/* By length n of a name (9 for any longer): the bytes of an 8-byte load that belong to it,
+ * and the bit that folds each of them to lower case (ew_field_key). None for n > 8. */
+static const uint64_t ew_len_keep[10] = {0,
+                                         0xFF,
+                                         0xFFFF,
+                                         0xFFFFFF,
+                                         0xFFFFFFFF,
+                                         0xFFFFFFFFFF,
+                                         0xFFFFFFFFFFFF,
+                                         0xFFFFFFFFFFFFFF,
+                                         0xFFFFFFFFFFFFFFFF,
+                                         0};
+static const uint64_t ew_len_fold[10] = {0,
+                                         0x20,
+                                         0x2020,
+                                         0x202020,
+                                         0x20202020,
+                                         0x2020202020,
+                                         0x202020202020,
+                                         0x20202020202020,
+                                         0x2020202020202020,
+                                         0};
 
-/* The first n (n <= 8) bytes at p packed as ew_pollutant_pack packs them. p must be readable
- * 8 bytes on (inside the record's arena it always is). */
+/* The first n bytes at p packed as ew_pollutant_pack packs them (0 when n > 8). p must be
+ * readable 8 bytes on (inside the record's arena it always is). */
 static inline uint64_t ew_load_packed(const char *p, size_t n)
 {
-    uint64_t k = ew_load8(p);
-    return n >= 8 ? k : k & ((1ull << (8 * n)) - 1);
+    return ew_load8(p) & ew_len_keep[n < 9 ? n : 9];
 }
 
 #define EW_PENDING_MAX 8
@@ -393,7 +413,8 @@ static const char *const ew_hdr_names[EW_HDR_COUNT] = {
  * lower-case name made of letters exactly when s spells that name in any case. */
 static inline uint64_t ew_name_key(const char *s, size_t n)
 {
-    return n <= 8 ? ew_field_key(ew_load_packed(s, n), n) : 0;
+    size_t i = n < 9 ? n : 9;
+    return (ew_load8(s) & ew_len_keep[i]) | ew_len_fold[i];
 }
 
 /* EW__K (ew_record.h) for names of 8 bytes */
@@ -458,16 +479,17 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     char *d = x->d;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
-    const struct ew_marks *mk = &x->mk;
-    size_t pos = 0, odd = ew_bit_first(mk->odd, 0, dlen); /* EW_NONE is past every field */
+    struct ew_bits seps = ew_bits_at(x->mk.sep, 0), eqs = ew_bits_at(x->mk.eq, 0),
+                   odds = ew_bits_at(x->mk.odd, 0);
+    size_t pos = 0, odd = ew_bits_take(&odds), eq = ew_bits_take(&eqs);
     /* "CP=&&" in any case; the segment is followed by 64 readable bytes */
     while (dlen - pos < 5 ||
            ((ew_load8(d + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
         /* one field: to its ';', split at its first '=' (',' '-' '&' mean nothing here) */
-        size_t end = ew_bit_next(mk->sep, pos);
+        size_t end = ew_bits_take(&seps);
         while (end < dlen && d[end] == ',')
-            end = ew_bit_next(mk->sep, end + 1);
-        for (; odd < end; odd = ew_bit_first(mk->odd, odd + 1, dlen))
+            end = ew_bits_take(&seps);
+        for (; odd < end; odd = ew_bits_take(&odds))
             if (d[odd] != '&') /* '&' is text in the header */
                 return ew_dec_bad_byte(x, odd);
         if (end == dlen)
@@ -477,7 +499,8 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
             pos++;
             continue;
         }
-        size_t eq = ew_bit_next(mk->eq, pos);
+        while (eq < pos) /* '=' in the values before */
+            eq = ew_bits_take(&eqs);
         if (eq > end)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
         d[eq] = '\0';
@@ -657,120 +680,150 @@ static inline size_t ew_key_dash(const char *d, size_t k, size_t eq)
     return EW_NONE;
 }
 
-/* One CP item, cut already: key at k (NUL at eq), value at eq + 1 (NUL-terminated at vend);
- * dash is the last '-' of the key or EW_NONE. */
-static int ew_dec_item(struct ew_dec *x, size_t k, size_t dash, size_t eq, size_t vend)
+/* A CP item whose key has no '-', cut already (key at k, NUL at eq; value NUL-terminated at
+ * vend): DataTime, PolId, or a parameter of the whole record. */
+static int ew_dec_param(struct ew_dec *x, size_t k, size_t eq, size_t vend)
 {
     struct ew_record *rec = x->rec;
     char *key = x->d + k, *val = x->d + eq + 1;
     size_t vlen = vend - eq - 1;
-
-    if (dash == EW_NONE) { /* a parameter of the whole record */
-        uint64_t name = ew_name_key(key, eq - k);
-        if (name == EW__K8('d', 'a', 't', 'a', 't', 'i', 'm', 'e')) {
-            if (rec->has_time)
-                return ew_dec_fail(x, EW_EMALFORMED, k, "duplicate DataTime", NULL);
-            if (ew_time_parse_digits(val, vlen, &rec->data_time))
-                return ew_dec_fail(x, EW_EMALFORMED, eq + 1,
-                                   "DataTime is not a valid 14- or 17-digit time: ", val);
-            rec->has_time = true;
-            return 0;
-        }
-        if (name == EW__K('p', 'o', 'l', 'i', 'd')) {
-            x->pol = vlen ? val : NULL;
-            return 0;
-        }
-        return ew_add_param(x, key, val, k);
+    uint64_t name = ew_name_key(key, eq - k);
+    if (name == EW__K8('d', 'a', 't', 'a', 't', 'i', 'm', 'e')) {
+        if (rec->has_time)
+            return ew_dec_fail(x, EW_EMALFORMED, k, "duplicate DataTime", NULL);
+        if (ew_time_parse_digits(val, vlen, &rec->data_time))
+            return ew_dec_fail(x, EW_EMALFORMED, eq + 1,
+                               "DataTime is not a valid 14- or 17-digit time: ", val);
+        rec->has_time = true;
+        return 0;
     }
-
-    if (dash == k || dash + 1 == eq)
-        return ew_dec_fail(x, EW_EMALFORMED, k, "value key needs a code and a field: ", key);
-    if (rec->nvalues >= x->max_values)
-        return ew_error_set(x->err, EW_ETOO_LONG, x->base + k, "more than %zu values",
-                            x->max_values);
-    x->d[dash] = '\0';
-    const char *suffix = x->d + dash + 1;
-    size_t clen = dash - k, flen = eq - dash - 1;
-    enum ew_field f = ew_field_lookup_key(
-        ew_field_key(flen <= 8 ? ew_load_packed(suffix, flen) : 0, flen), suffix, flen);
-    struct ew_value *v = &rec->values[rec->nvalues];
-    v->code = key;
-    v->field = (uint8_t)f;
-    v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
-    v->text = val;
-    v->eflag = NULL;
-    v->pol = x->pol;
-    v->flag = '\0';
-    v->flag_meaning = EW_FLAG_NONE;
-    v->num = 0;
-    /* a group's items usually share their code: the last known one is not looked up again */
-    uint64_t code_key = clen <= 8 ? ew_load_packed(key, clen) : 0;
-    if (code_key && code_key == x->code_key) {
-        v->code = x->code_entry->code;
-        v->pollutant = x->code_entry;
-    } else {
-        ew_value_resolve_key(v, code_key, x->medium);
-        if (v->code != key) {
-            x->code_key = code_key;
-            x->code_entry = v->pollutant;
-        }
+    if (name == EW__K('p', 'o', 'l', 'i', 'd')) {
+        x->pol = vlen ? val : NULL;
+        return 0;
     }
-
-    int64_t t;
-    if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val))) {
-        v->type = EW_VT_TEXT;
-        if (f == EW_FIELD_FLAG) {
-            v->flag = val[0];
-            v->flag_meaning = (uint8_t)ew_flag_meaning((enum ew_version)rec->version, val[0]);
-        }
-        return ew_dec_flag(x, v, k);
-    }
-    if (f == EW_FIELD_FLAG)
-        v->type = EW_VT_TEXT; /* not a flag letter: a value like any other */
-    else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
-        v->type = EW_VT_TIME, v->num = (double)t;
-    else
-        v->type = vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
-    for (size_t i = 0; i < x->npending; i++)
-        if (ew_flag_onto(v, &x->pending[i]))
-            x->applied |= 1u << i;
-    rec->nvalues++;
-    return 0;
+    return ew_add_param(x, key, val, k);
 }
 
-/* CP content [start, end) between "CP=&&" and the closing "&&": items separated by ';' (a
- * group: one pollutant) and ',' (its sub-fields), each "key=value". */
+/* v's code (clen bytes at v->code) against the pollutant table. A group's items usually share
+ * their code: the last known one is not looked up again. */
+static inline void ew_dec_code(struct ew_dec *x, struct ew_value *v, size_t clen)
+{
+    uint64_t key = ew_load_packed(v->code, clen);
+    if (key && key == x->code_key) {
+        v->code = x->code_entry->code;
+        v->pollutant = x->code_entry;
+        return;
+    }
+    const char *sent = v->code;
+    ew_value_resolve_key(v, key, x->medium);
+    if (v->code != sent) {
+        x->code_key = key;
+        x->code_entry = v->pollutant;
+    }
+}
+
+/*
+ * CP content [start, end) between "CP=&&" and the closing "&&": items separated by ';' (a
+ * group: one pollutant) and ',' (its sub-fields), each "key=value". One loop over the items,
+ * with the count of values in a local: the NULs written into the copy are char stores, which
+ * the compiler must assume reach any memory, so what lives in the structs is read again after
+ * each of them.
+ */
 static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
 {
-    char *d = x->d;
+    struct ew_record *rec = x->rec;
+    struct ew_value *const vals = rec->values;
+    char *const d = x->d;
+    struct ew_bits seps = ew_bits_at(x->mk.sep, start), eqs = ew_bits_at(x->mk.eq, start),
+                   odds = ew_bits_at(x->mk.odd, start);
+    const size_t max_values = x->max_values;
+    const enum ew_version version = (enum ew_version)rec->version;
+    size_t n = rec->nvalues;
+    int rc = 0;
     d[end] = '\0'; /* the first '&' of the closing "&&" */
-    x->group = x->rec->nvalues;
-    const struct ew_marks *mk = &x->mk;
-    size_t odd = ew_bit_first(mk->odd, start, end); /* any is an error: the first is reported */
-    for (size_t pos = start;;) {
-        size_t stop = ew_bit_next(mk->sep, pos);
+    x->group = n;
+    /* any odd byte before the end is an error: the first is reported */
+    size_t odd = ew_bits_take(&odds), eq = ew_bits_take(&eqs);
+    for (size_t pos = start;; pos++) {
+        size_t stop = ew_bits_take(&seps);
         if (stop > end)
             stop = end;
         if (odd < stop)
             return ew_dec_bad_byte(x, odd);
-        unsigned char c = stop < end ? (unsigned char)d[stop] : ';';
-        int rc = 0;
-        if (stop > pos) {
+        bool closes = stop == end || d[stop] == ';';
+        if (stop > pos) { /* else an empty item: it carries nothing, but ';' still ends a group */
             /* the first '=' ends the key (later ones belong to the value); the last '-' of
              * the key splits code and field */
-            size_t eq = ew_bit_next(mk->eq, pos);
+            while (eq < pos) /* '=' in the values before */
+                eq = ew_bits_take(&eqs);
             d[stop] = '\0';
             if (eq > stop)
                 return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
             d[eq] = '\0';
-            rc = ew_dec_item(x, pos, ew_key_dash(d, pos, eq), eq, stop);
-        } /* else an empty item: it carries nothing, but ';' still ends a group */
-        if (rc == 0 && c == ';')
-            rc = ew_dec_group_end(x);
-        if (rc || stop == end)
-            return rc;
-        pos = stop + 1;
+            size_t dash = ew_key_dash(d, pos, eq);
+            if (dash == EW_NONE) {
+                rec->nvalues = n;
+                if ((rc = ew_dec_param(x, pos, eq, stop)))
+                    return rc;
+            } else {
+                if (dash == pos || dash + 1 == eq)
+                    return ew_dec_fail(x, EW_EMALFORMED, pos,
+                                       "value key needs a code and a field: ", d + pos);
+                if (n >= max_values)
+                    return ew_error_set(x->err, EW_ETOO_LONG, x->base + pos, "more than %zu values",
+                                        max_values);
+                d[dash] = '\0';
+                char *suffix = d + dash + 1, *val = d + eq + 1;
+                size_t flen = eq - dash - 1, vlen = stop - eq - 1;
+                enum ew_field f = ew_field_lookup_key(ew_name_key(suffix, flen), suffix, flen);
+                struct ew_value *v = &vals[n];
+                v->code = d + pos;
+                v->field = (uint8_t)f;
+                v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
+                v->text = val;
+                v->eflag = NULL;
+                v->pol = x->pol;
+                v->flag = '\0';
+                v->flag_meaning = EW_FLAG_NONE;
+                v->num = 0;
+                ew_dec_code(x, v, dash - pos);
+                int64_t t;
+                if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val))) {
+                    v->type = EW_VT_TEXT;
+                    if (f == EW_FIELD_FLAG) {
+                        v->flag = val[0];
+                        v->flag_meaning = (uint8_t)ew_flag_meaning(version, val[0]);
+                    }
+                    rec->nvalues = n;
+                    if ((rc = ew_dec_flag(x, v, pos)))
+                        return rc;
+                } else {
+                    if (f == EW_FIELD_FLAG) /* not a flag letter: a value like any other */
+                        v->type = EW_VT_TEXT;
+                    else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
+                        v->type = EW_VT_TIME, v->num = (double)t;
+                    else
+                        v->type = vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER
+                                                                                     : EW_VT_TEXT;
+                    for (size_t i = 0; i < x->npending; i++)
+                        if (ew_flag_onto(v, &x->pending[i]))
+                            x->applied |= 1u << i;
+                    n++;
+                }
+            }
+        }
+        if (closes) {
+            rec->nvalues = n;
+            if ((rc = ew_dec_group_end(x)))
+                return rc;
+            n = rec->nvalues;
+        }
+        if (stop == end)
+            break;
+        pos = stop;
     }
+    rec->nvalues = n;
+    return 0;
 }
 
 int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opts,

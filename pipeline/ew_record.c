@@ -125,6 +125,25 @@ const char *ew_kind_name(enum ew_data_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "other";
 }
 
+const char *const ew_field_names[EW_FIELD_COUNT] = {[EW_FIELD_OTHER] = "",
+#define EW__FIELD_NAME(name, text) [EW_FIELD_##name] = text,
+                                                    EW_FIELD_MAP(EW__FIELD_NAME)
+#undef EW__FIELD_NAME
+};
+
+#define EW__FIELD_AT(a, b, c, d, e, f)                                                             \
+    [EW__FIELD_SLOT(EW__K(a, b, c, d, e))] = {EW__K(a, b, c, d, e), EW_FIELD_##f}
+
+const struct ew_field_slot ew_field_slots[16] = {
+    EW__FIELD_AT('r', 't', 'd', 0, 0, RTD),       EW__FIELD_AT('z', 's', 'r', 't', 'd', ZSRTD),
+    EW__FIELD_AT('a', 'v', 'g', 0, 0, AVG),       EW__FIELD_AT('z', 's', 'a', 'v', 'g', ZSAVG),
+    EW__FIELD_AT('m', 'i', 'n', 0, 0, MIN),       EW__FIELD_AT('z', 's', 'm', 'i', 'n', ZSMIN),
+    EW__FIELD_AT('m', 'a', 'x', 0, 0, MAX),       EW__FIELD_AT('z', 's', 'm', 'a', 'x', ZSMAX),
+    EW__FIELD_AT('c', 'o', 'u', 0, 0, COU),       EW__FIELD_AT('f', 'l', 'a', 'g', 0, FLAG),
+    EW__FIELD_AT('e', 'f', 'l', 'a', 'g', EFLAG), EW__FIELD_AT('r', 's', 0, 0, 0, RS),
+    EW__FIELD_AT('r', 't', 0, 0, 0, RT),          EW__FIELD_AT('i', 'n', 'f', 'o', 0, INFO),
+};
+
 enum ew_field ew_field_lookup(const char *s, size_t n)
 {
     return ew_field_lookup_key(ew_field_key(ew_pollutant_pack(s, n), n), s, n);

@@ -197,64 +197,38 @@ static inline uint64_t ew_field_key(uint64_t packed, size_t n)
     ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24 |              \
      (uint64_t)(e) << 32)
 
+/* The known fields by key, in a table without collisions: a key's slot is the top 4 bits of
+ * its product with EW__FIELD_MUL (found by search; ew_record.c lists the slots, and a unit
+ * test checks every name). Empty slots hold key 0 and EW_FIELD_OTHER. */
+#define EW__FIELD_MUL       0xF1E5D7F9FCAFD71Bu
+#define EW__FIELD_SLOT(key) ((size_t)(((uint64_t)(key)*EW__FIELD_MUL) >> 60))
+struct ew_field_slot {
+    uint64_t key;
+    uint8_t field;
+};
+extern const struct ew_field_slot ew_field_slots[16];
+
 /* ew_field_lookup for a key from ew_field_key; s and n are still needed for names longer
  * than 8 bytes (SampleTime). Inline: the decoder calls it for every value. */
 static inline enum ew_field ew_field_lookup_key(uint64_t key, const char *s, size_t n)
 {
-    switch (key) {
-    case EW__K('r', 't', 'd', 0, 0):
-        return EW_FIELD_RTD;
-    case EW__K('z', 's', 'r', 't', 'd'):
-        return EW_FIELD_ZSRTD;
-    case EW__K('a', 'v', 'g', 0, 0):
-        return EW_FIELD_AVG;
-    case EW__K('z', 's', 'a', 'v', 'g'):
-        return EW_FIELD_ZSAVG;
-    case EW__K('m', 'i', 'n', 0, 0):
-        return EW_FIELD_MIN;
-    case EW__K('z', 's', 'm', 'i', 'n'):
-        return EW_FIELD_ZSMIN;
-    case EW__K('m', 'a', 'x', 0, 0):
-        return EW_FIELD_MAX;
-    case EW__K('z', 's', 'm', 'a', 'x'):
-        return EW_FIELD_ZSMAX;
-    case EW__K('c', 'o', 'u', 0, 0):
-        return EW_FIELD_COU;
-    case EW__K('f', 'l', 'a', 'g', 0):
-        return EW_FIELD_FLAG;
-    case EW__K('e', 'f', 'l', 'a', 'g'):
-        return EW_FIELD_EFLAG;
-    case EW__K('r', 's', 0, 0, 0):
-        return EW_FIELD_RS;
-    case EW__K('r', 't', 0, 0, 0):
-        return EW_FIELD_RT;
-    case EW__K('i', 'n', 'f', 'o', 0):
-        return EW_FIELD_INFO;
-    case 0: /* longer than 8 bytes: only SampleTime is */
-        if (n == 10) {
-            const char *name = "sampletime";
-            for (size_t i = 0; i < n; i++)
-                if ((s[i] | 0x20) != name[i])
-                    return EW_FIELD_OTHER;
-            return EW_FIELD_SAMPLETIME;
-        }
-        return EW_FIELD_OTHER;
-    default:
-        return EW_FIELD_OTHER;
+    const struct ew_field_slot *e = &ew_field_slots[EW__FIELD_SLOT(key)];
+    if (key)
+        return e->key == key ? (enum ew_field)e->field : EW_FIELD_OTHER;
+    if (n == 10) { /* longer than 8 bytes: only SampleTime is */
+        const char *name = "sampletime";
+        for (size_t i = 0; i < n; i++)
+            if ((s[i] | 0x20) != name[i])
+                return EW_FIELD_OTHER;
+        return EW_FIELD_SAMPLETIME;
     }
+    return EW_FIELD_OTHER;
 }
 /* Canonical spelling of a known field; "" for EW_FIELD_OTHER. */
+extern const char *const ew_field_names[EW_FIELD_COUNT];
 static inline const char *ew_field_name(enum ew_field f)
 {
-    switch (f) {
-#define EW__FIELD_CASE(name, text)                                                                 \
-    case EW_FIELD_##name:                                                                          \
-        return text;
-        EW_FIELD_MAP(EW__FIELD_CASE)
-#undef EW__FIELD_CASE
-    default:
-        return "";
-    }
+    return (unsigned)f < EW_FIELD_COUNT ? ew_field_names[f] : "";
 }
 
 /* Resolves v->code (len bytes) against the pollutant table for a packet of the given medium:

@@ -1,4 +1,5 @@
 /* Unit tests: ew_record vocabularies, numbers, pollutant table lookups. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +57,20 @@ static void test_kinds_and_fields(void **state)
     assert_int_equal(ew_field_lookup("ValidNum", 8), EW_FIELD_OTHER);
     assert_int_equal(ew_field_lookup("Rtdx", 4), EW_FIELD_OTHER);
     assert_string_equal(ew_field_name(EW_FIELD_EFLAG), "EFlag");
+    /* every known field through the hashed table, as spelled, in upper case, and with one
+     * byte more: a slot that two names shared would lose one of them */
+    for (int f = EW_FIELD_OTHER + 1; f < EW_FIELD_COUNT; f++) {
+        const char *name = ew_field_name((enum ew_field)f);
+        size_t n = strlen(name);
+        char upper[16], longer[16];
+        for (size_t i = 0; i <= n; i++)
+            upper[i] = (char)toupper((unsigned char)name[i]);
+        snprintf(longer, sizeof longer, "%sx", name);
+        assert_int_equal(ew_field_lookup(name, n), f);
+        assert_int_equal(ew_field_lookup(upper, n), f);
+        assert_int_equal(ew_field_lookup(longer, n + 1), EW_FIELD_OTHER);
+    }
+    assert_int_equal(ew_field_lookup("", 0), EW_FIELD_OTHER);
 }
 
 static void test_numbers_parse(void **state)
