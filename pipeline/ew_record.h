@@ -245,9 +245,53 @@ void ew_record_apply_version(struct ew_record *rec);
  * the common short forms avoid strtod. Returns false when s is not entirely a number. */
 bool ew_parse_number(const char *s, size_t n, double *out);
 
+/* Exact powers of ten, 1e0 to 1e22: each is representable in a double. */
+extern const double ew_pow10[23];
+
+/* The value of the k (1..8) digits 0..9 in the low bytes of v, the first digit most
+ * significant: shifted so that zeros stand for leading zeros, then combined pairwise with
+ * three multiplications (the known eight-digit SWAR method). */
+static inline uint64_t ew_digits_value(uint64_t v, unsigned k)
+{
+    v <<= 8 * (8 - k);
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000FF000000FFu) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32)))) >>
+        32;
+    return v & 0xFFFFFFFFu;
+}
+
 /* ew_parse_number for text that is followed by at least 8 readable bytes (the HJ 212
- * decoder's arena guarantees it): short numbers are converted 8 digits at a time. */
-bool ew_parse_number_padded(const char *s, size_t n, double *out);
+ * decoder's arena guarantees it): short numbers are converted 8 digits at a time. Inline: the
+ * decoder calls it for every value. */
+static inline bool ew_parse_number_padded(const char *s, size_t n, double *out)
+{
+    /* the common case, at most 8 bytes after the sign, all digits but one '.', is converted
+     * in one 8-byte load: the bytes become digit values (a '.' becomes 0x1E), the one byte
+     * that is not a digit is found by the high bits of an addition, and squeezed out */
+    size_t i = s[0] == '-' || s[0] == '+';
+    size_t len = n - i;
+    if (len - 1 >= 8)
+        return ew_parse_number(s, n, out);
+    uint64_t keep = ~0ull >> (64 - 8 * len);
+    uint64_t x = (ew_load8(s + i) ^ 0x3030303030303030u) & keep;
+    uint64_t nd = ew_swar_over9(x);
+    unsigned frac = 0;
+    if (nd) {
+        unsigned dot = (unsigned)__builtin_ctzll(nd) / 8;
+        if ((nd & (nd - 1)) || (x >> (8 * dot) & 0xFF) != ('.' ^ '0') || len == 1)
+            return ew_parse_number(s, n, out);
+        uint64_t below = (1ull << (8 * dot)) - 1;
+        x = (x & below) | ((x >> 8) & ~below);
+        frac = (unsigned)len - dot - 1;
+        len--;
+    }
+    /* at most 8 digits: the integer is exact in a double, and so is the division correctly
+     * rounded (Clinger's fast path); signed conversions are the cheap ones */
+    double d = (double)(int64_t)ew_digits_value(x, (unsigned)len) / ew_pow10[frac];
+    *out = s[0] == '-' ? -d : d;
+    return true;
+}
 
 /* Writes the shortest text that reads back as exactly d (at most 24 bytes + NUL).
  * Returns the length. */
