@@ -154,15 +154,6 @@ void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium)
     ew_value_resolve_key(v, ew_pollutant_pack(v->code, len), medium);
 }
 
-void ew_value_resolve_key(struct ew_value *v, uint64_t key, enum ew_medium medium)
-{
-    const struct ew_pollutant *p = ew_pollutant_find_key(key, medium);
-    v->pollutant = p;
-    /* a 2017 or 2005 code becomes the table's own string, so equal codes are equal pointers */
-    if (p && (key == p->key || key == p->key2005))
-        v->code = p->code;
-}
-
 void ew_record_apply_version(struct ew_record *rec)
 {
     for (size_t i = 0; i < rec->nvalues; i++)

@@ -236,7 +236,14 @@ static inline const char *ew_field_name(enum ew_field f)
  * 2017 code (static), so that equal known codes have equal pointers. */
 void ew_value_resolve(struct ew_value *v, size_t len, enum ew_medium medium);
 /* The same for a code already packed with ew_pollutant_pack. */
-void ew_value_resolve_key(struct ew_value *v, uint64_t key, enum ew_medium medium);
+static inline void ew_value_resolve_key(struct ew_value *v, uint64_t key, enum ew_medium medium)
+{
+    const struct ew_pollutant *p = ew_pollutant_find_key(key, medium);
+    v->pollutant = p;
+    /* a 2017 or 2005 code becomes the table's own string, so equal codes are equal pointers */
+    if (p && (key == p->key || key == p->key2005))
+        v->code = p->code;
+}
 
 /* Sets flag_meaning on every value from its flag letter and rec->version. */
 void ew_record_apply_version(struct ew_record *rec);
