@@ -9,9 +9,9 @@
  *   crc-only     the CRC alone over the mix, to show what framing costs.
  * Packets are built with the project's own encoder, so every one is valid.
  *
- * bench_hj212 --packets N decodes exactly N typical hourly packets and prints nothing else:
- * for counting instructions (bench/count.sh), which unlike seconds do not depend on what
- * else the machine is doing.
+ * bench_hj212 --packets N [--pollutants P] decodes exactly N typical hourly packets (with P
+ * pollutants, 4 by default) and prints nothing else: for counting instructions
+ * (bench/count.sh), which unlike seconds do not depend on what else the machine is doing.
  */
 #include "ew_alloc.h"
 #include "ew_hj212.h"
@@ -108,10 +108,13 @@ int main(int argc, char **argv)
 {
     double seconds = 2.0;
     long count = -1;
+    int npol = 4;
     if (argc == 3 && !strcmp(argv[1], "--seconds"))
         seconds = atof(argv[2]);
-    if (argc == 3 && !strcmp(argv[1], "--packets"))
+    if ((argc == 3 || argc == 5) && !strcmp(argv[1], "--packets"))
         count = atol(argv[2]);
+    if (argc == 5 && !strcmp(argv[3], "--pollutants"))
+        npol = atoi(argv[4]);
 
     static const char *rtd[] = {"Rtd", "ZsRtd"};
     static const char *minute[] = {"Min", "Avg", "Max", "Cou", "ZsMin", "ZsAvg", "ZsMax"};
@@ -120,7 +123,7 @@ int main(int argc, char **argv)
 
     struct pkt typical[64];
     for (int i = 0; i < 64; i++)
-        typical[i] = build("31", "2061", 4, hour, 2, i);
+        typical[i] = build("31", "2061", npol, hour, 2, i);
 
     /* the mix: per logger, 60 real-time packets for each minute packet, and 60 minute packets
      * for each hourly one would be the clock's ratio; loggers send real-time every 30 s or so,
