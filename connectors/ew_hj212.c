@@ -746,7 +746,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     x->group = n;
     /* any odd byte before the end is an error: the first is reported */
     size_t odd = ew_bits_take(&odds), eq = ew_bits_take(&eqs);
-    for (size_t pos = start;; pos++) {
+    for (size_t pos = start;;) {
         size_t stop = ew_bits_take(&seps);
         if (stop > end)
             stop = end;
@@ -822,7 +822,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
         }
         if (stop == end)
             break;
-        pos = stop;
+        pos = stop + 1;
     }
     rec->nvalues = n;
     return 0;
