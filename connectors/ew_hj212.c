@@ -196,13 +196,12 @@ static int ew_small_uint(const char *s, size_t n)
 
 /*
  * Structural bytes. The data segment is classified once, 32 bytes at a time with AVX2 where
- * the machine has it (byte by byte elsewhere), into three bitmaps of one bit per byte: the
- * separators ';' and ',', the '=', and the bytes a field may not hold ('&' in CP, control
- * bytes anywhere). Fields are then found by counting zeros: an item ends at the next
- * separator, its key ends at the first '=' after its start. The bytes between are never
- * looked at one by one. The first two bitmaps have a bit at the segment's end as well, so a
- * search forward always stops there. (The '-' that splits a key is looked for in the key
- * itself: ew_key_dash.)
+ * the machine has it (byte by byte elsewhere), into one bitmap of one bit per byte: set for
+ * the bytes that end or split a field (';' ',' '=') and for those a field may not hold ('&'
+ * in CP, control bytes anywhere). Fields are then found by counting zeros: the decoder takes
+ * the marked bytes in order and looks only at them, never at the bytes between. The bitmap
+ * has a bit at the segment's end as well, so a search forward always stops there. (The '-'
+ * that splits a key is looked for in the key itself: ew_key_dash.)
  */
 #define EW_MASK_WORDS (EW_HJ212_MAX_DATA / 64 + 1)
 
@@ -211,80 +210,59 @@ static bool ew_is_ctrl(unsigned char c)
     return c < 0x20 || c == 0x7F;
 }
 
-struct ew_marks {
-    uint64_t sep[EW_MASK_WORDS]; /* ';' and ',' */
-    uint64_t eq[EW_MASK_WORDS];  /* '=' */
-    uint64_t odd[EW_MASK_WORDS]; /* '&' and control bytes */
-};
+static bool ew_is_marked(unsigned char c)
+{
+    return c == ';' || c == ',' || c == '=' || c == '&' || ew_is_ctrl(c);
+}
 
 /* Marks the end at bit n and clears the bits past it (they stand for the zeros after the
  * segment). */
-static void ew_marks_close(struct ew_marks *mk, size_t n)
+static void ew_marks_close(uint64_t *mk, size_t n)
 {
-    size_t w = n / 64;
-    uint64_t below = (1ull << (n % 64)) - 1, end = 1ull << (n % 64);
-    mk->sep[w] = (mk->sep[w] & below) | end;
-    mk->eq[w] = (mk->eq[w] & below) | end;
-    mk->odd[w] = (mk->odd[w] & below) | end;
+    mk[n / 64] = (mk[n / 64] & ((1ull << (n % 64)) - 1)) | 1ull << (n % 64);
 }
 
-/* Classifies the n bytes of d, which must be readable and zero for 64 bytes past n. */
-static void ew_marks_bytes(struct ew_marks *mk, const char *d, size_t n)
+/* Classifies the n bytes of d. */
+static void ew_marks_bytes(uint64_t *mk, const char *d, size_t n)
 {
-    memset(mk->sep, 0, (n / 64 + 1) * sizeof mk->sep[0]);
-    memset(mk->eq, 0, (n / 64 + 1) * sizeof mk->eq[0]);
-    memset(mk->odd, 0, (n / 64 + 1) * sizeof mk->odd[0]);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)d[i];
-        uint64_t bit = 1ull << (i % 64);
-        if (c == ';' || c == ',')
-            mk->sep[i / 64] |= bit;
-        else if (c == '=')
-            mk->eq[i / 64] |= bit;
-        else if (c == '&' || ew_is_ctrl(c))
-            mk->odd[i / 64] |= bit;
-    }
+    memset(mk, 0, (n / 64 + 1) * sizeof mk[0]);
+    for (size_t i = 0; i < n; i++)
+        if (ew_is_marked((unsigned char)d[i]))
+            mk[i / 64] |= 1ull << (i % 64);
 }
 
 #ifdef EW_CRC_AVX2
-/* The bits of one 32-byte half of a word: the separators, the '=' and the odd bytes. */
-struct ew_half {
-    uint64_t sep, eq, odd;
-};
-
-__attribute__((target("avx2"))) static inline struct ew_half ew_marks_half(const char *p)
+/* The marks of 32 bytes: ';' ',' '=' '&' DEL, and the control bytes (those equal to their
+ * minimum with 0x1F). */
+__attribute__((target("avx2"))) static inline uint32_t ew_marks_half(const char *p)
 {
     const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    const __m256i odd =
-        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('&')),
-                                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F))),
-                        _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
-    return (struct ew_half){
-        .sep = (uint32_t)_mm256_movemask_epi8(
-            _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(';')),
-                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')))),
-        .eq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('='))),
-        .odd = (uint32_t)_mm256_movemask_epi8(odd),
-    };
+    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(';')),
+                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')));
+    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, _mm256_set1_epi8('=')));
+    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, _mm256_set1_epi8('&')));
+    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F)));
+    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v));
+    return (uint32_t)_mm256_movemask_epi8(m);
 }
 
-/* ew_marks_bytes, 32 bytes at a time. */
-__attribute__((target("avx2"))) static void ew_marks_avx2(struct ew_marks *mk, const char *d,
-                                                          size_t n)
+/* ew_marks_bytes, 32 bytes at a time, for n >= 32. A last part of fewer than 32 bytes is read
+ * as the 32 bytes that end the segment, so nothing past its end is read. */
+__attribute__((target("avx2"))) static void ew_marks_avx2(uint64_t *mk, const char *d, size_t n)
 {
-    for (size_t w = 0; w <= n / 64; w++) {
-        struct ew_half lo = ew_marks_half(d + w * 64), hi = ew_marks_half(d + w * 64 + 32);
-        mk->sep[w] = lo.sep | hi.sep << 32;
-        mk->eq[w] = lo.eq | hi.eq << 32;
-        mk->odd[w] = lo.odd | hi.odd << 32;
-    }
+    size_t w = 0;
+    for (; w * 64 + 64 <= n; w++)
+        mk[w] = ew_marks_half(d + w * 64) | (uint64_t)ew_marks_half(d + w * 64 + 32) << 32;
+    size_t r = n - w * 64; /* 0..63 bytes left */
+    uint64_t last = r % 32 ? ew_marks_half(d + n - 32) >> (32 - r % 32) : 0;
+    mk[w] = r >= 32 ? ew_marks_half(d + w * 64) | last << 32 : last;
 }
 #endif
 
-static void ew_marks_scan(struct ew_marks *mk, const char *d, size_t n)
+static void ew_marks_scan(uint64_t *mk, const char *d, size_t n)
 {
 #ifdef EW_CRC_AVX2
-    if (ew_crc_avx2)
+    if (ew_crc_avx2 && n >= 32)
         ew_marks_avx2(mk, d, n);
     else
 #endif
@@ -319,21 +297,18 @@ static inline size_t ew_bits_take(struct ew_bits *it)
 
 #define EW_NONE ((size_t)-1)
 
-/* By length n of a name (9 for any longer): the bytes of an 8-byte load that belong to it,
- * and the bit that folds each of them to lower case (ew_field_key). None for n > 8. The second
- * is the first masked with 0x20 in each byte; read from its own table, it takes 74 fewer
- * instructions per hourly packet than computed. */
-static const uint64_t ew_len_keep[10] = {0,
-                                         0xFF,
-                                         0xFFFF,
-                                         0xFFFFFF,
-                                         0xFFFFFFFF,
-                                         0xFFFFFFFFFF,
-                                         0xFFFFFFFFFFFF,
-                                         0xFFFFFFFFFFFFFF,
-                                         0xFFFFFFFFFFFFFFFF,
-                                         0};
-static const uint64_t ew_len_fold[10] = {0,
+/* By length n (0..15; 16 for a name too long to take): the bytes of an 8-byte load that
+ * belong to it (all of them from 8 on, none at 16). */
+static const uint64_t ew_len_keep[17] = {
+    0,     0xFF,  0xFFFF, 0xFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFF, 0xFFFFFFFFFFFF, 0xFFFFFFFFFFFFFF,
+    ~0ull, ~0ull, ~0ull,  ~0ull,    ~0ull,      ~0ull,        ~0ull,          ~0ull,
+    0};
+
+/* By length n of a name (16 for one too long to take): the bit that folds each of its bytes
+ * in an 8-byte load to lower case (ew_field_key), none for n > 8. It is ew_len_keep masked
+ * with 0x20 in each byte; read from its own table, it takes 74 fewer instructions per hourly
+ * packet than computed. */
+static const uint64_t ew_len_fold[17] = {0,
                                          0x20,
                                          0x2020,
                                          0x202020,
@@ -341,14 +316,57 @@ static const uint64_t ew_len_fold[10] = {0,
                                          0x2020202020,
                                          0x202020202020,
                                          0x20202020202020,
-                                         0x2020202020202020,
-                                         0};
+                                         0x2020202020202020};
 
 /* The first n bytes at p packed as ew_pollutant_pack packs them (0 when n > 8). p must be
  * readable 8 bytes on (inside the record's arena it always is). */
 static inline uint64_t ew_load_packed(const char *p, size_t n)
 {
-    return ew_load8(p) & ew_len_keep[n < 9 ? n : 9];
+    return ew_load8(p) & ew_len_keep[n < 9 ? n : 16];
+}
+
+/*
+ * Value keys already resolved. A key ("a21026-Avg") maps to its code, field and pollutant
+ * entry by a pure function of its bytes and the packet's medium, and a fleet sends the same
+ * few hundred keys over and over: each thread remembers the keys it resolved, in a
+ * direct-mapped table indexed by a hash of the key. A key is remembered only when it is
+ * whole without the copy (a known field, a code the table knows), so a hit needs no NUL
+ * written into the key. Keys of up to 15 bytes; the 16th byte of a slot holds the medium
+ * plus one, so an empty slot (all zero) matches nothing.
+ */
+#define EW_MEMO_BITS 8
+#define EW_MEMO_KEY  15
+
+struct ew_memo_slot {
+    uint64_t k0, k1; /* the key's bytes, zero after its end; the medium in k1's top byte */
+    const char *code;
+    const char *field_name;
+    const struct ew_pollutant *pollutant;
+    uint8_t field;
+};
+
+static _Thread_local struct ew_memo_slot ew_memo[1u << EW_MEMO_BITS];
+static bool ew_memo_on = true;
+
+void ew_hj212_use_memo(bool on)
+{
+    ew_memo_on = on;
+}
+
+/* The n bytes at k (readable 16 bytes on) as a memo key with the medium tag. k0 is 0 when the
+ * key is longer than max (EW_MEMO_KEY, or 0 with the memo off): no slot is filled with such a
+ * key, and any other key starts with a byte that is not NUL. */
+static inline void ew_memo_key(const char *k, size_t n, size_t max, uint64_t tag, uint64_t *k0,
+                               uint64_t *k1)
+{
+    size_t i = n <= max ? n : 16;
+    *k0 = ew_load8(k) & ew_len_keep[i];
+    *k1 = (ew_load8(k + 8) & ew_len_keep[i > 8 ? i - 8 : 0]) | tag; /* any, when k0 is 0 */
+}
+
+static inline struct ew_memo_slot *ew_memo_slot(uint64_t k0, uint64_t k1)
+{
+    return &ew_memo[((k0 ^ k1) * 0x9E3779B97F4A7C15u) >> (64 - EW_MEMO_BITS)];
 }
 
 #define EW_PENDING_MAX 8
@@ -369,8 +387,8 @@ struct ew_dec {
     unsigned applied;  /* bit i: pending[i] went onto a value */
     uint64_t code_key; /* the last known code resolved, packed, and its entry */
     const struct ew_pollutant *code_entry;
-    bool orphans;       /* flag items left as values, for the last pass */
-    struct ew_marks mk; /* structural bytes */
+    bool orphans;               /* flag items left as values, for the last pass */
+    uint64_t mk[EW_MASK_WORDS]; /* structural bytes */
 };
 
 static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
@@ -415,7 +433,7 @@ static const char *const ew_hdr_names[EW_HDR_COUNT] = {
  * lower-case name made of letters exactly when s spells that name in any case. */
 static inline uint64_t ew_name_key(const char *s, size_t n)
 {
-    size_t i = n < 9 ? n : 9;
+    size_t i = n < 9 ? n : 16;
     return (ew_load8(s) & ew_len_keep[i]) | ew_len_fold[i];
 }
 
@@ -481,32 +499,32 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     char *d = x->d;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
-    struct ew_bits seps = ew_bits_at(x->mk.sep, 0), eqs = ew_bits_at(x->mk.eq, 0),
-                   odds = ew_bits_at(x->mk.odd, 0);
-    size_t pos = 0, odd = ew_bits_take(&odds), eq = ew_bits_take(&eqs);
+    struct ew_bits marks = ew_bits_at(x->mk, 0);
+    size_t pos = 0;
     /* "CP=&&" in any case; the segment is followed by 64 readable bytes */
     while (dlen - pos < 5 ||
            ((ew_load8(d + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
-        /* one field: to its ';', split at its first '=' (',' '-' '&' mean nothing here) */
-        size_t end = ew_bits_take(&seps);
-        while (end < dlen && d[end] == ',')
-            end = ew_bits_take(&seps);
-        for (; odd < end; odd = ew_bits_take(&odds))
-            if (d[odd] != '&') /* '&' is text in the header */
-                return ew_dec_bad_byte(x, odd);
+        /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text) */
+        size_t end, eq = EW_NONE;
+        while ((end = ew_bits_take(&marks)) < dlen && d[end] != ';') {
+            if (ew_is_ctrl((unsigned char)d[end]))
+                return ew_dec_bad_byte(x, end);
+            if (d[end] == '=' && eq == EW_NONE)
+                eq = end;
+        }
         if (end == dlen)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
-        d[end] = '\0';
         if (end == pos) { /* empty field ";;" */
             pos++;
             continue;
         }
-        while (eq < pos) /* '=' in the values before */
-            eq = ew_bits_take(&eqs);
-        if (eq > end)
+        if (eq == EW_NONE) {
+            d[end] = '\0';
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
+        }
+        int h = ew_hdr_lookup(d + pos, eq - pos); /* read before the NULs: see ew_dec_cp */
+        d[end] = '\0';
         d[eq] = '\0';
-        int h = ew_hdr_lookup(d + pos, eq - pos);
         if (h < 0) {
             int rc = ew_add_param(x, d + pos, d + eq + 1, pos);
             if (rc)
@@ -576,9 +594,10 @@ static bool ew_is_flag_item(const struct ew_value *v)
     return v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG;
 }
 
-static bool ew_flag_letter(const char *t)
+/* Whether the n bytes at t are one printable letter, as a -Flag value must be. */
+static bool ew_flag_letter(const char *t, size_t n)
 {
-    return t[0] > 0x20 && t[0] < 0x7F && !t[1];
+    return n == 1 && t[0] > 0x20 && t[0] < 0x7F;
 }
 
 /* Puts the flag item f (its letter and meaning, or its EFlag text) onto v when v is a value
@@ -643,7 +662,8 @@ static void ew_dec_orphans(struct ew_dec *x)
     bool any = false;
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *f = &rec->values[i];
-        if (!ew_is_flag_item(f) || (f->field == EW_FIELD_FLAG && !ew_flag_letter(f->text)))
+        if (!ew_is_flag_item(f) ||
+            (f->field == EW_FIELD_FLAG && !ew_flag_letter(f->text, strlen(f->text))))
             continue;
         for (size_t j = 0; j < rec->nvalues; j++) {
             struct ew_value *v = &rec->values[j];
@@ -724,6 +744,21 @@ static inline void ew_dec_code(struct ew_dec *x, struct ew_value *v, size_t clen
     }
 }
 
+/* The key of a value item, cut at its '-' (code at k, dash and NUL at eq): fills v's code,
+ * field name and pollutant entry and returns its field. */
+static enum ew_field ew_dec_key(struct ew_dec *x, struct ew_value *v, size_t k, size_t dash,
+                                size_t eq)
+{
+    char *d = x->d, *suffix = d + dash + 1;
+    size_t flen = eq - dash - 1;
+    d[dash] = '\0';
+    enum ew_field f = ew_field_lookup_key(ew_name_key(suffix, flen), suffix, flen);
+    v->code = d + k;
+    v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
+    ew_dec_code(x, v, dash - k);
+    return f;
+}
+
 /*
  * CP content [start, end) between "CP=&&" and the closing "&&": items separated by ';' (a
  * group: one pollutant) and ',' (its sub-fields), each "key=value". One loop over the items,
@@ -736,84 +771,111 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     struct ew_record *rec = x->rec;
     struct ew_value *const vals = rec->values;
     char *const d = x->d;
-    struct ew_bits seps = ew_bits_at(x->mk.sep, start), eqs = ew_bits_at(x->mk.eq, start),
-                   odds = ew_bits_at(x->mk.odd, start);
+    struct ew_bits marks = ew_bits_at(x->mk, start);
     const size_t max_values = x->max_values;
     const enum ew_version version = (enum ew_version)rec->version;
+    const size_t memo_max = ew_memo_on ? EW_MEMO_KEY : 0;
+    const uint64_t memo_tag = (uint64_t)(x->medium + 1) << 56; /* never 0, as in empty slots */
     size_t n = rec->nvalues;
     int rc = 0;
-    d[end] = '\0'; /* the first '&' of the closing "&&" */
+    d[end] = '\0'; /* the first '&' of the closing "&&", a marked byte */
     x->group = n;
-    /* any odd byte before the end is an error: the first is reported */
-    size_t odd = ew_bits_take(&odds), eq = ew_bits_take(&eqs);
     for (size_t pos = start;;) {
-        size_t stop = ew_bits_take(&seps);
-        if (stop > end)
-            stop = end;
-        if (odd < stop)
-            return ew_dec_bad_byte(x, odd);
+        /* the item's first '=' ends its key (later ones belong to its value); ';' ',' or the
+         * end of CP end the item; any other marked byte has no place in CP */
+        size_t eq = EW_NONE, stop = ew_bits_take(&marks);
+        if (stop < end && d[stop] == '=') {
+            eq = stop;
+            while ((stop = ew_bits_take(&marks)) < end && d[stop] == '=')
+                ;
+        }
         bool closes = stop == end || d[stop] == ';';
+        if (!closes && d[stop] != ',')
+            return ew_dec_bad_byte(x, stop);
         if (stop > pos) { /* else an empty item: it carries nothing, but ';' still ends a group */
-            /* the first '=' ends the key (later ones belong to the value); the last '-' of
-             * the key splits code and field */
-            while (eq < pos) /* '=' in the values before */
-                eq = ew_bits_take(&eqs);
-            d[stop] = '\0';
-            if (eq > stop)
+            if (eq == EW_NONE) {
+                d[stop] = '\0';
                 return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
-            d[eq] = '\0';
-            size_t dash = ew_key_dash(d, pos, eq);
-            if (dash == EW_NONE) {
-                rec->nvalues = n;
-                if ((rc = ew_dec_param(x, pos, eq, stop)))
-                    return rc;
-            } else {
+            }
+            /* The item is read before the NULs that cut it are written, where it can be: a
+             * load that takes in a byte just stored cannot be served from the store, and
+             * waits for it to reach the cache. */
+            char *val = d + eq + 1;
+            size_t vlen = stop - eq - 1;
+            uint64_t k0, k1;
+            ew_memo_key(d + pos, eq - pos, memo_max, memo_tag, &k0, &k1);
+            struct ew_memo_slot *m = ew_memo_slot(k0, k1);
+            bool known = m->k0 == k0 && m->k1 == k1;
+            size_t dash = EW_NONE;
+            if (!known) {
+                d[stop] = '\0';
+                d[eq] = '\0';
+                /* the last '-' of the key splits code and field; without one, the item is a
+                 * parameter */
+                dash = ew_key_dash(d, pos, eq);
+                if (dash == EW_NONE) {
+                    rec->nvalues = n;
+                    if ((rc = ew_dec_param(x, pos, eq, stop)))
+                        return rc;
+                    goto item_done;
+                }
                 if (dash == pos || dash + 1 == eq)
                     return ew_dec_fail(x, EW_EMALFORMED, pos,
                                        "value key needs a code and a field: ", d + pos);
-                if (n >= max_values)
-                    return ew_error_set(x->err, EW_ETOO_LONG, x->base + pos, "more than %zu values",
-                                        max_values);
-                d[dash] = '\0';
-                char *suffix = d + dash + 1, *val = d + eq + 1;
-                size_t flen = eq - dash - 1, vlen = stop - eq - 1;
-                enum ew_field f = ew_field_lookup_key(ew_name_key(suffix, flen), suffix, flen);
-                struct ew_value *v = &vals[n];
-                v->code = d + pos;
-                v->field = (uint8_t)f;
-                v->field_name = f == EW_FIELD_OTHER ? suffix : ew_field_name(f);
-                v->text = val;
-                v->eflag = NULL;
-                v->pol = x->pol;
-                v->flag = '\0';
-                v->flag_meaning = EW_FLAG_NONE;
-                v->num = 0;
-                ew_dec_code(x, v, dash - pos);
-                int64_t t;
-                if (f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val))) {
-                    v->type = EW_VT_TEXT;
-                    if (f == EW_FIELD_FLAG) {
-                        v->flag = val[0];
-                        v->flag_meaning = (uint8_t)ew_flag_meaning(version, val[0]);
-                    }
-                    rec->nvalues = n;
-                    if ((rc = ew_dec_flag(x, v, pos)))
-                        return rc;
-                } else {
-                    if (f == EW_FIELD_FLAG) /* not a flag letter: a value like any other */
-                        v->type = EW_VT_TEXT;
-                    else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
-                        v->type = EW_VT_TIME, v->num = (double)t;
-                    else
-                        v->type = vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER
-                                                                                     : EW_VT_TEXT;
-                    for (size_t i = 0; i < x->npending; i++)
-                        if (ew_flag_onto(v, &x->pending[i]))
-                            x->applied |= 1u << i;
-                    n++;
+            }
+            if (n >= max_values)
+                return ew_error_set(x->err, EW_ETOO_LONG, x->base + pos, "more than %zu values",
+                                    max_values);
+            struct ew_value *v = &vals[n];
+            enum ew_field f;
+            if (known) {
+                v->code = m->code;
+                v->field_name = m->field_name;
+                v->pollutant = m->pollutant;
+                f = (enum ew_field)m->field;
+            } else {
+                f = ew_dec_key(x, v, pos, dash, eq);
+                /* remembered when whole without the copy: a known field, a known code */
+                if (k0 && f != EW_FIELD_OTHER && v->pollutant && v->code == v->pollutant->code)
+                    *m = (struct ew_memo_slot){k0,           k1,        v->code, v->field_name,
+                                               v->pollutant, (uint8_t)f};
+            }
+            v->field = (uint8_t)f;
+            v->text = val;
+            v->eflag = NULL;
+            v->pol = x->pol;
+            v->flag = '\0';
+            v->flag_meaning = EW_FLAG_NONE;
+            v->num = 0;
+            int64_t t;
+            bool flag = f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val, vlen));
+            if (flag)
+                v->type = EW_VT_TEXT;
+            else if (f == EW_FIELD_FLAG) /* not a flag letter: a value like any other */
+                v->type = EW_VT_TEXT;
+            else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
+                v->type = EW_VT_TIME, v->num = (double)t;
+            else
+                v->type =
+                    vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
+            d[eq] = '\0';
+            d[stop] = '\0';
+            if (flag) {
+                if (f == EW_FIELD_FLAG) {
+                    v->flag = val[0];
+                    v->flag_meaning = (uint8_t)ew_flag_meaning(version, val[0]);
                 }
+                rec->nvalues = n;
+                if ((rc = ew_dec_flag(x, v, pos)))
+                    return rc;
+            } else {
+                for (size_t i = 0; i < x->npending; i++)
+                    if (ew_flag_onto(v, &x->pending[i]))
+                        x->applied |= 1u << i;
+                n++;
             }
         }
+    item_done:
         if (closes) {
             rec->nvalues = n;
             if ((rc = ew_dec_group_end(x)))
@@ -896,7 +958,9 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
      * past the segment's end, and find zeros there */
     x.d = ew_record_strndup(rec, data, dlen);
     memset(x.d + dlen, 0, 64);
-    ew_marks_scan(&x.mk, x.d, dlen);
+    /* classified from the input, which was not just written: read from the copy, the loads
+     * would wait for the copy's stores to reach the cache */
+    ew_marks_scan(x.mk, data, dlen);
 
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);

@@ -45,6 +45,10 @@ uint16_t ew_hj212_crc_legacy(const void *data, size_t len);
  * portable paths give the same answers, and tests compare the two. */
 void ew_hj212_use_simd(bool on);
 
+/* Turns the memo of resolved value keys (on by default) off or back on, for every caller: a
+ * hit gives what resolving the key again would, and tests compare the two. */
+void ew_hj212_use_memo(bool on);
+
 /* Decodes one packet of len bytes into rec (reset first). opts may be NULL for defaults.
  * Returns 0, or a negative EW_E* code with err (may be NULL) filled. rec does not keep
  * pointers into buf. Never allocates. */

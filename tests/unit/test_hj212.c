@@ -169,21 +169,23 @@ static void test_structural_bytes_in_place(void **state)
     ew_record_free(rec);
 }
 
-/* Decodes pkt with the vector paths on and off: the same record, or the same error. Returns
- * whether it decoded. */
-static bool decode_both_ways(const char *pkt, size_t n, struct ew_record *a, struct ew_record *b)
+/* Decodes pkt with a switch of the decoder (use(true), then use(false)): the same record, or
+ * the same error. Counts the answer in seen: [0] errors, [1] records. */
+static void decode_both_ways(void (*use)(bool), const char *pkt, size_t n, struct ew_record *a,
+                             struct ew_record *b, int seen[2])
 {
     struct ew_error ea = {0}, eb = {0};
-    ew_hj212_use_simd(true);
+    use(true);
     int ra = ew_hj212_decode(pkt, n, NULL, a, &ea);
-    ew_hj212_use_simd(false);
+    use(false);
     int rb = ew_hj212_decode(pkt, n, NULL, b, &eb);
-    ew_hj212_use_simd(true);
+    use(true);
     assert_int_equal(ra, rb);
+    seen[ra == 0]++;
     if (ra) {
         assert_int_equal(ea.offset, eb.offset);
         assert_string_equal(ea.detail, eb.detail);
-        return false;
+        return;
     }
     struct ew_buf pa = EW_BUF_INIT, pb = EW_BUF_INIT;
     assert_int_equal(ew_hj212_encode(a, &pa), ew_hj212_encode(b, &pb));
@@ -191,7 +193,16 @@ static bool decode_both_ways(const char *pkt, size_t n, struct ew_record *a, str
     assert_memory_equal(pa.data, pb.data, pa.len);
     ew_buf_release(&pa);
     ew_buf_release(&pb);
-    return true;
+    /* what the encoding does not show: the table entry, the field, the number */
+    assert_int_equal(a->nvalues, b->nvalues);
+    for (size_t i = 0; i < a->nvalues; i++) {
+        const struct ew_value *va = &a->values[i], *vb = &b->values[i];
+        assert_ptr_equal(va->pollutant, vb->pollutant);
+        assert_int_equal(va->field, vb->field);
+        assert_int_equal(va->type, vb->type);
+        assert_int_equal(va->flag_meaning, vb->flag_meaning);
+        assert_true(va->num == vb->num || (va->num != va->num && vb->num != vb->num));
+    }
 }
 
 /* The portable classifier and CRC agree with the AVX2 ones, on packets with structural bytes
@@ -209,7 +220,7 @@ static void test_portable_paths_agree(void **state)
                  g, g);
     strcat(base, "&&");
     srand(212);
-    int ok = 0, bad = 0;
+    int seen[2] = {0, 0};
     for (int i = 0; i < 3000; i++) {
         size_t n = strlen(base);
         memcpy(data, base, n + 1);
@@ -230,17 +241,54 @@ static void test_portable_paths_agree(void **state)
         ew_hj212_use_simd(true);
         assert_int_equal(ew_hj212_crc(data, n), want);
         size_t plen = frame(data, pkt, sizeof pkt);
-        if (decode_both_ways(pkt, plen, a, b))
-            ok++;
-        else
-            bad++;
+        decode_both_ways(ew_hj212_use_simd, pkt, plen, a, b, seen);
     }
-    assert_true(ok > 300 && bad > 300); /* both kinds of answer were compared */
+    assert_true(seen[0] > 300 && seen[1] > 300); /* both kinds of answer were compared */
     ew_record_free(a);
     ew_record_free(b);
 }
 
 /* The record keeps nothing of the caller's buffer. */
+/* The memo of value keys gives what resolving each key again gives: keys of every length
+ * around its limit, in both editions and any case, under each medium (a 2005 code means
+ * different things in water and air), with fields it does not keep (unknown ones, flags,
+ * SampleTime). Each packet is decoded twice with the memo on, so the second reads from it. */
+static void test_key_memo_agrees(void **state)
+{
+    (void)state;
+    static const char *const st[] = {"31", "32", "21", "22", "99"};
+    static const char *const keys[] = {
+        "a21026-Avg", "A21026-avg",   "a21026-ZSAVG",      "001-Rtd",          "B01-Cou",
+        "01-Rtd",     "w01018-ZsAvg", "a21026-SampleTime", "a21026-Flag",      "a21026-EFlag",
+        "a21026-Foo", "a21-026-Avg",  "a21026-ZsAvgXYZ",   "a21026-ZsAvgXYZW", "a21026-ZsAvgXYZWV",
+        "e10101-Rtd", "SB1-RS",       "a99999-Avg",        "a21026-Avg-",      "w00000-Max",
+    };
+    static const char *const vals[] = {"23.5", "N", "20240122170000", "-0.5", "x", ""};
+    struct ew_record *a = ew_record_new(), *b = ew_record_new();
+    char data[4096], pkt[4400];
+    int seen[2] = {0, 0};
+    for (size_t m = 0; m < sizeof st / sizeof st[0]; m++)
+        for (int round = 0; round < 2; round++)
+            for (size_t g = 0; g < 40; g++) {
+                int len = snprintf(data, sizeof data,
+                                   "QN=20240122170012345;ST=%s;CN=2061;MN=M1;Flag=4;CP=&&"
+                                   "DataTime=20240122170000",
+                                   st[m]);
+                for (size_t i = 0; i < 6; i++) {
+                    size_t k = (g * 7 + i * 3) % (sizeof keys / sizeof keys[0]);
+                    len += snprintf(data + len, sizeof data - (size_t)len, "%c%s=%s",
+                                    i % 3 ? ',' : ';', keys[k],
+                                    vals[(g + i) % (sizeof vals / sizeof vals[0])]);
+                }
+                snprintf(data + len, sizeof data - (size_t)len, "&&");
+                size_t plen = frame(data, pkt, sizeof pkt);
+                decode_both_ways(ew_hj212_use_memo, pkt, plen, a, b, seen);
+            }
+    assert_true(seen[1] > 100 && seen[0] > 20); /* records and errors were both compared */
+    ew_record_free(a);
+    ew_record_free(b);
+}
+
 static void test_record_outlives_input(void **state)
 {
     (void)state;
@@ -450,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_decode_example),
         cmocka_unit_test(test_structural_bytes_in_place),
         cmocka_unit_test(test_portable_paths_agree),
+        cmocka_unit_test(test_key_memo_agrees),
         cmocka_unit_test(test_record_outlives_input),
         cmocka_unit_test(test_every_truncation_rejected),
         cmocka_unit_test(test_every_byte_corruption_rejected),
