@@ -274,23 +274,26 @@ static void ew_marks_scan(uint64_t *mk, const char *d, size_t n)
  * cleared. A segment's fields are found in the order they come, so each search starts where
  * the last one stopped. */
 struct ew_bits {
-    const uint64_t *m;
-    size_t w;
+    const uint64_t *m; /* the word after cur's */
+    size_t base;       /* the bit number of cur's bit 0 */
     uint64_t cur;
 };
 
 /* The bits of m from bit `from` on. */
 static inline struct ew_bits ew_bits_at(const uint64_t *m, size_t from)
 {
-    return (struct ew_bits){m, from / 64, m[from / 64] & (~0ull << (from % 64))};
+    return (struct ew_bits){m + from / 64 + 1, from / 64 * 64,
+                            m[from / 64] & (~0ull << (from % 64))};
 }
 
 /* Takes the next set bit. One must follow (the end mark): take no further once it is taken. */
 static inline size_t ew_bits_take(struct ew_bits *it)
 {
-    while (!it->cur)
-        it->cur = it->m[++it->w];
-    size_t r = it->w * 64 + (size_t)__builtin_ctzll(it->cur);
+    while (!it->cur) {
+        it->cur = *it->m++;
+        it->base += 64;
+    }
+    size_t r = it->base + (unsigned)__builtin_ctzll(it->cur);
     it->cur &= it->cur - 1;
     return r;
 }
@@ -865,8 +868,14 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                     v->flag = val[0];
                     v->flag_meaning = (uint8_t)ew_flag_meaning(version, val[0]);
                 }
+                /* the usual place of a flag, last in its group after its values: it goes
+                 * onto them at once, and need not wait for values that follow */
+                bool onto = false;
+                if (closes && !x->npending)
+                    for (size_t i = x->group; i < n; i++)
+                        onto |= ew_flag_onto(&vals[i], v);
                 rec->nvalues = n;
-                if ((rc = ew_dec_flag(x, v, pos)))
+                if (!onto && (rc = ew_dec_flag(x, v, pos)))
                     return rc;
             } else {
                 for (size_t i = 0; i < x->npending; i++)

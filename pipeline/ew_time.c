@@ -60,20 +60,34 @@ static bool ew_digits(const char *s, size_t n, unsigned *v)
     return true;
 }
 
-/* Local (Beijing) broken-down time to epoch ms, validating every field. */
-static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
-                          unsigned ms, int64_t offset_ms, int64_t *out)
+/* Whether y-mo-d is a date of years 1..9999. */
+static bool ew_valid_date(unsigned y, unsigned mo, unsigned d)
 {
-    if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > ew_month_days((int)y, mo) ||
-        h > 23 || mi > 59 || s > 59 || ms > 999)
+    return y >= 1 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= ew_month_days((int)y, mo);
+}
+
+/* Local (Beijing) time on day `days` (from ew_days_from_civil) to epoch ms, validating the
+ * time of day. */
+static int ew_day_time_to_ms(int64_t days, unsigned h, unsigned mi, unsigned s, unsigned ms,
+                             int64_t offset_ms, int64_t *out)
+{
+    if (h > 23 || mi > 59 || s > 59 || ms > 999)
         return EW_EMALFORMED;
-    int64_t days = ew_days_from_civil((int)y, mo, d);
     int64_t t = ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000 + ms - offset_ms;
     /* keep Beijing time within years 1..9999 so that every time prints as 14 digits */
     if (!ew_time_sane(t))
         return EW_EMALFORMED;
     *out = t;
     return 0;
+}
+
+/* Local (Beijing) broken-down time to epoch ms, validating every field. */
+static int ew_local_to_ms(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
+                          unsigned ms, int64_t offset_ms, int64_t *out)
+{
+    if (!ew_valid_date(y, mo, d))
+        return EW_EMALFORMED;
+    return ew_day_time_to_ms(ew_days_from_civil((int)y, mo, d), h, mi, s, ms, offset_ms, out);
 }
 
 /* The 8 bytes at s as their digit values (first byte lowest), or false when one is not an
@@ -89,15 +103,28 @@ static bool ew_digits8(const char *s, uint64_t *v)
 
 int ew_time_parse_digits(const char *s, size_t n, int64_t *ms)
 {
-    /* YYYYMMDD and DDhhmmss, 8 digits at a time */
+    /* YYYYMMDD and DDhhmmss, 8 digits at a time. A logger's times share their date: the
+     * last valid date's day number is kept, by the 8 bytes that spelled it. */
+    static _Thread_local struct {
+        uint64_t text;
+        int64_t days;
+    } last;
     uint64_t a, b;
     unsigned milli = 0;
     if ((n != 14 && n != 17) || !ew_digits8(s, &a) || !ew_digits8(s + 6, &b) ||
         (n == 17 && !ew_digits(s + 14, 3, &milli)))
         return EW_EMALFORMED;
-    unsigned y = (unsigned)(a & 0xFF) * 100 + (unsigned)(a >> 16 & 0xFF);
-    return ew_local_to_ms(y, a >> 32 & 0xFF, a >> 48 & 0xFF, b >> 16 & 0xFF, b >> 32 & 0xFF,
-                          b >> 48 & 0xFF, milli, EW_TZ_OFFSET_MS, ms);
+    uint64_t text = ew_load8(s);
+    if (text != last.text) {
+        unsigned y = (unsigned)(a & 0xFF) * 100 + (unsigned)(a >> 16 & 0xFF);
+        unsigned mo = a >> 32 & 0xFF, d = a >> 48 & 0xFF;
+        if (!ew_valid_date(y, mo, d))
+            return EW_EMALFORMED;
+        last.days = ew_days_from_civil((int)y, mo, d);
+        last.text = text;
+    }
+    return ew_day_time_to_ms(last.days, b >> 16 & 0xFF, b >> 32 & 0xFF, b >> 48 & 0xFF, milli,
+                             EW_TZ_OFFSET_MS, ms);
 }
 
 struct ew_tm {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -81,6 +82,26 @@ static void test_iso_format_and_parse(void **state)
 }
 
 /* Every day over four centuries maps to a date and back. */
+/* Times of one day read one after another (the day number is kept by its date's digits): each
+ * equals the ISO reading of the same time, and a bad time of day is refused on a date just
+ * read. */
+static void test_digits_same_date_again(void **state)
+{
+    (void)state;
+    int64_t ms, iso;
+    for (unsigned h = 0; h < 24; h++)
+        for (unsigned mi = 0; mi < 60; mi += 7) {
+            char t[18], i[32];
+            snprintf(t, sizeof t, "20240229%02u%02u59", h, mi);
+            snprintf(i, sizeof i, "2024-02-29T%02u:%02u:59+08:00", h, mi);
+            assert_int_equal(ew_time_parse_digits(t, 14, &ms), 0);
+            assert_int_equal(ew_time_parse_iso(i, strlen(i), &iso), 0);
+            assert_int_equal(ms, iso);
+            assert_int_equal(ew_time_parse_digits("20240229240000", 14, &ms), EW_EMALFORMED);
+            assert_int_equal(ew_time_parse_digits("20230229120000", 14, &ms), EW_EMALFORMED);
+        }
+}
+
 static void test_civil_days_inverse(void **state)
 {
     (void)state;
@@ -115,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digits_14_and_17),
         cmocka_unit_test(test_digits_rejects_impossible_dates),
+        cmocka_unit_test(test_digits_same_date_again),
         cmocka_unit_test(test_iso_format_and_parse),
         cmocka_unit_test(test_civil_days_inverse),
         cmocka_unit_test(test_round_trips),
