@@ -236,7 +236,7 @@ static void ew_marks_bytes(uint64_t *mk, const char *d, size_t n)
  * bits its high nibble allows meet those of its low nibble. Class 1: control bytes (high
  * nibble 0 or 1, any low one); 2: '&' 0x26 and ',' 0x2C; 4: ';' 0x3B and '=' 0x3D; 8: DEL
  * 0x7F. Bytes from 0x80 have high nibbles with no class. */
-__attribute__((target("avx2"))) static inline uint32_t ew_marks_half(const char *p)
+__attribute__((target("avx2"))) static inline uint32_t ew_marks_half(char *dst, const char *p)
 {
     const __m256i hi_class = _mm256_setr_epi8(1, 1, 2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
                                               2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -244,33 +244,42 @@ __attribute__((target("avx2"))) static inline uint32_t ew_marks_half(const char 
                                               1, 1, 1, 1, 3, 1, 1, 1, 1, 5, 3, 5, 1, 9);
     const __m256i nib = _mm256_set1_epi8(0x0F);
     const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    _mm256_storeu_si256((__m256i *)(void *)dst, v);
     __m256i c = _mm256_and_si256(
         _mm256_shuffle_epi8(lo_class, _mm256_and_si256(v, nib)),
         _mm256_shuffle_epi8(hi_class, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
     return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
 }
 
-/* ew_marks_bytes, 32 bytes at a time, for n >= 32. A last part of fewer than 32 bytes is read
- * as the 32 bytes that end the segment, so nothing past its end is read. */
-__attribute__((target("avx2"))) static void ew_marks_avx2(uint64_t *mk, const char *d, size_t n)
+/* ew_marks_scan, 32 bytes at a time, for n >= 32. A last part of fewer than 32 bytes is read
+ * (and copied again) as the 32 bytes that end the segment, so nothing past its end is read. */
+__attribute__((target("avx2"))) static void ew_marks_avx2(uint64_t *mk, char *dst, const char *d,
+                                                          size_t n)
 {
     size_t w = 0;
     for (; w * 64 + 64 <= n; w++)
-        mk[w] = ew_marks_half(d + w * 64) | (uint64_t)ew_marks_half(d + w * 64 + 32) << 32;
+        mk[w] = ew_marks_half(dst + w * 64, d + w * 64) |
+                (uint64_t)ew_marks_half(dst + w * 64 + 32, d + w * 64 + 32) << 32;
     size_t r = n - w * 64; /* 0..63 bytes left */
-    uint64_t last = r % 32 ? ew_marks_half(d + n - 32) >> (32 - r % 32) : 0;
-    mk[w] = r >= 32 ? ew_marks_half(d + w * 64) | last << 32 : last;
+    uint64_t first = r >= 32 ? ew_marks_half(dst + w * 64, d + w * 64) : 0;
+    uint64_t last = r % 32 ? ew_marks_half(dst + n - 32, d + n - 32) >> (32 - r % 32) : 0;
+    mk[w] = r >= 32 ? first | last << 32 : last;
 }
 #endif
 
-static void ew_marks_scan(uint64_t *mk, const char *d, size_t n)
+/* Copies the n bytes at d to dst and classifies them. The classifier reads the input, not the
+ * copy: loads of bytes just stored would wait for the stores to reach the cache. */
+static void ew_marks_scan(uint64_t *mk, char *dst, const char *d, size_t n)
 {
 #ifdef EW_CRC_AVX2
-    if (ew_crc_avx2 && n >= 32)
-        ew_marks_avx2(mk, d, n);
-    else
+    if (ew_crc_avx2 && n >= 32) {
+        ew_marks_avx2(mk, dst, d, n);
+    } else
 #endif
+    {
+        memcpy(dst, d, n);
         ew_marks_bytes(mk, d, n);
+    }
     ew_marks_close(mk, n);
 }
 
@@ -969,11 +978,9 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     x.orphans = false;
     /* the arena holds the copy and 64 more bytes: the classifier and the 8-byte loads read
      * past the segment's end, and find zeros there */
-    x.d = ew_record_strndup(rec, data, dlen);
+    x.d = ew_record_alloc(rec, dlen);
     memset(x.d + dlen, 0, 64);
-    /* classified from the input, which was not just written: read from the copy, the loads
-     * would wait for the copy's stores to reach the cache */
-    ew_marks_scan(x.mk, data, dlen);
+    ew_marks_scan(x.mk, x.d, data, dlen);
 
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);

@@ -37,14 +37,21 @@ void ew_record_reset(struct ew_record *rec)
     rec->text_used = 0;
 }
 
-char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n)
+char *ew_record_alloc(struct ew_record *rec, size_t n)
 {
     if (n >= sizeof rec->text - rec->text_used)
         return NULL;
     char *dst = rec->text + rec->text_used;
-    memcpy(dst, s, n);
     dst[n] = '\0';
     rec->text_used += n + 1;
+    return dst;
+}
+
+char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n)
+{
+    char *dst = ew_record_alloc(rec, n);
+    if (dst)
+        memcpy(dst, s, n);
     return dst;
 }
 

@@ -138,6 +138,9 @@ void ew_record_free(struct ew_record *rec);
 /* Empties the record; strings previously taken from it become invalid. */
 void ew_record_reset(struct ew_record *rec);
 
+/* Takes n bytes plus a NUL (written) from the arena, for the caller to fill. Returns them, or
+ * NULL when the arena is full. */
+char *ew_record_alloc(struct ew_record *rec, size_t n);
 /* Copies n bytes plus a NUL into the arena. Returns the copy, or NULL when the arena is full. */
 char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n);
 
