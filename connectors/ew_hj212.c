@@ -344,13 +344,14 @@ static inline uint64_t ew_load_packed(const char *p, size_t n)
 /*
  * Value keys already resolved. A key ("a21026-Avg") maps to its code, field and pollutant
  * entry by a pure function of its bytes and the packet's medium, and a fleet sends the same
- * few hundred keys over and over: each thread remembers the keys it resolved, in a
- * direct-mapped table indexed by a hash of the key. A key is remembered only when it is
+ * few hundred keys over and over: each thread remembers the keys it resolved, in a table of
+ * 512 sets of two slots indexed by a hash of the key (a key new to its set takes the first
+ * slot, and the one it held moves to the second). A key is remembered only when it is
  * whole without the copy (a known field, a code the table knows), so a hit needs no NUL
  * written into the key. Keys of up to 15 bytes; the 16th byte of a slot holds the medium
  * plus one, so an empty slot (all zero) matches nothing.
  */
-#define EW_MEMO_BITS 8
+#define EW_MEMO_SETS 512
 #define EW_MEMO_KEY  15
 
 struct ew_memo_slot {
@@ -361,7 +362,7 @@ struct ew_memo_slot {
     uint8_t field;
 };
 
-static _Thread_local struct ew_memo_slot ew_memo[1u << EW_MEMO_BITS];
+static _Thread_local struct ew_memo_slot ew_memo[EW_MEMO_SETS][2];
 static bool ew_memo_on = true;
 
 void ew_hj212_use_memo(bool on)
@@ -380,10 +381,20 @@ static inline void ew_memo_key(const char *k, size_t n, size_t max, uint64_t tag
     *k1 = (ew_load8(k + 8) & ew_len_keep[i > 8 ? i - 8 : 0]) | tag; /* any, when k0 is 0 */
 }
 
-static inline struct ew_memo_slot *ew_memo_slot(uint64_t k0, uint64_t k1)
+/* The slot that holds the key, or NULL; *set is the key's set either way. */
+static inline const struct ew_memo_slot *ew_memo_find(uint64_t k0, uint64_t k1,
+                                                      struct ew_memo_slot **set)
 {
-    return &ew_memo[((k0 ^ k1) * 0x9E3779B97F4A7C15u) >> (64 - EW_MEMO_BITS)];
+    struct ew_memo_slot *s = ew_memo[((k0 ^ k1) * 0x9E3779B97F4A7C15u) >> 55];
+    *set = s;
+    if (s[0].k0 == k0 && s[0].k1 == k1)
+        return &s[0];
+    if (s[1].k0 == k0 && s[1].k1 == k1)
+        return &s[1];
+    return NULL;
 }
+
+_Static_assert(EW_MEMO_SETS == 1u << (64 - 55), "the hash's top bits index the sets");
 
 #define EW_PENDING_MAX 8
 
@@ -820,10 +831,10 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             size_t vlen = stop - eq - 1;
             uint64_t k0, k1;
             ew_memo_key(d + pos, eq - pos, memo_max, memo_tag, &k0, &k1);
-            struct ew_memo_slot *m = ew_memo_slot(k0, k1);
-            bool known = m->k0 == k0 && m->k1 == k1;
+            struct ew_memo_slot *set;
+            const struct ew_memo_slot *m = ew_memo_find(k0, k1, &set);
             size_t dash = EW_NONE;
-            if (!known) {
+            if (!m) {
                 d[stop] = '\0';
                 d[eq] = '\0';
                 /* the last '-' of the key splits code and field; without one, the item is a
@@ -844,7 +855,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                                     max_values);
             struct ew_value *v = &vals[n];
             enum ew_field f;
-            if (known) {
+            if (m) {
                 v->code = m->code;
                 v->field_name = m->field_name;
                 v->pollutant = m->pollutant;
@@ -852,9 +863,11 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             } else {
                 f = ew_dec_key(x, v, pos, dash, eq);
                 /* remembered when whole without the copy: a known field, a known code */
-                if (k0 && f != EW_FIELD_OTHER && v->pollutant && v->code == v->pollutant->code)
-                    *m = (struct ew_memo_slot){k0,           k1,        v->code, v->field_name,
-                                               v->pollutant, (uint8_t)f};
+                if (k0 && f != EW_FIELD_OTHER && v->pollutant && v->code == v->pollutant->code) {
+                    set[1] = set[0];
+                    set[0] = (struct ew_memo_slot){k0,           k1,        v->code, v->field_name,
+                                                   v->pollutant, (uint8_t)f};
+                }
             }
             v->field = (uint8_t)f;
             v->text = val;
