@@ -4,14 +4,16 @@
  * Decoding copies the data segment once into the record's text arena and cuts it in place:
  * each delimiter after a key or a value is overwritten with NUL, so every string of the record
  * is a pointer into that one copy (or into the static pollutant table). No allocation. The
- * bytes are read three times: by the CRC, by the classifier that marks structural bytes in
- * bitmaps, and by the conversions of the values; fields are found by counting zeros in the
- * bitmaps.
+ * bytes are read three times: by the CRC, by the classifier that copies them and marks the
+ * structural ones in a bitmap, and by the conversions of the values; fields are found by
+ * counting zeros in the bitmap.
  *
  * Invariant of struct ew_dec during a decode: values [0, group) belong to closed ';' groups,
  * values [group, nvalues) to the open one, and pending[] holds the open group's flags (as
  * the values they would become), each already applied to the values before it; a group's
- * flags that found no value become values of their own when it closes.
+ * flags that found no value become values of their own when it closes. (A flag that closes
+ * its group with nothing pending and finds values there goes onto them without waiting in
+ * pending[]: no value can follow it.)
  */
 #include "ew_hj212.h"
 
@@ -195,9 +197,9 @@ static int ew_small_uint(const char *s, size_t n)
 }
 
 /*
- * Structural bytes. The data segment is classified once, 32 bytes at a time with AVX2 where
- * the machine has it (byte by byte elsewhere), into one bitmap of one bit per byte: set for
- * the bytes that end or split a field (';' ',' '=') and for those a field may not hold ('&'
+ * Structural bytes. The data segment is classified once, as it is copied, 32 bytes at a time
+ * with AVX2 where the machine has it (byte by byte elsewhere), into one bitmap of one bit per byte:
+ * set for the bytes that end or split a field (';' ',' '=') and for those a field may not hold ('&'
  * in CP, control bytes anywhere). Fields are then found by counting zeros: the decoder takes
  * the marked bytes in order and looks only at them, never at the bytes between. The bitmap
  * has a bit at the segment's end as well, so a search forward always stops there. (The '-'
