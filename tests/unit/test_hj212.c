@@ -169,11 +169,15 @@ static void test_structural_bytes_in_place(void **state)
     ew_record_free(rec);
 }
 
-/* Decodes pkt with a switch of the decoder (use(true), then use(false)): the same record, or
- * the same error. Counts the answer in seen: [0] errors, [1] records. */
-static void decode_both_ways(void (*use)(bool), const char *pkt, size_t n, struct ew_record *a,
+/* Frames the data segment and decodes it with a switch of the decoder (use(true), then
+ * use(false)): the same record, or the same error. Counts the answer in seen: [0] errors,
+ * [1] records. */
+static void decode_both_ways(void (*use)(bool), const char *data, struct ew_record *a,
                              struct ew_record *b, int seen[2])
 {
+    char pkt[4400];
+    size_t n = frame(data, pkt, sizeof pkt);
+    assert_true(n < sizeof pkt);
     struct ew_error ea = {0}, eb = {0};
     use(true);
     int ra = ew_hj212_decode(pkt, n, NULL, a, &ea);
@@ -213,7 +217,7 @@ static void test_portable_paths_agree(void **state)
     struct ew_record *a = ew_record_new(), *b = ew_record_new();
     /* the structural bytes, and bytes that share a nibble with one of them */
     static const char alphabet[] = ";,=-&\x01\x7f a0.NC+6{?/\x9b\xbd\xfe\x1f ";
-    char base[4096], data[4200], pkt[4400];
+    char base[4096], data[4200];
     int len = snprintf(base, sizeof base, "%s", hourly);
     base[len - 2] = '\0'; /* groups added before the closing "&&" */
     for (int g = 0; g < 40; g++)
@@ -241,15 +245,13 @@ static void test_portable_paths_agree(void **state)
         assert_int_equal(ew_hj212_crc(data, n), want);
         ew_hj212_use_simd(true);
         assert_int_equal(ew_hj212_crc(data, n), want);
-        size_t plen = frame(data, pkt, sizeof pkt);
-        decode_both_ways(ew_hj212_use_simd, pkt, plen, a, b, seen);
+        decode_both_ways(ew_hj212_use_simd, data, a, b, seen);
     }
     assert_true(seen[0] > 300 && seen[1] > 300); /* both kinds of answer were compared */
     ew_record_free(a);
     ew_record_free(b);
 }
 
-/* The record keeps nothing of the caller's buffer. */
 /* The memo of value keys gives what resolving each key again gives: keys of every length
  * around its limit, in both editions and any case, under each medium (a 2005 code means
  * different things in water and air), with fields it does not keep (unknown ones, flags,
@@ -266,7 +268,7 @@ static void test_key_memo_agrees(void **state)
     };
     static const char *const vals[] = {"23.5", "N", "20240122170000", "-0.5", "x", ""};
     struct ew_record *a = ew_record_new(), *b = ew_record_new();
-    char data[4096], pkt[4400];
+    char data[4096];
     int seen[2] = {0, 0};
     for (size_t m = 0; m < sizeof st / sizeof st[0]; m++)
         for (int round = 0; round < 2; round++)
@@ -282,14 +284,14 @@ static void test_key_memo_agrees(void **state)
                                     vals[(g + i) % (sizeof vals / sizeof vals[0])]);
                 }
                 snprintf(data + len, sizeof data - (size_t)len, "&&");
-                size_t plen = frame(data, pkt, sizeof pkt);
-                decode_both_ways(ew_hj212_use_memo, pkt, plen, a, b, seen);
+                decode_both_ways(ew_hj212_use_memo, data, a, b, seen);
             }
     assert_true(seen[1] > 100 && seen[0] > 20); /* records and errors were both compared */
     ew_record_free(a);
     ew_record_free(b);
 }
 
+/* The record keeps nothing of the caller's buffer. */
 static void test_record_outlives_input(void **state)
 {
     (void)state;
