@@ -323,9 +323,9 @@ static const uint64_t ew_len_keep[17] = {
     0};
 
 /* By length n of a name (16 for one too long to take): the bit that folds each of its bytes
- * in an 8-byte load to lower case (ew_field_key), none for n > 8. It is ew_len_keep masked
- * with 0x20 in each byte; read from its own table, it takes 74 fewer instructions per hourly
- * packet than computed. */
+ * in an 8-byte load to lower case (ew_field_key), none for n > 8. Up to 8 it is ew_len_keep
+ * masked with 0x20 in each byte; read from its own table, it takes 74 fewer instructions per
+ * hourly packet than computed. */
 static const uint64_t ew_len_fold[17] = {0,
                                          0x20,
                                          0x2020,
