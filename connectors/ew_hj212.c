@@ -36,31 +36,19 @@
  * the usual table T per byte. The low byte of the register is discarded at every step, so the
  * state carried from byte to byte is only h = reg >> 8, and h' = H[h ^ b] with H[x] = T[x] >> 8.
  * T, and so H, is linear over GF(2). Over bytes b[0..n) from h[0] = 0xFF, that gives
- *   h[n] = H^n(b[0] ^ 0xFF) ^ H^(n-1)(b[1]) ^ ... ^ H^1(b[n-1])
- * which can be gathered in any grouping:
- *  - 8 bytes at once, by eight independent lookups instead of a chain of eight dependent ones
- *    ("slicing by 8"): h[i+8] = H^8[h[i] ^ b[i]] ^ H^7[b[i+1]] ^ ... ^ H^1[b[i+7]];
- *  - with AVX2, 32 interleaved streams: lane j gathers the bytes j, j+32, j+64... by Horner's
- *    rule, acc = H^32(acc) ^ next 32 bytes, where H^32 of every lane is two 16-entry lookups
- *    (one per nibble, as H is linear) done by one shuffle each; at the end lane j is worth
- *    H^(32-j)(acc[j]), summed by halving the lanes: y[j] = H^16(acc[j]) ^ acc[j+16], and so on.
- * The last byte goes through T itself to produce the full 16-bit value.
+ *   h[n] = H^n(b[0] ^ 0xFF) ^ H^(n-1)(b[1]) ^ ... ^ H^1(b[n-1]).
+ * And H^8 is the identity (eight rounds of this polynomial give back the byte they started
+ * from; the tests check the result against the bit-by-bit definition for every length), so a
+ * byte's weight depends only on its distance from the end modulo 8. The bytes are gathered
+ * by that distance into the 8 lanes of one 64-bit word with plain XOR, 8 or 32 bytes a step,
+ * and the lanes are weighted once at the end: 7 lookups for any length. The last byte goes
+ * through T itself to produce the full 16-bit value.
  */
 static uint16_t ew_crc_table[256];
-static uint8_t ew_crc_slice[8][256]; /* ew_crc_slice[k][x] = H^(k+1)(x) */
+static uint8_t ew_crc_pow[7][256]; /* ew_crc_pow[k][x] = H^(k+1)(x) */
 static bool ew_tables_ready;
-
 #ifdef EW_CRC_AVX2
-/* H^(2^k) of a low nibble and of a high nibble, for k = 0..5: the shuffles' tables */
-static uint8_t ew_crc_nib[6][2][16];
 static bool ew_crc_avx2;
-
-static unsigned ew_crc_h_pow(unsigned x, unsigned p)
-{
-    while (p--)
-        x = ew_crc_slice[0][x];
-    return x;
-}
 #endif
 
 static void ew_tables_init(void)
@@ -70,17 +58,12 @@ static void ew_tables_init(void)
         for (int k = 0; k < 8; k++)
             r = (r & 1) ? (uint16_t)((r >> 1) ^ 0xA001) : (uint16_t)(r >> 1);
         ew_crc_table[i] = r;
-        ew_crc_slice[0][i] = (uint8_t)(r >> 8);
+        ew_crc_pow[0][i] = (uint8_t)(r >> 8);
     }
-    for (int k = 1; k < 8; k++)
+    for (int k = 1; k < 7; k++)
         for (unsigned i = 0; i < 256; i++)
-            ew_crc_slice[k][i] = ew_crc_slice[0][ew_crc_slice[k - 1][i]];
+            ew_crc_pow[k][i] = ew_crc_pow[0][ew_crc_pow[k - 1][i]];
 #ifdef EW_CRC_AVX2
-    for (unsigned k = 0; k < 6; k++)
-        for (unsigned i = 0; i < 16; i++) {
-            ew_crc_nib[k][0][i] = (uint8_t)ew_crc_h_pow(i, 1u << k);
-            ew_crc_nib[k][1][i] = (uint8_t)ew_crc_h_pow(i << 4, 1u << k);
-        }
     ew_crc_avx2 = __builtin_cpu_supports("avx2");
 #endif
     ew_tables_ready = true;
@@ -97,44 +80,27 @@ void ew_hj212_use_simd(bool on)
 #endif
 }
 
-#ifdef EW_CRC_AVX2
-/* H^(2^k) of every byte of x. */
-__attribute__((target("avx2"))) static inline __m128i ew_crc_pow128(__m128i x, unsigned k)
+/* h from the gathered lanes: lane j holds the bytes that lie 8 - j places (modulo 8) before
+ * the end, and weighs H^(8-j); H^8, lane 0's, is the identity. */
+static unsigned ew_crc_lanes(uint64_t u)
 {
-    const __m128i nib = _mm_set1_epi8(0x0F);
-    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[k][0]);
-    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[k][1]);
-    return _mm_xor_si128(_mm_shuffle_epi8(lo, _mm_and_si128(x, nib)),
-                         _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+    const uint8_t(*w)[256] = ew_crc_pow;
+    return (unsigned)(u & 0xFF) ^ w[6][u >> 8 & 0xFF] ^ w[5][u >> 16 & 0xFF] ^
+           w[4][u >> 24 & 0xFF] ^ w[3][u >> 32 & 0xFF] ^ w[2][u >> 40 & 0xFF] ^
+           w[1][u >> 48 & 0xFF] ^ w[0][u >> 56];
 }
 
-/* h after the first 32 * blocks (blocks >= 1) bytes of p, from h = 0xFF. */
-__attribute__((target("avx2"))) static unsigned ew_crc_fold_avx2(const unsigned char *p,
-                                                                 size_t blocks)
+/* The lanes of the n bytes at p (the bytes before the last one of the input), with h[0]. */
+static uint64_t ew_crc_gather(const unsigned char *p, size_t n)
 {
-    const __m256i nib = _mm256_set1_epi8(0x0F);
-    const __m256i lo = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[5][0]));
-    const __m256i hi = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128((const __m128i *)(const void *)ew_crc_nib[5][1]));
-    __m256i acc = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)p),
-                                   _mm256_setr_epi64x(0xFF, 0, 0, 0));
-    for (size_t k = 1; k < blocks; k++) {
-        __m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(acc, nib));
-        __m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(acc, 4), nib));
-        acc = _mm256_xor_si256(_mm256_xor_si256(l, h),
-                               _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k)));
-    }
-    /* lane j is worth H^(32-j)(acc[j]): halve the lanes until one is left, worth H^1 */
-    __m128i y = _mm_xor_si128(ew_crc_pow128(_mm256_castsi256_si128(acc), 4),
-                              _mm256_extracti128_si256(acc, 1));
-    y = _mm_xor_si128(ew_crc_pow128(y, 3), _mm_srli_si128(y, 8));
-    y = _mm_xor_si128(ew_crc_pow128(y, 2), _mm_srli_si128(y, 4));
-    y = _mm_xor_si128(ew_crc_pow128(y, 1), _mm_srli_si128(y, 2));
-    y = _mm_xor_si128(ew_crc_pow128(y, 0), _mm_srli_si128(y, 1));
-    return ew_crc_slice[0][(unsigned)_mm_cvtsi128_si32(y) & 0xFF];
+    size_t r = n % 8; /* the first r bytes stand in the top r lanes */
+    uint64_t u = 0xFFull << (8 * ((8 - r) % 8));
+    for (size_t i = 0; i < r; i++)
+        u ^= (uint64_t)p[i] << (8 * (8 - r + i));
+    for (size_t i = r; i < n; i += 8)
+        u ^= ew_load8((const char *)p + i);
+    return u;
 }
-#endif
 
 uint16_t ew_hj212_crc(const void *data, size_t len)
 {
@@ -143,21 +109,7 @@ uint16_t ew_hj212_crc(const void *data, size_t len)
     if (len == 0)
         return 0xFFFF;
     const unsigned char *p = data;
-    const uint8_t(*s)[256] = ew_crc_slice;
-    size_t i = 0, last = len - 1;
-    unsigned h = 0xFF;
-#ifdef EW_CRC_AVX2
-    if (ew_crc_avx2 && last >= 64) {
-        h = ew_crc_fold_avx2(p, last / 32);
-        i = last / 32 * 32;
-    }
-#endif
-    for (; i + 8 <= last; i += 8)
-        h = s[7][h ^ p[i]] ^ s[6][p[i + 1]] ^ s[5][p[i + 2]] ^ s[4][p[i + 3]] ^ s[3][p[i + 4]] ^
-            s[2][p[i + 5]] ^ s[1][p[i + 6]] ^ s[0][p[i + 7]];
-    for (; i < last; i++)
-        h = s[0][h ^ p[i]];
-    return ew_crc_table[h ^ p[last]];
+    return ew_crc_table[ew_crc_lanes(ew_crc_gather(p, len - 1)) ^ p[len - 1]];
 }
 
 uint16_t ew_hj212_crc_legacy(const void *data, size_t len)
@@ -234,55 +186,97 @@ static void ew_marks_bytes(uint64_t *mk, const char *d, size_t n)
 }
 
 #ifdef EW_CRC_AVX2
-/* The marks of 32 bytes, by the two nibbles of each byte: a byte is marked when the class
- * bits its high nibble allows meet those of its low nibble. Class 1: control bytes (high
+/* The marks of the 32 bytes of v, by the two nibbles of each byte: a byte is marked when the
+ * class bits its high nibble allows meet those of its low nibble. Class 1: control bytes (high
  * nibble 0 or 1, any low one); 2: '&' 0x26 and ',' 0x2C; 4: ';' 0x3B and '=' 0x3D; 8: DEL
  * 0x7F. Bytes from 0x80 have high nibbles with no class. */
-__attribute__((target("avx2"))) static inline uint32_t ew_marks_half(char *dst, const char *p)
+__attribute__((target("avx2"))) static inline uint32_t ew_marks_vec(__m256i v)
 {
     const __m256i hi_class = _mm256_setr_epi8(1, 1, 2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
                                               2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256i lo_class = _mm256_setr_epi8(1, 1, 1, 1, 1, 1, 3, 1, 1, 1, 1, 5, 3, 5, 1, 9, 1, 1,
                                               1, 1, 1, 1, 3, 1, 1, 1, 1, 5, 3, 5, 1, 9);
     const __m256i nib = _mm256_set1_epi8(0x0F);
-    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    _mm256_storeu_si256((__m256i *)(void *)dst, v);
     __m256i c = _mm256_and_si256(
         _mm256_shuffle_epi8(lo_class, _mm256_and_si256(v, nib)),
         _mm256_shuffle_epi8(hi_class, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
     return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
 }
 
-/* ew_marks_scan, 32 bytes at a time, for n >= 32. A last part of fewer than 32 bytes is read
- * (and copied again) as the 32 bytes that end the segment, so nothing past its end is read. */
-__attribute__((target("avx2"))) static void ew_marks_avx2(uint64_t *mk, char *dst, const char *d,
-                                                          size_t n)
+/* Copies the 32 bytes at src to dst; returns them. */
+__attribute__((target("avx2"))) static inline __m256i ew_copy32(char *dst, const char *src)
 {
-    size_t w = 0;
-    for (; w * 64 + 64 <= n; w++)
-        mk[w] = ew_marks_half(dst + w * 64, d + w * 64) |
-                (uint64_t)ew_marks_half(dst + w * 64 + 32, d + w * 64 + 32) << 32;
-    size_t r = n - w * 64; /* 0..63 bytes left */
-    uint64_t first = r >= 32 ? ew_marks_half(dst + w * 64, d + w * 64) : 0;
-    uint64_t last = r % 32 ? ew_marks_half(dst + n - 32, d + n - 32) >> (32 - r % 32) : 0;
-    mk[w] = r >= 32 ? first | last << 32 : last;
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)src);
+    _mm256_storeu_si256((__m256i *)(void *)dst, v);
+    return v;
+}
+
+/* Sets the bits [32 * k, 32 * k + 32) of the bitmap. */
+static inline void ew_marks_put32(uint64_t *mk, size_t k, uint32_t bits)
+{
+    memcpy((char *)mk + 4 * k, &bits, 4); /* x86 only: little-endian */
+}
+
+/* The 64-bit lanes of v, XORed. */
+__attribute__((target("avx2"))) static inline uint64_t ew_xor_lanes(__m256i v)
+{
+    __m128i x = _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(x, _mm_unpackhi_epi64(x, x)));
+}
+
+/* ew_scan for n >= 33, 32 bytes at a time, in one pass: the classifier's loads serve the CRC,
+ * which XORs the blocks together. It reads the last 1 to 32 bytes as the 32 that end the
+ * segment, so nothing past its end is read. */
+__attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char *dst,
+                                                             const char *src, size_t n)
+{
+    /* 32 zeros then 32 ones: from byte r on, a mask of the top r lanes */
+    static const uint8_t top[64] = {[32] = 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF,        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF,        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                    0xFF,        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    size_t last = n - 1, blocks = last / 32;         /* the CRC takes the last byte apart */
+    __m256i acc = _mm256_setr_epi64x(0xFF, 0, 0, 0); /* h[0], with byte 0 */
+    for (size_t k = 0; k < blocks; k++) {
+        __m256i v = ew_copy32(dst + 32 * k, src + 32 * k);
+        ew_marks_put32(mk, k, ew_marks_vec(v));
+        acc = _mm256_xor_si256(acc, v);
+    }
+    size_t rest = n - 32 * blocks; /* 1 to 32 bytes */
+    __m256i v = ew_copy32(dst + n - 32, src + n - 32);
+    ew_marks_put32(mk, blocks, ew_marks_vec(v) >> (32 - rest));
+    /* the blocks' lane j lies last - j places before the end, modulo 8: turned so that it lies
+     * 8 - j places, as the r bytes after them do in the top r lanes of the 32 before the end */
+    size_t r = last % 32;
+    uint64_t u = ew_xor_lanes(acc), t = 0;
+    if (last % 8)
+        u = u >> (8 * (last % 8)) | u << (64 - 8 * (last % 8));
+    if (r)
+        t = ew_xor_lanes(
+            _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(src + last - 32)),
+                             _mm256_loadu_si256((const __m256i *)(const void *)(top + r))));
+    return ew_crc_table[ew_crc_lanes(u ^ t) ^ (unsigned char)src[last]];
 }
 #endif
 
-/* Copies the n bytes at d to dst and classifies them. The classifier reads the input, not the
- * copy: loads of bytes just stored would wait for the stores to reach the cache. */
-static void ew_marks_scan(uint64_t *mk, char *dst, const char *d, size_t n)
+/* Copies the n bytes at src to dst, classifies them, and returns their CRC. The classifier
+ * reads the input, not the copy: loads of bytes just stored would wait for the stores to reach
+ * the cache. */
+static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
 {
+    uint16_t crc;
 #ifdef EW_CRC_AVX2
-    if (ew_crc_avx2 && n >= 32) {
-        ew_marks_avx2(mk, dst, d, n);
+    if (ew_crc_avx2 && n >= 33) {
+        crc = ew_scan_avx2(mk, dst, src, n);
     } else
 #endif
     {
-        memcpy(dst, d, n);
-        ew_marks_bytes(mk, d, n);
+        memcpy(dst, src, n);
+        ew_marks_bytes(mk, src, n);
+        crc = ew_hj212_crc(src, n);
     }
     ew_marks_close(mk, n);
+    return crc;
 }
 
 /* The set bits of a bitmap, taken in order: cur is word w with the bits already taken
@@ -973,10 +967,6 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
         return ew_error_set(err, EW_ELENGTH_MISMATCH, 2,
                             "length field says %d bytes, the data segment has %zu", declared, dlen);
     uint16_t sent = (uint16_t)(hex[0] << 12 | hex[1] << 8 | hex[2] << 4 | hex[3]);
-    uint16_t want = ew_hj212_crc(data, dlen);
-    if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen)))
-        return ew_error_set(err, EW_ECRC_MISMATCH, n - 4, "CRC %04X computed, packet says %.4s",
-                            want, crc);
 
     struct ew_dec x;
     x.rec = rec;
@@ -995,7 +985,12 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
      * past the segment's end, and find zeros there */
     x.d = ew_record_alloc(rec, dlen);
     memset(x.d + dlen, 0, 64);
-    ew_marks_scan(x.mk, x.d, data, dlen);
+    uint16_t want = ew_scan(x.mk, x.d, data, dlen);
+    if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen))) {
+        ew_record_reset(rec);
+        return ew_error_set(err, EW_ECRC_MISMATCH, n - 4, "CRC %04X computed, packet says %.4s",
+                            want, crc);
+    }
 
     size_t cp = 0;
     int rc = ew_dec_header(&x, dlen, &cp);

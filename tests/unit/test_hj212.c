@@ -64,8 +64,9 @@ static void test_crc_worked_example(void **state)
     assert_int_not_equal(ew_hj212_crc_legacy(data, 101), 0x1C80);
 }
 
-/* Every length up to 300 (the tail after 32-byte blocks takes every form), then longer ones:
- * the 32-lane fold where the machine has AVX2, slicing by 8 and byte by byte otherwise. */
+/* Every length up to 300 (the bytes before the last 8-byte word take every form), then longer
+ * ones. The decoder's own pass (32 bytes a step) is checked against this function by
+ * test_portable_paths_agree. */
 static void test_crc_table_matches_reference(void **state)
 {
     (void)state;
@@ -207,6 +208,41 @@ static void decode_both_ways(void (*use)(bool), const char *data, struct ew_reco
         assert_int_equal(va->flag_meaning, vb->flag_meaning);
         assert_true(va->num == vb->num || (va->num != va->num && vb->num != vb->num));
     }
+}
+
+/* The decoder's CRC, taken in its own pass over the segment (32 bytes a step with AVX2), for
+ * every segment length up to 400: a packet framed with the bit-by-bit CRC is read, and one with
+ * a byte changed is refused, whichever path runs. */
+static void test_crc_in_decoder_every_length(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char data[512], pkt[600];
+    static const char head[] = "ST=31;CN=2011;MN=1;CP=&&Pad=";
+    for (size_t n = sizeof head + 2; n <= 400; n++) {
+        size_t pad = n - (sizeof head - 1) - 2;
+        memcpy(data, head, sizeof head - 1);
+        for (size_t i = 0; i < pad; i++)
+            data[sizeof head - 1 + i] = (char)('a' + (n + i) % 26);
+        memcpy(data + n - 2, "&&", 3);
+        int len = snprintf(pkt, sizeof pkt, "##%04zu%s%04X", n, data,
+                           crc_reference((const unsigned char *)data, n));
+        for (int simd = 0; simd < 2; simd++) {
+            ew_hj212_use_simd(simd);
+            struct ew_error err = {0};
+            assert_int_equal(ew_hj212_decode(pkt, (size_t)len, NULL, rec, &err), 0);
+            assert_int_equal(strlen(rec->params[0].text), pad);
+            assert_memory_equal(rec->params[0].text, data + sizeof head - 1, pad);
+            for (size_t at = 6; at < 6 + n - 2; at += n / 3) { /* first, middle and later bytes */
+                pkt[at] ^= 0x01;
+                assert_int_equal(ew_hj212_decode(pkt, (size_t)len, NULL, rec, &err),
+                                 EW_ECRC_MISMATCH);
+                pkt[at] ^= 0x01;
+            }
+        }
+    }
+    ew_hj212_use_simd(true);
+    ew_record_free(rec);
 }
 
 /* The portable classifier and CRC agree with the AVX2 ones, on packets with structural bytes
@@ -498,6 +534,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc_worked_example),
         cmocka_unit_test(test_crc_table_matches_reference),
+        cmocka_unit_test(test_crc_in_decoder_every_length),
         cmocka_unit_test(test_decode_example),
         cmocka_unit_test(test_structural_bytes_in_place),
         cmocka_unit_test(test_portable_paths_agree),
