@@ -279,27 +279,29 @@ static inline bool ew_parse_number_padded(const char *s, size_t n, double *out)
     /* the common case, at most 8 bytes after the sign, all digits but one '.', is converted
      * in one 8-byte load: the bytes become digit values (a '.' becomes 0x1E), the one byte
      * that is not a digit is found by the high bits of an addition, and squeezed out */
-    size_t i = s[0] == '-' || s[0] == '+';
+    unsigned c = (unsigned char)s[0];
+    size_t i = c == '-' || c == '+';
     size_t len = n - i;
     if (len - 1 >= 8)
         return ew_parse_number(s, n, out);
-    uint64_t keep = ~0ull >> (64 - 8 * len);
-    uint64_t x = (ew_load8(s + i) ^ 0x3030303030303030u) & keep;
+    uint64_t x = (ew_load8(s + i) ^ 0x3030303030303030u) & (~0ull >> (64 - 8 * len));
     uint64_t nd = ew_swar_over9(x);
-    unsigned frac = 0;
+    /* the digits are read as 8, the missing ones as zeros after them: the integer is the
+     * number times 10^e, where e is 8 less the digits before the '.' (or the end) */
+    unsigned e = 8 - (unsigned)len;
     if (nd) {
-        unsigned dot = (unsigned)__builtin_ctzll(nd) / 8;
-        if ((nd & (nd - 1)) || (x >> (8 * dot) & 0xFF) != ('.' ^ '0') || len == 1)
+        unsigned at = (unsigned)__builtin_ctzll(nd) - 7; /* the '.''s bit offset */
+        if ((nd & (nd - 1)) || (x >> at & 0xFF) != ('.' ^ '0') || len == 1)
             return ew_parse_number(s, n, out);
-        uint64_t below = (1ull << (8 * dot)) - 1;
+        uint64_t below = (nd >> 7) - 1;
         x = (x & below) | ((x >> 8) & ~below);
-        frac = (unsigned)len - dot - 1;
-        len--;
+        e = 8 - at / 8;
     }
-    /* at most 8 digits: the integer is exact in a double, and so is the division correctly
-     * rounded (Clinger's fast path); signed conversions are the cheap ones */
-    double d = (double)(int64_t)ew_digits_value(x, (unsigned)len) / ew_pow10[frac];
-    *out = s[0] == '-' ? -d : d;
+    /* at most 8 digits and 10^8: both exact in a double, so the division is correctly rounded
+     * (Clinger's fast path), and the same as that of the number and its own power of ten;
+     * signed conversions are the cheap ones */
+    double d = (double)(int64_t)ew_digits_value(x, 8) / ew_pow10[e];
+    *out = c == '-' ? -d : d;
     return true;
 }
 
