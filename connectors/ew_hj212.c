@@ -1,12 +1,14 @@
 /*
  * ew_hj212.c - HJ 212 packet decoding and encoding (see ew_hj212.h for the order of checks).
  *
- * Decoding copies the data segment once into the record's text arena and cuts it in place:
- * each delimiter after a key or a value is overwritten with NUL, so every string of the record
- * is a pointer into that one copy (or into the static pollutant table). No allocation. The
- * bytes are read three times: by the CRC, by the classifier that copies them and marks the
- * structural ones in a bitmap, and by the conversions of the values; fields are found by
- * counting zeros in the bitmap.
+ * Decoding copies the data segment once into the record's text arena, already cut: the
+ * classifier writes every byte that ends or splits a field (and every byte that has no place
+ * in one) as NUL, and marks it in a bitmap. Every string of the record is a pointer into that
+ * one copy (or into the static pollutant table). No allocation. The decoder takes the marked
+ * bytes in order by counting zeros in the bitmap, and tells them apart in the input, which
+ * keeps them; where one is text after all (a second '=' in a value; ',' '&' '=' in a header
+ * value) it goes back into the copy. The bytes are read twice more: the CRC XORs them in the
+ * classifier's pass, and the values are converted.
  *
  * Invariant of struct ew_dec during a decode: values [0, group) belong to closed ';' groups,
  * values [group, nvalues) to the open one, and pending[] holds the open group's flags (as
@@ -176,21 +178,23 @@ static void ew_marks_close(uint64_t *mk, size_t n)
     mk[n / 64] = (mk[n / 64] & ((1ull << (n % 64)) - 1)) | 1ull << (n % 64);
 }
 
-/* Classifies the n bytes of d. */
-static void ew_marks_bytes(uint64_t *mk, const char *d, size_t n)
+/* Copies the n bytes of src to dst, marked bytes as zeros, and classifies them. */
+static void ew_marks_bytes(uint64_t *mk, char *dst, const char *src, size_t n)
 {
     memset(mk, 0, (n / 64 + 1) * sizeof mk[0]);
-    for (size_t i = 0; i < n; i++)
-        if (ew_is_marked((unsigned char)d[i]))
-            mk[i / 64] |= 1ull << (i % 64);
+    for (size_t i = 0; i < n; i++) {
+        bool marked = ew_is_marked((unsigned char)src[i]);
+        dst[i] = marked ? '\0' : src[i];
+        mk[i / 64] |= (uint64_t)marked << (i % 64);
+    }
 }
 
 #ifdef EW_CRC_AVX2
-/* The marks of the 32 bytes of v, by the two nibbles of each byte: a byte is marked when the
- * class bits its high nibble allows meet those of its low nibble. Class 1: control bytes (high
- * nibble 0 or 1, any low one); 2: '&' 0x26 and ',' 0x2C; 4: ';' 0x3B and '=' 0x3D; 8: DEL
- * 0x7F. Bytes from 0x80 have high nibbles with no class. */
-__attribute__((target("avx2"))) static inline uint32_t ew_marks_vec(__m256i v)
+/* Copies the 32 bytes of v to dst, marked bytes as zeros, and returns their marks. A byte is
+ * marked when the class bits its high nibble allows meet those of its low nibble. Class 1:
+ * control bytes (high nibble 0 or 1, any low one); 2: '&' 0x26 and ',' 0x2C; 4: ';' 0x3B and
+ * '=' 0x3D; 8: DEL 0x7F. Bytes from 0x80 have high nibbles with no class. */
+__attribute__((target("avx2"))) static inline uint32_t ew_marks_vec(char *dst, __m256i v)
 {
     const __m256i hi_class = _mm256_setr_epi8(1, 1, 2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
                                               2, 4, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -200,15 +204,15 @@ __attribute__((target("avx2"))) static inline uint32_t ew_marks_vec(__m256i v)
     __m256i c = _mm256_and_si256(
         _mm256_shuffle_epi8(lo_class, _mm256_and_si256(v, nib)),
         _mm256_shuffle_epi8(hi_class, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
-    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
+    __m256i plain = _mm256_cmpeq_epi8(c, _mm256_setzero_si256());
+    _mm256_storeu_si256((__m256i *)(void *)dst, _mm256_and_si256(v, plain));
+    return ~(uint32_t)_mm256_movemask_epi8(plain);
 }
 
-/* Copies the 32 bytes at src to dst; returns them. */
-__attribute__((target("avx2"))) static inline __m256i ew_copy32(char *dst, const char *src)
+/* The 32 bytes at p. */
+__attribute__((target("avx2"))) static inline __m256i ew_load32(const char *p)
 {
-    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)src);
-    _mm256_storeu_si256((__m256i *)(void *)dst, v);
-    return v;
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
 }
 
 /* Sets the bits [32 * k, 32 * k + 32) of the bitmap. */
@@ -238,13 +242,13 @@ __attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char 
     size_t last = n - 1, blocks = last / 32;         /* the CRC takes the last byte apart */
     __m256i acc = _mm256_setr_epi64x(0xFF, 0, 0, 0); /* h[0], with byte 0 */
     for (size_t k = 0; k < blocks; k++) {
-        __m256i v = ew_copy32(dst + 32 * k, src + 32 * k);
-        ew_marks_put32(mk, k, ew_marks_vec(v));
+        __m256i v = ew_load32(src + 32 * k);
+        ew_marks_put32(mk, k, ew_marks_vec(dst + 32 * k, v));
         acc = _mm256_xor_si256(acc, v);
     }
     size_t rest = n - 32 * blocks; /* 1 to 32 bytes */
-    __m256i v = ew_copy32(dst + n - 32, src + n - 32);
-    ew_marks_put32(mk, blocks, ew_marks_vec(v) >> (32 - rest));
+    uint32_t tail = ew_marks_vec(dst + n - 32, ew_load32(src + n - 32));
+    ew_marks_put32(mk, blocks, tail >> (32 - rest));
     /* the blocks' lane j lies last - j places before the end, modulo 8: turned so that it lies
      * 8 - j places, as the r bytes after them do in the top r lanes of the 32 before the end */
     size_t r = last % 32;
@@ -253,15 +257,13 @@ __attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char 
         u = u >> (8 * (last % 8)) | u << (64 - 8 * (last % 8));
     if (r)
         t = ew_xor_lanes(
-            _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(src + last - 32)),
-                             _mm256_loadu_si256((const __m256i *)(const void *)(top + r))));
+            _mm256_and_si256(ew_load32(src + last - 32), ew_load32((const char *)top + r)));
     return ew_crc_table[ew_crc_lanes(u ^ t) ^ (unsigned char)src[last]];
 }
 #endif
 
-/* Copies the n bytes at src to dst, classifies them, and returns their CRC. The classifier
- * reads the input, not the copy: loads of bytes just stored would wait for the stores to reach
- * the cache. */
+/* Copies the n bytes at src to dst with their marked bytes as zeros, marks those, and returns
+ * the CRC. The decoder then reads the input where it needs a marked byte's value. */
 static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
 {
     uint16_t crc;
@@ -271,8 +273,7 @@ static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
     } else
 #endif
     {
-        memcpy(dst, src, n);
-        ew_marks_bytes(mk, src, n);
+        ew_marks_bytes(mk, dst, src, n);
         crc = ew_hj212_crc(src, n);
     }
     ew_marks_close(mk, n);
@@ -344,7 +345,7 @@ static inline uint64_t ew_load_packed(const char *p, size_t n)
  * 512 sets of two slots indexed by a hash of the key (a key new to its set takes the first
  * slot, and the one it held moves to the second). A key is remembered only when it is
  * whole without the copy (a known field, a code the table knows), so a hit needs no NUL
- * written into the key. Keys of up to 15 bytes; the 16th byte of a slot holds the medium
+ * written into the key at its '-'. Keys of up to 15 bytes; the 16th byte of a slot holds the medium
  * plus one, so an empty slot (all zero) matches nothing.
  */
 #define EW_MEMO_SETS 512
@@ -397,8 +398,9 @@ _Static_assert(EW_MEMO_SETS == 1u << (64 - 55), "the hash's top bits index the s
 /* Decoder state: the record, the copy of the data segment, and where it sat in the input. */
 struct ew_dec {
     struct ew_record *rec;
-    char *d;     /* data segment copy, cut in place */
-    size_t base; /* input offset of d[0] */
+    char *d;         /* data segment copy: its marked bytes are zeros, which cut it */
+    const char *src; /* the data segment as sent */
+    size_t base;     /* input offset of d[0] */
     size_t max_values;
     const char *pol; /* current PolId */
     enum ew_medium medium;
@@ -422,7 +424,7 @@ static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, 
 /* Reports the byte at off that has no place where it stands. */
 static int ew_dec_bad_byte(struct ew_dec *x, size_t off)
 {
-    unsigned char c = (unsigned char)x->d[off];
+    unsigned char c = (unsigned char)x->src[off];
     if (ew_is_ctrl(c))
         return ew_error_set(x->err, EW_EMALFORMED, x->base + off,
                             "control byte 0x%02X in the data segment", c);
@@ -520,20 +522,25 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
 {
     struct ew_record *rec = x->rec;
     char *d = x->d;
+    const char *s = x->src;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
     struct ew_bits marks = ew_bits_at(x->mk, 0);
     size_t pos = 0;
-    /* "CP=&&" in any case; the segment is followed by 64 readable bytes */
+    /* "CP=&&" in any case, in the input (the copy has zeros for its marked bytes); the
+     * segment is followed there by the 4 bytes of the CRC */
     while (dlen - pos < 5 ||
-           ((ew_load8(d + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
-        /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text) */
+           ((ew_load8(s + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
+        /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text, and
+         * go back into the copy) */
         size_t end, eq = EW_NONE;
-        while ((end = ew_bits_take(&marks)) < dlen && d[end] != ';') {
-            if (ew_is_ctrl((unsigned char)d[end]))
+        while ((end = ew_bits_take(&marks)) < dlen && s[end] != ';') {
+            if (ew_is_ctrl((unsigned char)s[end]))
                 return ew_dec_bad_byte(x, end);
-            if (d[end] == '=' && eq == EW_NONE)
+            if (s[end] == '=' && eq == EW_NONE)
                 eq = end;
+            else
+                d[end] = s[end];
         }
         if (end == dlen)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
@@ -541,13 +548,9 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
             pos++;
             continue;
         }
-        if (eq == EW_NONE) {
-            d[end] = '\0';
+        if (eq == EW_NONE)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
-        }
-        int h = ew_hdr_lookup(d + pos, eq - pos); /* read before the NULs: see ew_dec_cp */
-        d[end] = '\0';
-        d[eq] = '\0';
+        int h = ew_hdr_lookup(d + pos, eq - pos);
         if (h < 0) {
             int rc = ew_add_param(x, d + pos, d + eq + 1, pos);
             if (rc)
@@ -785,8 +788,8 @@ static enum ew_field ew_dec_key(struct ew_dec *x, struct ew_value *v, size_t k, 
 /*
  * CP content [start, end) between "CP=&&" and the closing "&&": items separated by ';' (a
  * group: one pollutant) and ',' (its sub-fields), each "key=value". One loop over the items,
- * with the count of values in a local: the NULs written into the copy are char stores, which
- * the compiler must assume reach any memory, so what lives in the structs is read again after
+ * with the count of values in a local: the byte fields of a value are char stores, which the
+ * compiler must assume reach any memory, so what lives in the structs is read again after
  * each of them.
  */
 static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
@@ -794,6 +797,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     struct ew_record *rec = x->rec;
     struct ew_value *const vals = rec->values;
     char *const d = x->d;
+    const char *const s = x->src;
     struct ew_bits marks = ew_bits_at(x->mk, start);
     const size_t max_values = x->max_values;
     const enum ew_version version = (enum ew_version)rec->version;
@@ -801,28 +805,22 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     const uint64_t memo_tag = (uint64_t)(x->medium + 1) << 56; /* never 0, as in empty slots */
     size_t n = rec->nvalues;
     int rc = 0;
-    d[end] = '\0'; /* the first '&' of the closing "&&", a marked byte */
     x->group = n;
     for (size_t pos = start;;) {
         /* the item's first '=' ends its key (later ones belong to its value); ';' ',' or the
          * end of CP end the item; any other marked byte has no place in CP */
         size_t eq = EW_NONE, stop = ew_bits_take(&marks);
-        if (stop < end && d[stop] == '=') {
+        if (stop < end && s[stop] == '=') {
             eq = stop;
-            while ((stop = ew_bits_take(&marks)) < end && d[stop] == '=')
-                ;
+            while ((stop = ew_bits_take(&marks)) < end && s[stop] == '=')
+                d[stop] = '='; /* text of the value */
         }
-        bool closes = stop == end || d[stop] == ';';
-        if (!closes && d[stop] != ',')
+        bool closes = stop == end || s[stop] == ';';
+        if (!closes && s[stop] != ',')
             return ew_dec_bad_byte(x, stop);
         if (stop > pos) { /* else an empty item: it carries nothing, but ';' still ends a group */
-            if (eq == EW_NONE) {
-                d[stop] = '\0';
+            if (eq == EW_NONE)
                 return ew_dec_fail(x, EW_EMALFORMED, pos, "CP item without '=': ", d + pos);
-            }
-            /* The item is read before the NULs that cut it are written, where it can be: a
-             * load that takes in a byte just stored cannot be served from the store, and
-             * waits for it to reach the cache. */
             char *val = d + eq + 1;
             size_t vlen = stop - eq - 1;
             uint64_t k0, k1;
@@ -831,8 +829,6 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             const struct ew_memo_slot *m = ew_memo_find(k0, k1, &set);
             size_t dash = EW_NONE;
             if (!m) {
-                d[stop] = '\0';
-                d[eq] = '\0';
                 /* the last '-' of the key splits code and field; without one, the item is a
                  * parameter */
                 dash = ew_key_dash(d, pos, eq);
@@ -883,8 +879,6 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             else
                 v->type =
                     vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
-            d[eq] = '\0';
-            d[stop] = '\0';
             if (flag) {
                 if (f == EW_FIELD_FLAG) {
                     v->flag = val[0];
@@ -984,6 +978,7 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
     /* the arena holds the copy and 64 more bytes: the classifier and the 8-byte loads read
      * past the segment's end, and find zeros there */
     x.d = ew_record_alloc(rec, dlen);
+    x.src = data;
     memset(x.d + dlen, 0, 64);
     uint16_t want = ew_scan(x.mk, x.d, data, dlen);
     if (sent != want && !(opts && opts->legacy_crc && sent == ew_hj212_crc_legacy(data, dlen))) {

@@ -108,13 +108,15 @@ static void test_structural_bytes_in_place(void **state)
     struct ew_record *rec = ew_record_new();
     struct ew_error err = {0};
     char pkt[512];
-    size_t n = frame("QN=2024-01;ST=31;CN=2011;PW=1,2&3;MN=M-1;Flag=5;CP=&&DataTime="
+    size_t n = frame("QN=2024-01;ST=31;CN=2011;PW=1,2&3;MN=M-1;X=a=b=c;Flag=5;CP=&&DataTime="
                      "20240101000000;;a21026-Rtd=-1.5,,a21026-Flag=N;;&&",
                      pkt, sizeof pkt);
     assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
     assert_string_equal(rec->qn, "2024-01");
     assert_string_equal(rec->pw, "1,2&3");
     assert_string_equal(rec->mn, "M-1");
+    assert_string_equal(rec->params[0].key, "X");
+    assert_string_equal(rec->params[0].text, "a=b=c");
     assert_int_equal(rec->nvalues, 1);
     assert_true(rec->values[0].num == -1.5);
     assert_int_equal(rec->values[0].flag, 'N');
@@ -161,6 +163,13 @@ static void test_structural_bytes_in_place(void **state)
         {"ST=31;CN=2011;PW=a&b\x02;MN=M;CP=&&a=1&&", 26, "control byte 0x02"},
         {"ST=31;CN=2011;MN=M;CP=&&a21026-Rtd=1;LongParameterName&&", 43, "CP item without '='"},
     };
+    /* the text a message quotes is the field as sent, its ',' '&' '=' included */
+    n = frame("ST=31;C,N&=;MN=M;CP=&&a=1&&", pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), EW_EMALFORMED);
+    assert_string_equal(err.detail, "bad parameter name: C,N&");
+    n = frame("ST=31;C,N&;MN=M;CP=&&a=1&&", pkt, sizeof pkt);
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), EW_EMALFORMED);
+    assert_string_equal(err.detail, "header field without '=': C,N&");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = frame(bad[i].data, pkt, sizeof pkt);
         assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), EW_EMALFORMED);
