@@ -26,7 +26,7 @@
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define EW_CRC_AVX2 1 /* compiled for AVX2 on the side, used where the CPU has it */
+#define EW_SCAN_AVX2 1 /* compiled for AVX2 on the side, used where the CPU has it */
 #endif
 
 #include <string.h>
@@ -49,8 +49,8 @@
 static uint16_t ew_crc_table[256];
 static uint8_t ew_crc_pow[7][256]; /* ew_crc_pow[k][x] = H^(k+1)(x) */
 static bool ew_tables_ready;
-#ifdef EW_CRC_AVX2
-static bool ew_crc_avx2;
+#ifdef EW_SCAN_AVX2
+static bool ew_scan_avx2_on;
 #endif
 
 static void ew_tables_init(void)
@@ -65,8 +65,8 @@ static void ew_tables_init(void)
     for (int k = 1; k < 7; k++)
         for (unsigned i = 0; i < 256; i++)
             ew_crc_pow[k][i] = ew_crc_pow[0][ew_crc_pow[k - 1][i]];
-#ifdef EW_CRC_AVX2
-    ew_crc_avx2 = __builtin_cpu_supports("avx2");
+#ifdef EW_SCAN_AVX2
+    ew_scan_avx2_on = __builtin_cpu_supports("avx2");
 #endif
     ew_tables_ready = true;
 }
@@ -75,8 +75,8 @@ void ew_hj212_use_simd(bool on)
 {
     if (!ew_tables_ready)
         ew_tables_init();
-#ifdef EW_CRC_AVX2
-    ew_crc_avx2 = on && __builtin_cpu_supports("avx2");
+#ifdef EW_SCAN_AVX2
+    ew_scan_avx2_on = on && __builtin_cpu_supports("avx2");
 #else
     (void)on;
 #endif
@@ -189,7 +189,7 @@ static void ew_marks_bytes(uint64_t *mk, char *dst, const char *src, size_t n)
     }
 }
 
-#ifdef EW_CRC_AVX2
+#ifdef EW_SCAN_AVX2
 /* Copies the 32 bytes of v to dst, marked bytes as zeros, and returns their marks. A byte is
  * marked when the class bits its high nibble allows meet those of its low nibble. Class 1:
  * control bytes (high nibble 0 or 1, any low one); 2: '&' 0x26 and ',' 0x2C; 4: ';' 0x3B and
@@ -267,8 +267,8 @@ __attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char 
 static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
 {
     uint16_t crc;
-#ifdef EW_CRC_AVX2
-    if (ew_crc_avx2 && n >= 33) {
+#ifdef EW_SCAN_AVX2
+    if (ew_scan_avx2_on && n >= 33) {
         crc = ew_scan_avx2(mk, dst, src, n);
     } else
 #endif
@@ -345,8 +345,8 @@ static inline uint64_t ew_load_packed(const char *p, size_t n)
  * 512 sets of two slots indexed by a hash of the key (a key new to its set takes the first
  * slot, and the one it held moves to the second). A key is remembered only when it is
  * whole without the copy (a known field, a code the table knows), so a hit needs no NUL
- * written into the key at its '-'. Keys of up to 15 bytes; the 16th byte of a slot holds the medium
- * plus one, so an empty slot (all zero) matches nothing.
+ * written into the key at its '-'. Keys of up to 15 bytes; the 16th byte of a slot holds the
+ * medium plus one, so an empty slot (all zero) matches nothing.
  */
 #define EW_MEMO_SETS 512
 #define EW_MEMO_KEY  15
