@@ -246,12 +246,11 @@ __attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char 
         ew_marks_put32(mk, k, ew_marks_vec(dst + 32 * k, v));
         acc = _mm256_xor_si256(acc, v);
     }
-    size_t rest = n - 32 * blocks; /* 1 to 32 bytes */
+    size_t r = last % 32; /* the CRC's bytes after the blocks; the classifier has one more */
     uint32_t tail = ew_marks_vec(dst + n - 32, ew_load32(src + n - 32));
-    ew_marks_put32(mk, blocks, tail >> (32 - rest));
+    ew_marks_put32(mk, blocks, tail >> (31 - r));
     /* the blocks' lane j lies last - j places before the end, modulo 8: turned so that it lies
      * 8 - j places, as the r bytes after them do in the top r lanes of the 32 before the end */
-    size_t r = last % 32;
     uint64_t u = ew_xor_lanes(acc), t = 0;
     if (last % 8)
         u = u >> (8 * (last % 8)) | u << (64 - 8 * (last % 8));

@@ -65,8 +65,8 @@ static void test_crc_worked_example(void **state)
 }
 
 /* Every length up to 300 (the bytes before the last 8-byte word take every form), then longer
- * ones. The decoder's own pass (32 bytes a step) is checked against this function by
- * test_portable_paths_agree. */
+ * ones. The decoder's own pass (32 bytes a step) is checked by
+ * test_crc_in_decoder_every_length. */
 static void test_crc_table_matches_reference(void **state)
 {
     (void)state;
