@@ -152,14 +152,16 @@ static int ew_small_uint(const char *s, size_t n)
 
 /*
  * Structural bytes. The data segment is classified once, as it is copied, 32 bytes at a time
- * with AVX2 where the machine has it (byte by byte elsewhere), into one bitmap of one bit per byte:
- * set for the bytes that end or split a field (';' ',' '=') and for those a field may not hold ('&'
- * in CP, control bytes anywhere). Fields are then found by counting zeros: the decoder takes
- * the marked bytes in order and looks only at them, never at the bytes between. The bitmap
- * has a bit at the segment's end as well, so a search forward always stops there. (The '-'
- * that splits a key is looked for in the key itself: ew_key_dash.)
+ * with AVX2 where the machine has it (byte by byte elsewhere), into one bitmap of one bit per byte
+ * (byte i's bit is bit i % 8 of the bitmap's byte i / 8): set for the bytes that end or split a
+ * field (';' ',' '=') and for those a field may not hold ('&' in CP, control bytes anywhere).
+ * Fields are then found by counting zeros: the decoder looks only at the marked bytes, never at
+ * the bytes between. The bitmap has a bit at the segment's end as well, so a search forward
+ * always stops there, and 8 zero bytes after that bit's, so that the 8 bytes at any bit up to
+ * it can be read as one word (ew_marks_from). (The '-' that splits a key is looked for in the
+ * key itself: ew_key_dash.)
  */
-#define EW_MASK_WORDS (EW_HJ212_MAX_DATA / 64 + 1)
+#define EW_MASK_BYTES (EW_HJ212_MAX_DATA / 8 + 9)
 
 static bool ew_is_ctrl(unsigned char c)
 {
@@ -171,21 +173,21 @@ static bool ew_is_marked(unsigned char c)
     return c == ';' || c == ',' || c == '=' || c == '&' || ew_is_ctrl(c);
 }
 
-/* Marks the end at bit n and clears the bits past it (they stand for the zeros after the
- * segment). */
-static void ew_marks_close(uint64_t *mk, size_t n)
+/* Marks the end at bit n and clears the bits past it. */
+static void ew_marks_close(uint8_t *mk, size_t n)
 {
-    mk[n / 64] = (mk[n / 64] & ((1ull << (n % 64)) - 1)) | 1ull << (n % 64);
+    mk[n / 8] = (uint8_t)((mk[n / 8] & ((1u << (n % 8)) - 1)) | 1u << (n % 8));
+    memset(mk + n / 8 + 1, 0, 8);
 }
 
 /* Copies the n bytes of src to dst, marked bytes as zeros, and classifies them. */
-static void ew_marks_bytes(uint64_t *mk, char *dst, const char *src, size_t n)
+static void ew_marks_bytes(uint8_t *mk, char *dst, const char *src, size_t n)
 {
-    memset(mk, 0, (n / 64 + 1) * sizeof mk[0]);
+    memset(mk, 0, n / 8 + 1);
     for (size_t i = 0; i < n; i++) {
         bool marked = ew_is_marked((unsigned char)src[i]);
         dst[i] = marked ? '\0' : src[i];
-        mk[i / 64] |= (uint64_t)marked << (i % 64);
+        mk[i / 8] |= (uint8_t)(marked << (i % 8));
     }
 }
 
@@ -216,9 +218,9 @@ __attribute__((target("avx2"))) static inline __m256i ew_load32(const char *p)
 }
 
 /* Sets the bits [32 * k, 32 * k + 32) of the bitmap. */
-static inline void ew_marks_put32(uint64_t *mk, size_t k, uint32_t bits)
+static inline void ew_marks_put32(uint8_t *mk, size_t k, uint32_t bits)
 {
-    memcpy((char *)mk + 4 * k, &bits, 4); /* x86 only: little-endian */
+    memcpy(mk + 4 * k, &bits, 4); /* x86 only: little-endian */
 }
 
 /* The 64-bit lanes of v, XORed. */
@@ -231,7 +233,7 @@ __attribute__((target("avx2"))) static inline uint64_t ew_xor_lanes(__m256i v)
 /* ew_scan for n >= 33, 32 bytes at a time, in one pass: the classifier's loads serve the CRC,
  * which XORs the blocks together. It reads the last 1 to 32 bytes as the 32 that end the
  * segment, so nothing past its end is read. */
-__attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char *dst,
+__attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint8_t *mk, char *dst,
                                                              const char *src, size_t n)
 {
     /* 32 zeros then 32 ones: from byte r on, a mask of the top r lanes */
@@ -263,7 +265,7 @@ __attribute__((target("avx2"))) static uint16_t ew_scan_avx2(uint64_t *mk, char 
 
 /* Copies the n bytes at src to dst with their marked bytes as zeros, marks those, and returns
  * the CRC. The decoder then reads the input where it needs a marked byte's value. */
-static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
+static uint16_t ew_scan(uint8_t *mk, char *dst, const char *src, size_t n)
 {
     uint16_t crc;
 #ifdef EW_SCAN_AVX2
@@ -279,32 +281,20 @@ static uint16_t ew_scan(uint64_t *mk, char *dst, const char *src, size_t n)
     return crc;
 }
 
-/* The set bits of a bitmap, taken in order: cur is word w with the bits already taken
- * cleared. A segment's fields are found in the order they come, so each search starts where
- * the last one stopped. */
-struct ew_bits {
-    const uint64_t *m; /* the word after cur's */
-    size_t base;       /* the bit number of cur's bit 0 */
-    uint64_t cur;
-};
-
-/* The bits of m from bit `from` on. */
-static inline struct ew_bits ew_bits_at(const uint64_t *m, size_t from)
+/* The marks of the bytes from p on (p up to the end mark's), as the low bits of one word: bit i
+ * stands for byte p + i, for i < 57. */
+static inline uint64_t ew_marks_from(const uint8_t *mk, size_t p)
 {
-    return (struct ew_bits){m + from / 64 + 1, from / 64 * 64,
-                            m[from / 64] & (~0ull << (from % 64))};
+    return ew_load8((const char *)mk + p / 8) >> (p % 8);
 }
 
-/* Takes the next set bit. One must follow (the end mark): take no further once it is taken. */
-static inline size_t ew_bits_take(struct ew_bits *it)
+/* The first marked byte from p on (p up to the end mark's). */
+static inline size_t ew_next_mark(const uint8_t *mk, size_t p)
 {
-    while (!it->cur) {
-        it->cur = *it->m++;
-        it->base += 64;
-    }
-    size_t r = it->base + (unsigned)__builtin_ctzll(it->cur);
-    it->cur &= it->cur - 1;
-    return r;
+    uint64_t w;
+    while (!(w = ew_marks_from(mk, p)))
+        p += 57;
+    return p + (unsigned)__builtin_ctzll(w);
 }
 
 #define EW_NONE ((size_t)-1)
@@ -411,8 +401,8 @@ struct ew_dec {
     unsigned applied;  /* bit i: pending[i] went onto a value */
     uint64_t code_key; /* the last known code resolved, packed, and its entry */
     const struct ew_pollutant *code_entry;
-    bool orphans;               /* flag items left as values, for the last pass */
-    uint64_t mk[EW_MASK_WORDS]; /* structural bytes */
+    bool orphans;              /* flag items left as values, for the last pass */
+    uint8_t mk[EW_MASK_BYTES]; /* structural bytes */
 };
 
 static int ew_dec_fail(struct ew_dec *x, int code, size_t off, const char *why, const char *s)
@@ -524,7 +514,6 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     const char *s = x->src;
     const char *hv[EW_HDR_COUNT] = {0};
     size_t hoff[EW_HDR_COUNT] = {0};
-    struct ew_bits marks = ew_bits_at(x->mk, 0);
     size_t pos = 0;
     /* "CP=&&" in any case, in the input (the copy has zeros for its marked bytes); the
      * segment is followed there by the 4 bytes of the CRC */
@@ -533,7 +522,8 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text, and
          * go back into the copy) */
         size_t end, eq = EW_NONE;
-        while ((end = ew_bits_take(&marks)) < dlen && s[end] != ';') {
+        for (end = ew_next_mark(x->mk, pos); end < dlen && s[end] != ';';
+             end = ew_next_mark(x->mk, end + 1)) {
             if (ew_is_ctrl((unsigned char)s[end]))
                 return ew_dec_bad_byte(x, end);
             if (s[end] == '=' && eq == EW_NONE)
@@ -797,7 +787,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     struct ew_value *const vals = rec->values;
     char *const d = x->d;
     const char *const s = x->src;
-    struct ew_bits marks = ew_bits_at(x->mk, start);
+    const uint8_t *const mk = x->mk;
     const size_t max_values = x->max_values;
     const enum ew_version version = (enum ew_version)rec->version;
     const size_t memo_max = ew_memo_on ? EW_MEMO_KEY : 0;
@@ -807,12 +797,19 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     x->group = n;
     for (size_t pos = start;;) {
         /* the item's first '=' ends its key (later ones belong to its value); ';' ',' or the
-         * end of CP end the item; any other marked byte has no place in CP */
-        size_t eq = EW_NONE, stop = ew_bits_take(&marks);
-        if (stop < end && s[stop] == '=') {
+         * end of CP end the item; any other marked byte has no place in CP. The first two
+         * marks come from one load of the bitmap; CP's end is followed by '&' in the input,
+         * so the tests for '=' need not look where it is. */
+        uint64_t w = ew_marks_from(mk, pos);
+        size_t eq = EW_NONE, stop = w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, pos);
+        if (s[stop] == '=') {
             eq = stop;
-            while ((stop = ew_bits_take(&marks)) < end && s[stop] == '=')
+            w &= w - 1;
+            stop = w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, eq + 1);
+            while (s[stop] == '=') {
                 d[stop] = '='; /* text of the value */
+                stop = ew_next_mark(mk, stop + 1);
+            }
         }
         bool closes = stop == end || s[stop] == ';';
         if (!closes && s[stop] != ',')
