@@ -29,6 +29,7 @@
 #define EW_SCAN_AVX2 1 /* compiled for AVX2 on the side, used where the CPU has it */
 #endif
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -299,6 +300,23 @@ static inline size_t ew_next_mark(const uint8_t *mk, size_t p)
 
 #define EW_NONE ((size_t)-1)
 
+/* The first marked byte from pos on, the end of a field's key as a rule: when it is the '=' of
+ * a key (in s, the input), it goes to *eq and the mark after it is returned instead. Both
+ * come from one load of the bitmap unless they lie far apart. s must hold a byte at the end
+ * mark's place that is not '='. */
+static inline size_t ew_key_end(const uint8_t *mk, const char *s, size_t pos, size_t *eq)
+{
+    uint64_t w = ew_marks_from(mk, pos);
+    size_t m = w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, pos);
+    if (s[m] != '=') {
+        *eq = EW_NONE;
+        return m;
+    }
+    *eq = m;
+    w &= w - 1;
+    return w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, m + 1);
+}
+
 /* By length n (0..15; 16 for a name too long to take): the bytes of an 8-byte load that
  * belong to it (all of them from 8 on, none at 16). */
 static const uint64_t ew_len_keep[17] = {
@@ -513,7 +531,6 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
     char *d = x->d;
     const char *s = x->src;
     const char *hv[EW_HDR_COUNT] = {0};
-    size_t hoff[EW_HDR_COUNT] = {0};
     size_t pos = 0;
     /* "CP=&&" in any case, in the input (the copy has zeros for its marked bytes); the
      * segment is followed there by the 4 bytes of the CRC */
@@ -521,8 +538,8 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
            ((ew_load8(s + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
         /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text, and
          * go back into the copy) */
-        size_t end, eq = EW_NONE;
-        for (end = ew_next_mark(x->mk, pos); end < dlen && s[end] != ';';
+        size_t eq, end;
+        for (end = ew_key_end(x->mk, s, pos, &eq); end < dlen && s[end] != ';';
              end = ew_next_mark(x->mk, end + 1)) {
             if (ew_is_ctrl((unsigned char)s[end]))
                 return ew_dec_bad_byte(x, end);
@@ -548,7 +565,6 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "duplicate field ", ew_hdr_names[h]);
         } else {
             hv[h] = d + eq + 1;
-            hoff[h] = eq + 1;
         }
         pos = end + 1;
     }
@@ -569,9 +585,12 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         const char *v = hv[numeric[i]];
         if (!v)
             continue;
-        *dst[i] = ew_small_uint(v, strlen(v));
+        size_t n = 0;
+        while (n < 6 && v[n])
+            n++;
+        *dst[i] = ew_small_uint(v, n);
         if (*dst[i] < 0 || (numeric[i] == EW_HDR_FLAG && *dst[i] > 255))
-            return ew_error_set(x->err, EW_EMALFORMED, x->base + hoff[numeric[i]],
+            return ew_error_set(x->err, EW_EMALFORMED, x->base + (size_t)(v - d),
                                 "%s is not a number from 0 to %d: %.20s", ew_hdr_names[numeric[i]],
                                 numeric[i] == EW_HDR_FLAG ? 255 : 99999, v);
     }
@@ -608,6 +627,19 @@ static bool ew_is_flag_item(const struct ew_value *v)
 {
     return v->field == EW_FIELD_FLAG || v->field == EW_FIELD_EFLAG;
 }
+
+/* Sets v's four byte fields in one store: they lie together, in this order. */
+static inline void ew_value_bytes(struct ew_value *v, enum ew_field f, enum ew_value_type type,
+                                  char flag, enum ew_flag_meaning meaning)
+{
+    const uint8_t b[4] = {(uint8_t)f, (uint8_t)type, (uint8_t)flag, (uint8_t)meaning};
+    memcpy((unsigned char *)v + offsetof(struct ew_value, field), b, sizeof b);
+}
+
+_Static_assert(offsetof(struct ew_value, type) == offsetof(struct ew_value, field) + 1 &&
+                   offsetof(struct ew_value, flag) == offsetof(struct ew_value, field) + 2 &&
+                   offsetof(struct ew_value, flag_meaning) == offsetof(struct ew_value, field) + 3,
+               "a value's byte fields lie together");
 
 /* Whether the n bytes at t are one printable letter, as a -Flag value must be. */
 static bool ew_flag_letter(const char *t, size_t n)
@@ -797,19 +829,12 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     x->group = n;
     for (size_t pos = start;;) {
         /* the item's first '=' ends its key (later ones belong to its value); ';' ',' or the
-         * end of CP end the item; any other marked byte has no place in CP. The first two
-         * marks come from one load of the bitmap; CP's end is followed by '&' in the input,
-         * so the tests for '=' need not look where it is. */
-        uint64_t w = ew_marks_from(mk, pos);
-        size_t eq = EW_NONE, stop = w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, pos);
-        if (s[stop] == '=') {
-            eq = stop;
-            w &= w - 1;
-            stop = w ? pos + (unsigned)__builtin_ctzll(w) : ew_next_mark(mk, eq + 1);
-            while (s[stop] == '=') {
-                d[stop] = '='; /* text of the value */
-                stop = ew_next_mark(mk, stop + 1);
-            }
+         * end of CP end the item; any other marked byte has no place in CP. CP's end is the
+         * first '&' of the closing "&&" in the input, so the tests for '=' may look there. */
+        size_t eq, stop = ew_key_end(mk, s, pos, &eq);
+        while (s[stop] == '=') {
+            d[stop] = '='; /* text of the value */
+            stop = ew_next_mark(mk, stop + 1);
         }
         bool closes = stop == end || s[stop] == ';';
         if (!closes && s[stop] != ',')
@@ -857,29 +882,29 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                                                    v->pollutant, (uint8_t)f};
                 }
             }
-            v->field = (uint8_t)f;
             v->text = val;
             v->eflag = NULL;
             v->pol = x->pol;
-            v->flag = '\0';
-            v->flag_meaning = EW_FLAG_NONE;
-            v->num = 0;
+            double num = 0;
             int64_t t;
+            char letter = '\0';
+            enum ew_flag_meaning meaning = EW_FLAG_NONE;
+            enum ew_value_type type = EW_VT_TEXT;
+            /* a -Flag value that is not one letter is a text value like any other */
             bool flag = f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val, vlen));
-            if (flag)
-                v->type = EW_VT_TEXT;
-            else if (f == EW_FIELD_FLAG) /* not a flag letter: a value like any other */
-                v->type = EW_VT_TEXT;
-            else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
-                v->type = EW_VT_TIME, v->num = (double)t;
-            else
-                v->type =
-                    vlen && ew_parse_number_padded(val, vlen, &v->num) ? EW_VT_NUMBER : EW_VT_TEXT;
-            if (flag) {
-                if (f == EW_FIELD_FLAG) {
-                    v->flag = val[0];
-                    v->flag_meaning = (uint8_t)ew_flag_meaning(version, val[0]);
+            if (f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG) {
+                if (flag && f == EW_FIELD_FLAG) {
+                    letter = val[0];
+                    meaning = ew_flag_meaning(version, letter);
                 }
+            } else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0) {
+                type = EW_VT_TIME, num = (double)t;
+            } else if (vlen && ew_parse_number_padded(val, vlen, &num)) {
+                type = EW_VT_NUMBER;
+            }
+            v->num = num;
+            ew_value_bytes(v, f, type, letter, meaning);
+            if (flag) {
                 /* the usual place of a flag, last in its group after its values: it goes
                  * onto them at once, and need not wait for values that follow */
                 bool onto = false;
