@@ -14,8 +14,8 @@
  * values [group, nvalues) to the open one, and pending[] holds the open group's flags (as
  * the values they would become), each already applied to the values before it; a group's
  * flags that found no value become values of their own when it closes. (A flag that closes
- * its group with nothing pending and finds values there goes onto them without waiting in
- * pending[]: no value can follow it.)
+ * its group, with nothing pending, after values that all have its code and PolId goes onto
+ * them without waiting in pending[]: no value can follow it.)
  */
 #include "ew_hj212.h"
 
@@ -641,6 +641,13 @@ _Static_assert(offsetof(struct ew_value, type) == offsetof(struct ew_value, fiel
                    offsetof(struct ew_value, flag_meaning) == offsetof(struct ew_value, field) + 3,
                "a value's byte fields lie together");
 
+/* Sets v's flag letter and its meaning, in one store. */
+static inline void ew_value_flag(struct ew_value *v, char flag, enum ew_flag_meaning meaning)
+{
+    const uint8_t b[2] = {(uint8_t)flag, (uint8_t)meaning};
+    memcpy((unsigned char *)v + offsetof(struct ew_value, flag), b, sizeof b);
+}
+
 /* Whether the n bytes at t are one printable letter, as a -Flag value must be. */
 static bool ew_flag_letter(const char *t, size_t n)
 {
@@ -657,8 +664,7 @@ static inline bool ew_flag_onto(struct ew_value *v, const struct ew_value *f)
     if (f->field == EW_FIELD_EFLAG) {
         v->eflag = f->text;
     } else {
-        v->flag = f->flag;
-        v->flag_meaning = f->flag_meaning;
+        ew_value_flag(v, f->flag, (enum ew_flag_meaning)f->flag_meaning);
     }
     return true;
 }
@@ -824,7 +830,10 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
     const enum ew_version version = (enum ew_version)rec->version;
     const size_t memo_max = ew_memo_on ? EW_MEMO_KEY : 0;
     const uint64_t memo_tag = (uint64_t)(x->medium + 1) << 56; /* never 0, as in empty slots */
-    size_t n = rec->nvalues;
+    size_t n = rec->nvalues, group = n;
+    /* the code all values of the open group share (with the PolId they share as well), NULL
+     * when there is none */
+    const char *group_code = NULL;
     int rc = 0;
     x->group = n;
     for (size_t pos = start;;) {
@@ -857,6 +866,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                     rec->nvalues = n;
                     if ((rc = ew_dec_param(x, pos, eq, stop)))
                         return rc;
+                    group_code = NULL; /* the PolId may have changed */
                     goto item_done;
                 }
                 if (dash == pos || dash + 1 == eq)
@@ -882,42 +892,50 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                                                    v->pollutant, (uint8_t)f};
                 }
             }
+            /* a -Flag value that is not one letter is a text value like any other */
+            bool flag = f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val, vlen));
+            char letter = '\0';
+            enum ew_flag_meaning meaning = EW_FLAG_NONE;
+            if (flag && f == EW_FIELD_FLAG) {
+                letter = val[0];
+                meaning = ew_flag_meaning(version, letter);
+            }
+            /* the usual place of a flag: last in its group, after values that all have its
+             * code and PolId; it goes onto them at once, and is not kept */
+            if (flag && closes && v->code == group_code && !x->npending) {
+                for (struct ew_value *u = vals + group; u < vals + n; u++)
+                    if (f == EW_FIELD_FLAG)
+                        ew_value_flag(u, letter, meaning);
+                    else
+                        u->eflag = val;
+                goto item_done;
+            }
             v->text = val;
             v->eflag = NULL;
             v->pol = x->pol;
             double num = 0;
             int64_t t;
-            char letter = '\0';
-            enum ew_flag_meaning meaning = EW_FLAG_NONE;
             enum ew_value_type type = EW_VT_TEXT;
-            /* a -Flag value that is not one letter is a text value like any other */
-            bool flag = f == EW_FIELD_EFLAG || (f == EW_FIELD_FLAG && ew_flag_letter(val, vlen));
-            if (f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG) {
-                if (flag && f == EW_FIELD_FLAG) {
-                    letter = val[0];
-                    meaning = ew_flag_meaning(version, letter);
-                }
-            } else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0) {
+            const char *shares = v->code; /* with the values a flag of its code goes onto */
+            if (f == EW_FIELD_FLAG || f == EW_FIELD_EFLAG)
+                shares = NULL; /* a -Flag value that is not a letter takes no flag */
+            else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
                 type = EW_VT_TIME, num = (double)t;
-            } else if (vlen && ew_parse_number_padded(val, vlen, &num)) {
+            else if (vlen && ew_parse_number_padded(val, vlen, &num))
                 type = EW_VT_NUMBER;
-            }
             v->num = num;
             ew_value_bytes(v, f, type, letter, meaning);
             if (flag) {
-                /* the usual place of a flag, last in its group after its values: it goes
-                 * onto them at once, and need not wait for values that follow */
-                bool onto = false;
-                if (closes && !x->npending)
-                    for (size_t i = x->group; i < n; i++)
-                        onto |= ew_flag_onto(&vals[i], v);
+                /* a flag among its values goes onto those before it now, and onto those after
+                 * it as they come (ew_dec_flag) */
                 rec->nvalues = n;
-                if (!onto && (rc = ew_dec_flag(x, v, pos)))
+                if ((rc = ew_dec_flag(x, v, pos)))
                     return rc;
             } else {
                 for (size_t i = 0; i < x->npending; i++)
                     if (ew_flag_onto(v, &x->pending[i]))
                         x->applied |= 1u << i;
+                group_code = n == group || shares == group_code ? shares : NULL;
                 n++;
             }
         }
@@ -926,7 +944,8 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
             rec->nvalues = n;
             if ((rc = ew_dec_group_end(x)))
                 return rc;
-            n = rec->nvalues;
+            group = n = rec->nvalues;
+            group_code = NULL;
         }
         if (stop == end)
             break;

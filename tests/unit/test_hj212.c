@@ -480,6 +480,38 @@ static void test_flag_limit_per_group(void **state)
     ew_record_free(rec);
 }
 
+/* A flag that closes its group goes onto the values of its code and PolId there, and only
+ * those: a group of one code takes it at once, a mixed group value by value. */
+static void test_closing_flag_goes_onto_its_code_only(void **state)
+{
+    (void)state;
+    struct ew_record *rec = ew_record_new();
+    char pkt[512];
+    size_t n = frame("ST=31;CN=2011;MN=CLOSE;CP=&&DataTime=20240101000000;"
+                     "a21026-Rtd=1,a21002-Rtd=2,a21026-Flag=D;"
+                     "a21026-Rtd=3,a21026-Flag=.5,a21026-Flag=T;"
+                     "a21026-Rtd=4,PolId=P1,a21026-Rtd=5,a21026-Flag=M;"
+                     "a21026-Rtd=6,a21026-ZsRtd=7,a21026-EFlag=E1&&",
+                     pkt, sizeof pkt);
+    struct ew_error err = {0};
+    assert_int_equal(ew_hj212_decode(pkt, n, NULL, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 8);
+    static const char texts[8][4] = {"1", "2", "3", ".5", "4", "5", "6", "7"};
+    static const char flags[8] = {'D', '\0', 'T', '\0', '\0', 'M', '\0', '\0'};
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(rec->values[i].text, texts[i]);
+        assert_int_equal(rec->values[i].flag, flags[i]);
+        assert_true((rec->values[i].eflag != NULL) == (i >= 6));
+    }
+    assert_int_equal(rec->values[0].flag_meaning, ew_flag_meaning(EW_VERSION_2005, 'D'));
+    assert_int_equal(rec->values[3].field, EW_FIELD_FLAG); /* not a letter: a text value */
+    assert_int_equal(rec->values[3].flag_meaning, EW_FLAG_NONE);
+    assert_null(rec->values[4].pol);
+    assert_string_equal(rec->values[5].pol, "P1");
+    assert_string_equal(rec->values[7].eflag, "E1");
+    ew_record_free(rec);
+}
+
 static void test_encode_round_trip_and_refusals(void **state)
 {
     (void)state;
@@ -551,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_length_limits),
         cmocka_unit_test(test_value_limit),
         cmocka_unit_test(test_flag_limit_per_group),
+        cmocka_unit_test(test_closing_flag_goes_onto_its_code_only),
         cmocka_unit_test(test_encode_round_trip_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
