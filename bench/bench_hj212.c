@@ -79,11 +79,13 @@ static struct pkt build(const char *st, const char *cn, int npol, const char *co
 static double run(const struct pkt *set, size_t n, double seconds, double *mbs, int crc_only)
 {
     struct ew_record *rec = ew_record_new();
-    size_t done = 0, bytes = 0, values = 0;
+    size_t done = 0, bytes = 0, values = 0, next = 0;
     double start = now(), elapsed;
     do {
         for (int rep = 0; rep < 1000; rep++) {
-            const struct pkt *p = &set[done % n];
+            /* round robin without a 64-bit division per packet: it took 2% of the time */
+            const struct pkt *p = &set[next];
+            next = next + 1 == n ? 0 : next + 1;
             if (crc_only) {
                 values += ew_hj212_crc(p->data + 6, p->len - 12);
             } else {
