@@ -412,7 +412,6 @@ struct ew_dec {
     const char *pol; /* current PolId */
     enum ew_medium medium;
     struct ew_error *err;
-    size_t group; /* first value of the current ';' group */
     /* the group's flags so far, as the values they stay when no value of theirs is found */
     size_t npending;
     struct ew_value pending[EW_PENDING_MAX];
@@ -669,9 +668,9 @@ static inline bool ew_flag_onto(struct ew_value *v, const struct ew_value *f)
     return true;
 }
 
-/* A -Flag or -EFlag item f: it goes onto the values of its code already seen in the group,
- * and is kept to go onto those that follow. */
-static int ew_dec_flag(struct ew_dec *x, const struct ew_value *f, size_t off)
+/* A -Flag or -EFlag item f: it goes onto the values of its code already seen in the group
+ * (which starts at value `group`), and is kept to go onto those that follow. */
+static int ew_dec_flag(struct ew_dec *x, const struct ew_value *f, size_t off, size_t group)
 {
     struct ew_record *rec = x->rec;
     if (x->npending == EW_PENDING_MAX)
@@ -679,14 +678,15 @@ static int ew_dec_flag(struct ew_dec *x, const struct ew_value *f, size_t off)
                             "more than %d flags in one ';' group", EW_PENDING_MAX);
     size_t n = x->npending++;
     x->pending[n] = *f;
-    for (size_t i = x->group; i < rec->nvalues; i++)
+    for (size_t i = group; i < rec->nvalues; i++)
         if (ew_flag_onto(&rec->values[i], f))
             x->applied |= 1u << n;
     return 0;
 }
 
-/* End of a ';' group: a flag that found no value of its code in the group stays a value of
- * its own, at the end of the group, for the last pass (ew_dec_orphans). */
+/* End of a ';' group that had flags pending: a flag that found no value of its code in the
+ * group stays a value of its own, at the end of the group, for the last pass
+ * (ew_dec_orphans). */
 static int ew_dec_group_end(struct ew_dec *x)
 {
     struct ew_record *rec = x->rec;
@@ -701,7 +701,6 @@ static int ew_dec_group_end(struct ew_dec *x)
     }
     x->npending = 0;
     x->applied = 0;
-    x->group = rec->nvalues;
     return 0;
 }
 
@@ -835,7 +834,6 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
      * when there is none */
     const char *group_code = NULL;
     int rc = 0;
-    x->group = n;
     for (size_t pos = start;;) {
         /* the item's first '=' ends its key (later ones belong to its value); ';' ',' or the
          * end of CP end the item; any other marked byte has no place in CP. CP's end is the
@@ -929,7 +927,7 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                 /* a flag among its values goes onto those before it now, and onto those after
                  * it as they come (ew_dec_flag) */
                 rec->nvalues = n;
-                if ((rc = ew_dec_flag(x, v, pos)))
+                if ((rc = ew_dec_flag(x, v, pos, group)))
                     return rc;
             } else {
                 for (size_t i = 0; i < x->npending; i++)
@@ -941,10 +939,13 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
         }
     item_done:
         if (closes) {
-            rec->nvalues = n;
-            if ((rc = ew_dec_group_end(x)))
-                return rc;
-            group = n = rec->nvalues;
+            if (x->npending) {
+                rec->nvalues = n;
+                if ((rc = ew_dec_group_end(x)))
+                    return rc;
+                n = rec->nvalues;
+            }
+            group = n;
             group_code = NULL;
         }
         if (stop == end)
