@@ -978,7 +978,8 @@ int ew_hj212_decode(const void *buf, size_t len, const struct ew_hj212_opts *opt
                             EW_HJ212_FRAME + max_data);
     if (n < 2 || p[0] != '#' || p[1] != '#')
         return ew_error_set(err, EW_EMALFORMED, 0, "packet does not start with ##");
-    int declared = n >= 6 ? ew_small_uint(p + 2, 4) : -1;
+    uint64_t digits = n >= 6 ? ew_load4(p + 2) ^ 0x30303030u : ~0ull; /* as digit values */
+    int declared = ew_swar_over9(digits) ? -1 : (int)ew_digits_value(digits, 4);
     if (declared < 0)
         return ew_error_set(err, EW_EMALFORMED, 2, "length field is not 4 decimal digits");
     if ((size_t)declared > max_data)
