@@ -85,7 +85,7 @@ static void *ew_arg(uint64_t ticket, bool last_of_event)
 static void ew_on_written(void *ctx, redisReply *reply, void *arg)
 {
     struct ew_daemon *d = ctx;
-    if (reply->type == REDIS_REPLY_ERROR) /* counted; sending it again would not help */
+    if (reply->type == REDIS_REPLY_ERROR) /* refused for what it is: it would be again */
         ew_log(EW_LOG_ERROR, "redis", "command refused: %.*s", (int)reply->len, reply->str);
     uintptr_t a = (uintptr_t)arg;
     if (a & 1)
@@ -705,6 +705,11 @@ static int ew_on_http(void *ctx, const char *path, struct ew_buf *b, const char 
                (double)rs->reconnects);
     ew_metric1(b, "ecowarn_redis_timeouts_total", "counter", "replies later than the timeout",
                (double)rs->timeouts);
+    ew_metric1(b, "ecowarn_redis_errors_total", "counter", "commands refused, not sent again",
+               (double)rs->errors);
+    ew_metric1(b, "ecowarn_redis_refusals_total", "counter",
+               "refusals for now (loading, busy, out of memory...): sent again",
+               (double)rs->refusals);
     ew_metric1(b, "ecowarn_buffered_events", "gauge", "alert events not yet safe in Redis",
                (double)d->events_pending);
     ew_metric1(b, "ecowarn_consumer_lag", "gauge", "messages behind the high watermarks",

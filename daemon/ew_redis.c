@@ -37,6 +37,7 @@ struct ew_redis {
     void *ctx;
     redisAsyncContext *ac;
     bool connected, closing;
+    bool refused; /* the last connection was closed on a refusal for now (ew_redis_not_now) */
     double connect_started;
     struct ew_rcmd *q; /* ring */
     size_t cap, head, n, sent;
@@ -63,13 +64,49 @@ static void ew_redis_flush(struct ew_redis *r)
     }
 }
 
+/* Whether an error reply says that the server cannot take commands now, rather than that the
+ * command is wrong: it is loading its data, running a script, a replica or a cluster in change,
+ * out of memory, unable to persist, or waiting for a password. Such a command was not run;
+ * dropped as a wrong one is, its alert event would be lost. */
+static bool ew_redis_not_now(const redisReply *rep)
+{
+    static const char *const codes[] = {"LOADING",     "BUSY",     "MASTERDOWN", "TRYAGAIN",
+                                        "CLUSTERDOWN", "READONLY", "OOM",        "MISCONF",
+                                        "NOREPLICAS",  "NOAUTH"};
+    size_t n = 0; /* the first word: the error's code ("BUSYGROUP" is not "BUSY") */
+    while (n < rep->len && rep->str[n] != ' ')
+        n++;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strlen(codes[i]) == n && !memcmp(rep->str, codes[i], n))
+            return true;
+    return false;
+}
+
 static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     struct ew_redis *r = priv;
     redisReply *rep = reply;
-    if (!rep || !r->sent) /* the connection is going: the command stays queued */
+    if (!rep || !r->sent || !r->connected) /* the connection is going: the command stays queued */
         return;
+    if (rep->type == REDIS_REPLY_ERROR && ew_redis_not_now(rep)) {
+        /* not run, and the commands written after it may not have been either: the connection
+         * is closed (freed once this callback returns; on_disconnect follows), and all of them
+         * are sent again on the next one, after the backoff, which keeps doubling while the
+         * server refuses */
+        r->stats.refusals++;
+        if (!r->refused)
+            ew_log(EW_LOG_WARN, r->name, "refused for now: %.*s; sending again later",
+                   (int)rep->len, rep->str);
+        r->refused = true;
+        r->connected = false;
+        redisAsyncFree(ac);
+        return;
+    }
+    if (r->refused) {
+        ew_log(EW_LOG_INFO, r->name, "commands taken again");
+        r->refused = false;
+        r->backoff = 0.05;
+    }
     struct ew_rcmd c = *ew_q_at(r, 0);
     r->head = (r->head + 1) % r->cap;
     r->n--;
@@ -119,7 +156,8 @@ static void ew_redis_on_connect(const redisAsyncContext *ac, int status)
     ew_log(EW_LOG_INFO, r->name, "connected to %s%s%d", r->host, r->unix_socket ? "" : ":",
            r->unix_socket ? r->db : r->port);
     r->connected = true;
-    r->backoff = 0.05;
+    if (!r->refused) /* else once a command is taken */
+        r->backoff = 0.05;
     if (r->db) {
         char db[16];
         snprintf(db, sizeof db, "%d", r->db);

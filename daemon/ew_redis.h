@@ -16,12 +16,16 @@
 
 struct ew_redis;
 
-/* A command's reply, error replies included (counted; a refused command is not sent again:
- * it would be refused again). arg is the command's own. */
+/* A command's reply, error replies included (counted; a command refused for what it is is not
+ * sent again: it would be refused again). A refusal that says the server cannot take commands
+ * now (LOADING, BUSY, OOM, READONLY, MISCONF, NOAUTH and the like) never comes here: it closes
+ * the connection like a lost one, and the command is sent again on the next (counted as
+ * refusals). arg is the command's own. */
 typedef void (*ew_redis_reply_fn)(void *ctx, redisReply *reply, void *arg);
 
 struct ew_redis_stats {
     uint64_t commands, replies, errors, timeouts, reconnects;
+    uint64_t refusals;           /* replies that the server cannot take commands now: sent again */
     double latency_sum;          /* seconds, from send to reply */
     uint64_t latency_buckets[8]; /* <= 1, 2, 5, 10, 50, 100, 500 ms, more */
 };

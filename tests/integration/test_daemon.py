@@ -271,17 +271,28 @@ def test_clean_shutdown_commits_and_checkpoints(kafka, redis, daemons, tmp):
     assert d2.stop() == 0
 
 
+def fired_sites(kafka, daemons, server, prefix, n):
+    """A daemon on the given Redis, with n sites registered whose 10:00 values fired and are
+    safe in Redis."""
+    d = daemons(kafka, redis_port=server.port)
+    d.wait_healthy()
+    mns = [f"{prefix}{i}" for i in range(n)]
+    register(kafka, d, *mns)
+    kafka.produce([(kafka.hj, hourly_packet(mn, hour(10), 50)) for mn in mns])
+    d.wait_consumed(kafka.hj, len(mns))
+    d.wait_settled()
+    return d, mns
+
+
+def resolved_sites(events):
+    return {e["mn"] for e in events if e["rule"] == "over-limit" and e["event"] == "resolved"}
+
+
 def test_redis_away_and_back(kafka, tmp, daemons):
     server = RedisServer(tmp, persist=True)
     redis = Redis(server.port)
     try:
-        d = daemons(kafka, redis_port=server.port)
-        d.wait_healthy()
-        mns = [f"MN-W{i}" for i in range(8)]
-        register(kafka, d, *mns)
-        kafka.produce([(kafka.hj, hourly_packet(mn, hour(10), 50)) for mn in mns])
-        d.wait_consumed(kafka.hj, len(mns))
-        d.wait_settled()
+        d, mns = fired_sites(kafka, daemons, server, "MN-W", 8)
         before = len(redis.events())
         server.stop()
         wait_for("health to report Redis gone", lambda: d.get("/health")[0] == 503)
@@ -292,9 +303,7 @@ def test_redis_away_and_back(kafka, tmp, daemons):
         d.wait_settled(timeout=40)
         events = Redis(server.port).events()
         # nothing lost: every site resolved at 11:00; duplicates only as the same event again
-        resolved = {e["mn"] for e in events
-                    if e["rule"] == "over-limit" and e["event"] == "resolved"}
-        assert resolved == set(mns)
+        assert resolved_sites(events) == set(mns)
         assert len(events) >= before + len(mns)
         unique = {}  # at-least-once: an event may come twice, always with the same id
         for e in events:
@@ -465,6 +474,31 @@ def test_kafka_pauses_while_redis_is_away(kafka, tmp, daemons):
         assert fired == set(mns)
         assert d.stop() == 0
     finally:
+        server.stop()
+
+
+def test_redis_refusing_for_now_loses_nothing(kafka, tmp, daemons):
+    """A Redis that refuses commands for now (here out of memory; loading its data after a
+    restart, a running script or a read-only replica say the same) has them sent again until
+    it takes them: no alert event is dropped as a wrong command would be."""
+    server = RedisServer(tmp)
+    redis = Redis(server.port)
+    try:
+        d, mns = fired_sites(kafka, daemons, server, "MN-O", 4)
+        assert redis("CONFIG", "SET", "maxmemory", "1") == "OK"
+        kafka.produce([(kafka.hj, hourly_packet(mn, hour(11), 10)) for mn in mns])
+        d.wait_consumed(kafka.hj, 2 * len(mns))
+        wait_for("commands refused", lambda: (lambda m: m["ecowarn_redis_refusals_total"] +
+                                              m["ecowarn_redis_errors_total"] >= 2)(d.metrics()))
+        assert redis("CONFIG", "SET", "maxmemory", "0") == "OK"
+        d.wait_settled(timeout=40)
+        assert resolved_sites(redis.events()) == set(mns)
+        m = d.metrics()
+        assert m["ecowarn_redis_refusals_total"] >= 2 and m["ecowarn_redis_errors_total"] == 0
+        assert "refused for now: OOM" in d.logtext()
+        assert d.stop() == 0
+    finally:
+        redis.close()
         server.stop()
 
 
