@@ -23,15 +23,12 @@ static inline uint64_t ew_load8(const char *p)
     return v;
 }
 
-/* The 4 bytes at p as the low half of a word, first byte lowest. */
+/* The 4 bytes at p as the low half of a word, first byte lowest (one load: compilers merge
+ * the bytes). */
 static inline uint64_t ew_load4(const char *p)
 {
-    uint32_t v;
-    memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24;
 }
 
 /* 0x80 in each byte of x that is 10 or more: with x = bytes ^ '0' repeated, the bytes that are
