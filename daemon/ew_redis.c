@@ -82,6 +82,25 @@ static bool ew_redis_not_now(const redisReply *rep)
     return false;
 }
 
+/* Closes the connection from a reply's callback (it is freed once the callback returns, and
+ * on_disconnect follows) after a refusal: every command without a reply is sent again on the
+ * next connection, after the backoff, which keeps doubling while the server refuses. */
+static void ew_redis_refused(struct ew_redis *r, redisAsyncContext *ac)
+{
+    r->stats.refusals++;
+    r->refused = true;
+    r->connected = false;
+    redisAsyncFree(ac);
+}
+
+/* Logs a refusal for now, once while they last. */
+static void ew_redis_log_not_now(const struct ew_redis *r, const redisReply *rep)
+{
+    if (!r->refused)
+        ew_log(EW_LOG_WARN, r->name, "refused for now: %.*s; sending again later", (int)rep->len,
+               rep->str);
+}
+
 static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct ew_redis *r = priv;
@@ -89,17 +108,9 @@ static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!rep || !r->sent || !r->connected) /* the connection is going: the command stays queued */
         return;
     if (rep->type == REDIS_REPLY_ERROR && ew_redis_not_now(rep)) {
-        /* not run, and the commands written after it may not have been either: the connection
-         * is closed (freed once this callback returns; on_disconnect follows), and all of them
-         * are sent again on the next one, after the backoff, which keeps doubling while the
-         * server refuses */
-        r->stats.refusals++;
-        if (!r->refused)
-            ew_log(EW_LOG_WARN, r->name, "refused for now: %.*s; sending again later",
-                   (int)rep->len, rep->str);
-        r->refused = true;
-        r->connected = false;
-        redisAsyncFree(ac);
+        /* not run, and the commands written after it may not have been either */
+        ew_redis_log_not_now(r, rep);
+        ew_redis_refused(r, ac);
         return;
     }
     if (r->refused) {
@@ -125,13 +136,20 @@ static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
     ew_redis_flush(r);
 }
 
+/* The commands written after a SELECT that failed would go to the wrong database: the
+ * connection is closed instead, and made again after the backoff. */
 static void ew_redis_on_select(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac;
     struct ew_redis *r = priv;
     redisReply *rep = reply;
-    if (rep && rep->type == REDIS_REPLY_ERROR)
-        ew_log(EW_LOG_ERROR, r->name, "SELECT %d refused: %.*s", r->db, (int)rep->len, rep->str);
+    if (!rep || !r->connected || rep->type != REDIS_REPLY_ERROR)
+        return;
+    if (ew_redis_not_now(rep))
+        ew_redis_log_not_now(r, rep);
+    else
+        ew_log(EW_LOG_ERROR, r->name, "SELECT %d refused: %.*s; connecting again later", r->db,
+               (int)rep->len, rep->str);
+    ew_redis_refused(r, ac);
 }
 
 static void ew_redis_schedule(struct ew_redis *r)

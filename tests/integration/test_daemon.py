@@ -502,6 +502,20 @@ def test_redis_refusing_for_now_loses_nothing(kafka, tmp, daemons):
         server.stop()
 
 
+def test_redis_database_refused_is_not_written_elsewhere(kafka, redis, redis_server, daemons):
+    """A SELECT that fails (no such database) closes the connection and it is made again later:
+    the commands after it are not written to database 0 in its stead."""
+    d = daemons(kafka, extra={"redis.url": f"redis://127.0.0.1:{redis_server.port}/99"})
+    register(kafka, d, "MN-S1")
+    kafka.produce([(kafka.hj, hourly_packet("MN-S1", hour(10), 50))])
+    d.wait_consumed(kafka.hj, 1)
+    wait_for("events waiting", lambda: d.metrics()["ecowarn_buffered_events"] > 0)
+    wait_for("SELECT refused again", lambda: d.metrics()["ecowarn_redis_refusals_total"] >= 3)
+    assert d.metrics()["ecowarn_buffered_events"] > 0
+    assert redis.events() == [] and redis("HLEN", "ecowarn:active") == 0
+    assert "SELECT 99 refused" in d.logtext()
+
+
 def test_redis_reply_timeout_reconnects(kafka, redis, redis_server, daemons):
     """A Redis that stops answering (SIGSTOP) is timed out by the daemon's own timers
     (redis.timeout_ms): the connection is closed and made again, and nothing is lost."""
