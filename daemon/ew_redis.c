@@ -136,14 +136,28 @@ static void ew_redis_on_reply(redisAsyncContext *ac, void *reply, void *priv)
     ew_redis_flush(r);
 }
 
-/* The commands written after a SELECT that failed would go to the wrong database: the
- * connection is closed instead, and made again after the backoff. */
+/* The connection takes commands: every one without a reply is written on it. */
+static void ew_redis_ready(struct ew_redis *r)
+{
+    r->connected = true;
+    if (!r->refused) /* else once a command is taken */
+        r->backoff = 0.05;
+    r->sent = 0;
+    ew_redis_flush(r);
+}
+
+/* No command is written before SELECT's reply: after a SELECT that failed, the server would run
+ * them in database 0. A refusal closes the connection, made again after the backoff. */
 static void ew_redis_on_select(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct ew_redis *r = priv;
     redisReply *rep = reply;
-    if (!rep || !r->connected || rep->type != REDIS_REPLY_ERROR)
+    if (!rep) /* the connection is going */
         return;
+    if (rep->type != REDIS_REPLY_ERROR) {
+        ew_redis_ready(r);
+        return;
+    }
     if (ew_redis_not_now(rep))
         ew_redis_log_not_now(r, rep);
     else
@@ -173,16 +187,13 @@ static void ew_redis_on_connect(const redisAsyncContext *ac, int status)
     }
     ew_log(EW_LOG_INFO, r->name, "connected to %s%s%d", r->host, r->unix_socket ? "" : ":",
            r->unix_socket ? r->db : r->port);
-    r->connected = true;
-    if (!r->refused) /* else once a command is taken */
-        r->backoff = 0.05;
-    if (r->db) {
+    if (r->db) { /* ready once it answers (a late answer: the watchdog closes it) */
         char db[16];
         snprintf(db, sizeof db, "%d", r->db);
         redisAsyncCommand(r->ac, ew_redis_on_select, r, "SELECT %s", db);
+        return;
     }
-    r->sent = 0;
-    ew_redis_flush(r);
+    ew_redis_ready(r);
 }
 
 static void ew_redis_on_disconnect(const redisAsyncContext *ac, int status)
