@@ -11,7 +11,7 @@
  *   ecowarn-kafka --check BROKERS                       exit 0 once it answers a metadata request
  *   ecowarn-kafka --create BROKERS --topics A,B --partitions N    create topics (exist: fine)
  */
-#include "ew_kafka.h"
+#include "ew_kafka_mock.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>

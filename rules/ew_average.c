@@ -17,8 +17,11 @@
  *     valid flow, and plain means otherwise; averages are rounded to three decimals, as
  *     loggers send them, before they are judged.
  * A value that comes after its period closed is counted (late_averages), never merged.
+ *
+ * The engine asks for closed periods one at a time (ew_average_next) and judges each before it
+ * asks again: a computed hour it judges feeds its day, which may close after it.
  */
-#include "ew_rules_int.h"
+#include "ew_average.h"
 
 #include <math.h>
 #include <string.h>
@@ -30,7 +33,7 @@ static uint32_t ew_agg_parity(int64_t start, int64_t len)
     return (uint32_t)(((start + EW_TZ_OFFSET_MS) / len) & 1);
 }
 
-void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew_record *rec,
+void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct ew_record *rec,
                     double flow)
 {
     uint32_t day;
@@ -49,7 +52,7 @@ void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew
         if (v->type != EW_VT_NUMBER || (v->field != EW_FIELD_AVG && v->field != EW_FIELD_ZSAVG))
             continue;
         if (start <= site->agg_closed[day]) {
-            eng->stats.late_averages++;
+            eng->stats->late_averages++;
             continue;
         }
         uint64_t code =
@@ -57,9 +60,9 @@ void ew_average_add(struct ew_engine *eng, struct ew_site *site, const struct ew
         if (!code)
             continue;
         uint32_t rule = base | (v->field == EW_FIELD_ZSAVG ? EW_AGG_ZS : 0);
-        struct ew_sitekey *k = ew_site_key(&eng->sites, site, rule, code, true);
+        struct ew_sitekey *k = ew_site_key(eng->sites, site, rule, code, true);
         if (!k) {
-            eng->stats.nomem++;
+            eng->stats->nomem++;
             continue;
         }
         struct ew_acc *a = &k->acc;
@@ -96,10 +99,10 @@ static const char *ew_agg_code(struct ew_record *rec, uint64_t code, const struc
     return ew_record_strndup(rec, text, n);
 }
 
-/* Closes the period [start, start + len) of the site: judges its averages as one record. */
-static void ew_average_emit(struct ew_engine *eng, struct ew_site *site,
-                            const struct ew_outlet *outlet, uint32_t day, int64_t start,
-                            int64_t now)
+/* Closes the period [start, start + len) of the site: its averages become one record, to be
+ * judged (true), or nothing (false: the logger sent the period itself). */
+static bool ew_average_emit(struct ew_averages *eng, struct ew_site *site, uint32_t day,
+                            int64_t start)
 {
     int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
     uint32_t need = EW_DAY_HOURS_NEEDED;
@@ -131,7 +134,7 @@ static void ew_average_emit(struct ew_engine *eng, struct ew_site *site,
         if (sent)
             continue;
         if (a.nvalid < need || rec->nvalues == EW_RECORD_MAX_VALUES) {
-            eng->stats.invalid_averages++;
+            eng->stats->invalid_averages++;
             continue;
         }
         struct ew_value *v = &rec->values[rec->nvalues];
@@ -151,24 +154,36 @@ static void ew_average_emit(struct ew_engine *eng, struct ew_site *site,
         eng->inputs[rec->nvalues++] = a.nvalid;
     }
     if (!any)
-        return;
+        return false;
     if (sent) {
-        eng->stats.superseded++;
-        return;
+        eng->stats->superseded++;
+        return false;
     }
     /* judged even with no valid average: the period came, it is not missing, and its record
      * is not computed twice */
     ew_seen_mark(&site->seen[day ? EW_SEEN_DAY : EW_SEEN_HOUR], start, len);
-    eng->stats.averages++;
-    ew_engine_take(eng, site, outlet, rec, now, eng->inputs);
+    eng->stats->averages++;
+    return true;
 }
 
-void ew_average_close(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
-                      int64_t ref, int64_t now)
+/* When the earliest open average of the site closes, after the periods closed so far. */
+static void ew_average_due(struct ew_averages *eng, struct ew_site *site)
 {
-    if (ref < site->agg_due)
-        return;
-    bool looked = outlet != NULL;
+    site->agg_due = INT64_MAX;
+    for (uint32_t i = 0; i < site->nkeys; i++) {
+        const struct ew_sitekey *k = &site->keys[i];
+        if (k->rule < EW_AGG_KEY || k->acc.start == INT64_MIN)
+            continue;
+        int64_t due = k->acc.start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
+        if (due < site->agg_due)
+            site->agg_due = due;
+    }
+}
+
+bool ew_average_next(struct ew_averages *eng, struct ew_site *site, int64_t ref)
+{
+    if (ref < site->agg_due) /* judging a period only lowers agg_due: it stays <= ref */
+        return false;
     for (uint32_t day = 0; day <= 1; day++) { /* hours first: they feed the days */
         int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
         for (;;) {
@@ -184,18 +199,10 @@ void ew_average_close(struct ew_engine *eng, struct ew_site *site, const struct 
                 break;
             if (first > site->agg_closed[day])
                 site->agg_closed[day] = first;
-            if (!looked)
-                outlet = ew_registry_find(eng->reg, site->mn), looked = true;
-            ew_average_emit(eng, site, outlet, day, first, now);
+            if (ew_average_emit(eng, site, day, first))
+                return true;
         }
     }
-    site->agg_due = INT64_MAX;
-    for (uint32_t i = 0; i < site->nkeys; i++) {
-        const struct ew_sitekey *k = &site->keys[i];
-        if (k->rule < EW_AGG_KEY || k->acc.start == INT64_MIN)
-            continue;
-        int64_t due = k->acc.start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
-        if (due < site->agg_due)
-            site->agg_due = due;
-    }
+    ew_average_due(eng, site);
+    return false;
 }

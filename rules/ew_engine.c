@@ -7,21 +7,18 @@
  * are worked out once (packed code, the registry's limit, the flow and O2 of the record);
  * then each value rule that selects the record's data kind, system and site judges the
  * values of the fields it names (the first of its list that the record has, per pollutant).
- * Each judgement moves the lifecycle of the key (rule, pollutant) in the site's block:
- *
- *   idle --level--> pending --held "for"--> firing --clear held "clear.for"--> idle
- *                   pending --clear/below the level--> idle (resolved: cleared before firing)
- *                   firing --a higher level held "for"--> firing at that level
- *                   firing --the same level after "repeat"--> firing again (a reminder)
- *                   firing --too many changes in "flap.window"--> held until a calm window
+ * Each judgement moves the lifecycle of the key (rule, pollutant) in the site's block
+ * (ew_life.h); the events it calls for are rendered (ew_render.h: fingerprint, id, message,
+ * evidence) and handed to the sink.
  *
  * Ticks judge the site-wide rules (offline) over a slice of the site table, against the
- * earlier of processing time and the fleet's watermark.
- *
- * Event ids are derived from the fingerprint, the data's time, the event and the level, so
- * replaying the same input yields the same ids and consumers can drop duplicates.
+ * earlier of processing time and the fleet's watermark. Averages computed for sites whose
+ * logger does not send them (ew_average.h) are handed back as records when their period
+ * closes, and judged here like records sent.
  */
-#include "ew_rules_int.h"
+#include "ew_engine_int.h"
+#include "ew_life.h"
+#include "ew_render.h"
 
 #include "ew_alloc.h"
 #include "ew_buf.h"
@@ -54,19 +51,21 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
     int64_t grace = opts ? opts->average_grace_ms : 0;
-    eng->grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
+    eng->avg.grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
+    eng->avg.sites = &eng->sites;
+    eng->avg.stats = &eng->stats;
     eng->averaging = ew_ruleset_averages(rules);
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
     eng->on_released = opts ? opts->released : NULL;
     if (eng->reorder && !(eng->released = ew_record_new()))
         goto err;
-    if (eng->averaging && !(eng->computed = ew_record_new()))
+    if (eng->averaging && !(eng->avg.computed = ew_record_new()))
         goto err;
     return eng;
 err:
     if (eng) {
         ew_sitetab_release(&eng->sites);
-        ew_record_free(eng->computed);
+        ew_record_free(eng->avg.computed);
     }
     ew_free(eng);
     ew_ruleset_free(rules);
@@ -81,7 +80,7 @@ void ew_engine_free(struct ew_engine *eng)
     ew_ruleset_free(eng->rules);
     ew_buf_release(&eng->msg);
     ew_buf_release(&eng->evidence);
-    ew_record_free(eng->computed);
+    ew_record_free(eng->avg.computed);
     ew_record_free(eng->released);
     ew_hold_release(&eng->held);
     ew_free(eng);
@@ -112,366 +111,18 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
     return true;
 }
 
-/* ---- one judgement's context, for the events it may cause ---- */
+/* ---- site-wide rules: silence ---- */
 
-struct ew_judge {
-    const struct ew_rule *r;
-    const char *mn;
-    const char *data_kind;    /* "hour"...; NULL for a site-wide alert */
-    const struct ew_value *v; /* the value judged; NULL for a site-wide alert */
-    const struct ew_outlet *outlet;
-    const struct ew_limit *limit;
-    struct ew_obs obs;
-    int64_t silence;   /* offline: how long the site has been silent (ms) */
-    int64_t last_data; /* offline: the site's last data time, which {time} shows */
-    int64_t now;
-    uint32_t inputs; /* a computed average: how many valid values it averages; 0 when sent */
-};
-
-static void ew_fingerprint(const struct ew_judge *j, char out[17])
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    const char *parts[] = {j->r->id, j->mn, j->v ? j->v->code : ""};
-    for (size_t p = 0; p < 3; p++) {
-        for (const char *s = parts[p]; *s; s++)
-            h = (h ^ (unsigned char)*s) * 0x100000001b3u;
-        h = (h ^ 0xFF) * 0x100000001b3u; /* separator: no byte of a string is 0xFF + NUL */
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, h >>= 4)
-        out[i] = hex[h & 0xF];
-    out[16] = '\0';
-}
-
-/* The event's id, FINGERPRINT-EVENTTIME-EVENT-LEVEL: the same when the same input is replayed. */
-static void ew_event_id(struct ew_alert_event *ev, int64_t time, int level)
-{
-    char t[32], l[32];
-    const char *name = ew_alert_event_name(ev->event);
-    const char *part[] = {ev->fingerprint, "-", t, "-", name, "-", l};
-    size_t plen[] = {
-        16,           1, ew_format_number((double)time, t), 1,
-        strlen(name), 1, ew_format_number(level, l)}; /* exact: a sane time is far below 2^53 */
-    size_t len = 0;
-    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
-        size_t n = plen[i] < sizeof ev->id - 1 - len ? plen[i] : sizeof ev->id - 1 - len;
-        memcpy(ev->id + len, part[i], n);
-        len += n;
-    }
-    ev->id[len] = '\0';
-}
-
-static const char *ew_pollutant_label(const struct ew_judge *j, enum ew_lang lang)
-{
-    if (!j->v)
-        return NULL;
-    const struct ew_pollutant *p = j->v->pollutant;
-    if (!p)
-        return j->v->code;
-    return lang == EW_LANG_EN && *p->name_en ? p->name_en : p->name;
-}
-
-static const char *ew_unit(const struct ew_judge *j)
-{
-    if (j->limit && j->limit->unit)
-        return j->limit->unit;
-    return j->v && j->v->pollutant && *j->v->pollutant->unit ? j->v->pollutant->unit : NULL;
-}
-
-static void ew_render(struct ew_engine *eng, const struct ew_judge *j, int level, bool resolved)
-{
-    const struct ew_tpl *t = &j->r->msg[resolved][eng->lang];
-    if (!t->nsegs)
-        t = &j->r->msg[resolved][EW_LANG_ZH];
-    if (!t->nsegs) /* a resolved message given in English only */
-        t = &j->r->msg[resolved][EW_LANG_EN];
-    struct ew_buf *b = &eng->msg;
-    ew_buf_clear(b);
-    for (size_t i = 0; i < t->nsegs; i++) {
-        const struct ew_tpl_seg *s = &t->segs[i];
-        const char *unit = ew_unit(j);
-        char tmp[48];
-        switch (s->var) {
-        case EW_TPL_TEXT:
-            ew_buf_add(b, s->text, s->len);
-            break;
-        case EW_TPL_ENTERPRISE_NAME:
-            ew_buf_adds(b, j->outlet && j->outlet->enterprise_name ? j->outlet->enterprise_name
-                           : j->outlet                             ? j->outlet->enterprise_id
-                                                                   : j->mn);
-            break;
-        case EW_TPL_ENTERPRISE_ID:
-            ew_buf_adds(b, j->outlet ? j->outlet->enterprise_id : "");
-            break;
-        case EW_TPL_MN:
-            ew_buf_adds(b, j->mn);
-            break;
-        case EW_TPL_OUTLET_ID:
-            ew_buf_adds(b, j->outlet && j->outlet->outlet_id ? j->outlet->outlet_id : "");
-            break;
-        case EW_TPL_POLLUTANT:
-            ew_buf_adds(b, j->v ? j->v->code : "");
-            break;
-        case EW_TPL_POLLUTANT_NAME:
-            ew_buf_adds(b, j->v ? ew_pollutant_label(j, eng->lang) : "");
-            break;
-        case EW_TPL_UNIT:
-            ew_buf_adds(b, unit ? unit : "");
-            break;
-        case EW_TPL_VALUE:
-            if (j->v)
-                ew_buf_add(b, tmp, ew_format_number(j->obs.value, tmp));
-            break;
-        case EW_TPL_SILENCE: { /* "45 min" / "3.5 h" */
-            int64_t min = j->silence / 60000;
-            int n =
-                min < 120
-                    ? snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%lld min" : "%lld分钟",
-                               (long long)min)
-                    : snprintf(tmp, sizeof tmp, eng->lang == EW_LANG_EN ? "%.1f h" : "%.1f小时",
-                               (double)min / 60);
-            ew_buf_add(b, tmp, (size_t)n);
-            break;
-        }
-        case EW_TPL_LIMIT:
-            if (!isnan(j->obs.limit))
-                ew_buf_add(b, tmp, ew_format_number(j->obs.limit, tmp));
-            break;
-        case EW_TPL_PERCENT:
-            if (!isnan(j->obs.limit) && j->obs.limit > 0)
-                ew_buf_add(
-                    b, tmp,
-                    (size_t)snprintf(tmp, sizeof tmp, "%.0f", 100 * j->obs.value / j->obs.limit));
-            break;
-        case EW_TPL_LEVEL:
-            ew_buf_adds(b, level >= 0 ? j->r->levels[level].name : "");
-            break;
-        case EW_TPL_SEVERITY:
-            ew_buf_adds(b, level >= 0 ? j->r->levels[level].severity : "");
-            break;
-        case EW_TPL_TIME: { /* the data's time, "2024-01-22 17:00" in Beijing time */
-            char iso[EW_TIME_ISO_MAX];
-            ew_time_format_iso(j->v ? j->obs.time : j->last_data, iso);
-            iso[10] = ' ';
-            ew_buf_add(b, iso, 16);
-            break;
-        }
-        case EW_TPL_RULE:
-            ew_buf_adds(b, j->r->id);
-            break;
-        }
-    }
-}
-
+/* Writes one event of judgement j to the sink. */
 static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_event_type type,
                     int level, const char *evidence)
 {
-    struct ew_alert_event ev = {0};
-    ew_fingerprint(j, ev.fingerprint);
-    ev.rule = j->r->id;
-    ev.kind = j->r->kind->name;
-    ev.event = type;
-    ev.severity = level >= 0 ? j->r->levels[level].severity : "info";
-    ev.audience = j->r->audience;
-    ev.enterprise_id = j->outlet ? j->outlet->enterprise_id : "";
-    ev.mn = j->mn;
-    ev.outlet_id = j->outlet ? j->outlet->outlet_id : NULL;
-    ev.pollutant = j->v ? j->v->code : NULL;
-    ev.pollutant_name = ew_pollutant_label(j, eng->lang);
-    ev.has_value = j->v != NULL;
-    ev.value = j->obs.value;
-    ev.has_limit = !isnan(j->obs.limit);
-    ev.limit = j->obs.limit;
-    ev.unit = ew_unit(j);
-    ev.data_kind = j->data_kind;
-    ev.event_time = j->obs.time;
-    ev.detected_at = j->now;
-    ew_event_id(&ev, j->obs.time, level);
-    ew_render(eng, j, level, type == EW_AEV_RESOLVED);
-    ev.message = eng->msg.err ? "" : eng->msg.data ? eng->msg.data : "";
+    struct ew_alert_event ev;
+    ew_render_event(j, type, level, eng->lang, &eng->msg, &ev);
     ev.evidence = evidence;
     ev.tag = eng->tag;
     eng->stats.events++;
     eng->sink(eng->ctx, &ev);
-}
-
-/* Starts an event's evidence: `{"reason":REASON`. */
-static struct ew_buf *ew_evidence_begin(struct ew_engine *eng, const char *reason)
-{
-    struct ew_buf *b = &eng->evidence;
-    ew_buf_clear(b);
-    ew_buf_adds(b, "{\"reason\":");
-    ew_buf_json_str(b, reason);
-    return b;
-}
-
-/* Evidence: what was judged, as a JSON object. */
-static const char *ew_evidence(struct ew_engine *eng, const struct ew_judge *j, const char *reason,
-                               double threshold, int64_t since, uint32_t held)
-{
-    struct ew_buf *b = ew_evidence_begin(eng, reason);
-    ew_buf_adds(b, ",\"field\":");
-    ew_buf_json_str(b, j->v->field_name);
-    ew_buf_adds(b, ",\"value\":");
-    ew_buf_json_num(b, j->obs.value);
-    if (!isnan(threshold)) {
-        ew_buf_adds(b, ",\"threshold\":");
-        ew_buf_json_num(b, threshold);
-    }
-    if (j->v->flag) {
-        ew_buf_adds(b, ",\"flag\":");
-        ew_buf_json_strn(b, &j->v->flag, 1);
-    }
-    ew_buf_adds(b, ",\"since\":");
-    ew_buf_json_time(b, since);
-    ew_buf_adds(b, ",\"values\":");
-    ew_buf_json_num(b, held);
-    if (j->inputs) {
-        ew_buf_adds(b, ",\"computed_from\":");
-        ew_buf_json_num(b, j->inputs);
-    }
-    ew_buf_addc(b, '}');
-    return b->err ? NULL : b->data;
-}
-
-static bool ew_held(uint32_t count, int64_t since, uint32_t need, int64_t need_ms, int64_t t)
-{
-    return need_ms ? t - since >= need_ms : count >= need;
-}
-
-/* Back to idle; the flap window and its count survive, they describe the key's history. */
-static void ew_life_idle(struct ew_life *l)
-{
-    *l = (struct ew_life){
-        .level = -1, .cand = -1, .window_start = l->window_start, .changes = l->changes};
-}
-
-/* Whether l is as a new key's: idle, gathering toward no level, with no flap history. The
- * times it still holds are read only after a step sets them again (ew_life_step). */
-static bool ew_life_blank(const struct ew_life *l)
-{
-    return l->status == EW_LIFE_IDLE && l->cand < 0 && l->changes == 0;
-}
-
-/* Counts one state change; true when it is one more than the window allows. */
-static bool ew_flap_change(const struct ew_rule *r, struct ew_life *l, int64_t t)
-{
-    if (!r->flap_changes)
-        return false;
-    if (l->changes == 0 || t - l->window_start > r->flap_ms) {
-        l->window_start = t;
-        l->changes = 0;
-    }
-    if (l->changes < UINT16_MAX)
-        l->changes++;
-    return l->changes > r->flap_changes;
-}
-
-static enum ew_alert_event_type ew_fire_event(const struct ew_rule *r)
-{
-    return r->audience == EW_AUDIENCE_OFFICER ? EW_AEV_FIRING : EW_AEV_REMINDER;
-}
-
-static void ew_life_step(struct ew_engine *eng, const struct ew_judge *j, struct ew_life *l,
-                         int verdict)
-{
-    const struct ew_rule *r = j->r;
-    int64_t t = j->obs.time;
-    if (verdict == EW_OBS_SKIP)
-        return;
-    if (verdict >= 0) {
-        l->clear_count = 0;
-        if (l->status == EW_LIFE_FIRING && verdict <= l->level) {
-            l->cand = -1; /* the level holds, or a lower one: nothing new, but a reminder */
-            if (r->repeat_ms && t - l->notified_at >= r->repeat_ms) {
-                l->notified_at = t;
-                ew_emit(eng, j, ew_fire_event(r), l->level,
-                        ew_evidence(eng, j, "still firing",
-                                    ew_bound_value(&r->levels[l->level].above, j->obs.limit),
-                                    l->since, 1));
-            }
-            return;
-        }
-        if (l->cand != verdict) {
-            l->cand = (int8_t)verdict;
-            l->cand_count = 0;
-            l->cand_since = t;
-        }
-        l->cand_count++;
-        double th = ew_bound_value(&r->levels[verdict].above, j->obs.limit);
-        if (ew_held(l->cand_count, l->cand_since, r->for_count, r->for_ms, t)) {
-            const char *ev =
-                ew_evidence(eng, j, r->levels[verdict].name, th, l->cand_since, l->cand_count);
-            if (l->status != EW_LIFE_FIRING)
-                ew_flap_change(r, l, t);
-            l->status = EW_LIFE_FIRING;
-            l->level = (int8_t)verdict;
-            l->since = l->cand_since;
-            l->cand = -1;
-            l->notified_at = t;
-            ew_emit(eng, j, ew_fire_event(r), verdict, ev);
-        } else if (l->status == EW_LIFE_IDLE) {
-            l->status = EW_LIFE_PENDING;
-            l->level = (int8_t)verdict;
-            l->since = t;
-            if (!r->kind->quiet_pending)
-                ew_emit(eng, j, EW_AEV_PENDING, verdict,
-                        ew_evidence(eng, j, r->levels[verdict].name, th, t, l->cand_count));
-        }
-        return;
-    }
-    l->cand = -1;
-    if (l->status == EW_LIFE_PENDING) { /* below the level before it held: never fired */
-        int level = l->level;
-        ew_life_idle(l);
-        if (!r->kind->quiet_pending)
-            ew_emit(eng, j, EW_AEV_RESOLVED, level,
-                    ew_evidence(eng, j, "cleared before firing",
-                                ew_bound_value(&r->levels[level].above, j->obs.limit), t, 1));
-        return;
-    }
-    if (l->status != EW_LIFE_FIRING || verdict == EW_OBS_HOLD) {
-        l->clear_count = 0; /* in the hysteresis band, a firing alert holds */
-        return;
-    }
-    if (l->clear_count == 0)
-        l->clear_since = t;
-    l->clear_count++;
-    /* a flapping alert resolves only once it has been clear for a whole flap window */
-    bool held = l->flapping
-                    ? t - l->clear_since >= r->flap_ms
-                    : ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t);
-    if (!held)
-        return;
-    if (!l->flapping && ew_flap_change(r, l, t)) {
-        l->flapping = 1; /* one change too many: it stays firing */
-        return;
-    }
-    int level = l->level;
-    const char *why = l->flapping                   ? "calm after flapping"
-                      : isnan(r->clear_below.value) ? "condition cleared"
-                                                    : "below the clear level";
-    const char *ev = ew_evidence(eng, j, why, ew_bound_value(&r->clear_below, j->obs.limit),
-                                 l->clear_since, l->clear_count);
-    if (l->flapping)
-        l->changes = 0; /* a fresh window after the calm */
-    ew_life_idle(l);
-    ew_emit(eng, j, EW_AEV_RESOLVED, level, ev);
-}
-
-/* ---- site-wide rules: silence ---- */
-
-static const char *ew_evidence_silence(struct ew_engine *eng, const struct ew_rule *r,
-                                       const char *reason, int64_t last_data, int64_t silence)
-{
-    struct ew_buf *b = ew_evidence_begin(eng, reason);
-    ew_buf_addc(b, ',');
-    ew_buf_json_key(b, r->kind->since_name);
-    ew_buf_json_time(b, last_data);
-    ew_buf_adds(b, ",\"silence_minutes\":");
-    ew_buf_json_num(b, (double)(silence / 60000));
-    ew_buf_addc(b, '}');
-    return b->err ? NULL : b->data;
 }
 
 static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
@@ -511,16 +162,19 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         site->silent -= site->silent > 0;
         ew_life_idle(&k->life);
         ew_emit(eng, &j, EW_AEV_RESOLVED, level,
-                ew_evidence_silence(eng, r, why, j.last_data, j.silence));
+                ew_evidence_silence(&eng->evidence, r, why, j.last_data, j.silence));
     }
 }
+
+static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
+                               const struct ew_outlet *outlet, int64_t ref, int64_t now);
 
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
 {
     const struct ew_outlet *outlet = NULL;
     bool looked = false;
     if (eng->averaging && ref >= site->agg_due)
-        ew_average_close(eng, site, NULL, ref, now);
+        ew_engine_averages(eng, site, NULL, ref, now);
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
@@ -569,8 +223,9 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
          * time */
         j.obs.time = k->life.notified_at;
         j.obs.limit = NAN;
-        ew_emit(eng, &j, ew_fire_event(r), level,
-                ew_evidence_silence(eng, r, repeat ? "still silent" : r->levels[level].name, since,
+        ew_emit(eng, &j, ew_life_fire_event(r), level,
+                ew_evidence_silence(&eng->evidence, r,
+                                    repeat ? "still silent" : r->levels[level].name, since,
                                     silence));
     }
 }
@@ -811,7 +466,11 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                         continue;
                     }
                 }
-                ew_life_step(eng, &j, &k->life, verdict);
+                struct ew_step st;
+                if (ew_life_step(r, &k->life, verdict, j.obs.time, j.obs.limit, &st))
+                    ew_emit(eng, &j, st.type, st.level,
+                            ew_evidence_value(&eng->evidence, &j, st.reason, st.threshold, st.since,
+                                              st.held));
                 if (stateless && ew_life_blank(&k->life))
                     ew_site_key_drop(&eng->sites, site, k);
             }
@@ -820,14 +479,31 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
     return ctx.flow;
 }
 
-void ew_engine_take(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
-                    const struct ew_record *rec, int64_t now, const uint32_t *inputs)
+/* Judges a record at its site: the path shared by records sent (inputs NULL) and averages
+ * computed (inputs: per value, how many valid values it averages). Feeds the averages that
+ * the record's values belong to. */
+static void ew_engine_take(struct ew_engine *eng, struct ew_site *site,
+                           const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
+                           const uint32_t *inputs)
 {
     if (inputs && site->silent)
         ew_site_heard(eng, site, outlet, rec, now, true);
     double flow = ew_judge_values(eng, site, outlet, rec, now, inputs);
     if (eng->averaging)
-        ew_average_add(eng, site, rec, flow);
+        ew_average_add(&eng->avg, site, rec, flow);
+}
+
+/* Judges every average of the site that closed before ref (the outlet is looked up when one
+ * did and it is not known yet). */
+static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
+                               const struct ew_outlet *outlet, int64_t ref, int64_t now)
+{
+    bool looked = outlet != NULL;
+    while (ew_average_next(&eng->avg, site, ref)) {
+        if (!looked)
+            outlet = ew_registry_find(eng->reg, site->mn), looked = true;
+        ew_engine_take(eng, site, outlet, eng->avg.computed, now, eng->avg.inputs);
+    }
 }
 
 /* The period a minute, hour or day record stands for, for duplicates; -1 for other data. */
@@ -911,7 +587,7 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
     if (eng->averaging) /* before this record's values join the averages still open */
-        ew_average_close(eng, site, outlet, site->last_data, now);
+        ew_engine_averages(eng, site, outlet, site->last_data, now);
     ew_engine_take(eng, site, outlet, rec, now, NULL);
     return 0;
 }

@@ -6,9 +6,10 @@
  * packed into a buffer of its slot. Slots and their buffers are reused, so once the queue has
  * been as deep as it gets, holding a record allocates nothing.
  */
-#include "ew_rules_int.h"
+#include "ew_hold.h"
 
 #include "ew_alloc.h"
+#include "ew_error.h"
 
 #include <string.h>
 

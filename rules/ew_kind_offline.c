@@ -16,7 +16,8 @@
  * data (a site that sends nothing at all is offline's business). The next hourly record
  * resolves it: "backfilled" when it is the missing hour, "hourly data resumed" when later.
  */
-#include "ew_rules_int.h"
+#include "ew_rule.h"
+#include "ew_site.h"
 
 #include <stdio.h>
 #include <string.h>

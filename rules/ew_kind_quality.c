@@ -13,7 +13,8 @@
  *                    but N and the 2005 "source stopped" F), with "for": "2h"
  *   over_range       flag T, or a value above "range" when given
  */
-#include "ew_rules_int.h"
+#include "ew_rule.h"
+#include "ew_site.h"
 
 #include <math.h>
 #include <stdio.h>

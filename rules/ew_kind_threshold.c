@@ -12,7 +12,8 @@
  * Only values whose flag means normal are judged (a value sent with no flag counts as
  * normal); a value marked invalid never judges over-limit (DOMAIN.md).
  */
-#include "ew_rules_int.h"
+#include "ew_rule.h"
+#include "ew_site.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /*
- * ew_ruleset.c - rule files compiled into struct ew_rule (see ew_rules_int.h).
+ * ew_ruleset.c - rule files compiled into struct ew_rule (see ew_rule.h).
  *
  * A rule file is {"rules": [RULE, ...]}. The members every rule has are read here; the kind
  * named by "kind" reads its own through its row of the kind table. A file is compiled whole
  * into a scratch set first and appended only when every rule in it is good.
  */
-#include "ew_rules_int.h"
+#include "ew_engine_int.h"
 
 #include "ew_alloc.h"
 

@@ -1,5 +1,5 @@
 /*
- * ew_sitetab.c - the bounded table of sites and their rule state (see ew_rules_int.h).
+ * ew_sitetab.c - the bounded table of sites and their rule state (see ew_site.h).
  *
  * Sites are allocated once (cap of them); the index is an open-addressing table of site
  * numbers with linear probing, and removal shifts later entries back so that no tombstones
@@ -7,7 +7,7 @@
  * use, the tail is evicted and counted, and its key block serves the new site. Within a site,
  * keys are found by a scan of its block: a handful of entries in adjacent memory.
  */
-#include "ew_rules_int.h"
+#include "ew_site.h"
 
 #include "ew_alloc.h"
 

@@ -19,7 +19,7 @@
  * the engine does not have are dropped on import (counted). Export -> import -> export gives
  * the same bytes.
  */
-#include "ew_rules_int.h"
+#include "ew_engine_int.h"
 
 #include "ew_alloc.h"
 #include "ew_buf.h"
@@ -379,8 +379,8 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
     memset(e->plans, 0, sizeof e->plans); /* they answer for the rules that went */
     /* averages start being computed when a new rule judges hour or day data (the site's
      * minute values from now on; without memory for the record, they are not) */
-    if (!e->computed && ew_ruleset_averages(new_set))
-        e->computed = ew_record_new();
-    e->averaging = e->computed && ew_ruleset_averages(new_set);
+    if (!e->avg.computed && ew_ruleset_averages(new_set))
+        e->avg.computed = ew_record_new();
+    e->averaging = e->avg.computed && ew_ruleset_averages(new_set);
     return 0;
 }

@@ -7,7 +7,7 @@
 #   scripts/deps.sh fuzz       also clang and its fuzzer/sanitizer runtime
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev
+build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
             redis-server python3-pytest curl)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 

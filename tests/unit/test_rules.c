@@ -11,7 +11,7 @@
 
 #include "ew_registry_json.h"
 #include "ew_rulefiles.h"
-#include "ew_rules_int.h"
+#include "ew_engine_int.h"
 
 static const char *compile_error(const char *text)
 {

@@ -1,4 +1,4 @@
-/* Unit tests: reassembling split HJ 212 packets (connectors/ew_split.h). */
+/* Unit tests: reassembling split HJ 212 packets (connectors/formats/ew_split.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
 #include "ew_alertjson.h"
 #include "ew_recjson.h"
 #include "ew_alloc.h"
-#include "ew_rules_int.h"
+#include "ew_engine_int.h"
 
 static const char rules_json[] =
     "{\"rules\":["

@@ -1,13 +1,12 @@
 /*
  * ew_kafka.c - Kafka in (see ew_kafka.h).
  *
- * Tickets: a slab of (partition slot, offset, references). Each assigned partition keeps its
- * tickets in a FIFO in offset order; when the head's references reach zero the head is popped,
- * and the offset after the last popped one is stored for that partition. A revoked partition's
- * slot stays until its tickets are done, storing nothing: its messages go to the new owner.
+ * Each partition of a group topic this member has had keeps a slot: whether it is assigned,
+ * the offset stored for it and the one committed, the last one handed out (for the lag).
  */
 #include "ew_kafka.h"
 
+#include "ew_kafka_mock.h"
 #include "ew_log.h"
 
 #include <fcntl.h>
@@ -18,19 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-struct ew_ticket {
-    int32_t slot;
-    int64_t offset;
-    uint32_t refs;
-};
-
 struct ew_pslot {
-    int topic; /* -1: retired (revoked with messages in flight, then assigned again) */
+    int topic;
     int32_t partition;
     bool assigned;
-    bool revoked;   /* revoked, and not yet known whether the next assignment brings it back */
-    uint32_t *fifo; /* ticket numbers, a ring */
-    size_t cap, head, n;
+    bool revoked;              /* revoked, and not yet known whether the next assignment brings
+                                  it back */
     int64_t stored, committed; /* next offset to read, as stored and as committed; -1 none */
     int64_t consumed;          /* last offset handed out */
 };
@@ -43,41 +35,47 @@ struct ew_consumer {
     ev_io io;
     ev_idle more;
     struct ew_kafka *k;
-    bool global; /* the registry reader */
+    bool table; /* the table topics' reader */
+};
+
+/* A table topic's partition not read up to where it stood at start yet. */
+struct ew_target {
+    int topic;
+    int32_t partition;
+    int64_t offset;
 };
 
 struct ew_kafka {
     struct ev_loop *loop;
-    struct ew_consumer group, reg; /* the data topics' group member; the registry reader */
-    rd_kafka_t *rk;                /* = group.rk */
-    int64_t *reg_target;           /* per registry partition: the offset to reach at start */
-    int reg_partitions, reg_behind;
-    ev_timer reg_retry;
-    bool joined;
+    struct ew_consumer group, table; /* the group topics' member; the table topics' reader */
+    rd_kafka_t *rk;                  /* = group.rk */
+    struct ew_target *targets;       /* table partitions still behind */
+    size_t ntargets;
+    ev_timer table_retry;
+    bool joined, tables_started;
     char brokers[512], group_id[256], session_timeout[16];
     rd_kafka_t *mock_owner;
     rd_kafka_mock_cluster_t *mock;
     char bootstraps[512];
-    const char *topics[3];
+    char *topics[EW_KAFKA_MAX_TOPICS];
+    enum ew_topic_role roles[EW_KAFKA_MAX_TOPICS];
+    size_t ntopics;
     size_t batch;
     struct ew_kafka_cb cb;
     ev_timer commit_timer;
     bool stopping, paused;
-    struct ew_ticket *tickets;
-    uint32_t *free_tickets;
-    size_t ntickets, nfree, tcap;
     struct ew_pslot *slots;
     size_t nslots;
     struct ew_kafka_stats stats;
 };
 
-/* ---- partitions and tickets ---- */
+/* ---- partitions ---- */
 
 static int ew_topic_index(const struct ew_kafka *k, const char *name)
 {
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < k->ntopics; i++)
         if (!strcmp(k->topics[i], name))
-            return i;
+            return (int)i;
     return -1;
 }
 
@@ -98,84 +96,19 @@ static struct ew_pslot *ew_slot(struct ew_kafka *k, int topic, int32_t partition
     return s;
 }
 
-static uint64_t ew_ticket_new(struct ew_kafka *k, struct ew_pslot *s, int64_t offset)
+void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t next)
 {
-    uint32_t t;
-    if (k->nfree) {
-        t = k->free_tickets[--k->nfree];
-    } else {
-        if (k->ntickets == k->tcap) {
-            size_t cap = k->tcap ? 2 * k->tcap : 1024;
-            struct ew_ticket *nt = realloc(k->tickets, cap * sizeof *nt);
-            uint32_t *nf = nt ? realloc(k->free_tickets, cap * sizeof *nf) : NULL;
-            if (nt)
-                k->tickets = nt;
-            if (!nt || !nf)
-                return 0;
-            k->free_tickets = nf;
-            k->tcap = cap;
-        }
-        t = (uint32_t)k->ntickets++;
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 256;
-        uint32_t *f = malloc(cap * sizeof *f);
-        if (!f) {
-            k->free_tickets[k->nfree++] = t;
-            return 0;
-        }
-        for (size_t i = 0; i < s->n; i++)
-            f[i] = s->fifo[(s->head + i) % s->cap];
-        free(s->fifo);
-        s->fifo = f;
-        s->cap = cap;
-        s->head = 0;
-    }
-    s->fifo[(s->head + s->n++) % s->cap] = t;
-    k->tickets[t] = (struct ew_ticket){(int32_t)(s - k->slots), offset, 1};
-    k->stats.held++;
-    return (uint64_t)t + 1; /* 0 means none */
-}
-
-void ew_kafka_hold(struct ew_kafka *k, uint64_t ticket)
-{
-    if (ticket)
-        k->tickets[ticket - 1].refs++;
-}
-
-static void ew_store(struct ew_kafka *k, struct ew_pslot *s, int64_t next)
-{
-    s->stored = next;
-    if (!s->assigned)
+    struct ew_pslot *s = ew_slot(k, topic, partition, false);
+    if (!s || !s->assigned)
         return;
+    s->stored = next;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, k->topics[s->topic], s->partition)->offset = next;
+    rd_kafka_topic_partition_list_add(l, k->topics[topic], partition)->offset = next;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(k->rk, l);
     if (err)
-        ew_log(EW_LOG_WARN, "kafka", "storing offset %s[%d]@%lld: %s", k->topics[s->topic],
-               s->partition, (long long)next, rd_kafka_err2str(err));
+        ew_log(EW_LOG_WARN, "kafka", "storing offset %s[%d]@%lld: %s", k->topics[topic], partition,
+               (long long)next, rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
-}
-
-void ew_kafka_done(struct ew_kafka *k, uint64_t ticket)
-{
-    if (!ticket)
-        return;
-    struct ew_ticket *t = &k->tickets[ticket - 1];
-    if (!t->refs || --t->refs)
-        return;
-    struct ew_pslot *s = &k->slots[t->slot];
-    int64_t next = -1;
-    while (s->n && !k->tickets[s->fifo[s->head]].refs) { /* the done prefix, in offset order */
-        uint32_t h = s->fifo[s->head];
-        next = k->tickets[h].offset + 1;
-        s->head = (s->head + 1) % s->cap;
-        s->n--;
-        k->free_tickets[k->nfree++] = h;
-        k->stats.held--;
-    }
-    if (next >= 0)
-        ew_store(k, s, next);
 }
 
 /* ---- commits ---- */
@@ -232,29 +165,26 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * rebalance revokes everything first; what comes back keeps its state) */
         for (size_t si = 0; si < k->nslots; si++) {
             struct ew_pslot *s = &k->slots[si];
-            if (!s->revoked || s->topic < 0)
+            if (!s->revoked)
                 continue;
             s->revoked = false;
             bool back = false;
             for (int i = 0; i < parts->cnt && !back; i++)
                 back = ew_topic_index(k, parts->elems[i].topic) == s->topic &&
                        parts->elems[i].partition == s->partition;
-            if (!back && k->cb.revoked)
-                k->cb.revoked(k->cb.ctx, s->topic, s->partition);
+            if (!back && k->cb.lost)
+                k->cb.lost(k->cb.ctx, s->topic, s->partition);
         }
         for (int i = 0; i < parts->cnt; i++) {
             int topic = ew_topic_index(k, parts->elems[i].topic);
-            if (topic < 0)
+            struct ew_pslot *s =
+                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, true) : NULL;
+            if (!s)
                 continue;
-            struct ew_pslot *s = ew_slot(k, topic, parts->elems[i].partition, false);
-            if (s && s->n) /* messages of an earlier assignment still in flight: that slot is
-                              retired (they store nothing) and this assignment starts afresh */
-                s->topic = -1, s->assigned = false;
-            s = ew_slot(k, topic, parts->elems[i].partition, true);
-            if (s) {
-                s->assigned = true;
-                s->stored = s->committed = -1;
-            }
+            s->assigned = true;
+            s->stored = s->committed = -1;
+            if (k->cb.assigned)
+                k->cb.assigned(k->cb.ctx, topic, s->partition);
         }
         ew_log(EW_LOG_INFO, "kafka", "assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
@@ -270,8 +200,11 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             int topic = ew_topic_index(k, parts->elems[i].topic);
             struct ew_pslot *s =
                 topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, false) : NULL;
-            if (s)
-                s->assigned = false, s->revoked = true;
+            if (!s)
+                continue;
+            s->assigned = false, s->revoked = true;
+            if (k->cb.revoked)
+                k->cb.revoked(k->cb.ctx, topic, s->partition);
         }
         ew_log(EW_LOG_INFO, "kafka", "revoked %d partitions", parts->cnt);
         k->stats.partitions -=
@@ -320,19 +253,22 @@ static void ew_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaqu
 
 static void ew_join_group(struct ew_kafka *k);
 
-/* A registry message: applied by the handler; the group is joined once the registry has been
- * read up to where it stood at start. */
-static void ew_registry_message(struct ew_kafka *k, rd_kafka_message_t *m)
+/* A table topic's message; the group is joined once every table partition has been read up
+ * to where it stood at start. */
+static void ew_table_message(struct ew_kafka *k, int topic, rd_kafka_message_t *m)
 {
-    struct ew_kmsg km = {2,          k->topics[2], m->partition, m->offset, m->key,
-                         m->key_len, m->payload,   m->len,       0};
-    k->stats.messages[2]++;
+    struct ew_kmsg km = {topic,  k->topics[topic], m->partition, m->offset,
+                         m->key, m->key_len,       m->payload,   m->len};
+    k->stats.messages[topic]++;
     k->cb.message(k->cb.ctx, &km);
-    if (m->partition >= 0 && m->partition < k->reg_partitions && k->reg_target[m->partition] > 0 &&
-        m->offset + 1 >= k->reg_target[m->partition]) {
-        k->reg_target[m->partition] = 0;
-        if (--k->reg_behind == 0)
-            ew_join_group(k);
+    for (size_t i = 0; i < k->ntargets; i++) {
+        struct ew_target *t = &k->targets[i];
+        if (t->topic == topic && t->partition == m->partition && m->offset + 1 >= t->offset) {
+            *t = k->targets[--k->ntargets];
+            if (!k->ntargets)
+                ew_join_group(k);
+            break;
+        }
     }
 }
 
@@ -358,26 +294,21 @@ static void ew_consume(struct ew_consumer *c)
         }
         n++;
         k->stats.connected = true;
-        if (c->global) {
-            ew_registry_message(k, m);
-            rd_kafka_message_destroy(m);
-            continue;
-        }
         int topic = ew_topic_index(k, rd_kafka_topic_name(m->rkt));
-        struct ew_pslot *s = topic >= 0 && topic < 2 ? ew_slot(k, topic, m->partition, true) : NULL;
-        uint64_t ticket = s ? ew_ticket_new(k, s, m->offset) : 0;
-        if (!ticket) { /* no memory, or a topic we did not ask for: it is seen again later */
-            ew_log(EW_LOG_ERROR, "kafka", "cannot track %s[%d]@%lld", rd_kafka_topic_name(m->rkt),
-                   m->partition, (long long)m->offset);
-            rd_kafka_message_destroy(m);
-            continue;
+        if (topic >= 0 && c->table && k->roles[topic] == EW_TOPIC_TABLE) {
+            ew_table_message(k, topic, m);
+        } else if (topic >= 0 && !c->table && k->roles[topic] == EW_TOPIC_GROUP) {
+            struct ew_pslot *s = ew_slot(k, topic, m->partition, false);
+            if (s)
+                s->consumed = m->offset;
+            k->stats.messages[topic]++;
+            struct ew_kmsg km = {topic,  k->topics[topic], m->partition, m->offset,
+                                 m->key, m->key_len,       m->payload,   m->len};
+            k->cb.message(k->cb.ctx, &km);
+        } else {
+            ew_log(EW_LOG_ERROR, "kafka", "a message of topic %s, not asked for",
+                   rd_kafka_topic_name(m->rkt));
         }
-        s->consumed = m->offset;
-        k->stats.messages[topic]++;
-        struct ew_kmsg km = {topic,      k->topics[topic], m->partition, m->offset, m->key,
-                             m->key_len, m->payload,       m->len,       ticket};
-        k->cb.message(k->cb.ctx, &km);
-        ew_kafka_done(k, ticket);
         rd_kafka_message_destroy(m);
     }
     if (!k->stopping)
@@ -440,33 +371,6 @@ static void ew_consumer_close(struct ew_kafka *k, struct ew_consumer *c)
             close(c->pipefd[i]);
 }
 
-/* ---- the embedded broker ---- */
-
-struct rd_kafka_mock_cluster_s *ew_kafka_mock_start(const char *const *topics, size_t ntopics,
-                                                    int partitions, struct rd_kafka_s **owner,
-                                                    const char **bootstraps)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk) {
-        ew_log(EW_LOG_ERROR, "kafka", "embedded broker: %s", err);
-        return NULL;
-    }
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 1);
-    if (!mc) {
-        rd_kafka_destroy(rk);
-        ew_log(EW_LOG_ERROR, "kafka", "embedded broker: cannot start the mock cluster");
-        return NULL;
-    }
-    for (size_t i = 0; i < ntopics; i++)
-        rd_kafka_mock_topic_create(mc, topics[i], partitions, 1);
-    *owner = rk;
-    *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
-    return mc;
-}
-
 /* ---- life ---- */
 
 static bool ew_conf(rd_kafka_conf_t *conf, const char *name, const char *value)
@@ -478,7 +382,7 @@ static bool ew_conf(rd_kafka_conf_t *conf, const char *name, const char *value)
     return false;
 }
 
-static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool global)
+static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool table)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256];
@@ -493,7 +397,7 @@ static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool g
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    if (!global) {
+    if (!table) {
         rd_kafka_conf_set_rebalance_cb(conf, ew_rebalance);
         rd_kafka_conf_set_offset_commit_cb(conf, ew_on_commit);
     }
@@ -514,86 +418,113 @@ static void ew_join_group(struct ew_kafka *k)
     if (k->joined)
         return;
     k->joined = true;
-    ew_log(EW_LOG_INFO, "kafka", "registry read (%llu events): joining group %s",
-           (unsigned long long)k->stats.messages[2], k->group_id);
-    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(2);
-    for (int i = 0; i < 2; i++)
-        rd_kafka_topic_partition_list_add(subs, k->topics[i], RD_KAFKA_PARTITION_UA);
+    uint64_t read = 0;
+    for (size_t i = 0; i < k->ntopics; i++)
+        if (k->roles[i] == EW_TOPIC_TABLE)
+            read += k->stats.messages[i];
+    ew_log(EW_LOG_INFO, "kafka", "tables read (%llu events): joining group %s",
+           (unsigned long long)read, k->group_id);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)k->ntopics);
+    for (size_t i = 0; i < k->ntopics; i++)
+        if (k->roles[i] == EW_TOPIC_GROUP)
+            rd_kafka_topic_partition_list_add(subs, k->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e)
         ew_log(EW_LOG_ERROR, "kafka", "subscribe: %s", rd_kafka_err2str(e));
 }
 
-/* Assigns every partition of the registry topic from its beginning, and notes how far each
- * stood: once read that far, the group is joined. Retried on a timer while the broker does not
- * answer. */
-static void ew_registry_start(struct ev_loop *loop, ev_timer *w, int revents)
+/* The number of partitions of a topic, or 0 when the broker does not say yet (logged). */
+static int ew_partition_count(rd_kafka_t *rk, const char *topic)
 {
-    (void)loop, (void)revents;
-    struct ew_kafka *k = w->data;
-    rd_kafka_t *rk = k->reg.rk;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, k->topics[2], NULL);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = t ? rd_kafka_metadata(rk, 0, t, &md, 2000) : RD_KAFKA_RESP_ERR__FAIL;
     if (t)
         rd_kafka_topic_destroy(t);
-    if (err || !md || md->topic_cnt != 1 || md->topics[0].err || !md->topics[0].partition_cnt) {
-        ew_log(EW_LOG_WARN, "kafka", "registry topic %s: no metadata yet (%s), trying again",
-               k->topics[2],
+    int n = 0;
+    if (err || !md || md->topic_cnt != 1 || md->topics[0].err || !md->topics[0].partition_cnt)
+        ew_log(EW_LOG_WARN, "kafka", "table topic %s: no metadata yet (%s), trying again", topic,
                err                   ? rd_kafka_err2str(err)
                : md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
                                      : "no partitions");
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        ev_timer_set(&k->reg_retry, 1, 0);
-        ev_timer_start(k->loop, &k->reg_retry);
-        return;
-    }
-    int n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    k->reg_target = calloc((size_t)n, sizeof *k->reg_target);
-    if (!k->reg_target)
-        return;
-    k->reg_partitions = n;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-    for (int p = 0; p < n; p++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_query_watermark_offsets(rk, k->topics[2], p, &lo, &hi, 5000);
-        if (hi > lo) {
-            k->reg_target[p] = hi;
-            k->reg_behind++;
+    else
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+/* Assigns every partition of the table topics from its beginning, and notes how far each
+ * stood: once read that far, the group is joined. Retried on a timer while the broker does not
+ * answer. */
+static void ew_tables_start(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct ew_kafka *k = w->data;
+    rd_kafka_t *rk = k->table.rk;
+    int counts[EW_KAFKA_MAX_TOPICS] = {0}, total = 0;
+    for (size_t i = 0; i < k->ntopics; i++) {
+        if (k->roles[i] != EW_TOPIC_TABLE)
+            continue;
+        if (!(counts[i] = ew_partition_count(rk, k->topics[i]))) {
+            ev_timer_set(&k->table_retry, 1, 0);
+            ev_timer_start(k->loop, &k->table_retry);
+            return;
         }
-        rd_kafka_topic_partition_list_add(l, k->topics[2], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        total += counts[i];
     }
-    err = rd_kafka_assign(rk, l);
+    k->targets = total ? calloc((size_t)total, sizeof *k->targets) : NULL;
+    if (total && !k->targets)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(total ? total : 1);
+    for (size_t i = 0; i < k->ntopics; i++) {
+        for (int p = 0; p < counts[i]; p++) {
+            int64_t lo = 0, hi = 0;
+            rd_kafka_query_watermark_offsets(rk, k->topics[i], p, &lo, &hi, 5000);
+            if (hi > lo)
+                k->targets[k->ntargets++] = (struct ew_target){(int)i, p, hi};
+            rd_kafka_topic_partition_list_add(l, k->topics[i], p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (counts[i])
+            ew_log(EW_LOG_INFO, "kafka", "reading the table topic %s (%d partitions)", k->topics[i],
+                   counts[i]);
+    }
+    rd_kafka_resp_err_t err = l->cnt ? rd_kafka_assign(rk, l) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(l);
     if (err)
-        ew_log(EW_LOG_ERROR, "kafka", "registry assign: %s", rd_kafka_err2str(err));
-    ew_log(EW_LOG_INFO, "kafka", "reading the registry topic %s (%d partitions)", k->topics[2], n);
-    if (!k->reg_behind)
+        ew_log(EW_LOG_ERROR, "kafka", "table assign: %s", rd_kafka_err2str(err));
+    if (!k->ntargets)
         ew_join_group(k);
 }
 
 struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *conf,
                               const struct ew_kafka_cb *cb)
 {
-    const char *brokers = conf->brokers, *group = conf->group;
-    const char *const *topics = conf->topics;
-    size_t batch = conf->batch;
+    const char *brokers = conf->brokers;
     struct ew_kafka *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
     k->loop = loop;
-    k->batch = batch;
+    k->batch = conf->batch;
     k->cb = *cb;
-    k->group.pipefd[0] = k->group.pipefd[1] = k->reg.pipefd[0] = k->reg.pipefd[1] = -1;
-    k->reg.global = true;
-    for (int i = 0; i < 3; i++)
-        k->topics[i] = topics[i];
+    k->group.pipefd[0] = k->group.pipefd[1] = k->table.pipefd[0] = k->table.pipefd[1] = -1;
+    k->table.table = true;
+    if (conf->ntopics > EW_KAFKA_MAX_TOPICS) {
+        ew_log(EW_LOG_ERROR, "kafka", "%zu topics: at most %d", conf->ntopics, EW_KAFKA_MAX_TOPICS);
+        goto err;
+    }
+    for (size_t i = 0; i < conf->ntopics; i++) {
+        if (!(k->topics[i] = strdup(conf->topics[i].name)))
+            goto err;
+        k->roles[i] = conf->topics[i].role;
+        k->ntopics++;
+    }
     if (!strcmp(brokers, "embedded")) {
         const char *b;
-        if (!(k->mock = ew_kafka_mock_start(topics, 3, conf->partitions, &k->mock_owner, &b)))
+        if (!(k->mock = ew_kafka_mock_start((const char *const *)k->topics, k->ntopics,
+                                            conf->partitions, &k->mock_owner, &b)))
             goto err;
         snprintf(k->bootstraps, sizeof k->bootstraps, "%s", b);
         ew_log(EW_LOG_WARN, "kafka",
@@ -604,23 +535,23 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
         brokers = k->bootstraps;
     }
     snprintf(k->brokers, sizeof k->brokers, "%s", brokers);
-    snprintf(k->group_id, sizeof k->group_id, "%s", group);
+    snprintf(k->group_id, sizeof k->group_id, "%s", conf->group);
     snprintf(k->session_timeout, sizeof k->session_timeout, "%d", conf->session_timeout_ms);
-    char reg_group[300]; /* never joined (assign only), never committed */
-    snprintf(reg_group, sizeof reg_group, "%s.registry-reader", group);
-    if (!(k->group.rk = ew_consumer_new(k, group, false)) ||
-        !(k->reg.rk = ew_consumer_new(k, reg_group, true)))
+    char table_group[300]; /* never joined (assign only), never committed */
+    snprintf(table_group, sizeof table_group, "%s.registry-reader", conf->group);
+    if (!(k->group.rk = ew_consumer_new(k, conf->group, false)) ||
+        !(k->table.rk = ew_consumer_new(k, table_group, true)))
         goto err;
     k->rk = k->group.rk;
-    if (ew_consumer_wire(k, &k->group) || ew_consumer_wire(k, &k->reg))
+    if (ew_consumer_wire(k, &k->group) || ew_consumer_wire(k, &k->table))
         goto err;
     ev_timer_init(&k->commit_timer, ew_on_commit_timer, conf->commit_interval_s,
                   conf->commit_interval_s);
     k->commit_timer.data = k;
     ev_timer_start(loop, &k->commit_timer);
-    ev_timer_init(&k->reg_retry, ew_registry_start, 0, 0);
-    k->reg_retry.data = k;
-    ev_timer_start(loop, &k->reg_retry);
+    ev_timer_init(&k->table_retry, ew_tables_start, 0, 0);
+    k->table_retry.data = k;
+    ev_timer_start(loop, &k->table_retry);
     return k;
 err:
     ew_kafka_free(k);
@@ -643,13 +574,13 @@ void ew_kafka_pause(struct ew_kafka *k, bool pause)
 void ew_kafka_stop_consuming(struct ew_kafka *k)
 {
     k->stopping = true;
-    struct ew_consumer *cs[2] = {&k->group, &k->reg};
+    struct ew_consumer *cs[2] = {&k->group, &k->table};
     for (int i = 0; i < 2; i++)
         if (cs[i]->rk) {
             ev_io_stop(k->loop, &cs[i]->io);
             ev_idle_stop(k->loop, &cs[i]->more);
         }
-    ev_timer_stop(k->loop, &k->reg_retry);
+    ev_timer_stop(k->loop, &k->table_retry);
 }
 
 void ew_kafka_free(struct ew_kafka *k)
@@ -657,21 +588,19 @@ void ew_kafka_free(struct ew_kafka *k)
     if (!k)
         return;
     ev_timer_stop(k->loop, &k->commit_timer);
-    ev_timer_stop(k->loop, &k->reg_retry);
+    ev_timer_stop(k->loop, &k->table_retry);
     if (k->group.rk)
         ew_kafka_commit(k, true);
     ew_consumer_close(k, &k->group);
-    ew_consumer_close(k, &k->reg);
+    ew_consumer_close(k, &k->table);
     if (k->mock)
         rd_kafka_mock_cluster_destroy(k->mock);
     if (k->mock_owner)
         rd_kafka_destroy(k->mock_owner);
-    for (size_t i = 0; i < k->nslots; i++)
-        free(k->slots[i].fifo);
+    for (size_t i = 0; i < k->ntopics; i++)
+        free(k->topics[i]);
     free(k->slots);
-    free(k->tickets);
-    free(k->free_tickets);
-    free(k->reg_target);
+    free(k->targets);
     free(k);
 }
 

@@ -4,15 +4,19 @@
  * connection drops or a reply is late (redis.timeout_ms, with a libev timer: Debian's hiredis
  * has no timeouts of its own) it is closed, every command without a reply is sent again on the
  * next connection (at-least-once), and it reconnects with a doubling backoff.
+ *
+ * Used by the sink and the acks source beside it; nothing outside connectors/redis/ sees
+ * hiredis.
  */
 #ifndef EW_REDIS_H
 #define EW_REDIS_H
 
 #include <ev.h>
-#include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ew_url.h"
 
 struct ew_redis;
 
@@ -21,7 +25,8 @@ struct ew_redis;
  * now (LOADING, BUSY, OOM, READONLY, MISCONF, NOAUTH and the like) never comes here: it closes
  * the connection like a lost one, and the command is sent again on the next (counted as
  * refusals). arg is the command's own. */
-typedef void (*ew_redis_reply_fn)(void *ctx, redisReply *reply, void *arg);
+struct redisReply;
+typedef void (*ew_redis_reply_fn)(void *ctx, struct redisReply *reply, void *arg);
 
 struct ew_redis_stats {
     uint64_t commands, replies, errors, timeouts, reconnects;
@@ -32,14 +37,11 @@ struct ew_redis_stats {
 
 extern const double ew_redis_latency_bounds[7]; /* seconds */
 
-/* url: redis://host:port/db or unix:///path. name: for logs. */
-struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char *name,
-                              double timeout_s, double reconnect_max_s, ew_redis_reply_fn fn,
-                              void *ctx);
+/* addr: where (config/ew_url.h, copied). name: for logs. new: free with ew_redis_free. */
+struct ew_redis *ew_redis_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
+                              const char *name, double timeout_s, double reconnect_max_s,
+                              ew_redis_reply_fn fn, void *ctx);
 void ew_redis_free(struct ew_redis *r);
-
-/* Whether url reads as redis://host[:port][/db] or unix:///path. */
-bool ew_redis_url_ok(const char *url);
 
 /* Queues a command; its reply goes to the connection's fn with arg. Returns 0 or -1 (no
  * memory). */

@@ -1,6 +1,6 @@
 /*
  * ew_recjson.h - the normalized record as JSON, both ways: the shape of the ecowarn.telemetry
- * topic and of `ecowarn-hj212 decode` (CONTRACT.md), documented in connectors/CODEC.md.
+ * topic and of `ecowarn-hj212 decode` (CONTRACT.md), documented in connectors/formats/CODEC.md.
  *
  * Reading uses jansson. Writing is a direct emitter into an ew_buf: it keeps the documented
  * key order, prints every number with the shortest text that reads back exactly (jansson

@@ -1,5 +1,6 @@
 /*
- * ew_opts.c - the option table (see ew_opts.h).
+ * ew_opts.c - the option table (see ew_opts.h). One row per option: its name, type, place in
+ * struct ew_opts, default, bounds or choices, whether SIGHUP may change it, and its help.
  */
 #include "ew_opts.h"
 
@@ -18,76 +19,82 @@ struct ew_opt {
     const char *def;
     int64_t min, max;    /* integers */
     const char *choices; /* strings: "zh|en", or NULL for any */
+    bool reload;         /* SIGHUP may change it; else it applies at the next start */
     const char *help;
 };
 
-#define S(field, name, def, choices, help)                                                         \
+/* R: SIGHUP may change it; F: fixed until the next start */
+#define R true
+#define F false
+#define S(field, name, def, choices, reload, help)                                                 \
     {                                                                                              \
         name, EW_OPT_STR, offsetof(struct ew_opts, field), sizeof(((struct ew_opts *)0)->field),   \
-            def, 0, 0, choices, help                                                               \
+            def, 0, 0, choices, reload, help                                                       \
     }
-#define I(field, name, def, min, max, help)                                                        \
+#define I(field, name, def, min, max, reload, help)                                                \
     {                                                                                              \
-        name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, help           \
+        name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, reload, help   \
     }
 
 static const struct ew_opt ew_opt_table[] = {
-    S(kafka_brokers, "kafka.brokers", "embedded", NULL,
+    S(kafka_brokers, "kafka.brokers", "embedded", NULL, F,
       "bootstrap servers (host:port,...), or \"embedded\" for an in-process broker (librdkafka's "
       "mock cluster: it keeps only about 15,000 messages per partition, dropping older ones)"),
-    S(kafka_group_id, "kafka.group_id", "ecowarn", NULL, "consumer group"),
-    S(topic_hj212, "kafka.topics.hj212", "ecowarn.hj212", NULL, "raw HJ 212 packets"),
-    S(topic_telemetry, "kafka.topics.telemetry", "ecowarn.telemetry", NULL,
+    S(kafka_group_id, "kafka.group_id", "ecowarn", NULL, F, "consumer group"),
+    S(topic_hj212, "kafka.topics.hj212", "ecowarn.hj212", NULL, F, "raw HJ 212 packets"),
+    S(topic_telemetry, "kafka.topics.telemetry", "ecowarn.telemetry", NULL, F,
       "normalized JSON records"),
-    S(topic_enterprise, "kafka.topics.enterprise", "ecowarn.enterprise", NULL,
+    S(topic_enterprise, "kafka.topics.enterprise", "ecowarn.enterprise", NULL, F,
       "e-enterprise events (outlet.upsert...)"),
-    I(kafka_batch, "kafka.batch", 500, 1, 100000,
+    I(kafka_batch, "kafka.batch", 500, 1, 100000, F,
       "messages handled per loop pass, so that Redis I/O is never starved"),
-    I(kafka_commit_interval_ms, "kafka.commit_interval_ms", 2000, 100, 600000,
+    I(kafka_commit_interval_ms, "kafka.commit_interval_ms", 2000, 100, 600000, F,
       "how often stored offsets are committed"),
-    I(kafka_embedded_partitions, "kafka.embedded_partitions", 4, 1, 64,
+    I(kafka_embedded_partitions, "kafka.embedded_partitions", 4, 1, 64, F,
       "partitions per topic of the embedded broker"),
-    I(kafka_session_timeout_ms, "kafka.session_timeout_ms", 10000, 6000, 300000,
+    I(kafka_session_timeout_ms, "kafka.session_timeout_ms", 10000, 6000, 300000, F,
       "a member silent this long leaves the group: its partitions go to the others"),
-    S(redis_url, "redis.url", "redis://127.0.0.1:6379/0", NULL,
+    S(redis_url, "redis.url", "redis://127.0.0.1:6379/0", NULL, F,
       "redis://host:port/db or unix:///path"),
-    S(redis_prefix, "redis.prefix", "ecowarn:", NULL, "prefix of every key written"),
-    I(redis_timeout_ms, "redis.timeout_ms", 3000, 10, 600000,
+    S(redis_prefix, "redis.prefix", "ecowarn:", NULL, F, "prefix of every key written"),
+    I(redis_timeout_ms, "redis.timeout_ms", 3000, 10, 600000, F,
       "a command without a reply this long closes the connection (it reconnects)"),
-    I(redis_max_buffered, "redis.max_buffered", 100000, 100, 10000000,
+    I(redis_max_buffered, "redis.max_buffered", 100000, 100, 10000000, R,
       "events kept while Redis is unreachable; Kafka pauses before this is reached"),
-    I(redis_stream_maxlen, "redis.stream_maxlen", 1000000, 0, 1000000000,
+    I(redis_stream_maxlen, "redis.stream_maxlen", 1000000, 0, 1000000000, R,
       "approximate length cap of each stream (0: none)"),
-    I(redis_reconnect_max_ms, "redis.reconnect_max_ms", 5000, 10, 600000,
+    I(redis_reconnect_max_ms, "redis.reconnect_max_ms", 5000, 10, 600000, F,
       "longest wait between reconnection attempts (it doubles from 50 ms)"),
-    S(http_listen, "http.listen", "127.0.0.1:9464", NULL,
+    S(http_listen, "http.listen", "127.0.0.1:9464", NULL, F,
       "metrics and health endpoint, host:port (empty: none)"),
-    S(rules_dir, "rules.dir", "config/rules", NULL, "folder of rule files (*.json)"),
-    I(engine_max_sites, "engine.max_sites", 100000, 1, 100000000,
+    S(rules_dir, "rules.dir", "config/rules", NULL, R, "folder of rule files (*.json)"),
+    I(engine_max_sites, "engine.max_sites", 100000, 1, 100000000, F,
       "sites whose rule state is kept (least recently seen evicted beyond)"),
-    S(engine_lang, "engine.lang", "zh", "zh|en", "language of alert messages"),
-    I(engine_allowed_lateness_ms, "engine.allowed_lateness_ms", 7200000, 1, 604800000,
+    S(engine_lang, "engine.lang", "zh", "zh|en", F, "language of alert messages"),
+    I(engine_allowed_lateness_ms, "engine.allowed_lateness_ms", 7200000, 1, 604800000, F,
       "records older than their site's newest of the same kind by more are late"),
-    I(engine_reorder_ms, "engine.reorder_ms", 60000, 0, 3600000,
+    I(engine_reorder_ms, "engine.reorder_ms", 60000, 0, 3600000, F,
       "records are held this long and judged in event-time order (0: as they come)"),
-    I(engine_average_grace_ms, "engine.average_grace_ms", 600000, 1, 3599999,
+    I(engine_average_grace_ms, "engine.average_grace_ms", 600000, 1, 3599999, F,
       "a computed hourly average closes this long after its hour"),
-    I(engine_tick_ms, "engine.tick_ms", 1000, 10, 600000,
+    I(engine_tick_ms, "engine.tick_ms", 1000, 10, 600000, F,
       "clock tick of offline and missing-data rules"),
-    I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000,
+    I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000, F,
       "sites swept per tick by site-wide rules (0: all)"),
-    S(state_file, "state.file", "", NULL,
+    S(state_file, "state.file", "", NULL, F,
       "checkpoint of the rule state, written with every commit and read on start (empty: none)"),
-    I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000,
+    I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000, F,
       "with state.file: how often the checkpoint is written and the offsets committed"),
-    S(log_level, "log.level", "info", "debug|info|warn|error", "least level logged"),
-    I(split_timeout_ms, "split.timeout_ms", 60000, 100, 3600000,
+    S(log_level, "log.level", "info", "debug|info|warn|error", R, "least level logged"),
+    I(split_timeout_ms, "split.timeout_ms", 60000, 100, 3600000, F,
       "a split packet (PNUM/PNO) incomplete this long is dead-lettered"),
-    I(split_max_groups, "split.max_groups", 10000, 1, 1000000,
+    I(split_max_groups, "split.max_groups", 10000, 1, 1000000, F,
       "split packets being reassembled at once (oldest dead-lettered beyond)"),
 };
 #undef S
 #undef I
+#undef R
+#undef F
 
 static const size_t ew_nopts = sizeof ew_opt_table / sizeof ew_opt_table[0];
 
@@ -271,7 +278,8 @@ int ew_opts_load_env(struct ew_opts *o, FILE *err)
 void ew_opts_help(FILE *out)
 {
     fprintf(out, "options (config file key, --set NAME=VALUE, or ECOWARN_NAME in the "
-                 "environment: dots become underscores, letters upper case):\n");
+                 "environment: dots become underscores, letters upper case; \"reloadable\": "
+                 "SIGHUP applies a change, the others apply at the next start):\n");
     for (size_t i = 0; i < ew_nopts; i++) {
         const struct ew_opt *opt = &ew_opt_table[i];
         fprintf(out, "  %-28s default %s", opt->name, *opt->def ? opt->def : "\"\"");
@@ -279,6 +287,34 @@ void ew_opts_help(FILE *out)
             fprintf(out, "  [%lld..%lld]", (long long)opt->min, (long long)opt->max);
         if (opt->choices)
             fprintf(out, "  (%s)", opt->choices);
+        if (opt->reload)
+            fprintf(out, "  reloadable");
         fprintf(out, "\n      %s\n", opt->help);
     }
+}
+
+int ew_opts_reloadable(const char *name)
+{
+    const struct ew_opt *opt = ew_opt_find(name);
+    return opt ? opt->reload : -1;
+}
+
+size_t ew_opts_keep_fixed(struct ew_opts *next, const struct ew_opts *cur,
+                          void (*changed)(void *ctx, const char *name), void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ew_nopts; i++) {
+        const struct ew_opt *opt = &ew_opt_table[i];
+        size_t size = opt->type == EW_OPT_STR ? opt->size : sizeof(int64_t);
+        char *dst = (char *)next + opt->off;
+        const char *src = (const char *)cur + opt->off;
+        bool same = opt->type == EW_OPT_STR ? !strcmp(dst, src) : !memcmp(dst, src, size);
+        if (opt->reload || same)
+            continue;
+        memcpy(dst, src, size);
+        n++;
+        if (changed)
+            changed(ctx, opt->name);
+    }
+    return n;
 }

@@ -1,7 +1,8 @@
 /*
  * ew_opts.h - ecowarnd's options: one table drives the config file, --set NAME=VALUE, the
  * environment (ECOWARN_KAFKA_BROKERS for kafka.brokers...), the defaults, the bounds, --help and
- * --check-config. Precedence, lowest first: default, config file, environment, --set.
+ * --check-config, and says which options SIGHUP may change. Precedence, lowest first: default,
+ * config file, environment, --set.
  */
 #ifndef EW_OPTS_H
 #define EW_OPTS_H
@@ -60,7 +61,16 @@ int ew_opts_load_file(struct ew_opts *o, const char *path, FILE *err);
 /* Applies ECOWARN_* environment variables; errors as above (file "environment"). */
 int ew_opts_load_env(struct ew_opts *o, FILE *err);
 
-/* Prints every option with its default, its bounds and what it does. */
+/* Prints every option with its default, its bounds, whether it is reloadable and what it does. */
 void ew_opts_help(FILE *out);
+
+/* 1 when SIGHUP may change the option, 0 when it applies at the next start, -1 unknown. */
+int ew_opts_reloadable(const char *name);
+
+/* For a reload: every option of next that a reload may not change takes its value in cur
+ * (what runs), and `changed` (may be NULL) is called with the name of each whose value
+ * differed. Returns how many differed. */
+size_t ew_opts_keep_fixed(struct ew_opts *next, const struct ew_opts *cur,
+                          void (*changed)(void *ctx, const char *name), void *ctx);
 
 #endif

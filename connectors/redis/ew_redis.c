@@ -11,6 +11,7 @@
 
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ struct ew_rcmd {
 struct ew_redis {
     struct ev_loop *loop;
     char name[32];
-    char host[256];
+    char host[EW_URL_HOST_MAX];
     int port, db;
     bool unix_socket;
     double timeout, backoff, backoff_max;
@@ -258,47 +259,17 @@ static void ew_redis_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
-static int ew_redis_parse_url(struct ew_redis *r, const char *url)
-{
-    if (!strncmp(url, "unix://", 7)) {
-        r->unix_socket = true;
-        snprintf(r->host, sizeof r->host, "%s", url + 7);
-        return r->host[0] ? 0 : -1;
-    }
-    if (strncmp(url, "redis://", 8))
-        return -1;
-    const char *p = url + 8, *colon = strchr(p, ':'), *slash = strchr(p, '/');
-    const char *end = colon ? colon : slash ? slash : p + strlen(p);
-    if (end == p || (size_t)(end - p) >= sizeof r->host)
-        return -1;
-    memcpy(r->host, p, (size_t)(end - p));
-    r->host[end - p] = '\0';
-    r->port = colon ? atoi(colon + 1) : 6379;
-    r->db = slash ? atoi(slash + 1) : 0;
-    return r->port > 0 && r->port < 65536 && r->db >= 0 ? 0 : -1;
-}
-
-bool ew_redis_url_ok(const char *url)
-{
-    struct ew_redis r;
-    return ew_redis_parse_url(&r, url) == 0;
-}
-
-struct ew_redis *ew_redis_new(struct ev_loop *loop, const char *url, const char *name,
-                              double timeout_s, double reconnect_max_s, ew_redis_reply_fn fn,
-                              void *ctx)
+struct ew_redis *ew_redis_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
+                              const char *name, double timeout_s, double reconnect_max_s,
+                              ew_redis_reply_fn fn, void *ctx)
 {
     struct ew_redis *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    if (ew_redis_parse_url(r, url)) {
-        ew_log(EW_LOG_ERROR, name,
-               "redis.url \"%s\": expected redis://host:port/db or "
-               "unix:///path",
-               url);
-        free(r);
-        return NULL;
-    }
+    snprintf(r->host, sizeof r->host, "%s", addr->host);
+    r->port = addr->port;
+    r->db = addr->db;
+    r->unix_socket = addr->unix_socket;
     r->loop = loop;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->timeout = timeout_s;

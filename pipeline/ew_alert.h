@@ -3,7 +3,7 @@
  *
  * An event is a transparent value handed to the engine's sink during one call; every pointer
  * in it is borrowed and valid only during that sink call (copy what you keep). The JSON shape
- * is written by ew_alert_to_json (connectors/ew_alertjson.h).
+ * is written by ew_alert_to_json (connectors/formats/ew_alertjson.h).
  */
 #ifndef EW_ALERT_H
 #define EW_ALERT_H

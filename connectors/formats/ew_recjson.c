@@ -1,5 +1,5 @@
 /*
- * ew_recjson.c - record <-> JSON (see ew_recjson.h and connectors/CODEC.md).
+ * ew_recjson.c - record <-> JSON (see ew_recjson.h and connectors/formats/CODEC.md).
  */
 #include "ew_recjson.h"
 

@@ -1,0 +1,190 @@
+/*
+ * ew_acks.c - the officers' acknowledgements source (see ew_acks.h).
+ *
+ * XGROUP CREATE (BUSYGROUP: it was there), then XREADGROUP ... BLOCK in a loop; each entry's
+ * alert is read with HGET PREFIX+active FINGERPRINT on the same connection, whose replies come
+ * in order. An error reply (the stream or its group went) retries after a second.
+ */
+#include "ew_acks.h"
+
+#include "ew_alertjson.h"
+#include "ew_log.h"
+#include "ew_redis.h"
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ew_acks {
+    struct ev_loop *loop;
+    struct ew_redis *conn;
+    const struct ew_opts *opts;
+    char consumer[64];
+    ew_acks_fn fn;
+    void *ctx;
+    ev_timer retry;
+    bool stopped;
+};
+
+static char ew_acks_group_marker; /* the arg of XGROUP CREATE */
+
+static void ew_acks_key(const struct ew_acks *a, char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s%s", a->opts->redis_prefix, name);
+}
+
+static void ew_acks_read(struct ew_acks *a)
+{
+    char key[128], block[24];
+    ew_acks_key(a, key, sizeof key, "acks");
+    int64_t b = a->opts->redis_timeout_ms / 2 < 1000 ? a->opts->redis_timeout_ms / 2 : 1000;
+    snprintf(block, sizeof block, "%lld", (long long)(b > 0 ? b : 1));
+    const char *argv[] = {"XREADGROUP", "GROUP", "ecowarnd", a->consumer, "COUNT", "100",
+                          "BLOCK",      block,   "STREAMS",  key,         ">"};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++)
+        lens[i] = strlen(argv[i]);
+    ew_redis_cmd(a->conn, NULL, 11, argv, lens);
+}
+
+static void ew_acks_start(struct ew_acks *a)
+{
+    char key[128];
+    ew_acks_key(a, key, sizeof key, "acks");
+    const char *argv[] = {"XGROUP", "CREATE", key, "ecowarnd", "0", "MKSTREAM"};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    ew_redis_cmd(a->conn, &ew_acks_group_marker, 6, argv, lens);
+}
+
+static void ew_acks_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct ew_acks *a = w->data;
+    if (!a->stopped)
+        ew_acks_start(a);
+}
+
+/* The alert as it stands (HGET's reply) goes to the handler with its entry. */
+static void ew_acks_apply(struct ew_acks *a, struct ew_ack *ack, const redisReply *r)
+{
+    struct ew_alert_event cur;
+    json_t *doc = NULL;
+    bool found =
+        r && r->type == REDIS_REPLY_STRING && !ew_alert_from_json(r->str, r->len, &cur, &doc);
+    if (r && r->type == REDIS_REPLY_STRING && !found)
+        ew_log(EW_LOG_WARN, "acks", "the active alert %s is not an alert event", ack->fingerprint);
+    a->fn(a->ctx, ack, found ? &cur : NULL);
+    json_decref(doc);
+}
+
+/* One entry of XREADGROUP's reply: [id, [field, value...]]. */
+static void ew_acks_entry(struct ew_acks *a, const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !e->element[0]->str)
+        return;
+    struct ew_ack *ack = calloc(1, sizeof *ack);
+    if (!ack)
+        return;
+    snprintf(ack->entry, sizeof ack->entry, "%s", e->element[0]->str);
+    const redisReply *f = e->element[1];
+    for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
+        const char *name = f->element[k]->str, *v = f->element[k + 1]->str;
+        if (!name || !v)
+            continue;
+        if (!strcmp(name, "alert_id"))
+            snprintf(ack->alert_id, sizeof ack->alert_id, "%s", v);
+        else if (!strcmp(name, "by"))
+            snprintf(ack->by, sizeof ack->by, "%s", v);
+        else if (!strcmp(name, "note"))
+            snprintf(ack->note, sizeof ack->note, "%s", v);
+    }
+    if (strcspn(ack->alert_id, "-") != 16) { /* not an id this daemon made */
+        ew_log(EW_LOG_WARN, "acks", "entry %s: alert_id \"%s\" is not an alert id", ack->entry,
+               ack->alert_id);
+        a->fn(a->ctx, ack, NULL);
+        free(ack);
+        return;
+    }
+    memcpy(ack->fingerprint, ack->alert_id, 16);
+    char key[128];
+    ew_acks_key(a, key, sizeof key, "active");
+    const char *argv[3] = {"HGET", key, ack->fingerprint};
+    size_t lens[3] = {4, strlen(key), 16};
+    if (ew_redis_cmd(a->conn, ack, 3, argv, lens))
+        free(ack);
+}
+
+static void ew_acks_on_reply(void *ctx, redisReply *reply, void *arg)
+{
+    struct ew_acks *a = ctx;
+    if (arg == &ew_acks_group_marker) { /* created, or it was there (BUSYGROUP): read */
+        if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9)) {
+            ew_log(EW_LOG_ERROR, "acks", "cannot read %sacks: %s", a->opts->redis_prefix,
+                   reply->str);
+            ev_timer_start(a->loop, &a->retry);
+        } else if (!a->stopped) {
+            ew_acks_read(a);
+        }
+        return;
+    }
+    if (arg) { /* an HGET for one acknowledgement */
+        ew_acks_apply(a, arg, reply->type == REDIS_REPLY_ERROR ? NULL : reply);
+        free(arg);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) { /* the stream or its group went: again shortly */
+        ew_log(EW_LOG_WARN, "acks", "reading acknowledgements: %s", reply->str);
+        ev_timer_start(a->loop, &a->retry);
+        return;
+    }
+    /* XREADGROUP: [[stream, [[id, [field, value...]]...]]] or nil */
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+        reply->element[0]->elements == 2) {
+        redisReply *entries = reply->element[0]->element[1];
+        for (size_t i = 0; i < entries->elements; i++)
+            ew_acks_entry(a, entries->element[i]);
+    }
+    if (!a->stopped)
+        ew_acks_read(a);
+}
+
+struct ew_acks *ew_acks_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
+                            const struct ew_opts *opts, const char *consumer, ew_acks_fn fn,
+                            void *ctx)
+{
+    struct ew_acks *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    *a = (struct ew_acks){.loop = loop, .opts = opts, .fn = fn, .ctx = ctx};
+    snprintf(a->consumer, sizeof a->consumer, "%s", consumer);
+    /* its replies may wait for a whole BLOCK: a second more than the sink's timeout */
+    a->conn = ew_redis_new(loop, addr, "redis-acks", (double)opts->redis_timeout_ms / 1000 + 1.0,
+                           (double)opts->redis_reconnect_max_ms / 1000, ew_acks_on_reply, a);
+    if (!a->conn) {
+        free(a);
+        return NULL;
+    }
+    ev_timer_init(&a->retry, ew_acks_on_retry, 1, 0);
+    a->retry.data = a;
+    ew_acks_start(a);
+    return a;
+}
+
+void ew_acks_stop(struct ew_acks *a)
+{
+    a->stopped = true;
+    ev_timer_stop(a->loop, &a->retry);
+}
+
+void ew_acks_free(struct ew_acks *a)
+{
+    if (!a)
+        return;
+    ev_timer_stop(a->loop, &a->retry);
+    ew_redis_free(a->conn);
+    free(a);
+}

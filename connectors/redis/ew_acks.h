@@ -1,0 +1,41 @@
+/*
+ * ew_acks.h - the officers' acknowledgements source: entries of the Redis stream PREFIX+acks
+ * ({alert_id, by, note}, CONTRACT.md), read with the consumer group "ecowarnd" on a connection
+ * of its own (its reads block), so that several instances share them. For each entry the alert
+ * as it stands in PREFIX+active is looked up and handed to the handler with the entry.
+ */
+#ifndef EW_ACKS_H
+#define EW_ACKS_H
+
+#include <ev.h>
+
+#include "ew_alert.h"
+#include "ew_opts.h"
+#include "ew_url.h"
+
+struct ew_acks;
+
+struct ew_ack {
+    char entry[64]; /* the stream entry's id */
+    char alert_id[128];
+    char by[128];
+    char note[512];
+    char fingerprint[17]; /* the alert_id's first 16 characters; "" when it is not an alert id */
+};
+
+/* cur: the alert as it stands now, or NULL when there is none (or alert_id is not an id this
+ * daemon made). Both are borrowed during the call. The handler writes what follows and then
+ * acknowledges the entry (ew_sink_ack_entry, so that the XACK follows its writes). */
+typedef void (*ew_acks_fn)(void *ctx, const struct ew_ack *a, const struct ew_alert_event *cur);
+
+/* opts: borrowed, as for the sink. consumer: this instance's name in the group (copied). new:
+ * free with ew_acks_free. NULL when out of memory. */
+struct ew_acks *ew_acks_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
+                            const struct ew_opts *opts, const char *consumer, ew_acks_fn fn,
+                            void *ctx);
+
+/* Reads no more entries (draining). */
+void ew_acks_stop(struct ew_acks *a);
+void ew_acks_free(struct ew_acks *a);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * ew_flow.h - the pipeline: a Kafka message becomes records, judgements and Redis writes.
+ *
+ *   kafka source --message--> decode (HJ 212 | JSON | e-enterprise) --> reassemble split
+ *   packets --> the rule engine --alert events--> alert JSON --> the Redis sink
+ *
+ * with dead letters for what cannot be read, backpressure (Kafka pauses while too many events
+ * wait for Redis), the delivery tracker (a partition's offset moves only past messages whose
+ * effects are safe), the sites of a lost partition let go, checkpoints before commits, the
+ * officers' acknowledgements turned into events, and reloads. The flow owns the clock: libev's
+ * loop time, read once per loop pass, handed down to the engine and the reassembly.
+ *
+ * The connectors are built by the caller (cmd/ecowarnd.c) with the flow's callbacks and
+ * handed to it with ew_flow_connect; the flow does not free them.
+ */
+#ifndef EW_FLOW_H
+#define EW_FLOW_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ew_acks.h"
+#include "ew_alert.h"
+#include "ew_config.h"
+#include "ew_kafka.h"
+#include "ew_rules.h"
+#include "ew_sink.h"
+
+struct ew_flow;
+
+#define EW_FLOW_NERR 16 /* decode error counters, by -code */
+
+/* What the flow has done, and what the parts it wires say (for /metrics and /health). */
+struct ew_flow_stats {
+    uint64_t decode_errors[EW_FLOW_NERR];
+    uint64_t deadletters, ignored, late, acks_done, acks_unknown, reloads, reload_failures;
+    uint64_t events_by_type[EW_AEV_COUNT];
+    size_t events_pending; /* alert events whose Redis writes are not all answered */
+    size_t in_flight;      /* messages consumed, not yet safe */
+    bool draining;
+    const char *topics[3]; /* hj212, telemetry, enterprise: the names metrics are labelled by */
+    struct ew_engine_stats engine;
+    struct ew_kafka_stats kafka;
+    const struct ew_redis_stats *redis; /* NULL without a sink */
+    bool redis_connected;
+};
+
+/* Builds the flow over a loaded configuration: cfg is moved in (its rules go to the engine;
+ * what is left in *cfg is empty). The checkpoint (state.file) is read. new: free with
+ * ew_flow_free. NULL on error (logged); cfg is released then too. */
+struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg);
+void ew_flow_free(struct ew_flow *f);
+
+/* The configuration in force (borrowed, for the flow's life; a reload swaps its contents). */
+const struct ew_config *ew_flow_config(const struct ew_flow *f);
+
+/* What the Kafka source is to be built with: topics and their roles, and the callbacks. */
+void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_kafka_cb *cb);
+
+/* The callbacks of the sink and of the acknowledgements source; ctx is the flow. */
+void ew_flow_written(void *ctx, uint64_t ticket, bool event);
+void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_event *cur);
+
+/* The parts the flow writes to and steers (borrowed; either may be NULL: none, or gone). */
+void ew_flow_connect(struct ew_flow *f, struct ew_kafka *kafka, struct ew_sink *sink);
+
+/* A clock tick: time-driven rules and split packets that waited too long. */
+void ew_flow_tick(struct ew_flow *f);
+
+/* SIGHUP: builds a whole new configuration from src and swaps it in; a bad one is refused
+ * (logged) and the running one kept. Options that a reload may not change keep their running
+ * values (logged when they differ). Returns 0 or -1. */
+int ew_flow_reload(struct ew_flow *f, const struct ew_config_src *src);
+
+/* Stops consuming and judges every record held for event-time order. */
+void ew_flow_drain(struct ew_flow *f);
+/* Whether nothing consumed is unsafe any more: every Redis write answered. */
+bool ew_flow_safe(const struct ew_flow *f);
+
+/* Writes the checkpoint (state.file; nothing without one). Returns 0 or -1 (logged). */
+int ew_flow_checkpoint(struct ew_flow *f);
+
+void ew_flow_stats(const struct ew_flow *f, struct ew_flow_stats *out);
+
+#endif

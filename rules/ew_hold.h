@@ -1,0 +1,38 @@
+/*
+ * ew_hold.h - records held back for event-time order (engine.reorder_ms): a min-heap by data
+ * time and arrival. Internal to rules/.
+ */
+#ifndef EW_HOLD_H
+#define EW_HOLD_H
+
+#include <stdint.h>
+
+#include "ew_buf.h"
+#include "ew_record.h"
+
+struct ew_held {
+    int64_t time;    /* data time */
+    int64_t arrived; /* processing time it came */
+    uint64_t seq;    /* arrival order, for equal times */
+    uint64_t tag;    /* the caller's */
+    struct ew_buf blob;
+};
+
+struct ew_holdq {
+    struct ew_held *slots;
+    uint32_t *heap;  /* slot numbers, a min-heap by (time, seq) */
+    uint32_t *spare; /* slots free for reuse */
+    size_t nslots, n, nspare, cap;
+    uint64_t seq;
+};
+
+/* Holds a copy of rec's identity, time and numeric values. Returns 0 or EW_ENOMEM. */
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag);
+/* The earliest held record, or NULL. */
+const struct ew_held *ew_hold_top(const struct ew_holdq *q);
+/* Takes the earliest held record out into rec; its strings live until the next push. Returns
+ * its tag. */
+uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec);
+void ew_hold_release(struct ew_holdq *q);
+
+#endif

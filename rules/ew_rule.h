@@ -1,0 +1,213 @@
+/*
+ * ew_rule.h - the compiled form of rules, shared by the compiler (ew_ruleset.c), the kinds
+ * and the engine (the public face is ew_rules.h). Internal to rules/.
+ *
+ * A rule is compiled once: selectors become bit masks and packed codes, thresholds numbers,
+ * message templates lists of segments. Nothing of the rule's JSON is looked at per record.
+ */
+#ifndef EW_RULE_H
+#define EW_RULE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ew_rules.h"
+#include "ew_time.h"
+
+#define EW_RULE_ID_MAX     64
+#define EW_RULE_MAX_LEVELS 4
+#define EW_RULE_MAX_CODES  32
+#define EW_RULE_MAX_FIELDS 4
+#define EW_RULE_MAX_ST     8
+#define EW_KIND_STATE_MAX  16 /* bytes of kind-specific state per key */
+#define EW_RULE_MAX_WHO    16 /* enterprises, outlets or tags a rule names */
+#define EW_RULE_WHO_LEN    48
+
+/* What a kind says of one observation. */
+enum { EW_OBS_SKIP = -3, EW_OBS_HOLD = -2, EW_OBS_CLEAR = -1 }; /* >= 0: a level */
+
+/* A message template: literal text and placeholders, in order. */
+enum ew_tpl_var {
+    EW_TPL_TEXT = 0,
+    EW_TPL_ENTERPRISE_NAME,
+    EW_TPL_ENTERPRISE_ID,
+    EW_TPL_MN,
+    EW_TPL_OUTLET_ID,
+    EW_TPL_POLLUTANT,
+    EW_TPL_POLLUTANT_NAME,
+    EW_TPL_UNIT,
+    EW_TPL_VALUE,
+    EW_TPL_LIMIT,
+    EW_TPL_PERCENT,
+    EW_TPL_LEVEL,
+    EW_TPL_SEVERITY,
+    EW_TPL_TIME,
+    EW_TPL_RULE,
+    EW_TPL_SILENCE,
+};
+
+struct ew_tpl_seg {
+    enum ew_tpl_var var;
+    const char *text; /* EW_TPL_TEXT: the literal (owned by the template) */
+    size_t len;
+};
+
+struct ew_tpl {
+    size_t nsegs;
+    struct ew_tpl_seg *segs;
+    char *buf; /* the literals */
+};
+
+/* A threshold: absolute, or a fraction of the limit. */
+struct ew_bound {
+    double value;
+    bool relative; /* value is a fraction of the limit (0.8 for "80%") */
+};
+
+enum ew_limit_kind { EW_LIMIT_AUTO = 0, EW_LIMIT_RTD, EW_LIMIT_HOUR, EW_LIMIT_DAY };
+
+struct ew_rule;
+struct ew_site;
+struct ew_life;
+
+/* What the whole record says that kinds may need beside the judged value. */
+struct ew_recctx {
+    double flow; /* the site's flow (a00000/w00000) if sent and valid, else NAN */
+    double o2;   /* measured O2 (a19001) if sent and valid, else NAN */
+};
+
+struct ew_obs {
+    double value;
+    uint8_t flag_meaning; /* enum ew_flag_meaning */
+    uint8_t field;        /* enum ew_field judged */
+    double limit;         /* NAN when the registry has none */
+    int64_t time;
+    uint64_t code; /* packed pollutant code */
+    const struct ew_recctx *ctx;
+};
+
+struct ew_kind {
+    const char *name;
+    size_t state_size;  /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
+                           imported from checkpoints) */
+    bool quiet_pending; /* no pending events: its conditions are only news once they hold */
+    bool site_wide;     /* judged per site on ticks (offline), not per value */
+    /* Site-wide kinds: the time the site's silence counts from (shown as {time}), or INT64_MIN
+     * when the site is not judged now; its levels' "after" is measured from that time plus
+     * silent_offset_ms. The record that ends the silence is asked to `heard` (computed: it is
+     * an average the engine computed, not data the site sent). */
+    int64_t (*silent_since)(const struct ew_site *s);
+    int64_t silent_offset_ms;
+    const char *since_name; /* the evidence's name for that time: "last_data" */
+    /* Site-wide kinds: whether a record of data kind `kind` and time t ends the firing silence
+     * l; the reason for the resolution, or NULL when it does not. */
+    const char *(*heard)(const struct ew_rule *r, const struct ew_life *l, int kind, int64_t t,
+                         bool computed);
+    /* Reads the kind's own members of the rule object into r. why gets the reason on error. */
+    int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
+    /* Judges one observation: EW_OBS_* or a level index. */
+    int (*eval)(const struct ew_rule *r, void *state, const struct ew_obs *obs);
+};
+
+struct ew_rule {
+    char id[EW_RULE_ID_MAX];
+    const struct ew_kind *kind;
+    enum ew_audience audience;
+    /* selection */
+    size_t nst;
+    char st[EW_RULE_MAX_ST][8]; /* none: every system */
+    uint32_t data_kinds;        /* bit per enum ew_data_kind */
+    bool limited_only;          /* pollutants: "limited" */
+    size_t ncodes;
+    uint64_t codes[EW_RULE_MAX_CODES]; /* packed 2017 codes; none: every pollutant */
+    /* sites by the registry: enterprise ids, outlet ids, tags (any of each list; empty: all) */
+    size_t nwho[3];
+    char who[3][EW_RULE_MAX_WHO][EW_RULE_WHO_LEN];
+    size_t nfields;
+    uint8_t fields[EW_RULE_MAX_FIELDS]; /* enum ew_field, in order of preference */
+    enum ew_limit_kind limit_kind;
+    /* levels, ascending */
+    size_t nlevels;
+    struct {
+        char name[24];
+        char severity[16];
+        struct ew_bound above;
+    } levels[EW_RULE_MAX_LEVELS];
+    /* how long a level must hold before it fires, and the clear condition (hysteresis) */
+    uint32_t for_count;
+    int64_t for_ms;
+    struct ew_bound clear_below;
+    uint32_t clear_count;
+    int64_t clear_ms;
+    int64_t repeat_ms;     /* a firing alert is notified again after this; 0: never */
+    uint16_t flap_changes; /* more state changes than this in flap_ms: resolution is held */
+    int64_t flap_ms;
+    /* kind parameters */
+    double o2_max;          /* threshold: converted (Zs) fields are not judged above this O2; NAN */
+    uint32_t o2_fields;     /* threshold: bit per field that o2_max applies to (none without it) */
+    double epsilon;         /* constant: the largest change that still counts as unchanged */
+    double flow_above;      /* zero_with_flow, constant: the flow that means the source runs */
+    double range;           /* over_range: the instrument's range, NAN when only flag T counts */
+    uint32_t flag_meanings; /* flag_persisting: bit per enum ew_flag_meaning that counts */
+    size_t nexcept;
+    uint64_t except[EW_RULE_MAX_CODES]; /* negative: codes never judged */
+    /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
+    struct ew_tpl msg[2][2];
+    /* derived by ew_ruleset_index: bit per field the rule judges, and per field the fields the
+     * rule prefers to it */
+    uint32_t field_mask;
+    uint32_t better[EW_FIELD_COUNT];
+};
+
+struct ew_ruleset {
+    size_t nrules, cap;
+    struct ew_rule *rules;
+    /* derived by ew_ruleset_index: per data kind, the value rules that select it, in order */
+    uint32_t *by_kind[EW_KIND_REPLY + 1];
+    size_t nby_kind[EW_KIND_REPLY + 1];
+};
+
+extern const struct ew_kind ew_kind_threshold;
+extern const struct ew_kind ew_kind_negative;
+extern const struct ew_kind ew_kind_zero_with_flow;
+extern const struct ew_kind ew_kind_constant;
+extern const struct ew_kind ew_kind_flag_persisting;
+extern const struct ew_kind ew_kind_over_range;
+extern const struct ew_kind ew_kind_offline;
+extern const struct ew_kind ew_kind_missing_hour;
+
+/* Derives what the engine looks up per record (the value rules per data kind, the field
+ * preferences as bit masks). Returns 0 or EW_ENOMEM. */
+int ew_ruleset_index(struct ew_ruleset *set);
+
+/* Whether some value rule judges hour or day data, so that averages are computed. */
+bool ew_ruleset_averages(const struct ew_ruleset *set);
+
+/* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
+int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);
+/* Reads "levels": 1 to EW_RULE_MAX_LEVELS objects with "name" and "severity"; bound reads
+ * each level's own bound (its "above", its "after") into r->levels[i].above. */
+typedef int (*ew_level_bound_fn)(json_t *level, struct ew_rule *r, size_t i, char *why, size_t n);
+int ew_rule_levels(json_t *obj, struct ew_rule *r, ew_level_bound_fn bound, char *why, size_t n);
+/* Reads a single "severity" into level 0 named after the kind (the data-quality kinds). */
+int ew_rule_single_level(json_t *obj, struct ew_rule *r, char *why, size_t n);
+/* Reads an optional list of pollutant codes into codes/ncodes; returns EW_EINVAL on a bad one. */
+int ew_rule_codes(json_t *list, uint64_t *codes, size_t *ncodes, const char *what, char *why,
+                  size_t n);
+
+/* Compiles a template text. Returns 0 or EW_EINVAL with why filled (unknown placeholder,
+ * unclosed brace), or EW_ENOMEM. */
+int ew_tpl_compile(struct ew_tpl *t, const char *text, char *why, size_t n);
+void ew_tpl_free(struct ew_tpl *t);
+
+/* Reads a bound: a number (absolute) or "NN%" (relative to the limit). */
+int ew_bound_parse(json_t *j, struct ew_bound *b);
+/* Resolves a bound against a limit; NAN when relative and there is no limit. */
+static inline double ew_bound_value(const struct ew_bound *b, double limit)
+{
+    return b->relative ? b->value * limit : b->value; /* a NAN limit gives NAN */
+}
+/* Reads a hold: a count of consecutive values (integer) or a duration ("30m", "1h", "90s"). */
+int ew_hold_parse(json_t *j, uint32_t *count, int64_t *ms);
+
+#endif

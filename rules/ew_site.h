@@ -1,0 +1,195 @@
+/*
+ * ew_site.h - per-site state: the alert lifecycle of each (rule, pollutant), the averages
+ * being gathered, the periods judged, and the bounded table of sites (ew_sitetab.c). Internal
+ * to rules/.
+ */
+#ifndef EW_SITE_H
+#define EW_SITE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ew_rule.h"
+
+#define EW_MN_MAX 48
+
+enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
+
+/* The alert lifecycle of one (site, rule, pollutant): which level holds, which is gathering
+ * toward firing, and how long the clear condition has held. */
+struct ew_life {
+    uint8_t status; /* enum ew_life_status */
+    int8_t level;   /* level pending or firing, -1 when idle */
+    int8_t cand;    /* level gathering toward firing, -1 when none */
+    uint32_t cand_count;
+    int64_t cand_since;
+    uint32_t clear_count;
+    int64_t clear_since;
+    int64_t since;        /* event time the current status began */
+    int64_t notified_at;  /* event time of the last firing or reminder event */
+    int64_t window_start; /* flap damping: start of the window that counts changes */
+    uint16_t changes;     /* state changes (firing, resolved) in that window */
+    uint8_t flapping;     /* resolution held back until clear for a whole window */
+};
+
+/* A regulatory average being gathered: one pollutant and field over one period (an hour of
+ * minute values, a day of hourly values). */
+struct ew_acc {
+    int64_t start;    /* the period's start, INT64_MIN when empty */
+    double sum;       /* of the valid values */
+    double wsum, wt;  /* of value x flow and of flow, over valid values sent with a valid flow */
+    uint32_t nvalid;  /* valid values (flag N or none) */
+    uint32_t nweight; /* of them, with a valid flow */
+    uint32_t n;       /* all values */
+};
+
+/* Keys whose rule is EW_AGG_KEY or above hold an average, not a lifecycle: the low bits say
+ * the period (EW_AGG_DAY), the field (EW_AGG_ZS: ZsAvg, else Avg) and the parity of the
+ * period's number (two periods can be open at once: one closing, the next starting). */
+#define EW_AGG_KEY 0xFFFFFF00u
+#define EW_AGG_DAY 4u
+#define EW_AGG_ZS  2u
+#define EW_AGG_ODD 1u
+
+/* The state of one (rule, pollutant) at a site, or one average. */
+struct ew_sitekey {
+    uint64_t code;
+    uint32_t rule;
+    union {
+        struct {
+            struct ew_life life;
+            unsigned char kstate[EW_KIND_STATE_MAX];
+        };
+        struct ew_acc acc;
+    };
+};
+
+/* Periods (minutes, hours, days) whose record has been judged: bit i is mark - i periods.
+ * A second record for the same period is a duplicate; an average computed for a period the
+ * logger sent itself is superseded. */
+struct ew_seen {
+    int64_t mark; /* newest period start judged, INT64_MIN before any */
+    uint64_t bits;
+};
+
+enum { EW_SEEN_MINUTE = 0, EW_SEEN_HOUR, EW_SEEN_DAY, EW_SEEN_N };
+
+/* A site: its MN and the block of its keys, contiguous so that judging a record touches one
+ * place in memory. */
+struct ew_site {
+    char mn[EW_MN_MAX];
+    int32_t prev, next; /* least recently used list: head is the newest */
+    uint32_t nkeys, cap;
+    uint32_t hint;     /* where the next lookup starts: records judge keys in the same order */
+    int64_t last_data; /* newest data time seen from the site (epoch ms) */
+    int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
+    char st[8];                        /* system code of its latest record */
+    struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */
+    int64_t agg_closed[2];             /* newest hour, day whose average was closed */
+    int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
+    const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
+    uint64_t outlet_gen;            /* 0: not looked up */
+    int64_t agg_due;  /* when the earliest open average closes (site data time), INT64_MAX none */
+    uint8_t silent;   /* site-wide alerts firing now: records look for them only then */
+    uint64_t keybits; /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
+                         key whose bit is clear is not in the block, and the block is not
+                         searched for it; averages (always looked up to be created) have none */
+    struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
+};
+
+/* A bounded table of sites: open addressing over site numbers plus an LRU list; the site
+ * least recently seen is evicted when a new one does not fit (its block is reused). O(1)
+ * expected per lookup; allocation only when a site's block grows. */
+struct ew_sitetab {
+    struct ew_site *sites;
+    uint32_t *index; /* site number + 1, 0 = empty; nindex is a power of two >= 2 * cap */
+    size_t cap, nindex, used;
+    int32_t head, tail;
+    uint64_t evictions;
+    size_t keys;      /* keys held in all sites */
+    size_t key_bytes; /* memory of all key blocks */
+};
+
+#define EW_MINUTE_MS (60 * 1000LL)
+#define EW_HOUR_MS   (3600 * 1000LL)
+#define EW_DAY_MS    (24 * EW_HOUR_MS)
+
+/* The start of the minute, hour or day (Beijing time) that t falls in. */
+static inline int64_t ew_period_start(int64_t t, int64_t len)
+{
+    int64_t x = t + EW_TZ_OFFSET_MS, q = x / len;
+    q -= x % len < 0;
+    return q * len - EW_TZ_OFFSET_MS;
+}
+
+/* Marks period p (a start, len long) judged; true when it already was. Periods more than 63
+ * older than the newest cannot be told and count as new. */
+static inline bool ew_seen_mark(struct ew_seen *s, int64_t p, int64_t len)
+{
+    if (s->mark == INT64_MIN || p > s->mark) {
+        int64_t d = s->mark == INT64_MIN ? 64 : (p - s->mark) / len;
+        s->bits = (d >= 64 ? 0 : s->bits << d) | 1;
+        s->mark = p;
+        return false;
+    }
+    int64_t d = (s->mark - p) / len;
+    if (d >= 64)
+        return false;
+    bool was = (s->bits >> d) & 1;
+    s->bits |= 1ull << d;
+    return was;
+}
+
+static inline bool ew_seen_has(const struct ew_seen *s, int64_t p, int64_t len)
+{
+    if (s->mark == INT64_MIN || p > s->mark || (s->mark - p) / len >= 64)
+        return false;
+    return (s->bits >> ((s->mark - p) / len)) & 1;
+}
+int ew_sitetab_init(struct ew_sitetab *t, size_t cap);
+void ew_sitetab_release(struct ew_sitetab *t);
+/* The site for mn (mnlen < EW_MN_MAX), created empty when new. Never NULL once initialized:
+ * a full table evicts its least recently seen site. *created tells which. */
+struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created);
+/* The site for mn, or NULL (the LRU order does not change). */
+struct ew_site *ew_sitetab_find(const struct ew_sitetab *t, const char *mn, size_t mnlen);
+/* Removes a site and its state (its block is kept for a later site). */
+void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site);
+/* The site's state for (rule, code). With create, a missing one is created idle (NULL only
+ * when the block cannot grow: out of memory; it grows by half its size); without, a missing
+ * one is NULL. */
+struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                                    uint64_t code, bool create);
+
+/* Removes a key from its site's block (the last key takes its place). */
+void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k);
+/* Works out s->keybits again after the block's keys changed in place. */
+void ew_site_keybits(struct ew_site *s);
+
+/* The bit of ew_site.keybits that stands for (rule, code); none for averages. */
+static inline uint64_t ew_key_bit(uint32_t rule, uint64_t code)
+{
+    if (rule >= EW_AGG_KEY)
+        return 0;
+    return 1ull << ((code * 0x9E3779B97F4A7C15u + rule * 0xFF51AFD7ED558CCDu) >> 58);
+}
+
+/* ew_site_key_find, not searching for a key that keybits says is not there, and first trying
+ * the key after the last one found (a site's records judge its keys in the same order every
+ * time, so that is nearly always the one). */
+static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
+                                             uint64_t code, bool create)
+{
+    if (!create && rule < EW_AGG_KEY && !(s->keybits & ew_key_bit(rule, code)))
+        return NULL;
+    if (s->hint < s->nkeys) {
+        struct ew_sitekey *k = &s->keys[s->hint];
+        if (k->code == code && k->rule == rule) {
+            s->hint = s->hint + 1 < s->nkeys ? s->hint + 1 : 0;
+            return k;
+        }
+    }
+    return ew_site_key_find(t, s, rule, code, create);
+}
+
+#endif
