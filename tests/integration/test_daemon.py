@@ -189,16 +189,21 @@ def test_reload_on_sighup(kafka, redis, daemons, tmp):
     d.wait_consumed(kafka.hj, 2)
     d.wait_settled()
     assert redis.events() == []
-    # a good one takes effect: 50 is above 30
+    # a good one takes effect: 50 is above 30. redis.prefix may not change at run time: the
+    # reload says so and the events keep the running prefix
     with open(cfg, "w") as f:
-        json.dump({"rules": {"dir": rules2}}, f)
+        json.dump({"rules": {"dir": rules2}, "redis": {"prefix": "other:"}}, f)
     d.signal(signal.SIGHUP)
     wait_for("the reload", lambda: "reloaded: 1 rules" in d.logtext())
+    assert "redis.prefix changed: it applies at the next start" in d.logtext()
     kafka.produce([(kafka.hj, hourly_packet("MN-R1", hour(12), 50))])
     d.wait_consumed(kafka.hj, 3)
     d.wait_settled()
     events = wait_for("an event under the new rules", redis.events)
     assert [(e["rule"], e["event"], e["value"]) for e in events] == [("so2-over", "firing", 50)]
+    assert redis("KEYS", "other:*") == []
+    m = d.metrics()
+    assert m["ecowarn_reloads_total"] == 1 and m["ecowarn_reload_failures_total"] == 1
     assert d.proc.poll() is None
     assert d.stop() == 0
 
@@ -230,9 +235,21 @@ def test_check_config(tmp):
                                timeout=30)
     assert bad_rules.returncode == 1
     assert bad_rules.stderr.startswith(f"{rules}/x.json:0: x:"), bad_rules.stderr
-    bad_url = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config", "--set",
-                              "redis.url=http://x"], capture_output=True, text=True, timeout=30)
-    assert bad_url.returncode == 1 and "redis.url" in bad_url.stderr
+    for url in ("http://x", "redis://x:12x/0", "redis://x:6379/1/2"):
+        bad_url = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config",
+                                  f"--set=redis.url={url}"], capture_output=True, text=True,
+                                 timeout=30)
+        assert bad_url.returncode == 1 and f'redis.url "{url}"' in bad_url.stderr, url
+    cfg_ok = os.path.join(tmp, "ok.json")
+    with open(cfg_ok, "w") as f:
+        json.dump({"rules": {"dir": os.path.join(ROOT, "config", "rules")}}, f)
+    long_form = subprocess.run([os.path.join(BIN, "ecowarnd"), "--config", cfg_ok,
+                                "--check-config"], capture_output=True, text=True, timeout=30)
+    assert long_form.returncode == 0 and long_form.stdout.startswith("ok: ")
+    for args in (["--bogus"], ["-c"], ["stray"]):
+        wrong = subprocess.run([os.path.join(BIN, "ecowarnd")] + args, capture_output=True,
+                               text=True, timeout=30)
+        assert wrong.returncode == 2 and "usage: ecowarnd" in wrong.stderr, args
     env = dict(os.environ, ECOWARN_ENGINE_LANG="fr")
     bad_env = subprocess.run([os.path.join(BIN, "ecowarnd"), "--check-config"], env=env,
                              capture_output=True, text=True, timeout=30)
@@ -242,6 +259,7 @@ def test_check_config(tmp):
     for name in ("kafka.brokers", "kafka.group_id", "redis.url", "redis.prefix", "http.listen",
                  "rules.dir"):
         assert name in helptext
+    assert "log.level" in helptext and "reloadable" in helptext
 
 
 def test_clean_shutdown_commits_and_checkpoints(kafka, redis, daemons, tmp):
