@@ -96,6 +96,14 @@ static struct ew_pslot *ew_slot(struct ew_kafka *k, int topic, int32_t partition
     return s;
 }
 
+/* The slot of a partition named in a librdkafka list, or NULL (a topic not ours). */
+static struct ew_pslot *ew_slot_of(struct ew_kafka *k, const rd_kafka_topic_partition_t *p,
+                                   bool create)
+{
+    int topic = ew_topic_index(k, p->topic);
+    return topic >= 0 ? ew_slot(k, topic, p->partition, create) : NULL;
+}
+
 void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t next)
 {
     struct ew_pslot *s = ew_slot(k, topic, partition, false);
@@ -176,15 +184,13 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 k->cb.lost(k->cb.ctx, s->topic, s->partition);
         }
         for (int i = 0; i < parts->cnt; i++) {
-            int topic = ew_topic_index(k, parts->elems[i].topic);
-            struct ew_pslot *s =
-                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, true) : NULL;
+            struct ew_pslot *s = ew_slot_of(k, &parts->elems[i], true);
             if (!s)
                 continue;
             s->assigned = true;
             s->stored = s->committed = -1;
             if (k->cb.assigned)
-                k->cb.assigned(k->cb.ctx, topic, s->partition);
+                k->cb.assigned(k->cb.ctx, s->topic, s->partition);
         }
         ew_log(EW_LOG_INFO, "kafka", "assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
@@ -197,14 +203,12 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         ew_kafka_commit(k, true); /* what is safe so far, before another member takes over */
         for (int i = 0; i < parts->cnt; i++) {
-            int topic = ew_topic_index(k, parts->elems[i].topic);
-            struct ew_pslot *s =
-                topic >= 0 ? ew_slot(k, topic, parts->elems[i].partition, false) : NULL;
+            struct ew_pslot *s = ew_slot_of(k, &parts->elems[i], false);
             if (!s)
                 continue;
             s->assigned = false, s->revoked = true;
             if (k->cb.revoked)
-                k->cb.revoked(k->cb.ctx, topic, s->partition);
+                k->cb.revoked(k->cb.ctx, s->topic, s->partition);
         }
         ew_log(EW_LOG_INFO, "kafka", "revoked %d partitions", parts->cnt);
         k->stats.partitions -=
@@ -226,9 +230,7 @@ static void ew_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t e = err ? err : offsets->elems[i].err;
         if (!e)
             continue;
-        int topic = ew_topic_index(k, offsets->elems[i].topic);
-        struct ew_pslot *s =
-            topic >= 0 ? ew_slot(k, topic, offsets->elems[i].partition, false) : NULL;
+        struct ew_pslot *s = ew_slot_of(k, &offsets->elems[i], false);
         if (s)
             s->committed = -1;
         ew_log(EW_LOG_WARN, "kafka", "commit of %s[%d]@%lld failed: %s", offsets->elems[i].topic,

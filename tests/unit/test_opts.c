@@ -48,6 +48,15 @@ static void out_close(struct out *o)
     fclose(o->f);
 }
 
+/* Loads a configuration from src; what it printed is in out->text (freed by the caller). */
+static int load(const struct ew_config_src *src, struct ew_config *c, struct out *out)
+{
+    out_open(out);
+    int errors = ew_config_load(src, c, out->f);
+    out_close(out);
+    return errors;
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -102,10 +111,7 @@ static void test_precedence(void **state)
     struct ew_config_src src = {path, sets, 3};
     struct ew_config c;
     struct out out;
-    out_open(&out);
-    int errors = ew_config_load(&src, &c, out.f);
-    out_close(&out);
-    assert_int_equal(errors, 0);
+    assert_int_equal(load(&src, &c, &out), 0);
     assert_string_equal(c.opts.kafka_brokers, "env:9092");  /* env over file */
     assert_string_equal(c.opts.kafka_group_id, "from-set"); /* --set over env */
     assert_int_equal(c.opts.kafka_batch, 11);               /* the last --set wins */
@@ -135,9 +141,7 @@ static void test_errors_name_file_and_line(void **state)
     struct ew_config_src src = {path, sets, 2};
     struct ew_config c;
     struct out out;
-    out_open(&out);
-    int errors = ew_config_load(&src, &c, out.f);
-    out_close(&out);
+    int errors = load(&src, &c, &out);
     unsetenv("ECOWARN_REDIS_TIMEOUT_MS");
     assert_int_equal(errors, 6);
     char want[600];
@@ -161,9 +165,7 @@ static void test_bad_rule_dir(void **state)
     struct ew_config_src src = {NULL, sets, 1};
     struct ew_config c;
     struct out out;
-    out_open(&out);
-    assert_int_equal(ew_config_load(&src, &c, out.f), 1);
-    out_close(&out);
+    assert_int_equal(load(&src, &c, &out), 1);
     assert_non_null(strstr(out.text, "/nonexistent/ecowarn-rules"));
     assert_null(c.rules);
     free(out.text);

@@ -48,6 +48,16 @@ static uint64_t consumed(struct ew_tracker *t, int topic, int32_t partition, int
     return k;
 }
 
+/* A message whose handler has returned while something derived from it still waits (a split
+ * packet's other part, a Redis reply): one reference left. */
+static uint64_t in_flight(struct ew_tracker *t, int topic, int32_t partition, int64_t offset)
+{
+    uint64_t k = consumed(t, topic, partition, offset);
+    ew_tracker_hold(t, k);
+    ew_tracker_done(t, k);
+    return k;
+}
+
 static void test_offsets_move_over_the_done_prefix_only(void **state)
 {
     (void)state;
@@ -102,9 +112,7 @@ static void test_split_parts_hold_the_offset_until_whole(void **state)
     struct stored s;
     struct ew_tracker *t = tracker(&s);
     ew_tracker_assign(t, 0, 1);
-    uint64_t p1 = consumed(t, 0, 1, 20);
-    ew_tracker_hold(t, p1); /* waiting for its other part */
-    ew_tracker_done(t, p1); /* the handler returns */
+    uint64_t p1 = in_flight(t, 0, 1, 20); /* waiting for its other part */
     uint64_t m = consumed(t, 0, 1, 21);
     ew_tracker_done(t, m);
     assert_int_equal(s.n, 0); /* 20 is still held: 21 is not stored either */
@@ -150,9 +158,7 @@ static void test_revoked_partition_stores_nothing(void **state)
     struct stored s;
     struct ew_tracker *t = tracker(&s);
     ew_tracker_assign(t, 0, 2);
-    uint64_t a = consumed(t, 0, 2, 40);
-    ew_tracker_hold(t, a); /* a Redis command in flight */
-    ew_tracker_done(t, a);
+    uint64_t a = in_flight(t, 0, 2, 40); /* a Redis command unanswered */
     ew_tracker_revoke(t, 0, 2);
     assert_int_equal(ew_tracker_take(t, 0, 2, 41), 0); /* not ours any more */
     ew_tracker_done(t, a);                             /* its reply comes after the revocation */
@@ -171,9 +177,7 @@ static void test_reassigned_while_in_flight(void **state)
     struct stored s;
     struct ew_tracker *t = tracker(&s);
     ew_tracker_assign(t, 1, 0);
-    uint64_t old = consumed(t, 1, 0, 100);
-    ew_tracker_hold(t, old);
-    ew_tracker_done(t, old);
+    uint64_t old = in_flight(t, 1, 0, 100);
     ew_tracker_revoke(t, 1, 0);
     assert_int_equal(ew_tracker_assign(t, 1, 0), 0);
     uint64_t again = consumed(t, 1, 0, 100); /* read again from the committed offset */
