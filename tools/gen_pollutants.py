@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generates pipeline/ew_pollutant_table.inc from the HJ 212-2017 Appendix B table.
+"""Generates pipeline/base/ew_pollutant_table.inc from the HJ 212-2017 Appendix B table.
 
-Usage: tools/gen_pollutants.py ../shared/data/hj212/pollutant-codes.csv > pipeline/ew_pollutant_table.inc
+Usage: tools/gen_pollutants.py ../shared/data/hj212/pollutant-codes.csv > pipeline/base/ew_pollutant_table.inc
 
 The CSV is the standard's table (2017 code, Chinese name, 2005 code, Chinese unit, ...). The
 generated file is ecowarn's own format: unit symbols instead of Chinese unit words, an English
@@ -9,7 +9,7 @@ name for the pollutants that rules and messages use most, the medium (air, water
 decides which 2005 codes apply to a packet, and each code packed into a 64-bit integer, and an
 open-addressing hash index over the packed codes, so that a lookup costs one multiplication and
 usually one integer comparison. pack() and slot_of() must match ew_pollutant_pack() and
-ew_pollutant__slot() in pipeline/ew_pollutant.c.
+ew_pollutant__slot() in pipeline/base/ew_pollutant.c.
 """
 import csv
 import sys
