@@ -79,6 +79,9 @@ static const struct ew_opt ew_opt_table[] = {
       "a computed hourly average closes this long after its hour"),
     I(engine_tick_ms, "engine.tick_ms", 1000, 10, 600000, F,
       "clock tick of offline and missing-data rules"),
+    I(engine_idle_partition_ms, "engine.idle_partition_ms", 60000, 100, 86400000, F,
+      "a partition read to its end that brings no record this long no longer holds the "
+      "engine's clock back"),
     I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000, F,
       "sites swept per tick by site-wide rules (0: all)"),
     S(state_file, "state.file", "", NULL, F,

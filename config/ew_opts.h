@@ -38,6 +38,7 @@ struct ew_opts {
     int64_t engine_reorder_ms;
     int64_t engine_average_grace_ms;
     int64_t engine_tick_ms;
+    int64_t engine_idle_partition_ms;
     int64_t engine_sweep_batch;
     char state_file[EW_OPT_STR_MAX];
     int64_t state_interval_ms;

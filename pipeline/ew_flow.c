@@ -12,6 +12,7 @@
 
 #include "ew_alertjson.h"
 #include "ew_checkpoint.h"
+#include "ew_clock.h"
 #include "ew_hj212.h"
 #include "ew_log.h"
 #include "ew_owners.h"
@@ -34,6 +35,7 @@ struct ew_flow {
     struct ew_registry *reg;
     struct ew_engine *eng;
     struct ew_tracker *tracker;
+    struct ew_clock *clock; /* the engine's, from the partitions' watermarks */
     struct ew_owners *owners;
     struct ew_split *split;
     struct ew_record *rec, *joined;
@@ -140,6 +142,8 @@ static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
                           const struct ew_record *rec)
 {
     ew_owners_note(f->owners, rec->mn, m->topic, m->partition);
+    if (rec->has_time)
+        ew_clock_observe(f->clock, m->topic, m->partition, rec->data_time, ew_flow_now(f));
     if (f->cfg.opts.engine_reorder_ms)
         ew_tracker_hold(f->tracker, ticket); /* let go by `released` once judged */
     int rc = ew_engine_record_tagged(f->eng, rec, ew_flow_now(f), ticket);
@@ -263,7 +267,8 @@ static void ew_flow_store(void *ctx, int topic, int32_t partition, int64_t next)
 static void ew_flow_assigned(void *ctx, int topic, int32_t partition)
 {
     struct ew_flow *f = ctx;
-    if (ew_tracker_assign(f->tracker, topic, partition))
+    if (ew_tracker_assign(f->tracker, topic, partition) ||
+        ew_clock_assign(f->clock, topic, partition))
         ew_log(EW_LOG_ERROR, "kafka", "out of memory tracking partition %d", partition);
 }
 
@@ -271,6 +276,7 @@ static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
 {
     struct ew_flow *f = ctx;
     ew_tracker_revoke(f->tracker, topic, partition);
+    ew_clock_revoke(f->clock, topic, partition);
 }
 
 struct ew_forget {
@@ -396,11 +402,13 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         f->cfg.rules = NULL;
     }
     f->tracker = ew_tracker_new(ew_flow_store, f);
+    f->clock = ew_clock_new(o->engine_idle_partition_ms);
+    f->stats.clock = INT64_MIN;
     f->owners = ew_owners_new();
     f->rec = ew_record_new();
     f->joined = ew_record_new();
     f->split = ew_split_new((size_t)o->split_max_groups, o->split_timeout_ms, NULL);
-    if (!f->eng || !f->tracker || !f->owners || !f->rec || !f->joined || !f->split) {
+    if (!f->eng || !f->tracker || !f->clock || !f->owners || !f->rec || !f->joined || !f->split) {
         ew_log(EW_LOG_ERROR, "daemon", "out of memory starting");
         ew_flow_free(f);
         return NULL;
@@ -417,6 +425,7 @@ void ew_flow_free(struct ew_flow *f)
     ew_engine_free(f->eng);
     ew_registry_free(f->reg);
     ew_tracker_free(f->tracker);
+    ew_clock_free(f->clock);
     ew_owners_free(f->owners);
     ew_split_free(f->split);
     ew_record_free(f->rec);
@@ -438,10 +447,17 @@ void ew_flow_connect(struct ew_flow *f, struct ew_kafka *kafka, struct ew_sink *
     f->sink = sink;
 }
 
+static bool ew_flow_caught_up(void *ctx, int topic, int32_t partition)
+{
+    struct ew_flow *f = ctx;
+    return !f->kafka || ew_kafka_caught_up(f->kafka, topic, partition);
+}
+
 void ew_flow_tick(struct ew_flow *f)
 {
     int64_t now = ew_flow_now(f);
-    ew_engine_tick(f->eng, now);
+    f->stats.clock = ew_clock_now(f->clock, now, ew_flow_caught_up, f);
+    ew_engine_tick_at(f->eng, f->stats.clock, now);
     ew_split_expire(f->split, now, ew_flow_split_dropped, f);
 }
 
@@ -508,6 +524,7 @@ void ew_flow_stats(const struct ew_flow *f, struct ew_flow_stats *out)
 {
     *out = f->stats;
     out->in_flight = ew_tracker_held(f->tracker);
+    ew_clock_stats(f->clock, &out->clock_sources);
     ew_engine_stats(f->eng, &out->engine);
     if (f->kafka)
         ew_kafka_stats(f->kafka, &out->kafka);

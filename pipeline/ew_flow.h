@@ -7,8 +7,10 @@
  * with dead letters for what cannot be read, backpressure (Kafka pauses while too many events
  * wait for Redis), the delivery tracker (a partition's offset moves only past messages whose
  * effects are safe), the sites of a lost partition let go, checkpoints before commits, the
- * officers' acknowledgements turned into events, and reloads. The flow owns the clock: libev's
- * loop time, read once per loop pass, handed down to the engine and the reassembly.
+ * officers' acknowledgements turned into events, and reloads. The flow owns time: libev's loop
+ * time (processing time, read once per loop pass) and the engine's clock in event time, the
+ * earliest watermark of the partitions it reads (ew_clock.h), both handed down to the engine
+ * and the reassembly.
  *
  * The connectors are built by the caller (cmd/ecowarnd.c) with the flow's callbacks and
  * handed to it with ew_flow_connect; the flow does not free them.
@@ -22,6 +24,7 @@
 
 #include "ew_acks.h"
 #include "ew_alert.h"
+#include "ew_clock.h"
 #include "ew_config.h"
 #include "ew_kafka.h"
 #include "ew_rules.h"
@@ -39,6 +42,8 @@ struct ew_flow_stats {
     size_t events_pending; /* alert events whose Redis writes are not all answered */
     size_t in_flight;      /* messages consumed, not yet safe */
     bool draining;
+    int64_t clock; /* the engine's, as of the last tick: event time, epoch ms; INT64_MIN none */
+    struct ew_clock_stats clock_sources;
     const char *topics[3]; /* hj212, telemetry, enterprise: the names metrics are labelled by */
     struct ew_engine_stats engine;
     struct ew_kafka_stats kafka;

@@ -31,6 +31,13 @@
     X("ecowarn_keys_tracked", "gauge", "rule and average states held", s->engine.keys)             \
     X("ecowarn_sites_tracked", "gauge", "sites whose state is held", s->engine.sites)              \
     X("ecowarn_state_bytes", "gauge", "memory of the rule state", s->engine.state_bytes)           \
+    X("ecowarn_clock_seconds", "gauge", "the engine's clock in event time (unix s; 0: none)",      \
+      s->clock == INT64_MIN ? 0 : (double)s->clock / 1000)                                         \
+    X("ecowarn_partitions_holding_clock", "gauge",                                                 \
+      "partitions with data, not idle: the clock is the earliest of their watermarks",             \
+      s->clock_sources.holding)                                                                    \
+    X("ecowarn_partitions_idle", "gauge", "partitions with data, read to their end and quiet",     \
+      s->clock_sources.idle)                                                                       \
     X("ecowarn_kafka_connected", "gauge", "1 when a broker answers", s->kafka.connected)           \
     X("ecowarn_kafka_paused", "gauge", "1 while consumption waits for Redis", s->kafka.paused)     \
     X("ecowarn_redis_connected", "gauge", "1 when connected to Redis", s->redis_connected)

@@ -12,9 +12,9 @@
  * evidence) and handed to the sink.
  *
  * Ticks judge the site-wide rules (offline) over a slice of the site table, against the
- * earlier of processing time and the fleet's watermark. Averages computed for sites whose
- * logger does not send them (ew_average.h) are handed back as records when their period
- * closes, and judged here like records sent.
+ * earlier of processing time and the clock: the caller's (ew_engine_tick_at), or the fleet's
+ * watermark. Averages computed for sites whose logger does not send them (ew_average.h) are
+ * handed back as records when their period closes, and judged here like records sent.
  */
 #include "ew_engine_int.h"
 #include "ew_life.h"
@@ -232,19 +232,32 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
 
 static void ew_release(struct ew_engine *eng, int64_t now, bool all);
 
-int ew_engine_tick(struct ew_engine *eng, int64_t now)
+/* Judges the next sweep_batch sites against the earlier of now and clock. */
+static int ew_engine_sweep(struct ew_engine *eng, int64_t clock, int64_t now)
 {
-    if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, false);
     size_t n = eng->sites.used;
-    if (eng->watermark == INT64_MIN || n == 0 || !ew_time_sane(now))
+    if (clock == INT64_MIN || n == 0 || !ew_time_sane(now))
         return 0;
-    int64_t ref = now < eng->watermark ? now : eng->watermark;
+    int64_t ref = now < clock ? now : clock;
     size_t batch = eng->sweep_batch && eng->sweep_batch < n ? eng->sweep_batch : n;
     for (size_t k = 0; k < batch; k++)
         ew_site_sweep(eng, &eng->sites.sites[(eng->sweep_cursor + k) % n], ref, now);
     eng->sweep_cursor = (eng->sweep_cursor + batch) % n;
     return 0;
+}
+
+int ew_engine_tick(struct ew_engine *eng, int64_t now)
+{
+    if (eng->reorder && ew_time_sane(now))
+        ew_release(eng, now, false);
+    return ew_engine_sweep(eng, eng->watermark, now);
+}
+
+int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
+{
+    if (eng->reorder && ew_time_sane(now))
+        ew_release(eng, now, false);
+    return ew_engine_sweep(eng, clock, now);
 }
 
 /* ---- records ---- */

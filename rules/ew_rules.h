@@ -115,6 +115,11 @@ int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, 
  * time seen, not more than 10 minutes ahead of processing time). Returns 0. */
 int ew_engine_tick(struct ew_engine *eng, int64_t now);
 
+/* ew_engine_tick against a clock of the caller's (event time, epoch ms; INT64_MIN: none yet)
+ * instead of the fleet's watermark: the daemon's, the earliest of its partitions' watermarks
+ * (pipeline/ew_clock.h). Silence is measured to the earlier of now and clock. Returns 0. */
+int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now);
+
 /* Judges every held record now, in event-time order (before a checkpoint or a shutdown: held
  * records are not part of the exported state). Returns 0. */
 int ew_engine_flush(struct ew_engine *eng, int64_t now);

@@ -606,6 +606,16 @@ void ew_kafka_free(struct ew_kafka *k)
     free(k);
 }
 
+bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition)
+{
+    struct ew_pslot *s = ew_slot(k, topic, partition, false);
+    int64_t lo, hi;
+    if (!s || !s->assigned ||
+        rd_kafka_get_watermark_offsets(k->rk, k->topics[topic], partition, &lo, &hi))
+        return true;
+    return hi <= s->consumed + 1 || hi <= lo;
+}
+
 void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out)
 {
     int64_t lag = 0;

@@ -93,6 +93,10 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
  * next commit. Ignored for a partition not assigned now. */
 void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t next);
 
+/* Whether an assigned partition has been read to its end (as far as librdkafka's last fetch
+ * knows); true when that is not known, or the partition is not assigned. */
+bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition);
+
 /* Stops (true) or resumes fetching on every assigned partition. */
 void ew_kafka_pause(struct ew_kafka *k, bool pause);
 

@@ -8,12 +8,18 @@
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
  *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
  *                         {"at": T, "tick": true}       the clock's tick
+ *                       a record or packet may carry "partition": N (the Kafka partition it
+ *                       came from): ticks are then judged against the partitions' clock
+ *                       (pipeline/ew_clock.h), as the daemon does, instead of the engine's
+ *                       own fleet watermark
  *                         {"at": T, "flush": true}      judge every record held back
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
- *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N"
+ *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N",
+ *                       "idle_partition_ms N" (the clock's idle timeout, 60000 by default)
  *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
  */
 #include "ew_alertjson.h"
+#include "ew_clock.h"
 #include "ew_hj212.h"
 #include "ew_recjson.h"
 #include "ew_registry_json.h"
@@ -47,6 +53,15 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
     ew_buf_release(&b);
 }
 
+/* A record as the daemon's flow hands it on: its partition's watermark first. */
+static void judge(struct ew_engine *eng, struct ew_clock *clock, json_t *part,
+                  const struct ew_record *rec, int64_t now)
+{
+    if (rec->has_time)
+        ew_clock_observe(clock, 0, (int32_t)json_integer_value(part), rec->data_time, now);
+    ew_engine_record(eng, rec, now);
+}
+
 static char *path_of(const char *dir, const char *name)
 {
     static char buf[4096];
@@ -65,6 +80,7 @@ int main(int argc, char **argv)
     char *rules_text = ew_test_read_file(path_of(dir, "rules.json"), &n);
     char *opt = ew_test_read_file(path_of(dir, "options"), NULL);
     struct ew_engine_opts opts = {0};
+    int64_t idle_ms = 60000;
     if (opt && strstr(opt, "lang en"))
         opts.lang = EW_LANG_EN;
     if (opt && strstr(opt, "max_sites "))
@@ -73,6 +89,8 @@ int main(int argc, char **argv)
         opts.sweep_batch = (size_t)atol(strstr(opt, "sweep_batch ") + 12);
     if (opt && strstr(opt, "reorder_ms "))
         opts.reorder_ms = atoll(strstr(opt, "reorder_ms ") + 11);
+    if (opt && strstr(opt, "idle_partition_ms "))
+        idle_ms = atoll(strstr(opt, "idle_partition_ms ") + 18);
     free(opt);
 
     struct ew_error err = {0};
@@ -96,6 +114,8 @@ int main(int argc, char **argv)
     struct run run = {json_array()};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, &run);
     struct ew_record *rec = ew_record_new();
+    struct ew_clock *clock = ew_clock_new(idle_ms);
+    bool partitioned = false;
 
     char *input = ew_test_read_file(path_of(dir, "input.jsonl"), NULL);
     int status = input ? 0 : 1;
@@ -106,6 +126,8 @@ int main(int argc, char **argv)
         json_error_t jerr;
         json_t *in = json_loads(line, 0, &jerr);
         const char *at = json_string_value(json_object_get(in, "at"));
+        json_t *part = json_object_get(in, "partition");
+        partitioned |= part != NULL;
         int64_t now;
         if (!in || !at || ew_time_parse_iso(at, strlen(at), &now)) {
             fprintf(stderr, "FAIL: input line %d: needs JSON with \"at\"\n", lineno);
@@ -120,10 +142,13 @@ int main(int argc, char **argv)
             if (ew_record_from_json(r, strlen(r), rec, &err))
                 fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
             else
-                ew_engine_record(eng, rec, now);
+                judge(eng, clock, part, rec, now);
             free(r);
         } else if (json_is_true(json_object_get(in, "tick"))) {
-            ew_engine_tick(eng, now);
+            if (partitioned)
+                ew_engine_tick_at(eng, ew_clock_now(clock, now, NULL, NULL), now);
+            else
+                ew_engine_tick(eng, now);
         } else if (json_is_true(json_object_get(in, "flush"))) {
             ew_engine_flush(eng, now);
         } else if (json_is_string(json_object_get(in, "packet"))) {
@@ -131,7 +156,7 @@ int main(int argc, char **argv)
             if (ew_hj212_decode(p, strlen(p), NULL, rec, &err))
                 fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
             else
-                ew_engine_record(eng, rec, now);
+                judge(eng, clock, part, rec, now);
         } else {
             fprintf(stderr, "FAIL: input line %d: no event, record, packet or tick\n", lineno);
             status = 1;
@@ -239,6 +264,7 @@ int main(int argc, char **argv)
     json_decref(want);
     json_decref(run.got);
     ew_record_free(rec);
+    ew_clock_free(clock);
     ew_engine_free(eng);
     ew_registry_free(reg);
     if (!status)

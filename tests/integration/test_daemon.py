@@ -603,3 +603,33 @@ def test_simulator_is_deterministic():
     kinds = {json.loads(line)["cn"] for line in decoded}
     assert kinds == {"2011", "2051", "2061", "2021"}
     assert "anomaly" in a.stderr
+
+
+def test_lagging_partition_raises_no_false_offline(kafka, redis, daemons):
+    """Two sites on the two partitions of the packet topic: one sends six hours of data, the
+    other's data stops three hours earlier, as a partition that lags would show it. The
+    engine's clock is the earlier partition's watermark, so the lagging site is not silent;
+    once its partition has been read to its end and quiet for engine.idle_partition_ms it no
+    longer holds the clock back, and the site is offline from its own last data."""
+    import zlib
+    live, lag = "MN-CLK04", "MN-CLK01"  # librdkafka's default partitioner: CRC-32 of the key
+    assert zlib.crc32(live.encode()) % 2 != zlib.crc32(lag.encode()) % 2
+    d = daemons(kafka, extra={"engine.idle_partition_ms": "6000"})
+    d.wait_healthy()
+    kafka.produce([(kafka.hj, hourly_packet(live, hour(h), 10)) for h in range(10, 16)] +
+                  [(kafka.hj, hourly_packet(lag, hour(h), 10)) for h in range(10, 13)])
+    d.wait_consumed(kafka.hj, 9)
+    d.wait_settled()
+    # 2024-10-01T12:00+08:00, the lagging partition's, from the next tick on
+    wait_for("the clock at the lagging partition's watermark",
+             lambda: d.metrics().get("ecowarn_clock_seconds") == 1727755200)
+    assert d.metrics()["ecowarn_partitions_holding_clock"] == 2  # one site on each partition
+    time.sleep(1.0)  # ten ticks
+    assert not [e for e in redis.events() if e["rule"] == "site-offline"]
+    fired = wait_for("the lagging site offline once its partition is idle", lambda: [
+        e for e in redis.events() if e["rule"] == "site-offline"], timeout=30)
+    assert [(e["mn"], e["event"], e["event_time"]) for e in fired] == \
+        [(lag, "firing", "2024-10-01T12:30:00+08:00")]
+    m = d.metrics()
+    assert m["ecowarn_partitions_idle"] == 2 and m["ecowarn_clock_seconds"] == 1727766000
+    assert d.stop() == 0

@@ -1,0 +1,59 @@
+/*
+ * ew_clock.h - the engine's clock in event time: one watermark per source (a Kafka partition
+ * of a data topic), the clock the earliest of them, as Flink combines the watermarks of its
+ * input splits.
+ *
+ * A source's watermark is the newest data time of its records, not counting a data time more
+ * than 10 minutes ahead of processing time (a wrong device clock). The clock is the minimum over
+ * the sources that have data and are not idle, so a partition that lags (a backlog being caught
+ * up, hours behind the others) holds the clock back instead of its sites looking silent. A
+ * source is idle once it is caught up (nothing left to read) and has brought no record for
+ * idle_ms of processing time: a quiet partition does not stop the clock. When every source with
+ * data is idle, the clock is the newest watermark of all: data stopped everywhere at once (a
+ * platform's fault, not the sites'), and no site looks silent for it.
+ *
+ * The clock is not monotonic: a partition that starts (it is assigned, or its first record
+ * comes) with data older than the others pulls it back, so that its sites are judged against
+ * their own time. Judgements already made stand.
+ *
+ * Pure code: no I/O; processing time is handed in.
+ */
+#ifndef EW_CLOCK_H
+#define EW_CLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ew_clock;
+
+/* Whether a source has nothing left to read (its consumer is at the partition's end). */
+typedef bool (*ew_clock_caught_up_fn)(void *ctx, int topic, int32_t partition);
+
+/* new: free with ew_clock_free. NULL when out of memory. */
+struct ew_clock *ew_clock_new(int64_t idle_ms);
+void ew_clock_free(struct ew_clock *c);
+
+/* A source this member reads now, with no data yet. Returns 0, or -1 when out of memory. */
+int ew_clock_assign(struct ew_clock *c, int topic, int32_t partition);
+
+/* A source this member no longer reads: its watermark no longer counts. */
+void ew_clock_revoke(struct ew_clock *c, int topic, int32_t partition);
+
+/* A record of the source with data time t arrived at processing time now. A source not
+ * assigned is assigned first (a caller without partitions uses one source). */
+void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t t, int64_t now);
+
+/* The clock at processing time now (epoch ms), or INT64_MIN before any data. caught_up may be
+ * NULL: every source is then caught up. */
+int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caught_up, void *ctx);
+
+struct ew_clock_stats {
+    size_t sources; /* assigned */
+    size_t idle;    /* of them with data, idle at the last ew_clock_now */
+    size_t holding; /* of them with data, not idle: those the clock is the minimum of */
+};
+
+void ew_clock_stats(const struct ew_clock *c, struct ew_clock_stats *out);
+
+#endif
