@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ew_alloc.h"
+
 /* Reads a whole file; returns a malloc'd NUL-terminated buffer (caller frees) or NULL. */
 static inline char *ew_test_read_file(const char *path, size_t *len)
 {
@@ -34,6 +36,26 @@ static inline char *ew_test_read_file(const char *path, size_t *len)
             *len = n;
     }
     return buf;
+}
+
+/* An allocator that fails the allocation numbered ew_test_fail_at (from 0, counting from the
+ * last ew_test_fail_nth), for the tests that run a path once per failing allocation. */
+static long ew_test_fail_at = -1, ew_test_calls;
+
+static inline void *ew_test_failing_malloc(size_t n)
+{
+    return ew_test_calls++ == ew_test_fail_at ? NULL : malloc(n);
+}
+
+/* Routes ew_alloc through the failing allocator, failing allocation nth; -1 restores malloc. */
+static inline void ew_test_fail_nth(long nth)
+{
+    ew_test_calls = 0;
+    ew_test_fail_at = nth;
+    if (nth < 0)
+        ew_set_alloc_funcs(NULL, NULL);
+    else
+        ew_set_alloc_funcs(ew_test_failing_malloc, free);
 }
 
 #endif

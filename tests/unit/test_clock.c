@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ew_alloc.h"
+#include "../testutil.h"
 #include "ew_clock.h"
 
 #define MIN (60 * 1000LL)
@@ -140,19 +141,11 @@ static void test_revoked_partition_no_longer_counts(void **state)
     ew_clock_free(c);
 }
 
-static long fail_at = -1, calls;
-
-static void *failing_malloc(size_t n)
-{
-    return calls++ == fail_at ? NULL : malloc(n);
-}
-
 static void test_allocation_failure(void **state)
 {
     (void)state;
-    for (fail_at = 0; fail_at < 4; fail_at++) {
-        calls = 0;
-        ew_set_alloc_funcs(failing_malloc, free);
+    for (long nth = 0; nth < 4; nth++) {
+        ew_test_fail_nth(nth);
         struct ew_clock *c = ew_clock_new(MIN);
         if (c) {
             ew_clock_observe(c, 0, 0, T0, T0); /* no memory: it does not count */
@@ -160,7 +153,7 @@ static void test_allocation_failure(void **state)
             assert_true(clock == T0 || clock == INT64_MIN);
             ew_clock_free(c);
         }
-        ew_set_alloc_funcs(NULL, NULL);
+        ew_test_fail_nth(-1);
     }
 }
 

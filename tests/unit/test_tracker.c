@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ew_alloc.h"
+#include "../testutil.h"
 #include "ew_tracker.h"
 
 /* What the tracker stored, in order. */
@@ -238,20 +239,12 @@ static void test_many_messages(void **state)
     ew_tracker_free(t);
 }
 
-static long fail_at = -1, calls;
-
-static void *failing_malloc(size_t n)
-{
-    return calls++ == fail_at ? NULL : malloc(n);
-}
-
 /* Every allocation failing in turn: take returns 0, and what was taken still completes. */
 static void test_allocation_failure(void **state)
 {
     (void)state;
-    for (fail_at = 0; fail_at < 16; fail_at++) {
-        calls = 0;
-        ew_set_alloc_funcs(failing_malloc, free);
+    for (long nth = 0; nth < 16; nth++) {
+        ew_test_fail_nth(nth);
         struct ew_tracker *t = ew_tracker_new(NULL, NULL); /* nothing to store to */
         if (!t)
             goto next;
@@ -270,7 +263,7 @@ static void test_allocation_failure(void **state)
         assert_int_equal(ew_tracker_held(t), 0);
         ew_tracker_free(t);
     next:
-        ew_set_alloc_funcs(NULL, NULL);
+        ew_test_fail_nth(-1);
     }
 }
 
