@@ -83,7 +83,7 @@ static const struct ew_opt ew_opt_table[] = {
       "a partition read to its end that brings no record this long no longer holds the "
       "engine's clock back"),
     I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000, F,
-      "sites swept per tick by site-wide rules (0: all)"),
+      "no longer used: each site is judged when its timer falls due (configs naming it load)"),
     S(state_file, "state.file", "", NULL, F,
       "checkpoint of the rule state, written with every commit and read on start (empty: none)"),
     I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000, F,

@@ -47,9 +47,9 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->sink = sink;
     eng->ctx = ctx;
     eng->lang = opts ? opts->lang : EW_LANG_ZH;
-    eng->sweep_batch = opts ? opts->sweep_batch : 0;
     eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
+    eng->clock = INT64_MIN;
     int64_t grace = opts ? opts->average_grace_ms : 0;
     eng->avg.grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
     eng->avg.sites = &eng->sites;
@@ -83,6 +83,8 @@ void ew_engine_free(struct ew_engine *eng)
     ew_record_free(eng->avg.computed);
     ew_record_free(eng->released);
     ew_hold_release(&eng->held);
+    ew_timers_release(&eng->timers);
+    ew_free(eng->deferred);
     ew_free(eng);
 }
 
@@ -98,6 +100,10 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
 }
 
+static const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site);
+static void ew_site_schedule(struct ew_engine *eng, struct ew_site *site,
+                             const struct ew_outlet *outlet, int64_t after);
+
 bool ew_engine_forget(struct ew_engine *eng, const char *mn)
 {
     size_t mnlen = strlen(mn);
@@ -106,8 +112,12 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
     struct ew_site *site = ew_sitetab_find(&eng->sites, mn, mnlen);
     if (!site)
         return false;
+    size_t n = (size_t)(site - eng->sites.sites);
     ew_sitetab_remove(&eng->sites, site);
-    eng->sweep_cursor = 0;
+    if (n < eng->sites.used) { /* the last site moved into its place: its timer goes with it */
+        site->queued = INT64_MAX;
+        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
+    }
     return true;
 }
 
@@ -168,6 +178,132 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
 
 static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
                                const struct ew_outlet *outlet, int64_t ref, int64_t now);
+
+/* ---- event-time timers (ew_timers.h) ---- */
+
+/* The site's registry entry, looked up once per registry change, not per record. */
+static const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site)
+{
+    uint64_t gen = ew_registry_generation(eng->reg);
+    if (site->outlet_gen != gen) {
+        site->outlet = ew_registry_find(eng->reg, site->mn);
+        site->outlet_gen = gen;
+    }
+    return site->outlet;
+}
+
+/* When site-wide rule ri next acts at the site, as ew_site_sweep judges it: the time its
+ * silence reaches the next level, or its repeat falls due; INT64_MAX when it does not (the rule
+ * does not select the site, or there is no silence to measure). */
+static int64_t ew_wide_next(struct ew_engine *eng, struct ew_site *site, uint32_t ri,
+                            const struct ew_outlet *outlet)
+{
+    const struct ew_rule *r = &eng->rules->rules[ri];
+    if (!ew_rule_wants_st(r, site->st) || !ew_rule_wants_site(r, outlet))
+        return INT64_MAX;
+    int64_t since = r->kind->silent_since(site);
+    if (since == INT64_MIN)
+        return INT64_MAX;
+    int64_t base = since + r->kind->silent_offset_ms;
+    const struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, 0, false);
+    if (!k || k->life.status != EW_LIFE_FIRING)
+        return base + (int64_t)r->levels[0].above.value;
+    size_t up = (size_t)k->life.level + 1;
+    int64_t next = up < r->nlevels ? base + (int64_t)r->levels[up].above.value : INT64_MAX;
+    if (r->repeat_ms && k->life.notified_at + r->repeat_ms < next)
+        next = k->life.notified_at + r->repeat_ms;
+    return next;
+}
+
+/* The site's next time-driven judgement: its averages' closing or a site-wide rule's. */
+static int64_t ew_site_due(struct ew_engine *eng, struct ew_site *site,
+                           const struct ew_outlet *outlet)
+{
+    int64_t due = eng->averaging ? site->agg_due : INT64_MAX;
+    for (size_t w = 0; w < eng->rules->nwide; w++) {
+        int64_t t = ew_wide_next(eng, site, eng->rules->wide[w], outlet);
+        if (t < due)
+            due = t;
+    }
+    return due;
+}
+
+/* Queues the site's next judgement when it is earlier than the one queued (and later than
+ * after: a judgement made at `after` never comes back for the same time). */
+static void ew_site_schedule(struct ew_engine *eng, struct ew_site *site,
+                             const struct ew_outlet *outlet, int64_t after)
+{
+    int64_t due = ew_site_due(eng, site, outlet);
+    if (due == INT64_MAX || due <= after || due >= site->queued)
+        return;
+    if (ew_timers_push(&eng->timers, due, (uint32_t)(site - eng->sites.sites))) {
+        eng->stats.nomem++; /* its next record tries again */
+        return;
+    }
+    site->queued = due;
+}
+
+/* After a record of the site: its next judgement is queued, unless it is due by the clock
+ * already. Then the record came behind the clock (the site sends data from inside a silence,
+ * 补传, faster than the clock moves) and more of it is likely right behind: judging the
+ * silence now, between two of its records, would raise and resolve it again for each one. The
+ * site waits for the next tick, when what came of it has been judged. */
+static void ew_site_schedule_record(struct ew_engine *eng, struct ew_site *site,
+                                    const struct ew_outlet *outlet)
+{
+    if (eng->clock == INT64_MIN || ew_site_due(eng, site, outlet) > eng->clock) {
+        ew_site_schedule(eng, site, outlet, INT64_MIN);
+        return;
+    }
+    if (site->deferred)
+        return;
+    if (eng->ndeferred == eng->capdeferred) {
+        size_t cap = eng->capdeferred ? 2 * eng->capdeferred : 64;
+        uint32_t *d = ew_calloc(cap, sizeof *d);
+        if (!d) { /* no memory to wait: queued now */
+            eng->stats.nomem++;
+            ew_site_schedule(eng, site, outlet, INT64_MIN);
+            return;
+        }
+        if (eng->ndeferred)
+            memcpy(d, eng->deferred, eng->ndeferred * sizeof *d);
+        ew_free(eng->deferred);
+        eng->deferred = d;
+        eng->capdeferred = cap;
+    }
+    eng->deferred[eng->ndeferred++] = (uint32_t)(site - eng->sites.sites);
+    site->deferred = 1;
+}
+
+static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now);
+
+/* A record of the site at data time t, newer than any before: the site sent nothing between
+ * its last data and t, so its judgements due by t are facts whatever the clock says. They are
+ * made now, before the record ends the silence, each as of its time: a backlog consumed faster
+ * on the site's partition than on the others raises what the same data raised live. */
+static void ew_site_catch_up(struct ew_engine *eng, struct ew_site *site,
+                             const struct ew_outlet *outlet, int64_t t, int64_t now)
+{
+    int64_t due;
+    while ((due = ew_site_due(eng, site, outlet)) <= t && due <= now) {
+        ew_site_sweep(eng, site, due, now);
+        if (ew_site_due(eng, site, outlet) <= due)
+            break; /* nothing moved it (no memory for a key): the timers try again */
+    }
+}
+
+/* The deferred sites' judgements, queued (a tick). */
+static void ew_engine_undefer(struct ew_engine *eng)
+{
+    for (size_t i = 0; i < eng->ndeferred; i++) {
+        if (eng->deferred[i] >= eng->sites.used)
+            continue; /* gone: the table shrank */
+        struct ew_site *site = &eng->sites.sites[eng->deferred[i]];
+        site->deferred = 0;
+        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
+    }
+    eng->ndeferred = 0;
+}
 
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
 {
@@ -232,17 +368,34 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
 
 static void ew_release(struct ew_engine *eng, int64_t now, bool all);
 
-/* Judges the next sweep_batch sites against the earlier of now and clock. */
-static int ew_engine_sweep(struct ew_engine *eng, int64_t clock, int64_t now)
+/* Fires, in due order, every timer due by the earlier of clock and now: each site is judged as
+ * of its timer's time, so a silence reaches its level when it did in the data, whenever the
+ * clock passes it. */
+static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
 {
-    size_t n = eng->sites.used;
-    if (clock == INT64_MIN || n == 0 || !ew_time_sane(now))
-        return 0;
-    int64_t ref = now < clock ? now : clock;
-    size_t batch = eng->sweep_batch && eng->sweep_batch < n ? eng->sweep_batch : n;
-    for (size_t k = 0; k < batch; k++)
-        ew_site_sweep(eng, &eng->sites.sites[(eng->sweep_cursor + k) % n], ref, now);
-    eng->sweep_cursor = (eng->sweep_cursor + batch) % n;
+    if (clock == INT64_MIN || !ew_time_sane(now))
+        return;
+    int64_t limit = clock < now ? clock : now;
+    const struct ew_timer *top;
+    while ((top = ew_timers_top(&eng->timers)) && top->due <= limit) {
+        struct ew_timer e = *top;
+        ew_timers_pop(&eng->timers);
+        struct ew_site *site = e.site < eng->sites.used ? &eng->sites.sites[e.site] : NULL;
+        if (!site || site->queued != e.due)
+            continue; /* stale: the site went, or its timer moved */
+        site->queued = INT64_MAX;
+        const struct ew_outlet *outlet = ew_site_outlet(eng, site);
+        if (ew_site_due(eng, site, outlet) <= e.due)
+            ew_site_sweep(eng, site, e.due, now);
+        /* a judgement moves every time it acts on past e.due: nothing fires twice */
+        ew_site_schedule(eng, site, outlet, e.due);
+    }
+}
+
+int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
+{
+    eng->clock = clock; /* a caller's clock: records catch their site up to their time */
+    ew_engine_fire(eng, clock, now);
     return 0;
 }
 
@@ -250,14 +403,31 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
         ew_release(eng, now, false);
-    return ew_engine_sweep(eng, eng->watermark, now);
+    ew_engine_undefer(eng);
+    ew_engine_fire(eng, eng->watermark, now);
+    return 0;
 }
 
 int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
         ew_release(eng, now, false);
-    return ew_engine_sweep(eng, clock, now);
+    ew_engine_undefer(eng);
+    eng->clock = clock;
+    ew_engine_fire(eng, clock, now);
+    return 0;
+}
+
+void ew_engine_schedule_all(struct ew_engine *eng)
+{
+    ew_timers_clear(&eng->timers);
+    eng->ndeferred = 0;
+    for (size_t i = 0; i < eng->sites.used; i++) {
+        struct ew_site *site = &eng->sites.sites[i];
+        site->queued = INT64_MAX;
+        site->deferred = 0;
+        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
+    }
 }
 
 /* ---- records ---- */
@@ -562,12 +732,7 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     struct ew_site *site = ew_record_site(eng, rec);
     if (!site)
         return 0;
-    uint64_t gen = ew_registry_generation(eng->reg);
-    if (site->outlet_gen != gen) { /* looked up once per registry change, not per record */
-        site->outlet = ew_registry_find(eng->reg, rec->mn);
-        site->outlet_gen = gen;
-    }
-    const struct ew_outlet *outlet = site->outlet;
+    const struct ew_outlet *outlet = ew_site_outlet(eng, site);
     int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
     if (ew_record_late(eng, site, rec)) {
         eng->stats.late++; /* counted and reported to the caller, never merged */
@@ -590,6 +755,9 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
         *newest = rec->data_time;
     else if (rec->data_time < *newest)
         eng->stats.out_of_order++;
+    if (eng->clock != INT64_MIN && rec->data_time > site->last_data &&
+        (site->queued <= rec->data_time || site->deferred))
+        ew_site_catch_up(eng, site, outlet, rec->data_time, now);
     if (site->silent)
         ew_site_heard(eng, site, outlet, rec, now, false);
     if (rec->data_time > site->last_data)
@@ -602,6 +770,10 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     if (eng->averaging) /* before this record's values join the averages still open */
         ew_engine_averages(eng, site, outlet, site->last_data, now);
     ew_engine_take(eng, site, outlet, rec, now, NULL);
+    /* a timer queued by the site's newest data comes up with the clock and looks again then:
+     * whatever this record changed is seen at that time, with the same event times */
+    if (site->queued > site->last_data)
+        ew_site_schedule_record(eng, site, outlet);
     return 0;
 }
 

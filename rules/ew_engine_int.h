@@ -10,6 +10,7 @@
 #include "ew_hold.h"
 #include "ew_rule.h"
 #include "ew_site.h"
+#include "ew_timers.h"
 
 /*
  * Which values of a record each value rule judges depends only on the record's data kind and
@@ -41,7 +42,10 @@ struct ew_engine {
     struct ew_sitetab sites;
     struct ew_engine_stats stats;
     struct ew_buf msg, evidence; /* reused for every event */
-    size_t sweep_batch, sweep_cursor;
+    struct ew_timers timers;     /* every site's next time-driven judgement (ew_timers.h) */
+    int64_t clock;      /* the last one timers fired by (ew_engine_advance), INT64_MIN none */
+    uint32_t *deferred; /* sites whose own records came behind the clock: to the next tick */
+    size_t ndeferred, capdeferred;
     int64_t lateness;
     int64_t watermark;      /* newest data time seen from any site, INT64_MIN before any */
     uint64_t dropped;       /* states dropped by import or reload: their rule is gone or changed */
@@ -54,5 +58,8 @@ struct ew_engine {
     uint64_t tag; /* of the record being judged: its events carry it */
     struct ew_plan plans[EW_PLAN_SLOTS];
 };
+
+/* Every site's timer again, from its state (after an import or a reload). */
+void ew_engine_schedule_all(struct ew_engine *eng);
 
 #endif

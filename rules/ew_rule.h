@@ -165,6 +165,8 @@ struct ew_ruleset {
     /* derived by ew_ruleset_index: per data kind, the value rules that select it, in order */
     uint32_t *by_kind[EW_KIND_REPLY + 1];
     size_t nby_kind[EW_KIND_REPLY + 1];
+    uint32_t *wide; /* the site-wide rules (offline...), in order */
+    size_t nwide;
 };
 
 extern const struct ew_kind ew_kind_threshold;
@@ -176,8 +178,8 @@ extern const struct ew_kind ew_kind_over_range;
 extern const struct ew_kind ew_kind_offline;
 extern const struct ew_kind ew_kind_missing_hour;
 
-/* Derives what the engine looks up per record (the value rules per data kind, the field
- * preferences as bit masks). Returns 0 or EW_ENOMEM. */
+/* Derives what the engine looks up per record (the value rules per data kind, the site-wide
+ * rules, the field preferences as bit masks). Returns 0 or EW_ENOMEM. */
 int ew_ruleset_index(struct ew_ruleset *set);
 
 /* Whether some value rule judges hour or day data, so that averages are computed. */

@@ -46,7 +46,7 @@ struct ew_engine_opts {
     size_t max_sites;   /* bound on the sites whose rule state is kept; beyond it the site least
                            recently seen is evicted (counted). 0 means 100,000. */
     enum ew_lang lang;  /* messages in Chinese (default) or English */
-    size_t sweep_batch; /* sites judged per tick by site-wide rules (offline); 0 means all */
+    size_t sweep_batch; /* no longer used: every timer due fires (kept for the option's callers) */
     int64_t allowed_lateness_ms; /* a record older than its site's newest of the same data kind
                                     by more than this is late: counted, not judged. 0: 2 hours */
     int64_t average_grace_ms;    /* a computed hourly (daily) average closes this long after its
@@ -110,15 +110,23 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
 int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
                             uint64_t tag);
 
-/* The clock's tick (processing time, epoch ms): site-wide rules judge the next sweep_batch
- * sites, round robin, against the earlier of now and the fleet's watermark (the newest data
- * time seen, not more than 10 minutes ahead of processing time). Returns 0. */
+/* The clock's tick (processing time, epoch ms): held records that are due are judged, and every
+ * event-time timer (a site's silence reaching a level, an average closing) fires that is due by
+ * the earlier of now and the fleet's watermark (the newest data time seen, not more than 10
+ * minutes ahead of processing time), in due order, each site judged as of its timer's time.
+ * Returns 0. */
 int ew_engine_tick(struct ew_engine *eng, int64_t now);
 
 /* ew_engine_tick against a clock of the caller's (event time, epoch ms; INT64_MIN: none yet)
  * instead of the fleet's watermark: the daemon's, the earliest of its partitions' watermarks
- * (pipeline/ew_clock.h). Silence is measured to the earlier of now and clock. Returns 0. */
+ * (pipeline/ew_clock.h). Returns 0. */
 int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now);
+
+/* The clock moved (between ticks: before a record): fires the timers due by the earlier of
+ * clock and now, as a tick does, without judging held records. A caller that advances the
+ * clock before each record sees a silence inside a backlog replayed in one burst exactly as it
+ * was seen live. Returns 0. */
+int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now);
 
 /* Judges every held record now, in event-time order (before a checkpoint or a shutdown: held
  * records are not part of the exported state). Returns 0. */

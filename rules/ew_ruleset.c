@@ -33,8 +33,14 @@ int ew_ruleset_index(struct ew_ruleset *set)
         if (!(set->by_kind[k] = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
             return EW_ENOMEM;
     }
+    ew_free(set->wide);
+    set->nwide = 0;
+    if (!(set->wide = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
+        return EW_ENOMEM;
     for (size_t i = 0; i < set->nrules; i++) {
         struct ew_rule *r = &set->rules[i];
+        if (r->kind->site_wide)
+            set->wide[set->nwide++] = (uint32_t)i;
         r->field_mask = 0;
         memset(r->better, 0, sizeof r->better);
         for (size_t f = 0; f < r->nfields; f++) {
@@ -72,6 +78,7 @@ void ew_ruleset_free(struct ew_ruleset *set)
         ew_rule_release(&set->rules[i]);
     for (size_t k = 0; k <= EW_KIND_REPLY; k++)
         ew_free(set->by_kind[k]);
+    ew_free(set->wide);
     ew_free(set->rules);
     ew_free(set);
 }

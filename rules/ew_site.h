@@ -90,7 +90,9 @@ struct ew_site {
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
     int64_t agg_due;  /* when the earliest open average closes (site data time), INT64_MAX none */
+    int64_t queued;   /* due time of its earliest entry in the engine's timers, INT64_MAX none */
     uint8_t silent;   /* site-wide alerts firing now: records look for them only then */
+    uint8_t deferred; /* in the engine's deferred list: its records are behind the clock */
     uint64_t keybits; /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
                          key whose bit is clear is not in the block, and the block is not
                          searched for it; averages (always looked up to be created) have none */

@@ -189,10 +189,12 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
         s->newest[k] = INT64_MIN;
     s->st[0] = '\0';
     s->silent = 0;
+    s->deferred = 0;
     for (size_t k = 0; k < EW_SEEN_N; k++)
         s->seen[k] = (struct ew_seen){INT64_MIN, 0};
     s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;
     s->agg_due = INT64_MAX;
+    s->queued = INT64_MAX;
     s->minute_ms = 0;
     s->outlet = NULL;
     s->outlet_gen = 0;

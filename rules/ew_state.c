@@ -320,6 +320,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         return ew_error_set(err, rc ? rc : EW_EMALFORMED, off, "state is cut short or corrupt");
     }
     e->watermark = watermark;
+    ew_engine_schedule_all(e); /* the timers follow from the state: rebuilt, not stored */
     return 0;
 }
 
@@ -382,5 +383,6 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
     if (!e->avg.computed && ew_ruleset_averages(new_set))
         e->avg.computed = ew_record_new();
     e->averaging = e->avg.computed && ew_ruleset_averages(new_set);
+    ew_engine_schedule_all(e); /* the new rules' timers */
     return 0;
 }

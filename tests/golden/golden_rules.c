@@ -10,8 +10,8 @@
  *                         {"at": T, "tick": true}       the clock's tick
  *                       a record or packet may carry "partition": N (the Kafka partition it
  *                       came from): ticks are then judged against the partitions' clock
- *                       (pipeline/ew_clock.h), as the daemon does, instead of the engine's
- *                       own fleet watermark
+ *                       (pipeline/ew_clock.h), advanced before each such record, as the
+ *                       daemon does, instead of the engine's own fleet watermark
  *                         {"at": T, "flush": true}      judge every record held back
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
  *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N",
@@ -53,12 +53,15 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
     ew_buf_release(&b);
 }
 
-/* A record as the daemon's flow hands it on: its partition's watermark first. */
+/* A record as the daemon's flow hands it on: its partition's watermark first, then the timers
+ * that fell due by the clock. */
 static void judge(struct ew_engine *eng, struct ew_clock *clock, json_t *part,
                   const struct ew_record *rec, int64_t now)
 {
-    if (rec->has_time)
+    if (part && rec->has_time) {
         ew_clock_observe(clock, 0, (int32_t)json_integer_value(part), rec->data_time, now);
+        ew_engine_advance(eng, ew_clock_now(clock, now, NULL, NULL), now);
+    }
     ew_engine_record(eng, rec, now);
 }
 

@@ -605,20 +605,28 @@ def test_simulator_is_deterministic():
     assert "anomaly" in a.stderr
 
 
+def rtd_packet(mn, t):
+    """A real-time flue-gas packet (CN 2011) of data time t (YYYYmmddHHMMSS)."""
+    return hj212(f"ST=31;CN=2011;PW=123456;MN={mn};Flag=4;CP=&&DataTime={t};"
+                 f"a21026-Rtd=10,a21026-Flag=N&&")
+
+
 def test_lagging_partition_raises_no_false_offline(kafka, redis, daemons):
-    """Two sites on the two partitions of the packet topic: one sends six hours of data, the
-    other's data stops three hours earlier, as a partition that lags would show it. The
-    engine's clock is the earlier partition's watermark, so the lagging site is not silent;
-    once its partition has been read to its end and quiet for engine.idle_partition_ms it no
-    longer holds the clock back, and the site is offline from its own last data."""
+    """Two sites on the two partitions of the packet topic, each sending every 10 minutes: one
+    five hours of data, the other's data stops three hours earlier, as a partition that lags
+    would show it. The engine's clock is the earlier partition's watermark, so the lagging site
+    is not silent; once its partition has been read to its end and quiet for
+    engine.idle_partition_ms it no longer holds the clock back, and the site is offline from
+    its own last data."""
     import zlib
     live, lag = "MN-CLK04", "MN-CLK01"  # librdkafka's default partitioner: CRC-32 of the key
     assert zlib.crc32(live.encode()) % 2 != zlib.crc32(lag.encode()) % 2
     d = daemons(kafka, extra={"engine.idle_partition_ms": "6000"})
     d.wait_healthy()
-    kafka.produce([(kafka.hj, hourly_packet(live, hour(h), 10)) for h in range(10, 16)] +
-                  [(kafka.hj, hourly_packet(lag, hour(h), 10)) for h in range(10, 13)])
-    d.wait_consumed(kafka.hj, 9)
+    every10 = [f"20241001{h:02d}{m:02d}00" for h in range(10, 15) for m in range(0, 60, 10)]
+    kafka.produce([(kafka.hj, rtd_packet(live, t)) for t in every10 + ["20241001150000"]] +
+                  [(kafka.hj, rtd_packet(lag, t)) for t in every10[:12] + ["20241001120000"]])
+    d.wait_consumed(kafka.hj, 31 + 13)
     d.wait_settled()
     # 2024-10-01T12:00+08:00, the lagging partition's, from the next tick on
     wait_for("the clock at the lagging partition's watermark",
@@ -633,3 +641,66 @@ def test_lagging_partition_raises_no_false_offline(kafka, redis, daemons):
     m = d.metrics()
     assert m["ecowarn_partitions_idle"] == 2 and m["ecowarn_clock_seconds"] == 1727766000
     assert d.stop() == 0
+
+
+def outputs(redis):
+    """Everything ecowarn wrote, comparable across runs: each stream's events (sorted, without
+    detected_at, the processing time) and the active hash."""
+    def strip(e):
+        e.pop("detected_at", None)
+        return json.dumps(e, sort_keys=True, ensure_ascii=False)
+    keys = sorted(k.decode() for k in redis("KEYS", "ecowarn:*"))
+    out = {}
+    for key in keys:
+        kind = redis("TYPE", key)
+        if kind == "stream":
+            out[key] = sorted(strip(e) for e in redis.events(key))
+        elif kind == "hash":
+            flat = redis("HGETALL", key)
+            out[key] = {flat[i].decode(): strip(json.loads(flat[i + 1]))
+                        for i in range(0, len(flat), 2)}
+    return out
+
+
+def test_same_input_same_output_at_any_partitioning(kafka, real_broker, redis, daemons):
+    """A deterministic simulated fleet (4 hours of 12 enterprises, with over-limit, drift,
+    flat, offline and fault anomalies) consumed on 4 partitions, again on 4, and on 1: every
+    stream, every reminders stream and the active hash are the same, event for event (the
+    order of events from different partitions aside)."""
+    from conftest import BIN, Kafka
+    import subprocess
+    sim = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--seed", "7", "--enterprises", "12",
+                          "--start", "2024-10-01T00:00:00+08:00", "--duration", "4h",
+                          "--anomalies", "0.5"], capture_output=True, text=True, timeout=60)
+    assert sim.returncode == 0, sim.stderr
+    lines = [line.split("\t", 1) for line in sim.stdout.splitlines()]
+    runs = []
+    for partitions in (4, 4, 1):
+        k = Kafka(kafka.kind, real_broker, partitions=partitions)
+        try:
+            names = {"ecowarn.hj212": k.hj, "ecowarn.telemetry": k.tel,
+                     "ecowarn.enterprise": k.ent}
+            redis("FLUSHALL")
+            k.produce([(names[t], p) for t, p in lines])
+            # small batches and fast ticks: the clock is judged many times while a partition's
+            # chunk runs ahead of the others
+            d = daemons(k, extra={"engine.idle_partition_ms": "1500", "kafka.batch": "20",
+                                  "engine.tick_ms": "10"})
+            d.wait_healthy()
+            n = sum(1 for t, _ in lines if t == "ecowarn.hj212")
+            d.wait_consumed(k.hj, n, timeout=120)
+            # every partition read to its end and idle: the clock at the newest data
+            wait_for("the partitions idle", lambda: d.metrics().get(
+                "ecowarn_partitions_holding_clock") == 0, timeout=30)
+            time.sleep(0.5)  # five ticks at the final clock
+            d.wait_settled()
+            runs.append(outputs(redis))
+            assert d.stop() == 0
+        finally:
+            k.stop()
+    events = runs[0]["ecowarn:events"]
+    kinds = {json.loads(e)["kind"] for e in events}
+    assert {"threshold", "offline"} <= kinds, kinds
+    assert len(events) > 50
+    assert runs[0] == runs[1], "two runs on 4 partitions differ"
+    assert runs[0] == runs[2], "4 partitions and 1 partition differ"

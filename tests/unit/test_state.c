@@ -403,7 +403,7 @@ static void test_out_of_memory_counted(void **state)
     struct ew_engine_stats st;
     ew_engine_stats(eng, &st);
     assert_int_equal(st.keys, 0);
-    assert_int_equal(st.nomem, 3); /* "flat", "over" (its value is over) and the average */
+    assert_int_equal(st.nomem, 4); /* "flat", "over" (its value is over), the average, its timer */
     assert_null(ev.data);
     feed(eng, 1, 1, 120);
     assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);

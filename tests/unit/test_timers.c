@@ -1,0 +1,233 @@
+/*
+ * Unit tests: the engine's event-time timers (rules/ew_timers.h and their use in ew_engine.c).
+ * The heap's order; the same records fed at live pace and in one burst give the same events
+ * (a silence inside a backlog is seen as it was live, with the same id); timers survive a
+ * checkpoint, a reload and a forgotten site that moves another in the site table.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ew_alertjson.h"
+#include "ew_recjson.h"
+#include "ew_registry.h"
+#include "ew_rules.h"
+#include "ew_time.h"
+#include "ew_timers.h"
+
+#define MIN (60 * 1000LL)
+#define T0  1719799200000LL /* 2024-07-01T10:00:00+08:00 */
+
+static const char rules_json[] =
+    "{\"rules\":[{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\","
+    "\"levels\":[{\"name\":\"off\",\"after\":\"30m\",\"severity\":\"m\"},"
+    "{\"name\":\"off-2h\",\"after\":\"2h\",\"severity\":\"c\"}],"
+    "\"message\":{\"zh\":\"{mn} {silence}\"}}]}";
+
+/* The events, one JSON object a line, without detected_at (processing time). */
+static void sink(void *ctx, const struct ew_alert_event *ev)
+{
+    struct ew_alert_event e = *ev;
+    e.detected_at = 0;
+    ew_alert_to_json(&e, ctx);
+    ew_buf_addc(ctx, '\n');
+}
+
+static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
+{
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_ruleset_add_json(set, rules_json, strlen(rules_json), "t.json", &err), 0);
+    struct ew_engine_opts opts = {.max_sites = 16};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
+    assert_non_null(eng);
+    return eng;
+}
+
+/* A real-time record of site mn at data time t. */
+static void record(struct ew_engine *eng, struct ew_record *rec, const char *mn, int64_t t,
+                   int64_t now)
+{
+    char json[256], iso[40];
+    ew_time_format_iso(t, iso);
+    snprintf(json, sizeof json,
+             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\",\"values\":"
+             "[{\"code\":\"w01018\",\"field\":\"Rtd\",\"value\":30,\"flag\":\"N\"}]}",
+             mn, iso);
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    assert_int_equal(ew_engine_record(eng, rec, now), 0);
+}
+
+/* Site T sends every minute from 10:00 to 11:30; site S from 10:00 to 10:20, then nothing
+ * until 11:05 (a 45-minute silence), then on to 11:30. Records come in data-time order. The
+ * clock is the newest data time; it is advanced before each record, as the daemon does. live:
+ * each record half a minute after its data time, with a tick every minute; else all of them
+ * within a second, at 13:00, and one tick at the end. */
+static void replay(struct ew_engine *eng, bool live)
+{
+    struct ew_record *rec = ew_record_new();
+    int64_t clock = INT64_MIN, burst = T0 + 3 * 60 * MIN;
+    for (int i = 0; i <= 90; i++) {
+        int64_t t = T0 + i * MIN, now = live ? t + 30000 : burst + i * 10;
+        const char *mns[2] = {"T", (i <= 20 || i >= 65) ? "S" : NULL};
+        for (int k = 0; k < 2 && mns[k]; k++) {
+            clock = t > clock ? t : clock;
+            ew_engine_advance(eng, clock, now);
+            record(eng, rec, mns[k], t, now);
+        }
+        if (live)
+            ew_engine_tick_at(eng, clock, now);
+    }
+    if (!live)
+        ew_engine_tick_at(eng, clock, burst + 1000);
+    ew_record_free(rec);
+}
+
+static void test_backlog_in_a_burst_as_live(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf live = EW_BUF_INIT, burst = EW_BUF_INIT;
+    struct ew_engine *a = engine(reg, &live), *b = engine(reg, &burst);
+    replay(a, true);
+    replay(b, false);
+    assert_non_null(live.data);
+    /* S offline at 10:50 (in the data's time), back online with its 11:05 record */
+    assert_non_null(strstr(live.data, "\"event\":\"firing\""));
+    assert_non_null(strstr(live.data, "-1719802200000-firing-0\"")); /* 10:50 */
+    assert_non_null(strstr(live.data, "\"reason\":\"back online\""));
+    assert_null(strstr(live.data, "\"mn\":\"T\""));
+    assert_string_equal(live.data, burst.data); /* every event, id and evidence alike */
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&live);
+    ew_buf_release(&burst);
+}
+
+/* Without advancing the clock before records, a burst hides the silence: the record that ends
+ * it is judged before any tick sees it (what the timers fix). */
+static void test_ticks_alone_miss_a_silence_in_a_burst(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine(reg, &out);
+    struct ew_record *rec = ew_record_new();
+    int64_t now = T0 + 3 * 60 * MIN;
+    for (int i = 0; i <= 90; i++) {
+        record(eng, rec, "T", T0 + i * MIN, now);
+        if (i <= 20 || i >= 65)
+            record(eng, rec, "S", T0 + i * MIN, now);
+    }
+    ew_engine_tick(eng, now);
+    assert_null(out.data);
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
+/* A site's timer is rebuilt from the state: after a checkpoint and a reload the silence is
+ * still seen when it is due. */
+static void test_timers_follow_the_state(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT, state_bytes = EW_BUF_INIT;
+    struct ew_engine *a = engine(reg, &out);
+    struct ew_record *rec = ew_record_new();
+    record(a, rec, "S", T0, T0);
+    record(a, rec, "T", T0 + 25 * MIN, T0 + 25 * MIN);
+    assert_int_equal(ew_engine_export(a, &state_bytes), 0);
+    struct ew_engine *b = engine(reg, &out);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, state_bytes.data, state_bytes.len, &err), 0);
+    ew_engine_advance(b, T0 + 29 * MIN, T0 + 29 * MIN);
+    assert_null(out.data);
+    ew_engine_advance(b, T0 + 31 * MIN, T0 + 31 * MIN); /* S: 30 minutes silent */
+    assert_non_null(strstr(out.data, "\"mn\":\"S\""));
+    assert_null(strstr(out.data, "\"mn\":\"T\""));
+    /* a reload keeps the state, and the timers are made again for the new rules */
+    struct ew_ruleset *set = ew_ruleset_new();
+    assert_int_equal(ew_ruleset_add_json(set, rules_json, strlen(rules_json), "t.json", &err), 0);
+    assert_int_equal(ew_engine_reload(b, set), 0);
+    ew_buf_clear(&out);
+    ew_engine_advance(b, T0 + 56 * MIN, T0 + 56 * MIN); /* T: 31 minutes silent */
+    assert_non_null(strstr(out.data, "\"mn\":\"T\""));
+    ew_buf_clear(&out);
+    ew_engine_advance(b, T0 + 121 * MIN, T0 + 121 * MIN); /* S: its second level */
+    assert_non_null(strstr(out.data, "\"off-2h\""));
+    assert_null(strstr(out.data, "\"mn\":\"T\""));
+    ew_record_free(rec);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+    ew_buf_release(&state_bytes);
+}
+
+/* Forgetting a site moves the last one into its place in the table: the moved site's timer
+ * goes with it, the forgotten site's never fires. */
+static void test_forgotten_site_moves_another(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine(reg, &out);
+    struct ew_record *rec = ew_record_new();
+    record(eng, rec, "A", T0, T0);
+    record(eng, rec, "B", T0 + MIN, T0 + MIN);
+    record(eng, rec, "C", T0 + 2 * MIN, T0 + 2 * MIN);
+    assert_true(ew_engine_forget(eng, "A")); /* C moves into A's place */
+    ew_engine_advance(eng, T0 + 40 * MIN, T0 + 40 * MIN);
+    assert_null(strstr(out.data, "\"mn\":\"A\""));
+    assert_non_null(strstr(out.data, "\"mn\":\"B\""));
+    assert_non_null(strstr(out.data, "\"mn\":\"C\""));
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
+static void test_heap_order(void **state)
+{
+    (void)state;
+    struct ew_timers t = {0};
+    uint64_t x = 88172645463325252ull;
+    for (uint32_t i = 0; i < 5000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_int_equal(ew_timers_push(&t, (int64_t)(x % 1000), i), 0);
+    }
+    int64_t due = INT64_MIN;
+    uint32_t site = 0;
+    for (int i = 0; i < 5000; i++) {
+        const struct ew_timer *top = ew_timers_top(&t);
+        assert_non_null(top);
+        assert_true(top->due > due || (top->due == due && top->site > site));
+        due = top->due, site = top->site;
+        ew_timers_pop(&t);
+    }
+    assert_null(ew_timers_top(&t));
+    ew_timers_pop(&t); /* empty: nothing */
+    ew_timers_release(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heap_order),
+        cmocka_unit_test(test_backlog_in_a_burst_as_live),
+        cmocka_unit_test(test_ticks_alone_miss_a_silence_in_a_burst),
+        cmocka_unit_test(test_timers_follow_the_state),
+        cmocka_unit_test(test_forgotten_site_moves_another),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
