@@ -100,10 +100,6 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
 }
 
-static const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site);
-static void ew_site_schedule(struct ew_engine *eng, struct ew_site *site,
-                             const struct ew_outlet *outlet, int64_t after);
-
 bool ew_engine_forget(struct ew_engine *eng, const char *mn)
 {
     size_t mnlen = strlen(mn);
@@ -116,7 +112,7 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
     ew_sitetab_remove(&eng->sites, site);
     if (n < eng->sites.used) { /* the last site moved into its place: its timer goes with it */
         site->queued = INT64_MAX;
-        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
+        ew_timers__schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
     }
     return true;
 }
@@ -135,8 +131,6 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     eng->sink(eng->ctx, &ev);
 }
 
-static bool ew_rule_wants_st(const struct ew_rule *r, const char *st);
-static inline bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o);
 static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
                           const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
                           bool computed);
@@ -179,102 +173,6 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
 static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
                                const struct ew_outlet *outlet, int64_t ref, int64_t now);
 
-/* ---- event-time timers (ew_timers.h) ---- */
-
-/* The site's registry entry, looked up once per registry change, not per record. */
-static const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site)
-{
-    uint64_t gen = ew_registry_generation(eng->reg);
-    if (site->outlet_gen != gen) {
-        site->outlet = ew_registry_find(eng->reg, site->mn);
-        site->outlet_gen = gen;
-    }
-    return site->outlet;
-}
-
-/* When site-wide rule ri next acts at the site, as ew_site_sweep judges it: the time its
- * silence reaches the next level, or its repeat falls due; INT64_MAX when it does not (the rule
- * does not select the site, or there is no silence to measure). */
-static int64_t ew_wide_next(struct ew_engine *eng, struct ew_site *site, uint32_t ri,
-                            const struct ew_outlet *outlet)
-{
-    const struct ew_rule *r = &eng->rules->rules[ri];
-    if (!ew_rule_wants_st(r, site->st) || !ew_rule_wants_site(r, outlet))
-        return INT64_MAX;
-    int64_t since = r->kind->silent_since(site);
-    if (since == INT64_MIN)
-        return INT64_MAX;
-    int64_t base = since + r->kind->silent_offset_ms;
-    const struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, 0, false);
-    if (!k || k->life.status != EW_LIFE_FIRING)
-        return base + (int64_t)r->levels[0].above.value;
-    size_t up = (size_t)k->life.level + 1;
-    int64_t next = up < r->nlevels ? base + (int64_t)r->levels[up].above.value : INT64_MAX;
-    if (r->repeat_ms && k->life.notified_at + r->repeat_ms < next)
-        next = k->life.notified_at + r->repeat_ms;
-    return next;
-}
-
-/* The site's next time-driven judgement: its averages' closing or a site-wide rule's. */
-static int64_t ew_site_due(struct ew_engine *eng, struct ew_site *site,
-                           const struct ew_outlet *outlet)
-{
-    int64_t due = eng->averaging ? site->agg_due : INT64_MAX;
-    for (size_t w = 0; w < eng->rules->nwide; w++) {
-        int64_t t = ew_wide_next(eng, site, eng->rules->wide[w], outlet);
-        if (t < due)
-            due = t;
-    }
-    return due;
-}
-
-/* Queues the site's next judgement when it is earlier than the one queued (and later than
- * after: a judgement made at `after` never comes back for the same time). */
-static void ew_site_schedule(struct ew_engine *eng, struct ew_site *site,
-                             const struct ew_outlet *outlet, int64_t after)
-{
-    int64_t due = ew_site_due(eng, site, outlet);
-    if (due == INT64_MAX || due <= after || due >= site->queued)
-        return;
-    if (ew_timers_push(&eng->timers, due, (uint32_t)(site - eng->sites.sites))) {
-        eng->stats.nomem++; /* its next record tries again */
-        return;
-    }
-    site->queued = due;
-}
-
-/* After a record of the site: its next judgement is queued, unless it is due by the clock
- * already. Then the record came behind the clock (the site sends data from inside a silence,
- * 补传, faster than the clock moves) and more of it is likely right behind: judging the
- * silence now, between two of its records, would raise and resolve it again for each one. The
- * site waits for the next tick, when what came of it has been judged. */
-static void ew_site_schedule_record(struct ew_engine *eng, struct ew_site *site,
-                                    const struct ew_outlet *outlet)
-{
-    if (eng->clock == INT64_MIN || ew_site_due(eng, site, outlet) > eng->clock) {
-        ew_site_schedule(eng, site, outlet, INT64_MIN);
-        return;
-    }
-    if (site->deferred)
-        return;
-    if (eng->ndeferred == eng->capdeferred) {
-        size_t cap = eng->capdeferred ? 2 * eng->capdeferred : 64;
-        uint32_t *d = ew_calloc(cap, sizeof *d);
-        if (!d) { /* no memory to wait: queued now */
-            eng->stats.nomem++;
-            ew_site_schedule(eng, site, outlet, INT64_MIN);
-            return;
-        }
-        if (eng->ndeferred)
-            memcpy(d, eng->deferred, eng->ndeferred * sizeof *d);
-        ew_free(eng->deferred);
-        eng->deferred = d;
-        eng->capdeferred = cap;
-    }
-    eng->deferred[eng->ndeferred++] = (uint32_t)(site - eng->sites.sites);
-    site->deferred = 1;
-}
-
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now);
 
 /* A record of the site at data time t, newer than any before: the site sent nothing between
@@ -285,24 +183,11 @@ static void ew_site_catch_up(struct ew_engine *eng, struct ew_site *site,
                              const struct ew_outlet *outlet, int64_t t, int64_t now)
 {
     int64_t due;
-    while ((due = ew_site_due(eng, site, outlet)) <= t && due <= now) {
+    while ((due = ew_timers__due(eng, site, outlet)) <= t && due <= now) {
         ew_site_sweep(eng, site, due, now);
-        if (ew_site_due(eng, site, outlet) <= due)
+        if (ew_timers__due(eng, site, outlet) <= due)
             break; /* nothing moved it (no memory for a key): the timers try again */
     }
-}
-
-/* The deferred sites' judgements, queued (a tick). */
-static void ew_engine_undefer(struct ew_engine *eng)
-{
-    for (size_t i = 0; i < eng->ndeferred; i++) {
-        if (eng->deferred[i] >= eng->sites.used)
-            continue; /* gone: the table shrank */
-        struct ew_site *site = &eng->sites.sites[eng->deferred[i]];
-        site->deferred = 0;
-        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
-    }
-    eng->ndeferred = 0;
 }
 
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
@@ -375,20 +260,12 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     if (clock == INT64_MIN || !ew_time_sane(now))
         return;
-    int64_t limit = clock < now ? clock : now;
-    const struct ew_timer *top;
-    while ((top = ew_timers_top(&eng->timers)) && top->due <= limit) {
-        struct ew_timer e = *top;
-        ew_timers_pop(&eng->timers);
-        struct ew_site *site = e.site < eng->sites.used ? &eng->sites.sites[e.site] : NULL;
-        if (!site || site->queued != e.due)
-            continue; /* stale: the site went, or its timer moved */
-        site->queued = INT64_MAX;
-        const struct ew_outlet *outlet = ew_site_outlet(eng, site);
-        if (ew_site_due(eng, site, outlet) <= e.due)
-            ew_site_sweep(eng, site, e.due, now);
-        /* a judgement moves every time it acts on past e.due: nothing fires twice */
-        ew_site_schedule(eng, site, outlet, e.due);
+    int64_t limit = clock < now ? clock : now, due;
+    struct ew_site *site;
+    while ((site = ew_timers__next(eng, limit, &due))) {
+        ew_site_sweep(eng, site, due, now);
+        /* a judgement moves every time it acts on past due: nothing fires twice */
+        ew_timers__schedule(eng, site, ew_site_outlet(eng, site), due);
     }
 }
 
@@ -403,7 +280,7 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
         ew_release(eng, now, false);
-    ew_engine_undefer(eng);
+    ew_timers__undefer(eng);
     ew_engine_fire(eng, eng->watermark, now);
     return 0;
 }
@@ -412,22 +289,10 @@ int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
         ew_release(eng, now, false);
-    ew_engine_undefer(eng);
+    ew_timers__undefer(eng);
     eng->clock = clock;
     ew_engine_fire(eng, clock, now);
     return 0;
-}
-
-void ew_engine_schedule_all(struct ew_engine *eng)
-{
-    ew_timers_clear(&eng->timers);
-    eng->ndeferred = 0;
-    for (size_t i = 0; i < eng->sites.used; i++) {
-        struct ew_site *site = &eng->sites.sites[i];
-        site->queued = INT64_MAX;
-        site->deferred = 0;
-        ew_site_schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
-    }
 }
 
 /* ---- records ---- */
@@ -447,49 +312,6 @@ static void ew_limits_for(const struct ew_limit *lim, enum ew_data_kind kind, do
                          : kind == EW_KIND_HOUR ? lim->hour
                          : isnan(lim->rtd)      ? lim->hour
                                                 : lim->rtd;
-}
-
-static bool ew_rule_wants_st(const struct ew_rule *r, const char *st)
-{
-    if (!r->nst)
-        return true;
-    for (size_t i = 0; i < r->nst; i++)
-        if (!strcmp(r->st[i], st))
-            return true;
-    return false;
-}
-
-static bool ew_listed(const struct ew_rule *r, int w, const char *name)
-{
-    for (size_t i = 0; name && i < r->nwho[w]; i++)
-        if (!strcmp(r->who[w][i], name))
-            return true;
-    return false;
-}
-
-/* A rule that names enterprises, outlets or tags applies only to registered sites that match
- * each list it names. */
-static bool ew_rule_wants_site_listed(const struct ew_rule *r, const struct ew_outlet *o)
-{
-    if (!o)
-        return false;
-    if (r->nwho[0] && !ew_listed(r, 0, o->enterprise_id))
-        return false;
-    if (r->nwho[1] && !ew_listed(r, 1, o->outlet_id))
-        return false;
-    if (r->nwho[2]) {
-        bool any = false;
-        for (size_t i = 0; i < o->ntags && !any; i++)
-            any = ew_listed(r, 2, o->tags[i]);
-        if (!any)
-            return false;
-    }
-    return true;
-}
-
-static inline bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o)
-{
-    return !(r->nwho[0] | r->nwho[1] | r->nwho[2]) || ew_rule_wants_site_listed(r, o);
 }
 
 static bool ew_rule_wants_code(const struct ew_rule *r, uint64_t code)
@@ -773,7 +595,7 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     /* a timer queued by the site's newest data comes up with the clock and looks again then:
      * whatever this record changed is seen at that time, with the same event times */
     if (site->queued > site->last_data)
-        ew_site_schedule_record(eng, site, outlet);
+        ew_timers__schedule_record(eng, site, outlet);
     return 0;
 }
 

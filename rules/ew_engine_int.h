@@ -8,6 +8,7 @@
 #include "ew_average.h"
 #include "ew_buf.h"
 #include "ew_hold.h"
+#include "ew_registry.h"
 #include "ew_rule.h"
 #include "ew_site.h"
 #include "ew_timers.h"
@@ -59,6 +60,35 @@ struct ew_engine {
     struct ew_plan plans[EW_PLAN_SLOTS];
 };
 
+/* The site's registry entry, looked up once per registry change, not per record. */
+static inline const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site)
+{
+    uint64_t gen = ew_registry_generation(eng->reg);
+    if (site->outlet_gen != gen) {
+        site->outlet = ew_registry_find(eng->reg, site->mn);
+        site->outlet_gen = gen;
+    }
+    return site->outlet;
+}
+
+/* ---- which time-driven judgement of a site comes next (ew_timers.c) ---- */
+
+/* The site's next time-driven judgement: its averages' closing or a site-wide rule's next
+ * level or repeat; INT64_MAX none. */
+int64_t ew_timers__due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o);
+/* Queues the site's next judgement when it is earlier than the one queued and later than
+ * after (a judgement made at `after` never comes back for the same time). */
+void ew_timers__schedule(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o,
+                         int64_t after);
+/* After a record of the site: ew_timers__schedule, or deferred to the next tick when the
+ * judgement is due by the clock already (the record came behind the clock). */
+void ew_timers__schedule_record(struct ew_engine *eng, struct ew_site *site,
+                                const struct ew_outlet *o);
+/* The deferred sites' judgements, queued (a tick). */
+void ew_timers__undefer(struct ew_engine *eng);
+/* The next site to judge by limit, with the time to judge it as of (its timer's); NULL when no
+ * timer is due by then. Stale entries are dropped and early ones queued again on the way. */
+struct ew_site *ew_timers__next(struct ew_engine *eng, int64_t limit, int64_t *due);
 /* Every site's timer again, from its state (after an import or a reload). */
 void ew_engine_schedule_all(struct ew_engine *eng);
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "ew_rules.h"
 #include "ew_time.h"
@@ -184,6 +185,26 @@ int ew_ruleset_index(struct ew_ruleset *set);
 
 /* Whether some value rule judges hour or day data, so that averages are computed. */
 bool ew_ruleset_averages(const struct ew_ruleset *set);
+
+/* Whether the rule selects a site of system code st (no "st" in its select: every one). Inline:
+ * it is asked per rule and record. */
+static inline bool ew_rule_wants_st(const struct ew_rule *r, const char *st)
+{
+    if (!r->nst)
+        return true;
+    for (size_t i = 0; i < r->nst; i++)
+        if (!strcmp(r->st[i], st))
+            return true;
+    return false;
+}
+/* Whether the rule selects the site registered as o (NULL: not registered): a rule that names
+ * enterprises, outlets or tags applies only to registered sites that match each list. */
+struct ew_outlet;
+bool ew_rule__wants_site_listed(const struct ew_rule *r, const struct ew_outlet *o);
+static inline bool ew_rule_wants_site(const struct ew_rule *r, const struct ew_outlet *o)
+{
+    return !(r->nwho[0] | r->nwho[1] | r->nwho[2]) || ew_rule__wants_site_listed(r, o);
+}
 
 /* Reads "for" and "clear.for" (both default to 1 value). Shared by the kinds. */
 int ew_rule_holds(json_t *obj, struct ew_rule *r, char *why, size_t n);

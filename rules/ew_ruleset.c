@@ -8,6 +8,7 @@
 #include "ew_engine_int.h"
 
 #include "ew_alloc.h"
+#include "ew_registry.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -520,4 +521,32 @@ int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, co
         set->nrules += added;
     json_decref(doc);
     return rc;
+}
+
+/* ---- what a rule selects (ew_rule.h) ---- */
+
+static bool ew_listed(const struct ew_rule *r, int w, const char *name)
+{
+    for (size_t i = 0; name && i < r->nwho[w]; i++)
+        if (!strcmp(r->who[w][i], name))
+            return true;
+    return false;
+}
+
+bool ew_rule__wants_site_listed(const struct ew_rule *r, const struct ew_outlet *o)
+{
+    if (!o)
+        return false;
+    if (r->nwho[0] && !ew_listed(r, 0, o->enterprise_id))
+        return false;
+    if (r->nwho[1] && !ew_listed(r, 1, o->outlet_id))
+        return false;
+    if (r->nwho[2]) {
+        bool any = false;
+        for (size_t i = 0; i < o->ntags && !any; i++)
+            any = ew_listed(r, 2, o->tags[i]);
+        if (!any)
+            return false;
+    }
+    return true;
 }
