@@ -29,6 +29,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Judgements made per call at most, so that a clock that jumps (a backlog, a rule repeated every
+ * second over a day's silence) cannot hold the loop: the rest come at the next call, the same
+ * ones in the same order. A record catches its own site up by at most EW_CATCH_UP_MAX. */
+#define EW_FIRE_MAX     4096
+#define EW_CATCH_UP_MAX 64
+
 /* Data time this far past processing time is a wrong device clock: it does not move the mark. */
 #define EW_CLOCK_AHEAD_MS (10 * 60 * 1000)
 
@@ -183,7 +189,8 @@ static void ew_site_catch_up(struct ew_engine *eng, struct ew_site *site,
                              const struct ew_outlet *outlet, int64_t t, int64_t now)
 {
     int64_t due;
-    while ((due = ew_timers__due(eng, site, outlet)) <= t && due <= now) {
+    for (int n = 0;
+         n < EW_CATCH_UP_MAX && (due = ew_timers__due(eng, site, outlet)) <= t && due <= now; n++) {
         ew_site_sweep(eng, site, due, now);
         if (ew_timers__due(eng, site, outlet) <= due)
             break; /* nothing moved it (no memory for a key): the timers try again */
@@ -262,7 +269,7 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
         return;
     int64_t limit = clock < now ? clock : now, due;
     struct ew_site *site;
-    while ((site = ew_timers__next(eng, limit, &due))) {
+    for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
         ew_site_sweep(eng, site, due, now);
         /* a judgement moves every time it acts on past due: nothing fires twice */
         ew_timers__schedule(eng, site, ew_site_outlet(eng, site), due);

@@ -1,6 +1,8 @@
 /*
  * Fuzz target: the rule engine over a sequence of records and clock ticks. The input is read as
- * operations of 6 bytes (after one byte of options: event-time reordering on or off), each a
+ * operations of 6 bytes (after one byte of options: event-time reordering on or off, and a
+ * caller's clock or not: the newest data time so far, advanced before each record and given to
+ * the ticks, as the daemon does), each a
  * real-time, minute, hour or day record of one of four sites, a tick, a flush, or forgetting a
  * site, at a time that moves back and forth. Nothing may crash or leak; every event must have
  * an id and a message; every tagged record must be released exactly once; at the end the
@@ -80,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ew_registry *reg = ew_registry_new();
     struct ew_engine *eng = engine(reg, data[0] & 1 ? 180000 : 0);
     int64_t t = 1727748000000; /* 2024-10-01 10:00 Beijing */
-    int64_t now = t;
+    int64_t now = t, clock = INT64_MIN;
+    bool clocked = data[0] & 2;
     uint64_t tagged = 0, tag_sum = 0;
     ew_released_count = ew_released_sum = 0;
     for (size_t i = 1; i + 6 <= size; i += 6) {
@@ -92,7 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             now = at;
         unsigned what = op[0] & 7, site = (op[0] >> 3) & 3;
         if (what == 4) {
-            ew_engine_tick(eng, now);
+            if (clocked)
+                ew_engine_tick_at(eng, clock, now);
+            else
+                ew_engine_tick(eng, now);
             continue;
         }
         if (what == 5) {
@@ -129,6 +135,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             val->flag_meaning = (uint8_t)ew_flag_meaning(EW_VERSION_2017, val->flag);
         }
         uint64_t tag = i;
+        if (clocked) {
+            clock = t > clock && t <= now ? t : clock;
+            ew_engine_advance(eng, clock, now);
+        }
         int rc = ew_engine_record_tagged(eng, rec, now, tag);
         if (rc && rc != EW_ELATE && rc != EW_EINVAL)
             abort();
