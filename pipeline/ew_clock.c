@@ -17,7 +17,7 @@ struct ew_source {
     int32_t partition;
     int64_t mark;   /* newest data time, INT64_MIN before any */
     int64_t active; /* processing time of its last record */
-    bool idle;      /* at the last ew_clock_now */
+    bool idle;      /* as the last ew_clock_now found it; a record makes it active again */
 };
 
 struct ew_clock {
@@ -82,25 +82,35 @@ void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t 
     if (!s && (ew_clock_assign(c, topic, partition) || !(s = ew_source_find(c, topic, partition))))
         return; /* no memory: the record does not move the clock */
     s->active = now;
+    s->idle = false;
     if (t > s->mark && t <= now + EW_CLOCK_AHEAD_MS)
         s->mark = t;
 }
 
-int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caught_up, void *ctx)
+int64_t ew_clock_current(const struct ew_clock *c)
 {
     int64_t low = INT64_MAX, high = INT64_MIN;
     for (size_t i = 0; i < c->n; i++) {
-        struct ew_source *s = &c->src[i];
+        const struct ew_source *s = &c->src[i];
         if (s->mark == INT64_MIN)
             continue; /* no data yet: nothing to hold back */
-        s->idle =
-            now - s->active >= c->idle_ms && (!caught_up || caught_up(ctx, s->topic, s->partition));
         if (s->mark > high)
             high = s->mark;
         if (!s->idle && s->mark < low)
             low = s->mark;
     }
     return low != INT64_MAX ? low : high; /* every one idle: the newest of all */
+}
+
+int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caught_up, void *ctx)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct ew_source *s = &c->src[i];
+        if (s->mark != INT64_MIN)
+            s->idle = now - s->active >= c->idle_ms &&
+                      (!caught_up || caught_up(ctx, s->topic, s->partition));
+    }
+    return ew_clock_current(c);
 }
 
 void ew_clock_stats(const struct ew_clock *c, struct ew_clock_stats *out)

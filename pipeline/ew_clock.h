@@ -44,9 +44,13 @@ void ew_clock_revoke(struct ew_clock *c, int topic, int32_t partition);
  * assigned is assigned first (a caller without partitions uses one source). */
 void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t t, int64_t now);
 
-/* The clock at processing time now (epoch ms), or INT64_MIN before any data. caught_up may be
- * NULL: every source is then caught up. */
+/* The clock at processing time now (epoch ms), or INT64_MIN before any data; which sources are
+ * idle is worked out again. caught_up may be NULL: every source is then caught up. */
 int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caught_up, void *ctx);
+
+/* The clock with the sources idle as the last ew_clock_now found them (a source that has
+ * brought a record since is not): cheap enough for every record, asking nothing of Kafka. */
+int64_t ew_clock_current(const struct ew_clock *c);
 
 struct ew_clock_stats {
     size_t sources; /* assigned */

@@ -138,8 +138,6 @@ static void ew_flow_codec_error(struct ew_flow *f, uint64_t ticket, const struct
 
 /* ---- input ---- */
 
-static bool ew_flow_caught_up(void *ctx, int topic, int32_t partition);
-
 static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t ticket,
                           const struct ew_record *rec)
 {
@@ -147,7 +145,7 @@ static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
     if (rec->has_time) { /* the clock moves with the record: what fell due before it fires */
         int64_t now = ew_flow_now(f);
         ew_clock_observe(f->clock, m->topic, m->partition, rec->data_time, now);
-        f->stats.clock = ew_clock_now(f->clock, now, ew_flow_caught_up, f);
+        f->stats.clock = ew_clock_current(f->clock); /* idleness as of the last tick */
         ew_engine_advance(f->eng, f->stats.clock, now);
     }
     if (f->cfg.opts.engine_reorder_ms)

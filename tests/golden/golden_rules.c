@@ -60,7 +60,7 @@ static void judge(struct ew_engine *eng, struct ew_clock *clock, json_t *part,
 {
     if (part && rec->has_time) {
         ew_clock_observe(clock, 0, (int32_t)json_integer_value(part), rec->data_time, now);
-        ew_engine_advance(eng, ew_clock_now(clock, now, NULL, NULL), now);
+        ew_engine_advance(eng, ew_clock_current(clock), now); /* idleness as of the tick */
     }
     ew_engine_record(eng, rec, now);
 }

@@ -92,6 +92,23 @@ static void test_idle_partition_is_left_out(void **state)
 }
 
 /* Every partition quiet at once: the clock stays at the newest data (no site looks silent). */
+/* Per record the clock is taken with idleness as the last tick found it: a record brings its
+ * partition back at once, and nothing else changes until the next tick. */
+static void test_current_between_ticks(void **state)
+{
+    (void)state;
+    struct ew_clock *c = ew_clock_new(MIN);
+    ew_clock_observe(c, 0, 0, T0, T0);
+    ew_clock_observe(c, 0, 1, T0 + 5 * MIN, T0);
+    assert_int_equal(ew_clock_current(c), T0);
+    assert_int_equal(ew_clock_now(c, T0 + 2 * MIN, NULL, NULL), T0 + 5 * MIN); /* both idle */
+    ew_clock_observe(c, 0, 1, T0 + 6 * MIN, T0 + 2 * MIN);
+    assert_int_equal(ew_clock_current(c), T0 + 6 * MIN); /* 1 is back, 0 still idle */
+    ew_clock_observe(c, 0, 0, T0 + MIN, T0 + 2 * MIN);
+    assert_int_equal(ew_clock_current(c), T0 + MIN); /* 0 is back too, behind */
+    ew_clock_free(c);
+}
+
 static void test_every_partition_idle(void **state)
 {
     (void)state;
@@ -163,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_no_data_no_clock),
         cmocka_unit_test(test_lagging_partition_holds_the_clock),
         cmocka_unit_test(test_idle_partition_is_left_out),
+        cmocka_unit_test(test_current_between_ticks),
         cmocka_unit_test(test_every_partition_idle),
         cmocka_unit_test(test_wrong_device_clock_and_old_data),
         cmocka_unit_test(test_revoked_partition_no_longer_counts),
