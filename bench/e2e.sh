@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# End-to-end figures of ecowarnd on this machine: the embedded Kafka broker, a local
-# redis-server, the default rules, the daemon's default options. Usage: bench/e2e.sh [BUILD_DIR]
+# End-to-end figures of ecowarnd on this machine: a Kafka broker, a local redis-server, the
+# default rules, the daemon's default options. Usage: bench/e2e.sh [BUILD_DIR]
+#
+# E2E_BROKER=embedded (the default): the embedded broker (librdkafka's mock cluster);
+# E2E_BROKER=real: a real Apache Kafka from scripts/kafka.sh (needs Java 17+ and Maven), with a
+# backlog of about a million messages by default (E2E_ENTERPRISES 2000).
 #
 # 1. Throughput: a simulated fleet (E2E_ENTERPRISES enterprises, E2E_HOURS hours of real-time,
 #    minute and hourly packets) is produced first, then the daemon starts and consumes the
 #    backlog; messages/s = messages / (last consumed with its events safe in Redis - first
 #    consumed), from its metrics.
-#    The broker has 16 partitions per topic: keep the backlog under ~15,000 messages per
-#    partition, as Debian's librdkafka 2.0.2 mock broker drops older ones silently.
+#    The topics have 16 partitions: on the embedded broker keep the backlog under ~15,000
+#    messages per partition, as Debian's librdkafka 2.0.2 mock broker drops older ones silently.
 # 2. Latency, produce -> alert readable in Redis (bench_e2e), idle and while the simulator
-#    sends E2E_LOAD messages/s.
+#    sends E2E_LOAD messages/s of a fleet of its own (other MNs than the backlog's, so that its
+#    data is judged, not dead-lettered as older than what the daemon has seen of those sites).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build}/bin
-ents=${E2E_ENTERPRISES:-250} hours=${E2E_HOURS:-6} load=${E2E_LOAD:-2000}
+mode=${E2E_BROKER:-embedded}
+[ "$mode" = real ] && default_ents=2000 || default_ents=250
+ents=${E2E_ENTERPRISES:-$default_ents} hours=${E2E_HOURS:-6} load=${E2E_LOAD:-2000}
 work=$(mktemp -d /tmp/ecowarn-e2e.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+kafka_dir=""
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "$kafka_dir" ] && scripts/kafka.sh stop "$kafka_dir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT INT TERM
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -24,10 +37,17 @@ metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { 
 rport=$(port) http=$(port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null 2>&1 &
 pids+=($!)
-"$bin/ecowarn-kafka" --partitions 16 >"$work/addr" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/addr" ] && redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-brokers=$(head -1 "$work/addr")
+if [ "$mode" = real ]; then
+  read -r brokers kafka_dir < <(EW_BIN="$bin" scripts/kafka.sh start)
+  "$bin/ecowarn-kafka" --create "$brokers" --topics ecowarn.hj212,ecowarn.telemetry,ecowarn.enterprise \
+    --partitions 16
+else
+  "$bin/ecowarn-kafka" --partitions 16 >"$work/addr" 2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
+  brokers=$(head -1 "$work/addr")
+fi
+for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 "$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --duration "${hours}h" --anomalies 0.2 \
   --brokers "$brokers" 2>"$work/sim.log"
@@ -50,12 +70,14 @@ for _ in $(seq 30000); do
 done
 [ -n "$last" ] || { echo "e2e: the backlog was not consumed in time" >&2; tail "$work/ecowarnd.log" >&2; exit 1; }
 events=$(redis-cli -p "$rport" xlen ecowarn:events)
-python3 -c "import sys; n,f,l=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'throughput: {n} messages ({sys.argv[4]} alert events) in {l-f:.2f} s: {n/(l-f):,.0f} messages/s end to end')" "$n" "$first" "$last" "$events"
+python3 -c "import sys; n,f,l=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print(f'throughput ({sys.argv[5]} broker): {n} messages ({sys.argv[4]} alert events) in {l-f:.2f} s: {n/(l-f):,.0f} messages/s end to end')" "$n" "$first" "$last" "$events" "$mode"
+echo "dead letters: $(metric ecowarn_deadletters_total | awk '{printf "%d", $1}')"
 echo "rule engine: $(metric ecowarn_rule_evaluations_total | awk '{printf "%d", $1}') judgements"
 
 "$bin/bench_e2e" --brokers "$brokers" --redis-port "$rport" --probes 100 --interval-ms 50 |
   sed 's/^/idle: /'
-"$bin/ecowarn-sim" --seed 2 --enterprises 200 --duration 12h --rate "$load" --brokers "$brokers" 2>/dev/null &
+"$bin/ecowarn-sim" --seed 2 --first 100000 --enterprises 200 --duration 12h --rate "$load" \
+  --brokers "$brokers" 2>/dev/null &
 sim=$!
 pids+=($sim)
 sleep 2

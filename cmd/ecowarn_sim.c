@@ -1,12 +1,14 @@
 /*
  * ecowarn-sim - a realistic fleet's traffic (CONTRACT.md), deterministic for a given --seed.
  *
- *   ecowarn-sim [--seed N] [--enterprises N] [--start ISO] [--duration 6h] [--realtime 60s]
+ *   ecowarn-sim [--seed N] [--enterprises N] [--first N] [--start ISO] [--duration 6h]
+ *               [--realtime 60s]
  *               [--minutes 10m] [--no-hourly] [--format hj212|json] [--anomalies SHARE]
  *               [--brokers LIST] [--rate MSGS_PER_S] [--topics HJ212,TELEMETRY,ENTERPRISE]
  *   ecowarn-sim --produce --brokers LIST      lines "TOPIC<TAB>PAYLOAD" from stdin to Kafka
  *
- * The fleet: enterprises with a flue-gas outlet (SO2, NOx, particulate, O2, flow, temperature),
+ * The fleet: enterprises numbered from --first (0; another number makes another fleet, of other
+ * MNs) with a flue-gas outlet (SO2, NOx, particulate, O2, flow, temperature),
  * a wastewater outlet (COD, NH3-N, total phosphorus, pH, flow), or both, and the running state
  * of the flue-gas treatment facility (2021, SB1-RS, stopped while the values are in fault). Each is
  * registered first with its permitted limits (outlet.upsert). Values sit at 30-60 % of the limit
@@ -164,11 +166,11 @@ static rd_kafka_t *ew_producer(const char *brokers)
 
 /* ---- the fleet ---- */
 
-static void ew_fleet(struct ew_sim *s, size_t enterprises, double share)
+static void ew_fleet(struct ew_sim *s, size_t first, size_t enterprises, double share)
 {
     s->outlets = calloc(2 * enterprises, sizeof *s->outlets);
     size_t n = 0, anomalies = 0;
-    for (size_t e = 0; e < enterprises; e++) {
+    for (size_t e = first; e < first + enterprises; e++) {
         for (int w = 0; w < 2; w++) {
             bool water = w == 1;
             if ((water && e % 3 == 0) || (!water && e % 3 == 2))
@@ -427,7 +429,7 @@ int main(int argc, char **argv)
                        .hourly = true,
                        .topics = {"ecowarn.hj212", "ecowarn.telemetry", "ecowarn.enterprise"},
                        .buf = EW_BUF_INIT};
-    size_t enterprises = 20;
+    size_t enterprises = 20, first = 0;
     double share = 0.2;
     int64_t duration = 6 * 3600000LL, start = INT64_MIN;
     const char *brokers = NULL;
@@ -440,11 +442,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--produce"))
             produce = true;
         else if (!v || !strncmp(v, "--", 2) || !strcmp(a, "--help")) {
-            fprintf(stderr, "usage: ecowarn-sim [--seed N] [--enterprises N] [--start ISO] "
-                            "[--duration 6h] [--realtime 60s] [--minutes 10m] [--no-hourly] "
-                            "[--format hj212|json] [--anomalies SHARE] [--brokers LIST] "
-                            "[--rate MSGS_PER_S] [--topics A,B,C]\n"
-                            "       ecowarn-sim --produce --brokers LIST < TOPIC<TAB>PAYLOAD\n");
+            fprintf(stderr,
+                    "usage: ecowarn-sim [--seed N] [--enterprises N] [--first N] [--start ISO] "
+                    "[--duration 6h] [--realtime 60s] [--minutes 10m] [--no-hourly] "
+                    "[--format hj212|json] [--anomalies SHARE] [--brokers LIST] "
+                    "[--rate MSGS_PER_S] [--topics A,B,C]\n"
+                    "       ecowarn-sim --produce --brokers LIST < TOPIC<TAB>PAYLOAD\n");
             return strcmp(a, "--help") ? 2 : 0;
         } else {
             i++;
@@ -452,6 +455,8 @@ int main(int argc, char **argv)
                 s.rng = strtoull(v, NULL, 10) * 2654435761u + 1;
             else if (!strcmp(a, "--enterprises"))
                 enterprises = (size_t)atol(v);
+            else if (!strcmp(a, "--first"))
+                first = (size_t)atol(v);
             else if (!strcmp(a, "--start")) {
                 if (ew_time_parse_iso(v, strlen(v), &start)) {
                     fprintf(stderr, "ecowarn-sim: --start: not an ISO 8601 time\n");
@@ -487,7 +492,7 @@ int main(int argc, char **argv)
         }
     }
     if (s.rt_ms < 1000 || s.min_ms < 60000 || s.min_ms > 3600000 || 3600000 % s.min_ms ||
-        duration <= 0 || enterprises == 0) {
+        duration <= 0 || enterprises == 0 || first > 100000000) {
         fprintf(stderr, "ecowarn-sim: --realtime at least 1s, --minutes a divisor of 1h, "
                         "--duration and --enterprises above zero\n");
         return 2;
@@ -511,7 +516,7 @@ int main(int argc, char **argv)
         s.start = start;
         s.end = start + duration;
         s.rec = ew_record_new();
-        ew_fleet(&s, enterprises, share);
+        ew_fleet(&s, first, enterprises, share);
         rc = s.rec ? ew_run(&s) : 1;
         ew_record_free(s.rec);
         free(s.outlets);

@@ -179,7 +179,8 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
 static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
                                const struct ew_outlet *outlet, int64_t ref, int64_t now);
 
-static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now);
+static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t limit,
+                          int64_t now);
 
 /* A record of the site at data time t, newer than any before: the site sent nothing between
  * its last data and t, so its judgements due by t are facts whatever the clock says. They are
@@ -191,13 +192,19 @@ static void ew_site_catch_up(struct ew_engine *eng, struct ew_site *site,
     int64_t due;
     for (int n = 0;
          n < EW_CATCH_UP_MAX && (due = ew_timers__due(eng, site, outlet)) <= t && due <= now; n++) {
-        ew_site_sweep(eng, site, due, now);
+        ew_site_sweep(eng, site, due, t, now);
         if (ew_timers__due(eng, site, outlet) <= due)
             break; /* nothing moved it (no memory for a key): the timers try again */
     }
 }
 
-static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
+/* The site as of time ref (its timer's), the clock being at limit (>= ref): what fell due by ref
+ * is judged. Repeats that fell due between ref and limit (a silence the clock jumped over, a
+ * site whose data is far behind the others') are folded into one, at the latest of them before
+ * the next level: a reminder says the alert still holds, and a thousand at once would say
+ * nothing more. */
+static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t limit,
+                          int64_t now)
 {
     const struct ew_outlet *outlet = NULL;
     bool looked = false;
@@ -229,16 +236,24 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
         bool repeat = k->life.status == EW_LIFE_FIRING && level <= k->life.level;
         if (repeat && !(r->repeat_ms && ref - k->life.notified_at >= r->repeat_ms))
             continue;
-        if (repeat)
+        int64_t at = ref; /* a repeat's time */
+        if (repeat) {
             level = k->life.level;
-        else if (k->life.status != EW_LIFE_FIRING && site->silent < UINT8_MAX)
+            size_t up = (size_t)level + 1;
+            int64_t base = since + r->kind->silent_offset_ms,
+                    end = up < r->nlevels ? base + (int64_t)r->levels[up].above.value - 1 : limit;
+            int64_t last = end < limit ? end : limit;
+            if (last > ref)
+                at = ref + (last - ref) / r->repeat_ms * r->repeat_ms;
+            silence = at - base;
+        } else if (k->life.status != EW_LIFE_FIRING && site->silent < UINT8_MAX) {
             site->silent++;
+        }
         k->life.status = EW_LIFE_FIRING;
         k->life.level = (int8_t)level;
         k->life.since = since;
         k->life.notified_at =
-            repeat ? ref
-                   : since + r->kind->silent_offset_ms + (int64_t)r->levels[level].above.value;
+            repeat ? at : since + r->kind->silent_offset_ms + (int64_t)r->levels[level].above.value;
         if (!looked)
             outlet = ew_registry_find(eng->reg, site->mn), looked = true;
         struct ew_judge j = {.r = r,
@@ -270,7 +285,7 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
     int64_t limit = clock < now ? clock : now, due;
     struct ew_site *site;
     for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
-        ew_site_sweep(eng, site, due, now);
+        ew_site_sweep(eng, site, due, limit, now);
         /* a judgement moves every time it acts on past due: nothing fires twice */
         ew_timers__schedule(eng, site, ew_site_outlet(eng, site), due);
     }

@@ -39,15 +39,25 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
     ew_buf_addc(ctx, '\n');
 }
 
-static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
+static const char repeat_json[] =
+    "{\"rules\":[{\"id\":\"off\",\"kind\":\"offline\",\"audience\":\"officer\","
+    "\"levels\":[{\"name\":\"off\",\"after\":\"30m\",\"severity\":\"m\"}],\"repeat\":\"1h\","
+    "\"message\":{\"zh\":\"{mn} {silence}\"}}]}";
+
+static struct ew_engine *engine_of(const char *rules, struct ew_registry *reg, struct ew_buf *out)
 {
     struct ew_ruleset *set = ew_ruleset_new();
     struct ew_error err = {0};
-    assert_int_equal(ew_ruleset_add_json(set, rules_json, strlen(rules_json), "t.json", &err), 0);
+    assert_int_equal(ew_ruleset_add_json(set, rules, strlen(rules), "t.json", &err), 0);
     struct ew_engine_opts opts = {.max_sites = 16};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
     assert_non_null(eng);
     return eng;
+}
+
+static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
+{
+    return engine_of(rules_json, reg, out);
 }
 
 /* A real-time record of site mn at data time t. */
@@ -197,6 +207,38 @@ static void test_forgotten_site_moves_another(void **state)
     ew_buf_release(&out);
 }
 
+static size_t count(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = text; p && (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* Repeats that fall due while the clock jumps over a long silence are folded into one, at the
+ * latest of them; while the clock moves on in small steps, each comes on its own. */
+static void test_repeats_folded_when_the_clock_jumps(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine_of(repeat_json, reg, &out);
+    struct ew_record *rec = ew_record_new();
+    record(eng, rec, "S", T0, T0);
+    ew_engine_advance(eng, T0 + 30 * MIN, T0 + 30 * MIN); /* offline */
+    assert_int_equal(count(out.data, "\"event\":\"firing\""), 1);
+    ew_engine_advance(eng, T0 + 24 * 60 * MIN, T0 + 24 * 60 * MIN); /* a day later at once */
+    assert_int_equal(count(out.data, "\"event\":\"firing\""), 2);
+    assert_non_null(strstr(out.data, "-1719883800000-firing-0")); /* 23:30 after, the latest */
+    for (int h = 25; h <= 27; h++)                                /* then hour by hour: one each */
+        ew_engine_advance(eng, T0 + h * 60 * MIN, T0 + h * 60 * MIN);
+    assert_int_equal(count(out.data, "\"event\":\"firing\""), 5);
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
 static void test_heap_order(void **state)
 {
     (void)state;
@@ -228,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_ticks_alone_miss_a_silence_in_a_burst),
         cmocka_unit_test(test_timers_follow_the_state),
         cmocka_unit_test(test_forgotten_site_moves_another),
+        cmocka_unit_test(test_repeats_folded_when_the_clock_jumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
