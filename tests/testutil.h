@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ew_alloc.h"
 
@@ -36,6 +37,15 @@ static inline char *ew_test_read_file(const char *path, size_t *len)
             *len = n;
     }
     return buf;
+}
+
+/* How many times needle occurs in s (NULL: none). */
+static inline size_t ew_test_count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
 }
 
 /* An allocator that fails the allocation numbered ew_test_fail_at (from 0, counting from the

@@ -14,6 +14,8 @@
 #include "ew_alloc.h"
 #include "ew_engine_int.h"
 
+#include "../testutil.h"
+
 static const char rules_json[] =
     "{\"rules\":["
     "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":["
@@ -339,14 +341,6 @@ static void feed_wide(struct ew_engine *eng, int s, int h, int n, int over, bool
     ew_buf_release(&b);
 }
 
-static size_t count(const char *s, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 /* A kind without state of its own holds a key only while its alert is not idle: the quiet
  * (rule, pollutant) pairs of a fleet cost no memory. */
 static void test_idle_keys_not_kept(void **state)
@@ -365,13 +359,13 @@ static void test_idle_keys_not_kept(void **state)
     feed(eng, 1, 2, 10);
     ew_engine_stats(eng, &st);
     assert_int_equal(st.keys, 2); /* and idle again */
-    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
-    assert_int_equal(count(ev.data, "\"event\":\"resolved\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"event\":\"pending\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"event\":\"resolved\""), 1);
     /* the next time starts as the first did */
     ew_buf_clear(&ev);
     feed(eng, 1, 3, 120);
-    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
-    assert_int_equal(count(ev.data, "\"values\":1"), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"event\":\"pending\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"values\":1"), 1);
     ew_engine_free(eng);
     ew_registry_free(reg);
     ew_buf_release(&ev);
@@ -406,7 +400,7 @@ static void test_out_of_memory_counted(void **state)
     assert_int_equal(st.nomem, 4); /* "flat", "over" (its value is over), the average, its timer */
     assert_null(ev.data);
     feed(eng, 1, 1, 120);
-    assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"event\":\"pending\""), 1);
     ew_record_free(rec);
     ew_engine_free(eng);
     ew_registry_free(reg);
@@ -431,17 +425,17 @@ static void test_reload_moves_rules(void **state)
     feed(eng, 1, 0, 10); /* quiet: the keys of "flat" and of the average come first */
     for (int h = 1; h < 4; h++)
         feed(eng, 1, h, 120);
-    assert_int_equal(count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
-                                    "\"firing\""),
+    assert_int_equal(ew_test_count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
+                                            "\"firing\""),
                      1);
 
     /* "high" goes: "over" is now the first rule, and its alert resolves on the next value */
     assert_int_equal(ew_engine_reload(eng, compile(rules_json)), 0);
     ew_buf_clear(&ev);
     feed(eng, 1, 4, 10);
-    assert_int_equal(count(ev.data ? ev.data : "", "\"rule\":\"over\""), 1);
-    assert_int_equal(count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
-                                    "\"resolved\""),
+    assert_int_equal(ew_test_count(ev.data ? ev.data : "", "\"rule\":\"over\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"rule\":\"over\",\"kind\":\"threshold\",\"event\":"
+                                            "\"resolved\""),
                      1);
     ew_engine_free(eng);
     ew_registry_free(reg);
@@ -465,17 +459,18 @@ static void test_record_shapes(void **state)
         char want[64];
         snprintf(want, sizeof want, "\"pollutant\":\"x%02d\"", n - 1);
         assert_non_null(ev.data);
-        assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
-        assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
-        assert_int_equal(count(ev.data, want), 2); /* its pending and firing, nothing else */
+        assert_int_equal(ew_test_count(ev.data, "\"event\":\"pending\""), 1);
+        assert_int_equal(ew_test_count(ev.data, "\"event\":\"firing\""), 1);
+        assert_int_equal(ew_test_count(ev.data, want),
+                         2); /* its pending and firing, nothing else */
         /* the same pollutants in turn in two orders (two plans): x02 is judged in both */
         ew_buf_clear(&ev);
         for (int h = 0; h < 3; h++)
             feed_wide(eng, 2, h, 4, 2, h % 2);
         assert_non_null(ev.data);
-        assert_int_equal(count(ev.data, "\"event\":\"pending\""), 1);
-        assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
-        assert_int_equal(count(ev.data, "\"pollutant\":\"x02\""), 2);
+        assert_int_equal(ew_test_count(ev.data, "\"event\":\"pending\""), 1);
+        assert_int_equal(ew_test_count(ev.data, "\"event\":\"firing\""), 1);
+        assert_int_equal(ew_test_count(ev.data, "\"pollutant\":\"x02\""), 2);
         ew_engine_free(eng);
         ew_buf_release(&ev);
     }
@@ -496,9 +491,10 @@ static void test_record_shapes(void **state)
         feed_json(eng, json, 600000);
     }
     assert_non_null(ev.data);
-    assert_int_equal(count(ev.data, "\"event\":\"firing\""), 1);
-    assert_int_equal(count(ev.data, "\"field\":\"Min\""), 2); /* pending and firing's evidence */
-    assert_int_equal(count(ev.data, "\"field\":\"Avg\""), 0);
+    assert_int_equal(ew_test_count(ev.data, "\"event\":\"firing\""), 1);
+    assert_int_equal(ew_test_count(ev.data, "\"field\":\"Min\""),
+                     2); /* pending and firing's evidence */
+    assert_int_equal(ew_test_count(ev.data, "\"field\":\"Avg\""), 0);
     ew_engine_free(eng);
     ew_buf_release(&ev);
     ew_registry_free(reg);

@@ -21,6 +21,8 @@
 #include "ew_time.h"
 #include "ew_timers.h"
 
+#include "../testutil.h"
+
 #define MIN (60 * 1000LL)
 #define T0  1719799200000LL /* 2024-07-01T10:00:00+08:00 */
 
@@ -207,14 +209,6 @@ static void test_forgotten_site_moves_another(void **state)
     ew_buf_release(&out);
 }
 
-static size_t count(const char *text, const char *what)
-{
-    size_t n = 0;
-    for (const char *p = text; p && (p = strstr(p, what)); p++)
-        n++;
-    return n;
-}
-
 /* Repeats that fall due while the clock jumps over a long silence are folded into one, at the
  * latest of them; while the clock moves on in small steps, each comes on its own. */
 static void test_repeats_folded_when_the_clock_jumps(void **state)
@@ -226,13 +220,13 @@ static void test_repeats_folded_when_the_clock_jumps(void **state)
     struct ew_record *rec = ew_record_new();
     record(eng, rec, "S", T0, T0);
     ew_engine_advance(eng, T0 + 30 * MIN, T0 + 30 * MIN); /* offline */
-    assert_int_equal(count(out.data, "\"event\":\"firing\""), 1);
+    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 1);
     ew_engine_advance(eng, T0 + 24 * 60 * MIN, T0 + 24 * 60 * MIN); /* a day later at once */
-    assert_int_equal(count(out.data, "\"event\":\"firing\""), 2);
+    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 2);
     assert_non_null(strstr(out.data, "-1719883800000-firing-0")); /* 23:30 after, the latest */
     for (int h = 25; h <= 27; h++)                                /* then hour by hour: one each */
         ew_engine_advance(eng, T0 + h * 60 * MIN, T0 + h * 60 * MIN);
-    assert_int_equal(count(out.data, "\"event\":\"firing\""), 5);
+    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 5);
     ew_record_free(rec);
     ew_engine_free(eng);
     ew_registry_free(reg);
