@@ -2,6 +2,8 @@
 # End-to-end figures of ecowarnd on this machine: a Kafka broker, a local redis-server, the
 # default rules, the daemon's default options. Usage: bench/e2e.sh [BUILD_DIR]
 #
+# E2E_ECOWARND=PATH runs that daemon instead of BUILD_DIR's (the tools stay BUILD_DIR's): to
+# compare a build with an older one on the same input.
 # E2E_BROKER=embedded (the default): the embedded broker (librdkafka's mock cluster);
 # E2E_BROKER=real: a real Apache Kafka from scripts/kafka.sh (needs Java 17+ and Maven), with a
 # backlog of about a million messages by default (E2E_ENTERPRISES 2000).
@@ -53,7 +55,7 @@ for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sle
   --brokers "$brokers" 2>"$work/sim.log"
 sent=$(sed -n 's/^ecowarn-sim: \([0-9]*\) messages$/\1/p' "$work/sim.log")
 
-"$bin/ecowarnd" -c config/ecowarn.json --set "kafka.brokers=$brokers" \
+"${E2E_ECOWARND:-$bin/ecowarnd}" -c config/ecowarn.json --set "kafka.brokers=$brokers" \
   --set "redis.url=redis://127.0.0.1:$rport/0" --set "http.listen=127.0.0.1:$http" \
   2>"$work/ecowarnd.log" &
 pids+=($!)

@@ -5,12 +5,9 @@
 #include "ew_clock.h"
 
 #include "ew_alloc.h"
+#include "ew_time.h"
 
 #include <string.h>
-
-/* Data time this far past processing time is a wrong device clock: it does not move a mark
- * (the engine's own bound, rules/RULES.md). */
-#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000)
 
 struct ew_source {
     int topic;
@@ -56,12 +53,9 @@ int ew_clock_assign(struct ew_clock *c, int topic, int32_t partition)
         return 0; /* it goes on with its watermark */
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
-        struct ew_source *grown = ew_calloc(cap, sizeof *grown);
+        struct ew_source *grown = ew_grow(c->src, c->n, cap, sizeof *grown);
         if (!grown)
             return -1;
-        if (c->n)
-            memcpy(grown, c->src, c->n * sizeof *grown);
-        ew_free(c->src);
         c->src = grown;
         c->cap = cap;
     }

@@ -141,16 +141,16 @@ static void ew_flow_codec_error(struct ew_flow *f, uint64_t ticket, const struct
 static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t ticket,
                           const struct ew_record *rec)
 {
+    int64_t now = ew_flow_now(f);
     ew_owners_note(f->owners, rec->mn, m->topic, m->partition);
     if (rec->has_time) { /* the clock moves with the record: what fell due before it fires */
-        int64_t now = ew_flow_now(f);
         ew_clock_observe(f->clock, m->topic, m->partition, rec->data_time, now);
         f->stats.clock = ew_clock_current(f->clock); /* idleness as of the last tick */
         ew_engine_advance(f->eng, f->stats.clock, now);
     }
     if (f->cfg.opts.engine_reorder_ms)
         ew_tracker_hold(f->tracker, ticket); /* let go by `released` once judged */
-    int rc = ew_engine_record_tagged(f->eng, rec, ew_flow_now(f), ticket);
+    int rc = ew_engine_record_tagged(f->eng, rec, now, ticket);
     if (rc == EW_ELATE) {
         f->stats.late++;
         ew_flow_reject(f, ticket, m, "late: older than the allowed lateness", "late", 0);

@@ -38,17 +38,6 @@ struct ew_tracker {
     size_t held;
 };
 
-/* A block of cap elements holding the first n of old (freed); NULL, old kept, on failure. */
-static void *ew_grow(void *old, size_t n, size_t cap, size_t size)
-{
-    void *p = ew_calloc(cap, size);
-    if (p && n)
-        memcpy(p, old, n * size);
-    if (p)
-        ew_free(old);
-    return p;
-}
-
 struct ew_tracker *ew_tracker_new(ew_tracker_store_fn store, void *ctx)
 {
     struct ew_tracker *t = ew_calloc(1, sizeof *t);

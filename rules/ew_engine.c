@@ -35,9 +35,6 @@
 #define EW_FIRE_MAX     4096
 #define EW_CATCH_UP_MAX 64
 
-/* Data time this far past processing time is a wrong device clock: it does not move the mark. */
-#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000)
-
 struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
                                 const struct ew_registry *reg, ew_alert_sink sink, void *ctx)
 {
@@ -293,28 +290,30 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
 
 int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
 {
-    eng->clock = clock; /* a caller's clock: records catch their site up to their time */
+    eng->clock = clock; /* as ew_engine_tick_at */
+    ew_engine_fire(eng, clock, now);
+    return 0;
+}
+
+/* A tick: held records that are due are judged, deferred sites queued, due timers fired. */
+static int ew_engine_tick_by(struct ew_engine *eng, int64_t clock, int64_t now)
+{
+    if (eng->reorder && ew_time_sane(now))
+        ew_release(eng, now, false);
+    ew_timers__undefer(eng);
     ew_engine_fire(eng, clock, now);
     return 0;
 }
 
 int ew_engine_tick(struct ew_engine *eng, int64_t now)
 {
-    if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, false);
-    ew_timers__undefer(eng);
-    ew_engine_fire(eng, eng->watermark, now);
-    return 0;
+    return ew_engine_tick_by(eng, eng->watermark, now);
 }
 
 int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
 {
-    if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, false);
-    ew_timers__undefer(eng);
-    eng->clock = clock;
-    ew_engine_fire(eng, clock, now);
-    return 0;
+    eng->clock = clock; /* a caller's clock: records catch their site up to their time */
+    return ew_engine_tick_by(eng, clock, now);
 }
 
 /* ---- records ---- */

@@ -22,12 +22,9 @@ int ew_timers_push(struct ew_timers *t, int64_t due, uint32_t site)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 256;
-        struct ew_timer *h = ew_calloc(cap, sizeof *h);
+        struct ew_timer *h = ew_grow(t->heap, t->n, cap, sizeof *h);
         if (!h)
             return EW_ENOMEM;
-        if (t->n)
-            memcpy(h, t->heap, t->n * sizeof *h);
-        ew_free(t->heap);
         t->heap = h;
         t->cap = cap;
     }
@@ -143,15 +140,12 @@ void ew_timers__schedule_record(struct ew_engine *eng, struct ew_site *site,
         return;
     if (eng->ndeferred == eng->capdeferred) {
         size_t cap = eng->capdeferred ? 2 * eng->capdeferred : 64;
-        uint32_t *d = ew_calloc(cap, sizeof *d);
+        uint32_t *d = ew_grow(eng->deferred, eng->ndeferred, cap, sizeof *d);
         if (!d) { /* no memory to wait: queued now */
             eng->stats.nomem++;
             ew_timers__schedule(eng, site, outlet, INT64_MIN);
             return;
         }
-        if (eng->ndeferred)
-            memcpy(d, eng->deferred, eng->ndeferred * sizeof *d);
-        ew_free(eng->deferred);
         eng->deferred = d;
         eng->capdeferred = cap;
     }

@@ -54,3 +54,14 @@ void ew_alloc_hook_json(void)
         ew_json_hooked = 1;
     }
 }
+
+void *ew_grow(void *old, size_t n, size_t cap, size_t size)
+{
+    void *p = ew_calloc(cap, size);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, old, n * size);
+    ew_free(old);
+    return p;
+}

@@ -19,6 +19,11 @@ void *ew_malloc(size_t size);
 void *ew_calloc(size_t n, size_t size);
 void ew_free(void *ptr);
 
+/* A zeroed block of cap elements of size bytes holding the first n of old, which is freed
+ * (n may be 0 and old NULL). NULL when out of memory: old is then kept as it was. For the
+ * arrays that grow by doubling. */
+void *ew_grow(void *old, size_t n, size_t cap, size_t size);
+
 /* How many allocations have failed so far. jansson reports an allocation failure during
  * parsing as a syntax error (2.14), so a reader compares this count before and after a parse
  * to tell "out of memory" from "bad input". */

@@ -15,7 +15,10 @@
 #define EW_TZ_OFFSET_MS (8 * 3600 * 1000LL) /* Beijing time, no daylight saving */
 
 /* "2024-01-22T17:00:00.123+08:00" plus NUL */
-#define EW_TIME_ISO_MAX 32
+#define EW_TIME_ISO_MAX   32
+/* Data time this far past processing time is a wrong device clock: it moves no watermark (the
+ * engine's fleet watermark, a partition's in pipeline/ew_clock.h). */
+#define EW_CLOCK_AHEAD_MS (10 * 60 * 1000LL)
 
 /* Parses 14 or 17 ASCII digits of Beijing time into *ms. Validates every field (month,
  * day of month with leap years, hour < 24, minute and second < 60).
