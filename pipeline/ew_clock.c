@@ -86,8 +86,11 @@ int64_t ew_clock_current(const struct ew_clock *c)
     int64_t low = INT64_MAX, high = INT64_MIN;
     for (size_t i = 0; i < c->n; i++) {
         const struct ew_source *s = &c->src[i];
-        if (s->mark == INT64_MIN)
-            continue; /* no data yet: nothing to hold back */
+        if (s->mark == INT64_MIN) {
+            if (!s->idle)
+                return INT64_MIN; /* its first data may be older than everyone's: none yet */
+            continue;
+        }
         if (s->mark > high)
             high = s->mark;
         if (!s->idle && s->mark < low)
@@ -100,9 +103,9 @@ int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caug
 {
     for (size_t i = 0; i < c->n; i++) {
         struct ew_source *s = &c->src[i];
-        if (s->mark != INT64_MIN)
-            s->idle = now - s->active >= c->idle_ms &&
-                      (!caught_up || caught_up(ctx, s->topic, s->partition));
+        bool end = !caught_up || caught_up(ctx, s->topic, s->partition);
+        /* without data: nothing to wait for once its end is known and reached */
+        s->idle = end && (s->mark == INT64_MIN || now - s->active >= c->idle_ms);
     }
     return ew_clock_current(c);
 }

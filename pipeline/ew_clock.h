@@ -12,6 +12,12 @@
  * data is idle, the clock is the newest watermark of all: data stopped everywhere at once (a
  * platform's fault, not the sites'), and no site looks silent for it.
  *
+ * A source that has brought no data yet holds the clock (there is none, and no timer fires)
+ * until its first record comes or it is caught up: its first records may be older than every
+ * other source's (after a restart or a rebalance, the partition read last may be the one
+ * furthest behind), as in Flink a split without a watermark holds its operator's. A partition
+ * whose end is not known yet is not caught up; an empty one is, as soon as its end is known.
+ *
  * The clock is not monotonic: a partition that starts (it is assigned, or its first record
  * comes) with data older than the others pulls it back, so that its sites are judged against
  * their own time. Judgements already made stand.
@@ -27,7 +33,8 @@
 
 struct ew_clock;
 
-/* Whether a source has nothing left to read (its consumer is at the partition's end). */
+/* Whether a source has nothing left to read (its consumer is at the partition's end, and that
+ * end is known). */
 typedef bool (*ew_clock_caught_up_fn)(void *ctx, int topic, int32_t partition);
 
 /* new: free with ew_clock_free. NULL when out of memory. */
@@ -44,8 +51,9 @@ void ew_clock_revoke(struct ew_clock *c, int topic, int32_t partition);
  * assigned is assigned first (a caller without partitions uses one source). */
 void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t t, int64_t now);
 
-/* The clock at processing time now (epoch ms), or INT64_MIN before any data; which sources are
- * idle is worked out again. caught_up may be NULL: every source is then caught up. */
+/* The clock at processing time now (epoch ms), or INT64_MIN before any data or while a source
+ * that has brought none is not idle; which sources are idle is worked out again. caught_up may be
+ * NULL: every source is then caught up. */
 int64_t ew_clock_now(struct ew_clock *c, int64_t now, ew_clock_caught_up_fn caught_up, void *ctx);
 
 /* The clock with the sources idle as the last ew_clock_now found them (a source that has

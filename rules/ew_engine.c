@@ -34,6 +34,7 @@
  * ones in the same order. A record catches its own site up by at most EW_CATCH_UP_MAX. */
 #define EW_FIRE_MAX     4096
 #define EW_CATCH_UP_MAX 64
+#define EW_KEY_STEPS    8 /* judgements of one key per sweep (a fire, then its calm...) */
 
 struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_ruleset *rules,
                                 const struct ew_registry *reg, ew_alert_sink sink, void *ctx)
@@ -179,6 +180,76 @@ static void ew_engine_averages(struct ew_engine *eng, struct ew_site *site,
 static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t limit,
                           int64_t now);
 
+static void ew_limits_for(const struct ew_limit *lim, enum ew_data_kind kind, double out[4]);
+
+/* Judges key k of the site as of due, on its last value (ew_life_due), as that value's record
+ * would have been judged then. Returns true when the key went (idle, of a kind that keeps no
+ * idle keys). */
+static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet,
+                       struct ew_sitekey *k, int64_t due, int64_t now)
+{
+    const struct ew_rule *r = &eng->rules->rules[k->rule];
+    struct ew_life *l = &k->life;
+    char code[9] = {0};
+    for (int b = 0; b < 8; b++)
+        code[b] = (char)(l->vcode >> (8 * b));
+    const struct ew_pollutant *p =
+        l->vknown ? ew_pollutant_find_key(k->code, EW_MEDIUM_OTHER) : NULL;
+    struct ew_value v = {.code = l->vcode || !p ? code : p->code,
+                         .field_name = ew_field_name((enum ew_field)l->vfield),
+                         .pollutant = p,
+                         .num = l->value,
+                         .field = l->vfield,
+                         .type = EW_VT_NUMBER,
+                         .flag = l->vflag};
+    double lims[4];
+    const struct ew_limit *limit = ew_outlet_limit(outlet, k->code);
+    ew_limits_for(limit, (enum ew_data_kind)l->vkind, lims);
+    struct ew_judge j = {.r = r,
+                         .mn = site->mn,
+                         .data_kind = ew_kind_name((enum ew_data_kind)l->vkind),
+                         .v = &v,
+                         .outlet = outlet,
+                         .limit = limit,
+                         .now = now,
+                         .inputs = l->vinputs};
+    j.obs.value = l->value;
+    j.obs.field = l->vfield;
+    j.obs.code = k->code;
+    j.obs.limit = lims[r->limit_kind];
+    j.obs.time = due;
+    struct ew_step st;
+    if (ew_life_due(r, l, due, j.obs.limit, &st))
+        ew_emit(eng, &j, st.type, st.level,
+                ew_evidence_value(&eng->evidence, &j, st.reason, st.threshold, st.since, st.held));
+    if (r->kind->state_size || !ew_life_blank(l))
+        return false;
+    ew_site_key_drop(&eng->sites, site, k);
+    return true;
+}
+
+/* The site's keys whose duration, repeat or calm fell due by ref, each judged as of its own due
+ * time; then the site's next such time. */
+static void ew_site_keys_due(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
+{
+    const struct ew_outlet *outlet = ew_site_outlet(eng, site);
+    int n = 0;
+    for (uint32_t i = 0; i < site->nkeys;) {
+        struct ew_sitekey *k = &site->keys[i];
+        int64_t due = INT64_MAX;
+        if (k->rule < EW_AGG_KEY && !eng->rules->rules[k->rule].kind->site_wide)
+            due = ew_life_next(&eng->rules->rules[k->rule], &k->life);
+        if (due > ref || n++ == EW_KEY_STEPS) {
+            i++, n = 0;
+            continue;
+        }
+        if (ew_key_due(eng, site, outlet, k, due, now))
+            n = 0; /* it went: the block's last key moved into its place, judged next */
+        /* else judged again: what it does next may be due by ref too */
+    }
+    ew_timers__key_due(eng, site);
+}
+
 /* A record of the site at data time t, newer than any before: the site sent nothing between
  * its last data and t, so its judgements due by t are facts whatever the clock says. They are
  * made now, before the record ends the silence, each as of its time: a backlog consumed faster
@@ -207,6 +278,8 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
     bool looked = false;
     if (eng->averaging && ref >= site->agg_due)
         ew_engine_averages(eng, site, NULL, ref, now);
+    if (ref >= site->key_due)
+        ew_site_keys_due(eng, site, ref, now);
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
@@ -280,6 +353,10 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
     if (clock == INT64_MIN || !ew_time_sane(now))
         return;
     int64_t limit = clock < now ? clock : now, due;
+    /* nothing fires past a record still held for event-time order: it is judged first */
+    const struct ew_held *h = eng->reorder ? ew_hold_top(&eng->held) : NULL;
+    if (h && h->time < limit)
+        limit = h->time;
     struct ew_site *site;
     for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
         ew_site_sweep(eng, site, due, limit, now);
@@ -291,6 +368,7 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
 int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     eng->clock = clock; /* as ew_engine_tick_at */
+    eng->paced = true;
     ew_engine_fire(eng, clock, now);
     return 0;
 }
@@ -313,6 +391,7 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now)
 int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     eng->clock = clock; /* a caller's clock: records catch their site up to their time */
+    eng->paced = true;
     return ew_engine_tick_by(eng, clock, now);
 }
 
@@ -404,6 +483,41 @@ static const struct ew_plan *ew_plan_get(struct ew_engine *eng, size_t kind,
     return p;
 }
 
+/* How long a value of the given data kind stands for: a minute value until the site's next
+ * (its minute interval, a minute when not known yet), an hourly or daily one for its period, a
+ * real-time one for a minute. A duration that ends within it is judged on it. */
+static int64_t ew_value_span(const struct ew_site *site, int kind)
+{
+    switch (kind) {
+    case EW_KIND_HOUR:
+        return EW_HOUR_MS;
+    case EW_KIND_DAY:
+        return EW_DAY_MS;
+    case EW_KIND_MINUTE:
+        return site->minute_ms > 0 ? site->minute_ms : EW_MINUTE_MS;
+    default:
+        return EW_MINUTE_MS;
+    }
+}
+
+/* Keeps what the key's last value was, for a judgement made on it later (ew_life_due). */
+static void ew_life_saw(struct ew_life *l, int verdict, const struct ew_value *v, int kind,
+                        int64_t covered, uint32_t inputs)
+{
+    l->verdict = (int8_t)verdict;
+    l->covered = covered;
+    l->value = v->num;
+    /* the code as the table spells it is the key's (0 here); else as sent (a family member) */
+    l->vknown = v->pollutant != NULL;
+    l->vcode = l->vknown && v->code == v->pollutant->code
+                   ? 0
+                   : ew_pollutant_pack(v->code, strlen(v->code));
+    l->vkind = (uint8_t)(kind <= EW_KIND_REPLY ? kind : EW_KIND_OTHER);
+    l->vfield = v->field;
+    l->vflag = v->flag;
+    l->vinputs = inputs;
+}
+
 /* Judges the record's values by every value rule that selects them. Returns the record's
  * flow (NAN when it has none valid), which averages weigh wastewater by. */
 static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
@@ -447,6 +561,7 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
     }
     struct ew_judge j = {.mn = rec->mn, .data_kind = kind_name, .outlet = outlet, .now = now};
     j.obs.time = rec->data_time;
+    int64_t span = ew_value_span(site, rec->kind);
     j.obs.ctx = &ctx;
     const struct ew_ruleset *set = eng->rules;
     size_t kind = rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER;
@@ -497,8 +612,15 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                     ew_emit(eng, &j, st.type, st.level,
                             ew_evidence_value(&eng->evidence, &j, st.reason, st.threshold, st.since,
                                               st.held));
-                if (stateless && ew_life_blank(&k->life))
+                if (stateless && ew_life_blank(&k->life)) {
                     ew_site_key_drop(&eng->sites, site, k);
+                    continue;
+                }
+                if (verdict != EW_OBS_SKIP)
+                    ew_life_saw(&k->life, verdict, c->v, rec->kind, j.obs.time + span, j.inputs);
+                int64_t due = ew_life_next(r, &k->life);
+                if (due < site->key_due)
+                    site->key_due = due;
             }
         }
     }
@@ -598,7 +720,7 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
         *newest = rec->data_time;
     else if (rec->data_time < *newest)
         eng->stats.out_of_order++;
-    if (eng->clock != INT64_MIN && rec->data_time > site->last_data &&
+    if (eng->paced && rec->data_time > site->last_data &&
         (site->queued <= rec->data_time || site->deferred))
         ew_site_catch_up(eng, site, outlet, rec->data_time, now);
     if (site->silent)

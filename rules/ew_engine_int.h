@@ -45,6 +45,8 @@ struct ew_engine {
     struct ew_buf msg, evidence; /* reused for every event */
     struct ew_timers timers;     /* every site's next time-driven judgement (ew_timers.h) */
     int64_t clock;      /* the last one timers fired by (ew_engine_advance), INT64_MIN none */
+    bool paced;         /* a caller hands the clock in (ew_engine_advance, ew_engine_tick_at):
+                           records then catch their site up to their own time */
     uint32_t *deferred; /* sites whose own records came behind the clock: to the next tick */
     size_t ndeferred, capdeferred;
     int64_t lateness;
@@ -73,8 +75,8 @@ static inline const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, stru
 
 /* ---- which time-driven judgement of a site comes next (ew_timers.c) ---- */
 
-/* The site's next time-driven judgement: its averages' closing or a site-wide rule's next
- * level or repeat; INT64_MAX none. */
+/* The site's next time-driven judgement: its averages' closing, a site-wide rule's next level
+ * or repeat, or a key's duration (site->key_due, which may be early); INT64_MAX none. */
 int64_t ew_timers__due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o);
 /* Queues the site's next judgement when it is earlier than the one queued and later than
  * after (a judgement made at `after` never comes back for the same time). */
@@ -89,6 +91,8 @@ void ew_timers__undefer(struct ew_engine *eng);
 /* The next site to judge by limit, with the time to judge it as of (its timer's); NULL when no
  * timer is due by then. Stale entries are dropped and early ones queued again on the way. */
 struct ew_site *ew_timers__next(struct ew_engine *eng, int64_t limit, int64_t *due);
+/* The site's keys' earliest duration, repeat or calm (ew_life_next), into site->key_due. */
+void ew_timers__key_due(struct ew_engine *eng, struct ew_site *site);
 /* Every site's timer again, from its state (after an import or a reload). */
 void ew_engine_schedule_all(struct ew_engine *eng);
 

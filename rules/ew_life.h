@@ -8,6 +8,10 @@
  *                   firing --the same level after "repeat"--> firing again (a reminder)
  *                   firing --too many changes in "flap.window"--> held until a calm window
  *
+ * Durations (`for`, `clear.for` given as times, flap windows, `repeat`) also end between two
+ * values: ew_life_next says when, and ew_life_due makes the judgement then, so a duration is
+ * judged when the engine's clock passes it, not when the next value comes.
+ *
  * Pure: a step changes the lifecycle and says which event, if any, is due; the engine writes
  * it. Internal to rules/.
  */
@@ -35,6 +39,17 @@ struct ew_step {
  * limit: the registry's, NAN when none). Returns true when an event is due, described in out. */
 bool ew_life_step(const struct ew_rule *r, struct ew_life *l, int verdict, int64_t t, double limit,
                   struct ew_step *out);
+
+/* A duration that ends between two values (`for`, `clear.for`, a flap window's calm, a repeat):
+ * the time the last verdict, held on, next acts, no later than l->covered (the value is not
+ * known to hold past the period it stands for); INT64_MAX when nothing is due. */
+int64_t ew_life_next(const struct ew_rule *r, const struct ew_life *l);
+
+/* Moves l as of time t (>= ew_life_next's time) on its last verdict, without a new value: the
+ * level fires, repeats or the alert resolves, as the next value would have made it at t.
+ * Returns true when an event is due, described in out. */
+bool ew_life_due(const struct ew_rule *r, struct ew_life *l, int64_t t, double limit,
+                 struct ew_step *out);
 
 /* Back to idle; the flap window and its count survive, they describe the key's history. */
 void ew_life_idle(struct ew_life *l);

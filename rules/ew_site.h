@@ -16,20 +16,32 @@
 enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
 
 /* The alert lifecycle of one (site, rule, pollutant): which level holds, which is gathering
- * toward firing, and how long the clear condition has held. */
+ * toward firing, and how long the clear condition has held; and the last value judged, which a
+ * duration that ends between two values is judged on (ew_life_due). */
 struct ew_life {
-    uint8_t status; /* enum ew_life_status */
-    int8_t level;   /* level pending or firing, -1 when idle */
-    int8_t cand;    /* level gathering toward firing, -1 when none */
+    uint8_t status;   /* enum ew_life_status */
+    int8_t level;     /* level pending or firing, -1 when idle */
+    int8_t cand;      /* level gathering toward firing, -1 when none */
+    int8_t verdict;   /* of the last value judged: EW_OBS_CLEAR, EW_OBS_HOLD or a level */
+    uint8_t flapping; /* resolution held back until clear for a whole window */
+    uint8_t vkind;    /* the last value's data kind (enum ew_data_kind) */
+    uint8_t vfield;   /* its field (enum ew_field) */
+    char vflag;       /* its flag letter, '\0' when none */
+    uint16_t changes; /* state changes (firing, resolved) in the flap window */
+    uint8_t vknown;   /* its pollutant is in the standard's table (the key's code names it) */
     uint32_t cand_count;
-    int64_t cand_since;
     uint32_t clear_count;
+    uint32_t vinputs; /* a computed average's valid values, 0 when the value was sent */
+    int64_t cand_since;
     int64_t clear_since;
     int64_t since;        /* event time the current status began */
     int64_t notified_at;  /* event time of the last firing or reminder event */
     int64_t window_start; /* flap damping: start of the window that counts changes */
-    uint16_t changes;     /* state changes (firing, resolved) in that window */
-    uint8_t flapping;     /* resolution held back until clear for a whole window */
+    int64_t covered;      /* the last value's time plus the period it stands for: the verdict is
+                             known to hold until then, INT64_MIN before any value */
+    double value;         /* the last value judged */
+    uint64_t vcode;       /* its code as the record named it, packed (ew_pollutant_pack); 0
+                             when that is the table's spelling of the key's code */
 };
 
 /* A regulatory average being gathered: one pollutant and field over one period (an hour of
@@ -90,6 +102,8 @@ struct ew_site {
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
     int64_t agg_due;  /* when the earliest open average closes (site data time), INT64_MAX none */
+    int64_t key_due;  /* no later than its keys' earliest duration, repeat or calm (ew_life_next):
+                         exact after a sweep, lowered as values are judged; INT64_MAX none */
     int64_t queued;   /* due time of its earliest entry in the engine's timers, INT64_MAX none */
     uint8_t silent;   /* site-wide alerts firing now: records look for them only then */
     uint8_t deferred; /* in the engine's deferred list: its records are behind the clock */

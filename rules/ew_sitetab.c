@@ -195,6 +195,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;
     s->agg_due = INT64_MAX;
     s->queued = INT64_MAX;
+    s->key_due = INT64_MAX;
     s->minute_ms = 0;
     s->outlet = NULL;
     s->outlet_gen = 0;
@@ -232,6 +233,8 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
     k->code = code;
     k->rule = rule;
     k->life.level = k->life.cand = -1;
+    k->life.verdict = EW_OBS_CLEAR;
+    k->life.covered = INT64_MIN;
     s->keybits |= ew_key_bit(rule, code);
     t->keys++;
     return k;

@@ -1,7 +1,7 @@
 /*
  * ew_state.c - the engine's state as bytes (checkpoints), and reloading rules.
  *
- * Format, little-endian, version 2:
+ * Format, little-endian, version 3:
  *   "EWST" u32:version i64:watermark u32:nsites
  *   per site, least recently seen first (so that importing reproduces the LRU order):
  *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind
@@ -11,6 +11,8 @@
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
  *       i64:clear_since i64:since i64:notified_at i64:window_start u16:changes u8:flapping
+ *       and its last value: i8:verdict i64:covered f64:value u64:code-as-sent u8:known
+ *       u8:data-kind u8:field u8:flag u32:inputs
  *       u8:len kind-state
  *     or an average being gathered (rule-id "@avg"):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
@@ -29,7 +31,7 @@
 #include <string.h>
 
 #define EW_STATE_MAGIC   "EWST"
-#define EW_STATE_VERSION 2u
+#define EW_STATE_VERSION 3u
 #define EW_STATE_AVG     "@avg"
 
 /* ---- writing ---- */
@@ -111,6 +113,15 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
             ew_put_u(b, (uint64_t)key->life.window_start, 8);
             ew_put_u(b, key->life.changes, 2);
             ew_put_u(b, key->life.flapping, 1);
+            ew_put_u(b, (uint8_t)key->life.verdict, 1);
+            ew_put_u(b, (uint64_t)key->life.covered, 8);
+            ew_put_f(b, key->life.value);
+            ew_put_u(b, key->life.vcode, 8);
+            ew_put_u(b, key->life.vknown, 1);
+            ew_put_u(b, key->life.vkind, 1);
+            ew_put_u(b, key->life.vfield, 1);
+            ew_put_u(b, (uint8_t)key->life.vflag, 1);
+            ew_put_u(b, key->life.vinputs, 4);
             ew_put_u(b, r->kind->state_size, 1);
             ew_buf_add(b, key->kstate, r->kind->state_size);
         }
@@ -280,10 +291,21 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             life.window_start = (int64_t)ew_get_u(&c, 8);
             life.changes = (uint16_t)ew_get_u(&c, 2);
             life.flapping = (uint8_t)ew_get_u(&c, 1);
+            life.verdict = (int8_t)ew_get_u(&c, 1);
+            life.covered = (int64_t)ew_get_u(&c, 8);
+            life.value = ew_get_f(&c);
+            life.vcode = ew_get_u(&c, 8);
+            life.vknown = (uint8_t)ew_get_u(&c, 1);
+            life.vkind = (uint8_t)ew_get_u(&c, 1);
+            life.vfield = (uint8_t)ew_get_u(&c, 1);
+            life.vflag = (char)ew_get_u(&c, 1);
+            life.vinputs = (uint32_t)ew_get_u(&c, 4);
             size_t klen = (size_t)ew_get_u(&c, 1);
             if (!ew_time_ok(life.cand_since, false) || !ew_time_ok(life.clear_since, false) ||
                 !ew_time_ok(life.since, false) || !ew_time_ok(life.notified_at, false) ||
-                !ew_time_ok(life.window_start, false))
+                !ew_time_ok(life.window_start, false) || !ew_time_ok(life.covered, true) ||
+                !isfinite(life.value) || life.vknown > 1 || life.vkind > EW_KIND_REPLY ||
+                life.vfield >= EW_FIELD_COUNT)
                 c.bad = true;
             if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
                 c.bad = true;
@@ -296,7 +318,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             if (!r || r->kind->state_size != klen || life.status > EW_LIFE_FIRING ||
                 life.level < -1 || life.level >= (int)r->nlevels || life.cand < -1 ||
                 life.cand >= (int)r->nlevels || (life.status != EW_LIFE_IDLE && life.level < 0) ||
-                life.flapping > 1) {
+                life.flapping > 1 || life.verdict < EW_OBS_HOLD ||
+                life.verdict >= (int)r->nlevels) {
                 e->dropped++; /* a rule this engine does not have, or not in this shape */
                 continue;
             }

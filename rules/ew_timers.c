@@ -9,6 +9,7 @@
 #include "ew_alloc.h"
 #include "ew_engine_int.h"
 #include "ew_error.h"
+#include "ew_life.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -103,6 +104,8 @@ static int64_t ew_wide_next(struct ew_engine *eng, struct ew_site *site, uint32_
 int64_t ew_timers__due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *outlet)
 {
     int64_t due = eng->averaging ? site->agg_due : INT64_MAX;
+    if (site->key_due < due)
+        due = site->key_due;
     for (size_t w = 0; w < eng->rules->nwide; w++) {
         int64_t t = ew_wide_next(eng, site, eng->rules->wide[w], outlet);
         if (t < due)
@@ -186,6 +189,20 @@ struct ew_site *ew_timers__next(struct ew_engine *eng, int64_t limit, int64_t *d
     return NULL;
 }
 
+void ew_timers__key_due(struct ew_engine *eng, struct ew_site *site)
+{
+    int64_t due = INT64_MAX;
+    for (uint32_t i = 0; i < site->nkeys; i++) {
+        const struct ew_sitekey *k = &site->keys[i];
+        if (k->rule >= EW_AGG_KEY || eng->rules->rules[k->rule].kind->site_wide)
+            continue;
+        int64_t t = ew_life_next(&eng->rules->rules[k->rule], &k->life);
+        if (t < due)
+            due = t;
+    }
+    site->key_due = due;
+}
+
 void ew_engine_schedule_all(struct ew_engine *eng)
 {
     ew_timers_clear(&eng->timers);
@@ -194,6 +211,7 @@ void ew_engine_schedule_all(struct ew_engine *eng)
         struct ew_site *site = &eng->sites.sites[i];
         site->queued = INT64_MAX;
         site->deferred = 0;
+        ew_timers__key_due(eng, site);
         ew_timers__schedule(eng, site, ew_site_outlet(eng, site), INT64_MIN);
     }
 }

@@ -610,9 +610,10 @@ bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition)
 {
     struct ew_pslot *s = ew_slot(k, topic, partition, false);
     int64_t lo, hi;
-    if (!s || !s->assigned ||
-        rd_kafka_get_watermark_offsets(k->rk, k->topics[topic], partition, &lo, &hi))
-        return true;
+    if (!s || !s->assigned)
+        return true; /* not read here: nothing to wait for */
+    if (rd_kafka_get_watermark_offsets(k->rk, k->topics[topic], partition, &lo, &hi) || hi < 0)
+        return false; /* its end is not known yet (no fetch has answered) */
     return hi <= s->consumed + 1 || hi <= lo;
 }
 

@@ -94,7 +94,7 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
 void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t next);
 
 /* Whether an assigned partition has been read to its end (as far as librdkafka's last fetch
- * knows); true when that is not known, or the partition is not assigned. */
+ * knows); false while no fetch has told its end, true when it is not assigned. */
 bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition);
 
 /* Stops (true) or resumes fetching on every assigned partition. */

@@ -17,6 +17,9 @@
  *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N",
  *                       "idle_partition_ms N" (the clock's idle timeout, 60000 by default)
  *   DIR/stats.json      optional: engine counters that must match ({"evictions": 1, ...})
+ *   DIR/same_as         optional: the name of another case whose expected events this one's
+ *                       must equal, site by site in order, but for detected_at (the same
+ *                       records at another pace, partitions read in another interleaving)
  */
 #include "ew_alertjson.h"
 #include "ew_clock.h"
@@ -70,6 +73,59 @@ static char *path_of(const char *dir, const char *name)
     static char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s", dir, name);
     return buf;
+}
+
+/* The events of a JSON-lines file (status set to 1 when it is missing or bad). */
+static json_t *load_events(const char *path, int *status)
+{
+    char *text = ew_test_read_file(path, NULL);
+    json_t *all = json_array();
+    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        if (!j) {
+            fprintf(stderr, "FAIL: %s: %s\n", path, jerr.text);
+            *status = 1;
+            break;
+        }
+        json_array_append_new(all, j);
+    }
+    if (!text)
+        fprintf(stderr, "FAIL: %s missing\n", path), *status = 1;
+    free(text);
+    return all;
+}
+
+/* A's events of site mn, in order, without detected_at (processing time). */
+static json_t *site_events(const json_t *a, const char *mn)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *e = json_array_get(a, i);
+        if (strcmp(json_string_value(json_object_get(e, "mn")) ?: "", mn))
+            continue;
+        json_t *x = json_deep_copy(e);
+        json_object_del(x, "detected_at");
+        json_array_append_new(out, x);
+    }
+    return out;
+}
+
+/* Whether two runs' events are the same, site by site in order, but for detected_at: partitions
+ * read at another pace interleave their sites' events in another order, each site's own stay. */
+static bool same_but_detection(const json_t *a, const json_t *b)
+{
+    if (json_array_size(a) != json_array_size(b))
+        return false;
+    bool same = true;
+    for (size_t i = 0; same && i < json_array_size(a); i++) {
+        const char *mn = json_string_value(json_object_get(json_array_get(a, i), "mn")) ?: "";
+        json_t *x = site_events(a, mn), *y = site_events(b, mn);
+        same = json_equal(x, y);
+        json_decref(x);
+        json_decref(y);
+    }
+    return same;
 }
 
 int main(int argc, char **argv)
@@ -168,21 +224,7 @@ int main(int argc, char **argv)
     }
     free(input);
 
-    char *want_text = ew_test_read_file(path_of(dir, "expected.jsonl"), NULL);
-    json_t *want = json_array();
-    for (char *line = want_text ? strtok(want_text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-        json_error_t jerr;
-        json_t *j = json_loads(line, 0, &jerr);
-        if (!j) {
-            fprintf(stderr, "FAIL: expected.jsonl: %s\n", jerr.text);
-            status = 1;
-            break;
-        }
-        json_array_append_new(want, j);
-    }
-    if (!want_text)
-        fprintf(stderr, "FAIL: expected.jsonl missing\n"), status = 1;
-    free(want_text);
+    json_t *want = load_events(path_of(dir, "expected.jsonl"), &status);
     for (size_t i = 0; !status && i < json_array_size(want) && i < json_array_size(run.got); i++) {
         if (!json_equal(json_array_get(want, i), json_array_get(run.got, i))) {
             char *a = json_dumps(json_array_get(want, i), JSON_SORT_KEYS | JSON_ENSURE_ASCII);
@@ -203,6 +245,21 @@ int main(int argc, char **argv)
         }
         status = 1;
     }
+
+    /* the same records at another pace: the same events, but for when they were detected */
+    char *other = ew_test_read_file(path_of(dir, "same_as"), NULL);
+    if (other && !status) {
+        other[strcspn(other, "\n")] = '\0';
+        char opath[4096];
+        snprintf(opath, sizeof opath, "%s/../%s/expected.jsonl", dir, other);
+        json_t *them = load_events(opath, &status);
+        if (!status && !same_but_detection(them, run.got)) {
+            fprintf(stderr, "FAIL: the events differ from %s's beyond detected_at\n", other);
+            status = 1;
+        }
+        json_decref(them);
+    }
+    free(other);
 
     char *stats_text = ew_test_read_file(path_of(dir, "stats.json"), NULL);
     if (stats_text && !status) {

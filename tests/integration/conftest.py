@@ -229,13 +229,28 @@ class Kafka:
                 "kafka.topics.hj212": self.hj, "kafka.topics.telemetry": self.tel,
                 "kafka.topics.enterprise": self.ent}
 
-    def produce(self, lines):
+    def produce(self, lines, timeout=120):
         """lines: (topic, payload) pairs, produced in order (key: the payload's MN)."""
-        text = "".join(f"{t}\t{p}\n" for t, p in lines)
-        r = subprocess.run([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
-                            self.bootstrap], input=text, text=True, capture_output=True,
-                           timeout=120)
-        assert r.returncode == 0, r.stderr
+        self._produce((f"{t}\t{p}\n" for t, p in lines), timeout)
+
+    def produce_file(self, path, names, timeout=120):
+        """Produces a file of TOPIC<TAB>PAYLOAD lines in order, topics renamed by names."""
+        def renamed(f):
+            for line in f:
+                topic, rest = line.split("\t", 1)
+                yield f"{names.get(topic, topic)}\t{rest}"
+        with open(path) as f:
+            self._produce(renamed(f), timeout)
+
+    def _produce(self, lines, timeout):
+        p = subprocess.Popen([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
+                              self.bootstrap], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        for line in lines:
+            p.stdin.write(line)
+        p.stdin.close()
+        err = p.stderr.read()
+        assert p.wait(timeout=timeout) == 0, err
 
     def stop(self):
         if self.kind == "embedded":

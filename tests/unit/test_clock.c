@@ -37,6 +37,34 @@ static void test_no_data_no_clock(void **state)
     ew_clock_free(c);
 }
 
+/* After a restart partition 0's records come first, partition 1's backlog (its sites' data three
+ * hours older) a moment later: until partition 1 brings data or is read to its end there is no
+ * clock, so partition 0's time cannot make partition 1's sites look silent. An empty partition
+ * holds nothing once its end is known. */
+static void test_partition_without_data_holds_the_clock(void **state)
+{
+    (void)state;
+    struct ew_clock *c = ew_clock_new(MIN);
+    int64_t now = T0 + 3 * 60 * MIN;
+    ew_clock_assign(c, 0, 0);
+    ew_clock_assign(c, 0, 1);
+    ew_clock_assign(c, 0, 2);
+    ew_clock_observe(c, 0, 0, now, now);
+    behind = 1u << 1; /* partition 1 has its backlog to hand out; partition 2 is empty */
+    assert_int_equal(ew_clock_now(c, now, caught_up, NULL), INT64_MIN);
+    assert_int_equal(ew_clock_now(c, now + 5 * MIN, caught_up, NULL), INT64_MIN);
+    ew_clock_observe(c, 0, 1, T0, now + 5 * MIN);
+    assert_int_equal(ew_clock_current(c), T0);
+    assert_int_equal(ew_clock_now(c, now + 5 * MIN, caught_up, NULL), T0);
+    /* a partition assigned later, whose end is not known yet: no clock until it is */
+    ew_clock_assign(c, 0, 3);
+    behind = 1u << 3;
+    assert_int_equal(ew_clock_now(c, now + 5 * MIN + 10000, caught_up, NULL), INT64_MIN);
+    behind = 0;
+    assert_int_equal(ew_clock_now(c, now + 5 * MIN + 20000, caught_up, NULL), T0);
+    ew_clock_free(c);
+}
+
 /* Partition 1 replays a backlog three hours behind partition 0: the clock is partition 1's. */
 static void test_lagging_partition_holds_the_clock(void **state)
 {
@@ -178,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_data_no_clock),
+        cmocka_unit_test(test_partition_without_data_holds_the_clock),
         cmocka_unit_test(test_lagging_partition_holds_the_clock),
         cmocka_unit_test(test_idle_partition_is_left_out),
         cmocka_unit_test(test_current_between_ticks),

@@ -46,15 +46,22 @@ static const char repeat_json[] =
     "\"levels\":[{\"name\":\"off\",\"after\":\"30m\",\"severity\":\"m\"}],\"repeat\":\"1h\","
     "\"message\":{\"zh\":\"{mn} {silence}\"}}]}";
 
-static struct ew_engine *engine_of(const char *rules, struct ew_registry *reg, struct ew_buf *out)
+/* An engine of the rules that holds records reorder_ms for event-time order (0: none). */
+static struct ew_engine *engine_held(const char *rules, int64_t reorder_ms, struct ew_registry *reg,
+                                     struct ew_buf *out)
 {
     struct ew_ruleset *set = ew_ruleset_new();
     struct ew_error err = {0};
     assert_int_equal(ew_ruleset_add_json(set, rules, strlen(rules), "t.json", &err), 0);
-    struct ew_engine_opts opts = {.max_sites = 16};
+    struct ew_engine_opts opts = {.max_sites = 16, .reorder_ms = reorder_ms};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
     assert_non_null(eng);
     return eng;
+}
+
+static struct ew_engine *engine_of(const char *rules, struct ew_registry *reg, struct ew_buf *out)
+{
+    return engine_held(rules, 0, reg, out);
 }
 
 static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
@@ -62,19 +69,26 @@ static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
     return engine_of(rules_json, reg, out);
 }
 
+/* A record of site mn at data time t: COD (w01018) at value in field Rtd (cn 2011) or Avg. */
+static void send(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
+                 int64_t t, int64_t now, double value)
+{
+    char json[320], iso[40];
+    ew_time_format_iso(t, iso);
+    snprintf(json, sizeof json,
+             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"%s\",\"data_time\":\"%s\",\"values\":"
+             "[{\"code\":\"w01018\",\"field\":\"%s\",\"value\":%g,\"flag\":\"N\"}]}",
+             mn, cn, iso, strcmp(cn, "2011") ? "Avg" : "Rtd", value);
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    assert_int_equal(ew_engine_record(eng, rec, now), 0);
+}
+
 /* A real-time record of site mn at data time t. */
 static void record(struct ew_engine *eng, struct ew_record *rec, const char *mn, int64_t t,
                    int64_t now)
 {
-    char json[256], iso[40];
-    ew_time_format_iso(t, iso);
-    snprintf(json, sizeof json,
-             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\",\"values\":"
-             "[{\"code\":\"w01018\",\"field\":\"Rtd\",\"value\":30,\"flag\":\"N\"}]}",
-             mn, iso);
-    struct ew_error err = {0};
-    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
-    assert_int_equal(ew_engine_record(eng, rec, now), 0);
+    send(eng, rec, mn, "2011", t, now, 30);
 }
 
 /* Site T sends every minute from 10:00 to 11:30; site S from 10:00 to 10:20, then nothing
@@ -233,6 +247,113 @@ static void test_repeats_folded_when_the_clock_jumps(void **state)
     ew_buf_release(&out);
 }
 
+/* COD over 100 for 30 minutes of real-time values fires; a flapping alert resolves once clear
+ * for a whole hour. */
+static const char durations_json[] =
+    "{\"rules\":[{\"id\":\"cod\",\"kind\":\"threshold\",\"audience\":\"officer\","
+    "\"levels\":[{\"name\":\"over\",\"above\":100,\"severity\":\"m\"}],\"for\":\"30m\","
+    "\"clear\":{\"for\":\"5m\"},\"flap\":{\"changes\":1,\"window\":\"25m\"},"
+    "\"select\":{\"data\":[\"realtime\",\"minute\"],\"field\":[\"Rtd\",\"Avg\"]},\"message\":{"
+    "\"zh\":\"{mn} {value}\"}}]}";
+
+/* A `for` duration is a timer of the checkpoint's state: gathered in one engine, it fires in
+ * the one that imported it, when the clock passes it and with the same event id. */
+static void test_duration_fires_after_a_checkpoint(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT, live = EW_BUF_INIT, bytes = EW_BUF_INIT;
+    struct ew_record *rec = ew_record_new();
+    struct ew_engine *a = engine_of(durations_json, reg, &live), *b = NULL;
+    for (int restart = 0; restart < 2; restart++) {
+        struct ew_engine *e = restart ? engine_of(durations_json, reg, &out) : a;
+        if (restart) {
+            struct ew_error err = {0};
+            assert_int_equal(ew_engine_import(e, bytes.data, bytes.len, &err), 0);
+            b = e;
+        }
+        for (int m = restart ? 20 : 0; m < 30; m++) {
+            ew_engine_advance(e, T0 + m * MIN, T0 + m * MIN);
+            send(e, rec, "S", "2011", T0 + m * MIN, T0 + m * MIN, 150);
+            if (!restart && m == 19)
+                assert_int_equal(ew_engine_export(a, &bytes), 0);
+        }
+        /* the value at 10:29 stands until 10:30: the clock passing it fires, no record needed */
+        ew_engine_advance(e, T0 + 29 * MIN + 59999, T0 + 30 * MIN);
+        const struct ew_buf *got = restart ? &out : &live;
+        assert_int_equal(ew_test_count(got->data, "\"firing\""), 0);
+        ew_engine_advance(e, T0 + 30 * MIN, T0 + 30 * MIN);
+        assert_int_equal(ew_test_count(got->data, "-1719801000000-firing-0"), 1);
+    }
+    assert_non_null(strstr(live.data, "\"values\":30"));
+    assert_non_null(strstr(out.data, "\"values\":30")); /* 20 before the checkpoint, 10 after */
+    ew_record_free(rec);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+    ew_buf_release(&live);
+    ew_buf_release(&bytes);
+}
+
+/* A value stands for the period of its data: minute data sent every 10 minutes covers 10, so a
+ * flapping alert's calm hour ends between two of them and is judged when the clock passes it. */
+static void test_flap_calm_between_two_values(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine_of(durations_json, reg, &out);
+    struct ew_record *rec = ew_record_new();
+    /* over from 10:00: firing at 10:30, when the 10:20 value's ten minutes end; clear at 10:40,
+     * held 5 minutes at 10:45: a second change within the 25-minute flap window, so it flaps
+     * and stays firing; over again from 10:50, clear from 11:30: calm once clear for a whole
+     * window, at 11:55, which the 11:50 value covers, before the 12:00 value comes */
+    double v[] = {150, 150, 150, 150, 50, 150, 150, 150, 150, 50, 50, 50};
+    for (int i = 0; i < 12; i++) {
+        ew_engine_advance(eng, T0 + i * 10 * MIN, T0 + i * 10 * MIN);
+        send(eng, rec, "S", "2051", T0 + i * 10 * MIN, T0 + i * 10 * MIN, v[i]);
+    }
+    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 1);
+    assert_non_null(strstr(out.data, "-1719801000000-firing-0")); /* 10:30 */
+    ew_engine_advance(eng, T0 + 115 * MIN - 1, T0 + 115 * MIN);
+    assert_null(strstr(out.data, "\"resolved\""));
+    ew_engine_advance(eng, T0 + 115 * MIN, T0 + 115 * MIN);
+    assert_int_equal(ew_test_count(out.data, "\"event\":\"resolved\""), 1);
+    assert_non_null(strstr(out.data, "-1719806100000-resolved-0")); /* 11:55 */
+    assert_non_null(strstr(out.data, "calm after flapping"));
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
+/* A record held for event-time order is judged before a timer past it fires: a duration that a
+ * held value ends does not fire on the value before it. */
+static void test_no_timer_fires_past_a_held_record(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine_held(durations_json, 60000, reg, &out);
+    struct ew_record *rec = ew_record_new();
+    for (int m = 0; m < 30; m++)
+        send(eng, rec, "S", "2011", T0 + m * MIN, T0 + m * MIN + 1000, 150);
+    /* T's 10:30 releases S's values to 10:29, which stands until 10:30; S's 10:29:45 is held */
+    send(eng, rec, "T", "2011", T0 + 30 * MIN, T0 + 30 * MIN + 1000, 20);
+    send(eng, rec, "S", "2011", T0 + 29 * MIN + 45000, T0 + 30 * MIN + 2000, 20);
+    ew_engine_advance(eng, T0 + 30 * MIN + 10000, T0 + 30 * MIN + 10000);
+    assert_int_equal(ew_test_count(out.data, "\"firing\""), 0);
+    ew_engine_flush(eng, T0 + 31 * MIN);
+    assert_non_null(strstr(out.data, "cleared before firing"));
+    ew_engine_advance(eng, T0 + 40 * MIN, T0 + 40 * MIN);
+    assert_null(strstr(out.data, "\"firing\""));
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
 static void test_heap_order(void **state)
 {
     (void)state;
@@ -265,6 +386,9 @@ int main(void)
         cmocka_unit_test(test_timers_follow_the_state),
         cmocka_unit_test(test_forgotten_site_moves_another),
         cmocka_unit_test(test_repeats_folded_when_the_clock_jumps),
+        cmocka_unit_test(test_duration_fires_after_a_checkpoint),
+        cmocka_unit_test(test_flap_calm_between_two_values),
+        cmocka_unit_test(test_no_timer_fires_past_a_held_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
