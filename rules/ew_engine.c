@@ -135,14 +135,11 @@ static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_ale
     eng->sink(eng->ctx, &ev);
 }
 
+/* A record arrived: the site-wide alerts it ends resolve. before: the site's newest data time
+ * when the record came (for a computed average, when it was made). */
 static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
                           const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
-                          bool computed);
-
-/* A record arrived: the site-wide alerts it ends resolve (before last_data moves). */
-static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
-                          const struct ew_outlet *outlet, const struct ew_record *rec, int64_t now,
-                          bool computed)
+                          bool computed, int64_t before)
 {
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
@@ -154,8 +151,10 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         const char *why = r->kind->heard(r, &k->life, rec->kind, rec->data_time, computed);
         if (!why)
             continue;
-        /* the silence ended, in the site's data time, with this record or the site's newest */
-        int64_t end = rec->data_time > site->last_data ? rec->data_time : site->last_data;
+        /* the silence ended, in the site's data time, with this record or the newest the site
+         * had sent when it came (not the newest judged: which of its records the reorder window
+         * has let through by now depends on the other partitions) */
+        int64_t end = rec->data_time > before ? rec->data_time : before;
         if (end < k->life.since)
             end = k->life.since;
         struct ew_judge j = {.r = r,
@@ -635,7 +634,7 @@ static void ew_engine_take(struct ew_engine *eng, struct ew_site *site,
                            const uint32_t *inputs)
 {
     if (inputs && site->silent)
-        ew_site_heard(eng, site, outlet, rec, now, true);
+        ew_site_heard(eng, site, outlet, rec, now, true, site->last_data);
     double flow = ew_judge_values(eng, site, outlet, rec, now, inputs);
     if (eng->averaging)
         ew_average_add(&eng->avg, site, rec, flow);
@@ -692,11 +691,19 @@ static bool ew_record_late(const struct ew_engine *eng, const struct ew_site *si
     return newest != INT64_MIN && rec->data_time < newest - eng->lateness;
 }
 
-static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
+/* Judges rec at its site. held: it was held for event-time order, and before is the site's
+ * newest data time when it came; else it comes now. */
+static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                           bool held, int64_t before)
 {
     struct ew_site *site = ew_record_site(eng, rec);
     if (!site)
         return 0;
+    if (!held) {
+        before = site->heard;
+        if (rec->data_time > site->heard)
+            site->heard = rec->data_time;
+    }
     const struct ew_outlet *outlet = ew_site_outlet(eng, site);
     int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
     if (ew_record_late(eng, site, rec)) {
@@ -724,7 +731,7 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
         (site->queued <= rec->data_time || site->deferred))
         ew_site_catch_up(eng, site, outlet, rec->data_time, now);
     if (site->silent)
-        ew_site_heard(eng, site, outlet, rec, now, false);
+        ew_site_heard(eng, site, outlet, rec, now, false, before);
     if (rec->data_time > site->last_data)
         site->last_data = rec->data_time;
     size_t stlen = strnlen(rec->st, sizeof site->st - 1);
@@ -750,8 +757,9 @@ static void ew_release(struct ew_engine *eng, int64_t now, bool all)
     while ((h = ew_hold_top(&eng->held)) &&
            (all || (eng->watermark != INT64_MIN && h->time <= eng->watermark - eng->reorder) ||
             h->arrived <= now - eng->reorder)) {
-        eng->tag = ew_hold_pop(&eng->held, eng->released);
-        ew_engine_judge(eng, eng->released, now);
+        int64_t before;
+        eng->tag = ew_hold_pop(&eng->held, eng->released, &before);
+        ew_engine_judge(eng, eng->released, now, true, before);
         if (eng->on_released)
             eng->on_released(eng->ctx, eng->tag);
         eng->tag = 0;
@@ -774,7 +782,7 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
         return EW_EINVAL; /* the codec never makes such a time; a caller might */
     if (!eng->reorder) {
         eng->tag = tag;
-        int rc = ew_engine_judge(eng, rec, now);
+        int rc = ew_engine_judge(eng, rec, now, false, 0);
         eng->tag = 0;
         return rc;
     }
@@ -787,11 +795,14 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     }
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
-    int rc = ew_hold_push(&eng->held, rec, now, tag);
+    int64_t before = site->heard;
+    int rc = ew_hold_push(&eng->held, rec, now, tag, before);
+    if (!rc && rec->data_time > site->heard)
+        site->heard = rec->data_time;
     if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
         ew_release(eng, now, true);
         eng->tag = tag;
-        ew_engine_judge(eng, rec, now);
+        ew_engine_judge(eng, rec, now, false, 0);
         eng->tag = 0;
         return rc;
     }

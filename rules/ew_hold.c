@@ -95,7 +95,8 @@ static int ew_hold_grow(struct ew_holdq *q)
     return 0;
 }
 
-int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag)
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag,
+                 int64_t before)
 {
     uint32_t slot;
     if (q->nspare) {
@@ -117,6 +118,7 @@ int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, u
     h->arrived = now;
     h->seq = q->seq++;
     h->tag = tag;
+    h->before = before;
     size_t i = q->n++;
     q->heap[i] = slot;
     while (i && ew_held_before(q, q->heap[i], q->heap[(i - 1) / 2])) {
@@ -139,9 +141,10 @@ static const char *ew_next_str(const char **p)
     return s;
 }
 
-uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec)
+uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
 {
     uint32_t slot = q->heap[0];
+    *before = q->slots[slot].before;
     q->heap[0] = q->heap[--q->n];
     for (size_t i = 0;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;

@@ -15,6 +15,7 @@ struct ew_held {
     int64_t arrived; /* processing time it came */
     uint64_t seq;    /* arrival order, for equal times */
     uint64_t tag;    /* the caller's */
+    int64_t before;  /* the caller's: its site's newest data time when it came */
     struct ew_buf blob;
 };
 
@@ -26,13 +27,15 @@ struct ew_holdq {
     uint64_t seq;
 };
 
-/* Holds a copy of rec's identity, time and numeric values. Returns 0 or EW_ENOMEM. */
-int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag);
+/* Holds a copy of rec's identity, time and numeric values, with before (see struct ew_held).
+ * Returns 0 or EW_ENOMEM. */
+int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag,
+                 int64_t before);
 /* The earliest held record, or NULL. */
 const struct ew_held *ew_hold_top(const struct ew_holdq *q);
-/* Takes the earliest held record out into rec; its strings live until the next push. Returns
- * its tag. */
-uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec);
+/* Takes the earliest held record out into rec, its `before` into *before; its strings live until
+ * the next push. Returns its tag. */
+uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before);
 void ew_hold_release(struct ew_holdq *q);
 
 #endif

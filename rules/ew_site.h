@@ -94,6 +94,8 @@ struct ew_site {
     uint32_t nkeys, cap;
     uint32_t hint;     /* where the next lookup starts: records judge keys in the same order */
     int64_t last_data; /* newest data time seen from the site (epoch ms) */
+    int64_t heard;     /* newest data time of its records as they came, held for event-time
+                          order or not: what its next record came after */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];                        /* system code of its latest record */
     struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */

@@ -185,6 +185,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->keybits = 0;
     s->hint = 0;
     s->last_data = INT64_MIN;
+    s->heard = INT64_MIN;
     for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
         s->newest[k] = INT64_MIN;
     s->st[0] = '\0';

@@ -242,7 +242,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             c.bad = true; /* the same site twice */
             break;
         }
-        s->last_data = last_data;
+        s->last_data = s->heard = last_data; /* nothing is held in a checkpoint */
         memcpy(s->st, st, sizeof st);
         memcpy(s->newest, newest, sizeof newest);
         memcpy(s->seen, seen, sizeof seen);

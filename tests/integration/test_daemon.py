@@ -672,9 +672,10 @@ SAME_OUTPUT_LONG = os.environ.get("EW_SAME_OUTPUT_LONG") == "1"
 
 def test_same_input_same_output_at_any_partitioning(kafka, real_broker, redis, daemons, tmp):
     """A deterministic simulated fleet (4 hours of 12 enterprises, with over-limit, drift,
-    flat, offline and fault anomalies) consumed on 4 partitions, again on 4, and on 1: every
-    stream, every reminders stream and the active hash are the same, event for event (the
-    order of events from different partitions aside)."""
+    flat, offline and fault anomalies) consumed on 4 partitions, again on 4, on 1, and on 4
+    sent in parts as the daemon reads it: every stream, every reminders stream and the active
+    hash are the same, event for event (the order of events from different partitions
+    aside)."""
     from conftest import BIN, Kafka
     import pytest
     import subprocess
@@ -691,19 +692,37 @@ def test_same_input_same_output_at_any_partitioning(kafka, real_broker, redis, d
     assert sim.returncode == 0, sim.stderr
     with open(fleet) as f:
         n = sum(1 for line in f if line.startswith("ecowarn.hj212\t"))
+    # the same fleet in 12 parts, in data-time order, each consumed before the next is sent:
+    # the daemon sees the data come as it would live, its clock and ticks between the parts
+    parts, count = [], 0
+    with open(fleet) as f:
+        lines = f.readlines()
+    for i in range(12):
+        part = lines[i * len(lines) // 12:(i + 1) * len(lines) // 12]
+        count += sum(1 for line in part if line.startswith("ecowarn.hj212\t"))
+        path = os.path.join(tmp, f"part{i}.tsv")
+        with open(path, "w") as out:
+            out.writelines(part)
+        parts.append((path, count))
+    del lines
     runs = []
-    for partitions in (4, 4, 1):
+    for partitions, spread in ((4, False), (4, False), (1, False), (4, True)):
         k = Kafka(kafka.kind, real_broker, partitions=partitions)
         try:
             names = {"ecowarn.hj212": k.hj, "ecowarn.telemetry": k.tel,
                      "ecowarn.enterprise": k.ent}
             redis("FLUSHALL")
-            k.produce_file(fleet, names, timeout=wait)
+            if not spread:
+                k.produce_file(fleet, names, timeout=wait)
             # small batches and fast ticks: the clock is judged many times while a partition's
             # chunk runs ahead of the others
             d = daemons(k, extra={"engine.idle_partition_ms": "1500", "kafka.batch": "20",
                                   "engine.tick_ms": "10", "engine.reorder_ms": reorder})
             d.wait_healthy()
+            for path, upto in parts if spread else ():
+                k.produce_file(path, names, timeout=wait)
+                d.wait_consumed(k.hj, upto, timeout=wait)
+                time.sleep(0.3)  # thirty ticks
             d.wait_consumed(k.hj, n, timeout=wait)
             # every partition read to its end and idle: the clock at the newest data
             wait_for("the partitions idle", lambda: d.metrics().get(
@@ -722,5 +741,22 @@ def test_same_input_same_output_at_any_partitioning(kafka, real_broker, redis, d
     if SAME_OUTPUT_LONG:
         print(f"\nsame output: {n} packets, {len(events)} events, kinds "
               f"{sorted(kinds)}, {len(runs[0])} keys")
-    assert runs[0] == runs[1], "two runs on 4 partitions differ"
-    assert runs[0] == runs[2], "4 partitions and 1 partition differ"
+    assert runs[0] == runs[1], "two runs on 4 partitions differ:\n" + differ(runs[0], runs[1])
+    assert runs[0] == runs[2], "4 partitions and 1 differ:\n" + differ(runs[0], runs[2])
+    assert runs[0] == runs[3], "a burst and parts differ:\n" + differ(runs[0], runs[3])
+
+
+def differ(a, b, most=6):
+    """What two runs' outputs (outputs()) hold that the other does not, key by key."""
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, []), b.get(key, [])
+        if x == y:
+            continue
+        if isinstance(x, dict) or isinstance(y, dict):
+            x = sorted(f"{f} {v}" for f, v in dict(x).items())
+            y = sorted(f"{f} {v}" for f, v in dict(y).items())
+        only_a, only_b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
+        lines.append(f"{key}: {len(only_a)} only in the first, {len(only_b)} only in the second")
+        lines += [f"  < {e}" for e in only_a[:most]] + [f"  > {e}" for e in only_b[:most]]
+    return "\n".join(lines)
