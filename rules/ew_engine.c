@@ -189,12 +189,20 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
 {
     const struct ew_rule *r = &eng->rules->rules[k->rule];
     struct ew_life *l = &k->life;
+    /* the key's code names the pollutant when the table has it under that code (a 2005 code
+     * the table knows is keyed by its 2017 one), else it is the code as sent */
+    const struct ew_pollutant *p = ew_pollutant_find_key(k->code, EW_MEDIUM_OTHER);
+    if (p && p->key != k->code)
+        p = NULL;
     char code[9] = {0};
     for (int b = 0; b < 8; b++)
-        code[b] = (char)(l->vcode >> (8 * b));
-    const struct ew_pollutant *p =
-        l->vknown ? ew_pollutant_find_key(k->code, EW_MEDIUM_OTHER) : NULL;
-    struct ew_value v = {.code = l->vcode || !p ? code : p->code,
+        code[b] = (char)(k->code >> (8 * b));
+    if (p && l->vsuffix[0]) { /* a family member: e101xx sent as e10103 */
+        size_t n = strlen(p->code);
+        memcpy(code, p->code, n);
+        code[n - 2] = l->vsuffix[0], code[n - 1] = l->vsuffix[1];
+    }
+    struct ew_value v = {.code = p && !l->vsuffix[0] ? p->code : code,
                          .field_name = ew_field_name((enum ew_field)l->vfield),
                          .pollutant = p,
                          .num = l->value,
@@ -506,15 +514,14 @@ static void ew_life_saw(struct ew_life *l, int verdict, const struct ew_value *v
     l->verdict = (int8_t)verdict;
     l->covered = covered;
     l->value = v->num;
-    /* the code as the table spells it is the key's (0 here); else as sent (a family member) */
-    l->vknown = v->pollutant != NULL;
-    l->vcode = l->vknown && v->code == v->pollutant->code
-                   ? 0
-                   : ew_pollutant_pack(v->code, strlen(v->code));
-    l->vkind = (uint8_t)(kind <= EW_KIND_REPLY ? kind : EW_KIND_OTHER);
-    l->vfield = v->field;
+    /* the code it was sent with is the key's, but for a family member's last two characters */
+    bool member = v->pollutant && v->code != v->pollutant->code;
+    l->vsuffix[0] = member ? v->code[strlen(v->code) - 2] : 0;
+    l->vsuffix[1] = member ? v->code[strlen(v->code) - 1] : 0;
+    l->vkind = (uint8_t)(kind <= EW_KIND_REPLY ? kind : EW_KIND_OTHER) & 15;
+    l->vfield = v->field & 15;
     l->vflag = v->flag;
-    l->vinputs = inputs;
+    l->vinputs = inputs < UINT16_MAX ? (uint16_t)inputs : UINT16_MAX;
 }
 
 /* Judges the record's values by every value rule that selects them. Returns the record's

@@ -55,13 +55,14 @@ static bool ew_life_fire(const struct ew_rule *r, struct ew_life *l, int64_t t, 
 {
     int level = l->cand;
     ew_due(out, ew_life_fire_event(r), level, r->levels[level].name,
-           ew_bound_value(&r->levels[level].above, limit), l->cand_since, l->cand_count);
+           ew_bound_value(&r->levels[level].above, limit), l->run_since, l->run_count);
     if (l->status != EW_LIFE_FIRING)
         ew_flap_change(r, l, t);
     l->status = EW_LIFE_FIRING;
     l->level = (int8_t)level;
-    l->since = l->cand_since;
+    l->since = l->run_since;
     l->cand = -1;
+    l->run_count = 0;
     l->notified_at = t;
     return true;
 }
@@ -77,14 +78,13 @@ static bool ew_life_repeat(const struct ew_rule *r, struct ew_life *l, int64_t t
                   ew_bound_value(&r->levels[l->level].above, limit), l->since, 1);
 }
 
-/* A firing alert clear since l->clear_since: it resolves at t once the clear has held (a
- * flapping one only once it has been clear for a whole flap window). */
+/* A firing alert clear since l->run_since: it resolves at t once the clear has held (a flapping
+ * one only once it has been clear for a whole flap window). */
 static bool ew_life_clear(const struct ew_rule *r, struct ew_life *l, int64_t t, double limit,
                           struct ew_step *out)
 {
-    bool held = l->flapping
-                    ? t - l->clear_since >= r->flap_ms
-                    : ew_held(l->clear_count, l->clear_since, r->clear_count, r->clear_ms, t);
+    bool held = l->flapping ? t - l->run_since >= r->flap_ms
+                            : ew_held(l->run_count, l->run_since, r->clear_count, r->clear_ms, t);
     if (!held)
         return false;
     if (!l->flapping && ew_flap_change(r, l, t)) {
@@ -95,7 +95,7 @@ static bool ew_life_clear(const struct ew_rule *r, struct ew_life *l, int64_t t,
                       : isnan(r->clear_below.value) ? "condition cleared"
                                                     : "below the clear level";
     ew_due(out, EW_AEV_RESOLVED, l->level, why, ew_bound_value(&r->clear_below, limit),
-           l->clear_since, l->clear_count);
+           l->run_since, l->run_count);
     if (l->flapping)
         l->changes = 0; /* a fresh window after the calm */
     ew_life_idle(l);
@@ -106,18 +106,19 @@ static bool ew_life_clear(const struct ew_rule *r, struct ew_life *l, int64_t t,
 static bool ew_life_level(const struct ew_rule *r, struct ew_life *l, int verdict, int64_t t,
                           double limit, struct ew_step *out)
 {
-    l->clear_count = 0;
     if (l->status == EW_LIFE_FIRING && verdict <= l->level) {
         l->cand = -1; /* the level holds, or a lower one: nothing new, but a reminder */
+        l->run_count = 0;
         return ew_life_repeat(r, l, t, limit, out);
     }
-    if (l->cand != verdict) {
+    if (l->cand != verdict) { /* a new run: another level's, or after a clear one */
         l->cand = (int8_t)verdict;
-        l->cand_count = 0;
-        l->cand_since = t;
+        l->run_count = 0;
+        l->run_since = t;
     }
-    l->cand_count++;
-    if (ew_held(l->cand_count, l->cand_since, r->for_count, r->for_ms, t))
+    if (l->run_count < UINT32_MAX)
+        l->run_count++;
+    if (ew_held(l->run_count, l->run_since, r->for_count, r->for_ms, t))
         return ew_life_fire(r, l, t, limit, out);
     if (l->status != EW_LIFE_IDLE)
         return false;
@@ -126,7 +127,7 @@ static bool ew_life_level(const struct ew_rule *r, struct ew_life *l, int verdic
     l->since = t;
     return !r->kind->quiet_pending &&
            ew_due(out, EW_AEV_PENDING, verdict, r->levels[verdict].name,
-                  ew_bound_value(&r->levels[verdict].above, limit), t, l->cand_count);
+                  ew_bound_value(&r->levels[verdict].above, limit), t, l->run_count);
 }
 
 bool ew_life_step(const struct ew_rule *r, struct ew_life *l, int verdict, int64_t t, double limit,
@@ -136,7 +137,10 @@ bool ew_life_step(const struct ew_rule *r, struct ew_life *l, int verdict, int64
         return false;
     if (verdict >= 0)
         return ew_life_level(r, l, verdict, t, limit, out);
-    l->cand = -1;
+    if (l->cand >= 0) { /* a level's run ends */
+        l->cand = -1;
+        l->run_count = 0;
+    }
     if (l->status == EW_LIFE_PENDING) { /* below the level before it held: never fired */
         int level = l->level;
         ew_life_idle(l);
@@ -145,12 +149,13 @@ bool ew_life_step(const struct ew_rule *r, struct ew_life *l, int verdict, int64
                       ew_bound_value(&r->levels[level].above, limit), t, 1);
     }
     if (l->status != EW_LIFE_FIRING || verdict == EW_OBS_HOLD) {
-        l->clear_count = 0; /* in the hysteresis band, a firing alert holds */
+        l->run_count = 0; /* in the hysteresis band, a firing alert holds */
         return false;
     }
-    if (l->clear_count == 0)
-        l->clear_since = t;
-    l->clear_count++;
+    if (l->run_count == 0)
+        l->run_since = t;
+    if (l->run_count < UINT32_MAX)
+        l->run_count++;
     return ew_life_clear(r, l, t, limit, out);
 }
 
@@ -163,12 +168,12 @@ int64_t ew_life_next(const struct ew_rule *r, const struct ew_life *l)
             if (r->repeat_ms)
                 due = l->notified_at + r->repeat_ms;
         } else if (l->cand == l->verdict && r->for_ms) {
-            due = l->cand_since + r->for_ms;
+            due = l->run_since + r->for_ms;
         }
-    } else if (l->verdict == EW_OBS_CLEAR && l->status == EW_LIFE_FIRING && l->clear_count) {
+    } else if (l->verdict == EW_OBS_CLEAR && l->status == EW_LIFE_FIRING && l->run_count) {
         int64_t need = l->flapping ? r->flap_ms : r->clear_ms;
         if (need)
-            due = l->clear_since + need;
+            due = l->run_since + need;
     }
     return due <= l->covered ? due : INT64_MAX;
 }

@@ -16,33 +16,34 @@
 enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
 
 /* The alert lifecycle of one (site, rule, pollutant): which level holds, which is gathering
- * toward firing, and how long the clear condition has held; and the last value judged, which a
- * duration that ends between two values is judged on (ew_life_due). */
+ * toward firing or how long the clear condition has held (one run at a time: a level value
+ * ends a clear run, a clear value a level's), and the last value judged, which a duration that
+ * ends between two values is judged on (ew_life_due). 64 bytes: most keys of a fleet are
+ * these. */
 struct ew_life {
-    uint8_t status;   /* enum ew_life_status */
-    int8_t level;     /* level pending or firing, -1 when idle */
-    int8_t cand;      /* level gathering toward firing, -1 when none */
-    int8_t verdict;   /* of the last value judged: EW_OBS_CLEAR, EW_OBS_HOLD or a level */
-    uint8_t flapping; /* resolution held back until clear for a whole window */
-    uint8_t vkind;    /* the last value's data kind (enum ew_data_kind) */
-    uint8_t vfield;   /* its field (enum ew_field) */
-    char vflag;       /* its flag letter, '\0' when none */
-    uint16_t changes; /* state changes (firing, resolved) in the flap window */
-    uint8_t vknown;   /* its pollutant is in the standard's table (the key's code names it) */
-    uint32_t cand_count;
-    uint32_t clear_count;
-    uint32_t vinputs; /* a computed average's valid values, 0 when the value was sent */
-    int64_t cand_since;
-    int64_t clear_since;
+    uint8_t status : 2;   /* enum ew_life_status */
+    uint8_t flapping : 1; /* resolution held back until clear for a whole window */
+    int8_t level;         /* level pending or firing, -1 when idle */
+    int8_t cand;          /* level gathering toward firing, -1 when none: the run is then the
+                             clear condition's, when firing */
+    int8_t verdict;       /* of the last value judged: EW_OBS_CLEAR, EW_OBS_HOLD or a level */
+    uint8_t vkind : 4;    /* the last value's data kind (enum ew_data_kind) */
+    uint8_t vfield : 4;   /* its field (enum ew_field) */
+    char vflag;           /* its flag letter, '\0' when none */
+    char vsuffix[2];      /* a family member's last two characters ("e10103" of e101xx), else
+                             zero: the code it was sent with is the key's */
+    uint16_t changes;     /* state changes (firing, resolved) in the flap window */
+    uint16_t vinputs;     /* a computed average's valid values, 0 when the value was sent */
+    uint32_t run_count;   /* values in the run: the level's gathering, or the clear's */
+    int64_t run_since;    /* when the run began */
     int64_t since;        /* event time the current status began */
     int64_t notified_at;  /* event time of the last firing or reminder event */
     int64_t window_start; /* flap damping: start of the window that counts changes */
     int64_t covered;      /* the last value's time plus the period it stands for: the verdict is
                              known to hold until then, INT64_MIN before any value */
     double value;         /* the last value judged */
-    uint64_t vcode;       /* its code as the record named it, packed (ew_pollutant_pack); 0
-                             when that is the table's spelling of the key's code */
 };
+_Static_assert(sizeof(struct ew_life) == 64, "a key is most of a fleet's state: keep it small");
 
 /* A regulatory average being gathered: one pollutant and field over one period (an hour of
  * minute values, a day of hourly values). */

@@ -9,10 +9,10 @@
  *     i64:averages-due  i32:minute-interval  u32:nkeys
  *     per key, in the site's order, a rule's lifecycle:
  *       u8:len rule-id  u64:code
- *       u8:status i8:level i8:cand u32:cand_count i64:cand_since u32:clear_count
- *       i64:clear_since i64:since i64:notified_at i64:window_start u16:changes u8:flapping
- *       and its last value: i8:verdict i64:covered f64:value u64:code-as-sent u8:known
- *       u8:data-kind u8:field u8:flag u32:inputs
+ *       u8:status i8:level i8:cand u32:run_count i64:run_since i64:since i64:notified_at
+ *       i64:window_start u16:changes u8:flapping
+ *       and its last value: i8:verdict i64:covered f64:value u8:data-kind u8:field u8:flag
+ *       u8*2:family-suffix u16:inputs
  *       u8:len kind-state
  *     or an average being gathered (rule-id "@avg"):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
@@ -101,27 +101,26 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
             const struct ew_rule *r = &e->rules->rules[key->rule];
             ew_put_str(b, r->id);
             ew_put_u(b, key->code, 8);
-            ew_put_u(b, key->life.status, 1);
-            ew_put_u(b, (uint8_t)key->life.level, 1);
-            ew_put_u(b, (uint8_t)key->life.cand, 1);
-            ew_put_u(b, key->life.cand_count, 4);
-            ew_put_u(b, (uint64_t)key->life.cand_since, 8);
-            ew_put_u(b, key->life.clear_count, 4);
-            ew_put_u(b, (uint64_t)key->life.clear_since, 8);
-            ew_put_u(b, (uint64_t)key->life.since, 8);
-            ew_put_u(b, (uint64_t)key->life.notified_at, 8);
-            ew_put_u(b, (uint64_t)key->life.window_start, 8);
-            ew_put_u(b, key->life.changes, 2);
-            ew_put_u(b, key->life.flapping, 1);
-            ew_put_u(b, (uint8_t)key->life.verdict, 1);
-            ew_put_u(b, (uint64_t)key->life.covered, 8);
-            ew_put_f(b, key->life.value);
-            ew_put_u(b, key->life.vcode, 8);
-            ew_put_u(b, key->life.vknown, 1);
-            ew_put_u(b, key->life.vkind, 1);
-            ew_put_u(b, key->life.vfield, 1);
-            ew_put_u(b, (uint8_t)key->life.vflag, 1);
-            ew_put_u(b, key->life.vinputs, 4);
+            const struct ew_life *l = &key->life;
+            ew_put_u(b, l->status, 1);
+            ew_put_u(b, (uint8_t)l->level, 1);
+            ew_put_u(b, (uint8_t)l->cand, 1);
+            ew_put_u(b, l->run_count, 4);
+            ew_put_u(b, (uint64_t)l->run_since, 8);
+            ew_put_u(b, (uint64_t)l->since, 8);
+            ew_put_u(b, (uint64_t)l->notified_at, 8);
+            ew_put_u(b, (uint64_t)l->window_start, 8);
+            ew_put_u(b, l->changes, 2);
+            ew_put_u(b, l->flapping, 1);
+            ew_put_u(b, (uint8_t)l->verdict, 1);
+            ew_put_u(b, (uint64_t)l->covered, 8);
+            ew_put_f(b, l->value);
+            ew_put_u(b, l->vkind, 1);
+            ew_put_u(b, l->vfield, 1);
+            ew_put_u(b, (uint8_t)l->vflag, 1);
+            ew_put_u(b, (uint8_t)l->vsuffix[0], 1);
+            ew_put_u(b, (uint8_t)l->vsuffix[1], 1);
+            ew_put_u(b, l->vinputs, 2);
             ew_put_u(b, r->kind->state_size, 1);
             ew_buf_add(b, key->kstate, r->kind->state_size);
         }
@@ -252,7 +251,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
         for (uint64_t ki = 0; ki < nkeys && !c.bad; ki++) {
             char id[EW_RULE_ID_MAX];
             unsigned char kstate[EW_KIND_STATE_MAX];
-            struct ew_life life;
+            struct ew_life life = {0};
             ew_get_str(&c, id, sizeof id);
             uint64_t code = ew_get_u(&c, 8);
             if (!strcmp(id, EW_STATE_AVG)) {
@@ -279,34 +278,34 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
                 k->acc = a;
                 continue;
             }
-            life.status = (uint8_t)ew_get_u(&c, 1);
+            uint64_t status = ew_get_u(&c, 1);
             life.level = (int8_t)ew_get_u(&c, 1);
             life.cand = (int8_t)ew_get_u(&c, 1);
-            life.cand_count = (uint32_t)ew_get_u(&c, 4);
-            life.cand_since = (int64_t)ew_get_u(&c, 8);
-            life.clear_count = (uint32_t)ew_get_u(&c, 4);
-            life.clear_since = (int64_t)ew_get_u(&c, 8);
+            life.run_count = (uint32_t)ew_get_u(&c, 4);
+            life.run_since = (int64_t)ew_get_u(&c, 8);
             life.since = (int64_t)ew_get_u(&c, 8);
             life.notified_at = (int64_t)ew_get_u(&c, 8);
             life.window_start = (int64_t)ew_get_u(&c, 8);
             life.changes = (uint16_t)ew_get_u(&c, 2);
-            life.flapping = (uint8_t)ew_get_u(&c, 1);
+            uint64_t flapping = ew_get_u(&c, 1);
             life.verdict = (int8_t)ew_get_u(&c, 1);
             life.covered = (int64_t)ew_get_u(&c, 8);
             life.value = ew_get_f(&c);
-            life.vcode = ew_get_u(&c, 8);
-            life.vknown = (uint8_t)ew_get_u(&c, 1);
-            life.vkind = (uint8_t)ew_get_u(&c, 1);
-            life.vfield = (uint8_t)ew_get_u(&c, 1);
+            uint64_t vkind = ew_get_u(&c, 1), vfield = ew_get_u(&c, 1);
             life.vflag = (char)ew_get_u(&c, 1);
-            life.vinputs = (uint32_t)ew_get_u(&c, 4);
+            life.vsuffix[0] = (char)ew_get_u(&c, 1);
+            life.vsuffix[1] = (char)ew_get_u(&c, 1);
+            life.vinputs = (uint16_t)ew_get_u(&c, 2);
             size_t klen = (size_t)ew_get_u(&c, 1);
-            if (!ew_time_ok(life.cand_since, false) || !ew_time_ok(life.clear_since, false) ||
-                !ew_time_ok(life.since, false) || !ew_time_ok(life.notified_at, false) ||
-                !ew_time_ok(life.window_start, false) || !ew_time_ok(life.covered, true) ||
-                !isfinite(life.value) || life.vknown > 1 || life.vkind > EW_KIND_REPLY ||
-                life.vfield >= EW_FIELD_COUNT)
+            if (!ew_time_ok(life.run_since, false) || !ew_time_ok(life.since, false) ||
+                !ew_time_ok(life.notified_at, false) || !ew_time_ok(life.window_start, false) ||
+                !ew_time_ok(life.covered, true) || !isfinite(life.value) || vkind > EW_KIND_REPLY ||
+                vfield >= EW_FIELD_COUNT || status > EW_LIFE_FIRING || flapping > 1)
                 c.bad = true;
+            life.status = status & 3;
+            life.flapping = flapping & 1;
+            life.vkind = vkind & 15;
+            life.vfield = vfield & 15;
             if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
                 c.bad = true;
                 break;
@@ -315,10 +314,9 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
             c.off += klen;
             int ri = ew_rule_index(e->rules, id);
             const struct ew_rule *r = ri >= 0 ? &e->rules->rules[ri] : NULL;
-            if (!r || r->kind->state_size != klen || life.status > EW_LIFE_FIRING ||
-                life.level < -1 || life.level >= (int)r->nlevels || life.cand < -1 ||
-                life.cand >= (int)r->nlevels || (life.status != EW_LIFE_IDLE && life.level < 0) ||
-                life.flapping > 1 || life.verdict < EW_OBS_HOLD ||
+            if (!r || r->kind->state_size != klen || life.level < -1 ||
+                life.level >= (int)r->nlevels || life.cand < -1 || life.cand >= (int)r->nlevels ||
+                (life.status != EW_LIFE_IDLE && life.level < 0) || life.verdict < EW_OBS_HOLD ||
                 life.verdict >= (int)r->nlevels) {
                 e->dropped++; /* a rule this engine does not have, or not in this shape */
                 continue;

@@ -192,10 +192,10 @@ static void test_sitetab_matches_model(void **state)
             ew_site_key_drop(&t, s, key);
             keys[k] &= ~bit;
         } else if (keys[k] & bit) {
-            assert_int_equal(key->life.cand_count, (uint32_t)(k * 16 + rule * 4 + code));
+            assert_int_equal(key->life.run_count, (uint32_t)(k * 16 + rule * 4 + code));
         } else {
             assert_int_equal(key->life.status, EW_LIFE_IDLE);
-            key->life.cand_count = (uint32_t)(k * 16 + rule * 4 + code); /* a mark */
+            key->life.run_count = (uint32_t)(k * 16 + rule * 4 + code); /* a mark */
             keys[k] |= bit;
         }
         size_t total = 0;

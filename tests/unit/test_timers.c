@@ -296,6 +296,44 @@ static void test_duration_fires_after_a_checkpoint(void **state)
     ew_buf_release(&bytes);
 }
 
+/* A timer's event names the pollutant as the record did: a family member (e10103 of e101xx)
+ * keeps its own code, and so the fingerprint of the record's events. */
+static void test_duration_event_names_the_code_sent(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine_of(durations_json, reg, &out);
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    for (int m = 0; m < 30; m++) {
+        char json[320], iso[40];
+        ew_time_format_iso(T0 + m * MIN, iso);
+        snprintf(json, sizeof json,
+                 "{\"mn\":\"F\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\","
+                 "\"values\":[{\"code\":\"e10103\",\"field\":\"Rtd\",\"value\":150}]}",
+                 iso);
+        assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+        ew_engine_advance(eng, T0 + m * MIN, T0 + m * MIN);
+        assert_int_equal(ew_engine_record(eng, rec, T0 + m * MIN), 0);
+    }
+    ew_engine_advance(eng, T0 + 30 * MIN, T0 + 30 * MIN);
+    const char *pending = strstr(out.data, "\"event\":\"pending\"");
+    const char *firing = strstr(out.data, "\"event\":\"firing\"");
+    assert_non_null(pending);
+    assert_non_null(firing); /* fired by the clock: no record at 10:30 */
+    assert_int_equal(ew_test_count(out.data, "\"pollutant\":\"e10103\""), 2);
+    const char *fp = strstr(out.data, "\"fingerprint\":\"");
+    assert_non_null(fp);
+    char want[48];
+    snprintf(want, sizeof want, "%.35s", fp);
+    assert_int_equal(ew_test_count(out.data, want), 2);
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
 /* A value stands for the period of its data: minute data sent every 10 minutes covers 10, so a
  * flapping alert's calm hour ends between two of them and is judged when the clock passes it. */
 static void test_flap_calm_between_two_values(void **state)
@@ -387,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_forgotten_site_moves_another),
         cmocka_unit_test(test_repeats_folded_when_the_clock_jumps),
         cmocka_unit_test(test_duration_fires_after_a_checkpoint),
+        cmocka_unit_test(test_duration_event_names_the_code_sent),
         cmocka_unit_test(test_flap_calm_between_two_values),
         cmocka_unit_test(test_no_timer_fires_past_a_held_record),
     };
