@@ -114,8 +114,10 @@ void ew_clock_stats(const struct ew_clock *c, struct ew_clock_stats *out)
 {
     *out = (struct ew_clock_stats){.sources = c->n};
     for (size_t i = 0; i < c->n; i++) {
-        if (c->src[i].mark == INT64_MIN)
+        if (c->src[i].mark == INT64_MIN) {
+            out->awaited += !c->src[i].idle;
             continue;
+        }
         if (c->src[i].idle)
             out->idle++;
         else

@@ -64,6 +64,7 @@ struct ew_clock_stats {
     size_t sources; /* assigned */
     size_t idle;    /* of them with data, idle at the last ew_clock_now */
     size_t holding; /* of them with data, not idle: those the clock is the minimum of */
+    size_t awaited; /* of them without data, not read to their end: no clock meanwhile */
 };
 
 void ew_clock_stats(const struct ew_clock *c, struct ew_clock_stats *out);

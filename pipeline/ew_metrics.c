@@ -38,6 +38,9 @@
       s->clock_sources.holding)                                                                    \
     X("ecowarn_partitions_idle", "gauge", "partitions with data, read to their end and quiet",     \
       s->clock_sources.idle)                                                                       \
+    X("ecowarn_partitions_awaited", "gauge",                                                       \
+      "partitions without data yet, not read to their end: no clock until they bring some",        \
+      s->clock_sources.awaited)                                                                    \
     X("ecowarn_kafka_connected", "gauge", "1 when a broker answers", s->kafka.connected)           \
     X("ecowarn_kafka_paused", "gauge", "1 while consumption waits for Redis", s->kafka.paused)     \
     X("ecowarn_redis_connected", "gauge", "1 when connected to Redis", s->redis_connected)

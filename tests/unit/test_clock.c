@@ -53,6 +53,9 @@ static void test_partition_without_data_holds_the_clock(void **state)
     behind = 1u << 1; /* partition 1 has its backlog to hand out; partition 2 is empty */
     assert_int_equal(ew_clock_now(c, now, caught_up, NULL), INT64_MIN);
     assert_int_equal(ew_clock_now(c, now + 5 * MIN, caught_up, NULL), INT64_MIN);
+    struct ew_clock_stats st;
+    ew_clock_stats(c, &st);
+    assert_int_equal(st.awaited, 1); /* partition 1; partition 2 is read to its end */
     ew_clock_observe(c, 0, 1, T0, now + 5 * MIN);
     assert_int_equal(ew_clock_current(c), T0);
     assert_int_equal(ew_clock_now(c, now + 5 * MIN, caught_up, NULL), T0);
