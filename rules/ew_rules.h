@@ -150,6 +150,17 @@ int ew_engine_export(const struct ew_engine *eng, struct ew_buf *out);
  * new) or EW_ENOMEM. */
 int ew_engine_import(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
 
+/* One site's state (its last data, periods judged, lifecycles and averages), for a site that
+ * moves with its partition to another engine. Returns 0, EW_EINVAL (the engine does not hold
+ * the site) or out->err. */
+int ew_engine_export_site(const struct ew_engine *eng, const char *mn, struct ew_buf *out);
+
+/* Adds a site exported by ew_engine_export_site to a running engine, its timers queued: it
+ * goes on as it would have in the engine it left. Returns 0; EW_EMALFORMED (err has the offset;
+ * nothing is added), EW_EINVAL (the engine holds the site already: forget it first) or
+ * EW_ENOMEM. Keys of rules the engine does not have are dropped and counted. */
+int ew_engine_import_site(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
+
 /* Replaces the rules (steals them). State is kept for every rule whose id, kind, number of
  * levels and holds ("for", "clear.for") are unchanged; a changed threshold keeps its state and
  * applies from the next value. The state of other rules is dropped (counted). Returns 0, or

@@ -33,6 +33,7 @@
 #define EW_STATE_MAGIC   "EWST"
 #define EW_STATE_VERSION 3u
 #define EW_STATE_AVG     "@avg"
+#define EW_SITE_MAGIC    "EWSS"
 
 /* ---- writing ---- */
 
@@ -58,6 +59,68 @@ static void ew_put_str(struct ew_buf *b, const char *s)
     ew_buf_add(b, s, n);
 }
 
+/* One site: its identity, its last data and periods judged, and its keys. */
+static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, struct ew_buf *b)
+{
+    ew_put_str(b, s->mn);
+    ew_put_u(b, (uint64_t)s->last_data, 8);
+    ew_put_str(b, s->st);
+    ew_put_u(b, sizeof s->newest / sizeof s->newest[0], 1);
+    for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
+        ew_put_u(b, (uint64_t)s->newest[k], 8);
+    ew_put_u(b, EW_SEEN_N, 1);
+    for (size_t k = 0; k < EW_SEEN_N; k++) {
+        ew_put_u(b, (uint64_t)s->seen[k].mark, 8);
+        ew_put_u(b, s->seen[k].bits, 8);
+    }
+    ew_put_u(b, (uint64_t)s->agg_closed[0], 8);
+    ew_put_u(b, (uint64_t)s->agg_closed[1], 8);
+    ew_put_u(b, (uint64_t)s->agg_due, 8);
+    ew_put_u(b, (uint32_t)s->minute_ms, 4);
+    ew_put_u(b, s->nkeys, 4);
+    for (uint32_t k = 0; k < s->nkeys; k++) {
+        const struct ew_sitekey *key = &s->keys[k];
+        if (key->rule >= EW_AGG_KEY) {
+            ew_put_str(b, EW_STATE_AVG);
+            ew_put_u(b, key->code, 8);
+            ew_put_u(b, key->rule & ~EW_AGG_KEY, 1);
+            ew_put_u(b, (uint64_t)key->acc.start, 8);
+            ew_put_f(b, key->acc.sum);
+            ew_put_f(b, key->acc.wsum);
+            ew_put_f(b, key->acc.wt);
+            ew_put_u(b, key->acc.nvalid, 4);
+            ew_put_u(b, key->acc.nweight, 4);
+            ew_put_u(b, key->acc.n, 4);
+            continue;
+        }
+        const struct ew_rule *r = &e->rules->rules[key->rule];
+        ew_put_str(b, r->id);
+        ew_put_u(b, key->code, 8);
+        const struct ew_life *l = &key->life;
+        ew_put_u(b, l->status, 1);
+        ew_put_u(b, (uint8_t)l->level, 1);
+        ew_put_u(b, (uint8_t)l->cand, 1);
+        ew_put_u(b, l->run_count, 4);
+        ew_put_u(b, (uint64_t)l->run_since, 8);
+        ew_put_u(b, (uint64_t)l->since, 8);
+        ew_put_u(b, (uint64_t)l->notified_at, 8);
+        ew_put_u(b, (uint64_t)l->window_start, 8);
+        ew_put_u(b, l->changes, 2);
+        ew_put_u(b, l->flapping, 1);
+        ew_put_u(b, (uint8_t)l->verdict, 1);
+        ew_put_u(b, (uint64_t)l->covered, 8);
+        ew_put_f(b, l->value);
+        ew_put_u(b, l->vkind, 1);
+        ew_put_u(b, l->vfield, 1);
+        ew_put_u(b, (uint8_t)l->vflag, 1);
+        ew_put_u(b, (uint8_t)l->vsuffix[0], 1);
+        ew_put_u(b, (uint8_t)l->vsuffix[1], 1);
+        ew_put_u(b, l->vinputs, 2);
+        ew_put_u(b, r->kind->state_size, 1);
+        ew_buf_add(b, key->kstate, r->kind->state_size);
+    }
+}
+
 int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
 {
     const struct ew_sitetab *t = &e->sites;
@@ -65,66 +128,20 @@ int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
     ew_put_u(b, EW_STATE_VERSION, 4);
     ew_put_u(b, (uint64_t)e->watermark, 8);
     ew_put_u(b, t->used, 4);
-    for (int32_t i = t->tail; i >= 0; i = t->sites[i].prev) {
-        const struct ew_site *s = &t->sites[i];
-        ew_put_str(b, s->mn);
-        ew_put_u(b, (uint64_t)s->last_data, 8);
-        ew_put_str(b, s->st);
-        ew_put_u(b, sizeof s->newest / sizeof s->newest[0], 1);
-        for (size_t k = 0; k < sizeof s->newest / sizeof s->newest[0]; k++)
-            ew_put_u(b, (uint64_t)s->newest[k], 8);
-        ew_put_u(b, EW_SEEN_N, 1);
-        for (size_t k = 0; k < EW_SEEN_N; k++) {
-            ew_put_u(b, (uint64_t)s->seen[k].mark, 8);
-            ew_put_u(b, s->seen[k].bits, 8);
-        }
-        ew_put_u(b, (uint64_t)s->agg_closed[0], 8);
-        ew_put_u(b, (uint64_t)s->agg_closed[1], 8);
-        ew_put_u(b, (uint64_t)s->agg_due, 8);
-        ew_put_u(b, (uint32_t)s->minute_ms, 4);
-        ew_put_u(b, s->nkeys, 4);
-        for (uint32_t k = 0; k < s->nkeys; k++) {
-            const struct ew_sitekey *key = &s->keys[k];
-            if (key->rule >= EW_AGG_KEY) {
-                ew_put_str(b, EW_STATE_AVG);
-                ew_put_u(b, key->code, 8);
-                ew_put_u(b, key->rule & ~EW_AGG_KEY, 1);
-                ew_put_u(b, (uint64_t)key->acc.start, 8);
-                ew_put_f(b, key->acc.sum);
-                ew_put_f(b, key->acc.wsum);
-                ew_put_f(b, key->acc.wt);
-                ew_put_u(b, key->acc.nvalid, 4);
-                ew_put_u(b, key->acc.nweight, 4);
-                ew_put_u(b, key->acc.n, 4);
-                continue;
-            }
-            const struct ew_rule *r = &e->rules->rules[key->rule];
-            ew_put_str(b, r->id);
-            ew_put_u(b, key->code, 8);
-            const struct ew_life *l = &key->life;
-            ew_put_u(b, l->status, 1);
-            ew_put_u(b, (uint8_t)l->level, 1);
-            ew_put_u(b, (uint8_t)l->cand, 1);
-            ew_put_u(b, l->run_count, 4);
-            ew_put_u(b, (uint64_t)l->run_since, 8);
-            ew_put_u(b, (uint64_t)l->since, 8);
-            ew_put_u(b, (uint64_t)l->notified_at, 8);
-            ew_put_u(b, (uint64_t)l->window_start, 8);
-            ew_put_u(b, l->changes, 2);
-            ew_put_u(b, l->flapping, 1);
-            ew_put_u(b, (uint8_t)l->verdict, 1);
-            ew_put_u(b, (uint64_t)l->covered, 8);
-            ew_put_f(b, l->value);
-            ew_put_u(b, l->vkind, 1);
-            ew_put_u(b, l->vfield, 1);
-            ew_put_u(b, (uint8_t)l->vflag, 1);
-            ew_put_u(b, (uint8_t)l->vsuffix[0], 1);
-            ew_put_u(b, (uint8_t)l->vsuffix[1], 1);
-            ew_put_u(b, l->vinputs, 2);
-            ew_put_u(b, r->kind->state_size, 1);
-            ew_buf_add(b, key->kstate, r->kind->state_size);
-        }
-    }
+    for (int32_t i = t->tail; i >= 0; i = t->sites[i].prev)
+        ew_put_site(e, &t->sites[i], b);
+    return b->err;
+}
+
+int ew_engine_export_site(const struct ew_engine *e, const char *mn, struct ew_buf *b)
+{
+    size_t mnlen = strlen(mn);
+    const struct ew_site *s = mnlen < EW_MN_MAX ? ew_sitetab_find(&e->sites, mn, mnlen) : NULL;
+    if (!s)
+        return EW_EINVAL;
+    ew_buf_add(b, EW_SITE_MAGIC, 4);
+    ew_put_u(b, EW_STATE_VERSION, 4);
+    ew_put_site(e, s, b);
     return b->err;
 }
 
@@ -186,162 +203,212 @@ static int ew_rule_index(const struct ew_ruleset *set, const char *id)
     return -1;
 }
 
+/* The magic and the version; 0, or EW_EMALFORMED with err set. */
+static int ew_state_header(struct ew_cur *c, const char *magic, struct ew_error *err)
+{
+    if (c->n < 4 || memcmp(c->p, magic, 4))
+        return ew_error_set(err, EW_EMALFORMED, 0, "not an ecowarn %s (no %s)",
+                            strcmp(magic, EW_STATE_MAGIC) ? "site state" : "state", magic);
+    c->off = 4;
+    uint64_t version = ew_get_u(c, 4);
+    if (c->bad || version != EW_STATE_VERSION)
+        return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads %u",
+                            (unsigned long long)version, EW_STATE_VERSION);
+    return 0;
+}
+
+/* Reads one site (ew_put_site) into the engine's table, as a new site: *made is set once it is
+ * in the table. Returns 0, -1 when the bytes are corrupt (c->bad) or the site is held already,
+ * or EW_ENOMEM; the caller takes a site made out again on failure. */
+static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **made)
+{
+    struct ew_sitetab *t = &e->sites;
+    char mn[EW_MN_MAX], st[8];
+    ew_get_str(c, mn, sizeof mn);
+    int64_t last_data = (int64_t)ew_get_u(c, 8);
+    ew_get_str(c, st, sizeof st);
+    int64_t newest[EW_KIND_REPLY + 1];
+    if (ew_get_u(c, 1) != sizeof newest / sizeof newest[0])
+        c->bad = true;
+    for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
+        newest[k] = (int64_t)ew_get_u(c, 8);
+    struct ew_seen seen[EW_SEEN_N];
+    if (ew_get_u(c, 1) != EW_SEEN_N)
+        c->bad = true;
+    for (size_t k = 0; k < EW_SEEN_N; k++) {
+        seen[k].mark = (int64_t)ew_get_u(c, 8);
+        seen[k].bits = ew_get_u(c, 8);
+    }
+    int64_t closed[2];
+    closed[0] = (int64_t)ew_get_u(c, 8);
+    closed[1] = (int64_t)ew_get_u(c, 8);
+    int64_t due = (int64_t)ew_get_u(c, 8);
+    int32_t minute_ms = (int32_t)ew_get_u(c, 4);
+    uint64_t nkeys = ew_get_u(c, 4);
+    bool times_ok = ew_time_ok(last_data, true) && ew_time_ok(closed[0], true) &&
+                    ew_time_ok(closed[1], true) && (due == INT64_MAX || ew_time_sane(due)) &&
+                    minute_ms >= 0 && minute_ms <= EW_HOUR_MS;
+    for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
+        times_ok &= ew_time_ok(newest[k], true);
+    for (size_t k = 0; k < EW_SEEN_N; k++)
+        times_ok &= ew_time_ok(seen[k].mark, true);
+    if (c->bad || !mn[0] || !times_ok) {
+        c->bad = true;
+        return -1;
+    }
+    bool created;
+    struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
+    if (!s)
+        return EW_ENOMEM;
+    if (!created) {
+        c->bad = true; /* the same site twice, or one the engine holds already */
+        return -1;
+    }
+    *made = s;
+    s->last_data = s->heard = last_data; /* nothing is held in a checkpoint */
+    memcpy(s->st, st, sizeof st);
+    memcpy(s->newest, newest, sizeof newest);
+    memcpy(s->seen, seen, sizeof seen);
+    memcpy(s->agg_closed, closed, sizeof closed);
+    s->agg_due = due;
+    s->minute_ms = minute_ms;
+    for (uint64_t ki = 0; ki < nkeys && !c->bad; ki++) {
+        char id[EW_RULE_ID_MAX];
+        unsigned char kstate[EW_KIND_STATE_MAX];
+        struct ew_life life = {0};
+        ew_get_str(c, id, sizeof id);
+        uint64_t code = ew_get_u(c, 8);
+        if (!strcmp(id, EW_STATE_AVG)) {
+            uint32_t bits = (uint32_t)ew_get_u(c, 1);
+            struct ew_acc a;
+            a.start = (int64_t)ew_get_u(c, 8);
+            a.sum = ew_get_f(c);
+            a.wsum = ew_get_f(c);
+            a.wt = ew_get_f(c);
+            a.nvalid = (uint32_t)ew_get_u(c, 4);
+            a.nweight = (uint32_t)ew_get_u(c, 4);
+            a.n = (uint32_t)ew_get_u(c, 4);
+            if (c->bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
+                !ew_time_ok(a.start, true) || !isfinite(a.sum) || !isfinite(a.wsum) ||
+                !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid) {
+                c->bad = true;
+                break;
+            }
+            struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | bits, code, true);
+            if (!k) {
+                return EW_ENOMEM;
+            }
+            k->acc = a;
+            continue;
+        }
+        uint64_t status = ew_get_u(c, 1);
+        life.level = (int8_t)ew_get_u(c, 1);
+        life.cand = (int8_t)ew_get_u(c, 1);
+        life.run_count = (uint32_t)ew_get_u(c, 4);
+        life.run_since = (int64_t)ew_get_u(c, 8);
+        life.since = (int64_t)ew_get_u(c, 8);
+        life.notified_at = (int64_t)ew_get_u(c, 8);
+        life.window_start = (int64_t)ew_get_u(c, 8);
+        life.changes = (uint16_t)ew_get_u(c, 2);
+        uint64_t flapping = ew_get_u(c, 1);
+        life.verdict = (int8_t)ew_get_u(c, 1);
+        life.covered = (int64_t)ew_get_u(c, 8);
+        life.value = ew_get_f(c);
+        uint64_t vkind = ew_get_u(c, 1), vfield = ew_get_u(c, 1);
+        life.vflag = (char)ew_get_u(c, 1);
+        life.vsuffix[0] = (char)ew_get_u(c, 1);
+        life.vsuffix[1] = (char)ew_get_u(c, 1);
+        life.vinputs = (uint16_t)ew_get_u(c, 2);
+        size_t klen = (size_t)ew_get_u(c, 1);
+        if (!ew_time_ok(life.run_since, false) || !ew_time_ok(life.since, false) ||
+            !ew_time_ok(life.notified_at, false) || !ew_time_ok(life.window_start, false) ||
+            !ew_time_ok(life.covered, true) || !isfinite(life.value) || vkind > EW_KIND_REPLY ||
+            vfield >= EW_FIELD_COUNT || status > EW_LIFE_FIRING || flapping > 1)
+            c->bad = true;
+        life.status = status & 3;
+        life.flapping = flapping & 1;
+        life.vkind = vkind & 15;
+        life.vfield = vfield & 15;
+        if (c->bad || klen > sizeof kstate || c->n - c->off < klen) {
+            c->bad = true;
+            return -1;
+        }
+        memcpy(kstate, c->p + c->off, klen);
+        c->off += klen;
+        int ri = ew_rule_index(e->rules, id);
+        const struct ew_rule *r = ri >= 0 ? &e->rules->rules[ri] : NULL;
+        if (!r || r->kind->state_size != klen || life.level < -1 || life.level >= (int)r->nlevels ||
+            life.cand < -1 || life.cand >= (int)r->nlevels ||
+            (life.status != EW_LIFE_IDLE && life.level < 0) || life.verdict < EW_OBS_HOLD ||
+            life.verdict >= (int)r->nlevels) {
+            e->dropped++; /* a rule this engine does not have, or not in this shape */
+            continue;
+        }
+        struct ew_sitekey *k = ew_site_key(t, s, (uint32_t)ri, code, true);
+        if (!k) {
+            return EW_ENOMEM;
+        }
+        k->life = life;
+        memcpy(k->kstate, kstate, klen);
+        if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
+            s->silent++;
+    }
+    return c->bad ? -1 : 0;
+}
+
 int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
 {
     struct ew_cur c = {buf, len, 0, false};
     struct ew_sitetab *t = &e->sites;
     if (t->used)
         return ew_error_set(err, EW_EINVAL, 0, "state can only be imported into a new engine");
-    if (len < 4 || memcmp(buf, EW_STATE_MAGIC, 4))
-        return ew_error_set(err, EW_EMALFORMED, 0, "not an ecowarn state (no EWST)");
-    c.off = 4;
-    uint64_t version = ew_get_u(&c, 4);
-    if (!c.bad && version != EW_STATE_VERSION)
-        return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads %u",
-                            (unsigned long long)version, EW_STATE_VERSION);
+    int rc = ew_state_header(&c, EW_STATE_MAGIC, err);
+    if (rc)
+        return rc;
     int64_t watermark = (int64_t)ew_get_u(&c, 8);
     uint64_t nsites = ew_get_u(&c, 4);
-    for (uint64_t si = 0; si < nsites && !c.bad; si++) {
-        char mn[EW_MN_MAX], st[8];
-        ew_get_str(&c, mn, sizeof mn);
-        int64_t last_data = (int64_t)ew_get_u(&c, 8);
-        ew_get_str(&c, st, sizeof st);
-        int64_t newest[EW_KIND_REPLY + 1];
-        if (ew_get_u(&c, 1) != sizeof newest / sizeof newest[0])
-            c.bad = true;
-        for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
-            newest[k] = (int64_t)ew_get_u(&c, 8);
-        struct ew_seen seen[EW_SEEN_N];
-        if (ew_get_u(&c, 1) != EW_SEEN_N)
-            c.bad = true;
-        for (size_t k = 0; k < EW_SEEN_N; k++) {
-            seen[k].mark = (int64_t)ew_get_u(&c, 8);
-            seen[k].bits = ew_get_u(&c, 8);
-        }
-        int64_t closed[2];
-        closed[0] = (int64_t)ew_get_u(&c, 8);
-        closed[1] = (int64_t)ew_get_u(&c, 8);
-        int64_t due = (int64_t)ew_get_u(&c, 8);
-        int32_t minute_ms = (int32_t)ew_get_u(&c, 4);
-        uint64_t nkeys = ew_get_u(&c, 4);
-        bool times_ok = ew_time_ok(last_data, true) && ew_time_ok(closed[0], true) &&
-                        ew_time_ok(closed[1], true) && (due == INT64_MAX || ew_time_sane(due)) &&
-                        minute_ms >= 0 && minute_ms <= EW_HOUR_MS;
-        for (size_t k = 0; k < sizeof newest / sizeof newest[0]; k++)
-            times_ok &= ew_time_ok(newest[k], true);
-        for (size_t k = 0; k < EW_SEEN_N; k++)
-            times_ok &= ew_time_ok(seen[k].mark, true);
-        if (c.bad || !mn[0] || !times_ok) {
-            c.bad = true;
-            break;
-        }
-        bool created;
-        struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
-        if (!created) {
-            c.bad = true; /* the same site twice */
-            break;
-        }
-        s->last_data = s->heard = last_data; /* nothing is held in a checkpoint */
-        memcpy(s->st, st, sizeof st);
-        memcpy(s->newest, newest, sizeof newest);
-        memcpy(s->seen, seen, sizeof seen);
-        memcpy(s->agg_closed, closed, sizeof closed);
-        s->agg_due = due;
-        s->minute_ms = minute_ms;
-        for (uint64_t ki = 0; ki < nkeys && !c.bad; ki++) {
-            char id[EW_RULE_ID_MAX];
-            unsigned char kstate[EW_KIND_STATE_MAX];
-            struct ew_life life = {0};
-            ew_get_str(&c, id, sizeof id);
-            uint64_t code = ew_get_u(&c, 8);
-            if (!strcmp(id, EW_STATE_AVG)) {
-                uint32_t bits = (uint32_t)ew_get_u(&c, 1);
-                struct ew_acc a;
-                a.start = (int64_t)ew_get_u(&c, 8);
-                a.sum = ew_get_f(&c);
-                a.wsum = ew_get_f(&c);
-                a.wt = ew_get_f(&c);
-                a.nvalid = (uint32_t)ew_get_u(&c, 4);
-                a.nweight = (uint32_t)ew_get_u(&c, 4);
-                a.n = (uint32_t)ew_get_u(&c, 4);
-                if (c.bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
-                    !ew_time_ok(a.start, true) || !isfinite(a.sum) || !isfinite(a.wsum) ||
-                    !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid) {
-                    c.bad = true;
-                    break;
-                }
-                struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | bits, code, true);
-                if (!k) {
-                    ew_sitetab_release(t);
-                    return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing state");
-                }
-                k->acc = a;
-                continue;
-            }
-            uint64_t status = ew_get_u(&c, 1);
-            life.level = (int8_t)ew_get_u(&c, 1);
-            life.cand = (int8_t)ew_get_u(&c, 1);
-            life.run_count = (uint32_t)ew_get_u(&c, 4);
-            life.run_since = (int64_t)ew_get_u(&c, 8);
-            life.since = (int64_t)ew_get_u(&c, 8);
-            life.notified_at = (int64_t)ew_get_u(&c, 8);
-            life.window_start = (int64_t)ew_get_u(&c, 8);
-            life.changes = (uint16_t)ew_get_u(&c, 2);
-            uint64_t flapping = ew_get_u(&c, 1);
-            life.verdict = (int8_t)ew_get_u(&c, 1);
-            life.covered = (int64_t)ew_get_u(&c, 8);
-            life.value = ew_get_f(&c);
-            uint64_t vkind = ew_get_u(&c, 1), vfield = ew_get_u(&c, 1);
-            life.vflag = (char)ew_get_u(&c, 1);
-            life.vsuffix[0] = (char)ew_get_u(&c, 1);
-            life.vsuffix[1] = (char)ew_get_u(&c, 1);
-            life.vinputs = (uint16_t)ew_get_u(&c, 2);
-            size_t klen = (size_t)ew_get_u(&c, 1);
-            if (!ew_time_ok(life.run_since, false) || !ew_time_ok(life.since, false) ||
-                !ew_time_ok(life.notified_at, false) || !ew_time_ok(life.window_start, false) ||
-                !ew_time_ok(life.covered, true) || !isfinite(life.value) || vkind > EW_KIND_REPLY ||
-                vfield >= EW_FIELD_COUNT || status > EW_LIFE_FIRING || flapping > 1)
-                c.bad = true;
-            life.status = status & 3;
-            life.flapping = flapping & 1;
-            life.vkind = vkind & 15;
-            life.vfield = vfield & 15;
-            if (c.bad || klen > sizeof kstate || c.n - c.off < klen) {
-                c.bad = true;
-                break;
-            }
-            memcpy(kstate, c.p + c.off, klen);
-            c.off += klen;
-            int ri = ew_rule_index(e->rules, id);
-            const struct ew_rule *r = ri >= 0 ? &e->rules->rules[ri] : NULL;
-            if (!r || r->kind->state_size != klen || life.level < -1 ||
-                life.level >= (int)r->nlevels || life.cand < -1 || life.cand >= (int)r->nlevels ||
-                (life.status != EW_LIFE_IDLE && life.level < 0) || life.verdict < EW_OBS_HOLD ||
-                life.verdict >= (int)r->nlevels) {
-                e->dropped++; /* a rule this engine does not have, or not in this shape */
-                continue;
-            }
-            struct ew_sitekey *k = ew_site_key(t, s, (uint32_t)ri, code, true);
-            if (!k) {
-                ew_sitetab_release(t);
-                return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing state");
-            }
-            k->life = life;
-            memcpy(k->kstate, kstate, klen);
-            if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
-                s->silent++;
-        }
+    rc = 0;
+    for (uint64_t si = 0; si < nsites && !c.bad && !rc; si++) {
+        struct ew_site *made = NULL;
+        rc = ew_get_site(e, &c, &made);
     }
     if (!ew_time_ok(watermark, true))
         c.bad = true;
-    if (c.bad || c.off != len) {
+    if (rc || c.bad || c.off != len) {
         size_t cap = t->cap, off = c.off;
         ew_sitetab_release(t); /* all or nothing */
-        int rc = ew_sitetab_init(t, cap);
-        return ew_error_set(err, rc ? rc : EW_EMALFORMED, off, "state is cut short or corrupt");
+        int init = ew_sitetab_init(t, cap);
+        if (rc == EW_ENOMEM || init)
+            return ew_error_set(err, EW_ENOMEM, off, "out of memory importing state");
+        return ew_error_set(err, EW_EMALFORMED, off, "state is cut short or corrupt");
     }
     e->watermark = watermark;
     ew_engine_schedule_all(e); /* the timers follow from the state: rebuilt, not stored */
+    return 0;
+}
+
+int ew_engine_import_site(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
+{
+    struct ew_cur c = {buf, len, 0, false};
+    int rc = ew_state_header(&c, EW_SITE_MAGIC, err);
+    if (rc)
+        return rc;
+    size_t mnlen = c.n - c.off ? c.p[c.off] : 0;
+    if (c.n - c.off > mnlen && mnlen < EW_MN_MAX &&
+        ew_sitetab_find(&e->sites, (const char *)c.p + c.off + 1, mnlen))
+        return ew_error_set(err, EW_EINVAL, c.off, "the engine holds that site already");
+    struct ew_site *made = NULL;
+    rc = ew_get_site(e, &c, &made);
+    if (rc || c.off != len) {
+        if (made)
+            ew_engine_forget(e, made->mn); /* all or nothing */
+        if (rc == EW_ENOMEM)
+            return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing a site");
+        return ew_error_set(err, EW_EMALFORMED, c.off, "site state is cut short or corrupt");
+    }
+    ew_timers__key_due(e, made);
+    made->queued = INT64_MAX;
+    ew_timers__schedule(e, made, ew_site_outlet(e, made), INT64_MIN);
     return 0;
 }
 

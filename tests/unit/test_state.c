@@ -500,6 +500,114 @@ static void test_record_shapes(void **state)
     ew_registry_free(reg);
 }
 
+/* Lines of text without those that contain what. */
+static void drop_lines(struct ew_buf *b, const char *what)
+{
+    char *copy = b->data ? strdup(b->data) : NULL, *save = NULL;
+    ew_buf_clear(b);
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save))
+        if (!strstr(line, what)) {
+            ew_buf_adds(b, line);
+            ew_buf_addc(b, '\n');
+        }
+    free(copy);
+}
+
+/* Sites move one at a time to an engine that holds others (a partition moving to another
+ * consumer): each goes on there as in an engine that never let it go, its lifecycles, its
+ * silence and its average included. */
+static void test_site_moves_between_engines(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev_a = EW_BUF_INIT, ev_b = EW_BUF_INIT, ev_r = EW_BUF_INIT, one = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev_a), *r = engine(rules_json, reg, &ev_r);
+    struct ew_engine *b = engine(rules_json, reg, &ev_b);
+    history(a);
+    history(r);
+    feed(b, 9, 5, 20); /* b's own site */
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_export_site(a, "S8", &one), EW_EINVAL); /* not held */
+    for (int si = 1; si <= 5; si++) {
+        char mn[8];
+        snprintf(mn, sizeof mn, "S%d", si);
+        ew_buf_clear(&one);
+        assert_int_equal(ew_engine_export_site(a, mn, &one), 0);
+        assert_true(ew_engine_forget(a, mn));
+        assert_int_equal(ew_engine_import_site(b, one.data, one.len, &err), 0);
+        assert_int_equal(ew_engine_import_site(b, one.data, one.len, &err), EW_EINVAL);
+    }
+    struct ew_engine_stats st;
+    ew_engine_stats(a, &st);
+    assert_int_equal(st.sites, 0);
+    ew_engine_stats(b, &st);
+    assert_int_equal(st.sites, 6);
+    ew_buf_clear(&ev_b);
+    ew_buf_clear(&ev_r);
+    struct ew_engine *engines[2] = {r, b};
+    for (int e = 0; e < 2; e++) {
+        feed(engines[e], 1, 6, 40);
+        feed(engines[e], 4, 6, 140);
+        feed(engines[e], 4, 9, 150);
+        feed_minute(engines[e], 5, 6, 15, 90); /* closes hour 5: its average is judged */
+        feed(engines[e], 3, 7, 10);            /* S3 back after its silence */
+        /* S2 sends nothing after the move: silent since 05:00, its timer fires at 08:00 */
+        ew_engine_tick(engines[e], 1722441600000 + 10 * 3600000);
+    }
+    drop_lines(&ev_b, "\"mn\":\"S9\"");
+    assert_non_null(strstr(ev_r.data, "\"mn\":\"S5\""));
+    assert_non_null(strstr(ev_r.data, "\"mn\":\"S4\""));
+    assert_non_null(strstr(ev_r.data, "\"mn\":\"S3\""));
+    const char *s2 = strstr(ev_r.data, "\"mn\":\"S2\"");
+    assert_non_null(s2);
+    assert_non_null(strstr(ev_r.data, "\"kind\":\"offline\""));
+    assert_string_equal(ev_r.data, ev_b.data);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_engine_free(r);
+    ew_registry_free(reg);
+    ew_buf_release(&ev_a);
+    ew_buf_release(&ev_b);
+    ew_buf_release(&ev_r);
+    ew_buf_release(&one);
+}
+
+/* A damaged site's state adds nothing and breaks nothing. */
+static void test_import_site_rejects_damage(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, one = EW_BUF_INIT;
+    struct ew_engine *a = engine(rules_json, reg, &ev);
+    history(a);
+    assert_int_equal(ew_engine_export_site(a, "S1", &one), 0);
+    struct ew_engine *b = engine(rules_json, reg, &ev);
+    feed(b, 9, 5, 20);
+    for (size_t cut = 0; cut < one.len; cut++) { /* every truncation */
+        struct ew_error err = {0};
+        assert_int_equal(ew_engine_import_site(b, one.data, cut, &err), EW_EMALFORMED);
+        struct ew_engine_stats st;
+        ew_engine_stats(b, &st);
+        assert_int_equal(st.sites, 1);
+    }
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import_site(b, one.data, one.len, &err), 0);
+    /* the whole state's bytes are not one site's, nor the other way round */
+    struct ew_buf all = EW_BUF_INIT;
+    assert_int_equal(ew_engine_export(a, &all), 0);
+    assert_int_equal(ew_engine_import_site(b, all.data, all.len, &err), EW_EMALFORMED);
+    struct ew_engine *c = engine(rules_json, reg, &ev);
+    assert_int_equal(ew_engine_import(c, one.data, one.len, &err), EW_EMALFORMED);
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_engine_free(c);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&one);
+    ew_buf_release(&all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_out_of_memory_counted),
         cmocka_unit_test(test_reload_moves_rules),
         cmocka_unit_test(test_forget_site),
+        cmocka_unit_test(test_site_moves_between_engines),
+        cmocka_unit_test(test_import_site_rejects_damage),
         cmocka_unit_test(test_record_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
