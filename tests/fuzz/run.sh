@@ -5,7 +5,7 @@
 # A crash leaves its input as crash-* in the scratch folder: add it to the corpus with the fix.
 # Usage: tests/fuzz/run.sh BIN_DIR SECONDS
 set -euo pipefail
-bin=$1 secs=$2
+bin=$(cd "$1" && pwd) secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(cd "$bin/.." && pwd)/fuzz-scratch
 for target in hj212 recjson rules state engine; do
