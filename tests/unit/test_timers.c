@@ -69,19 +69,50 @@ static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
     return engine_of(rules_json, reg, out);
 }
 
-/* A record of site mn at data time t: COD (w01018) at value in field Rtd (cn 2011) or Avg. */
-static void send(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
-                 int64_t t, int64_t now, double value)
+/* One engine of the rules, its events in out, and a record to fill. */
+struct fixture {
+    struct ew_registry *reg;
+    struct ew_buf out;
+    struct ew_engine *eng;
+    struct ew_record *rec;
+};
+
+static void fixture_open(struct fixture *f, const char *rules, int64_t reorder_ms)
+{
+    f->reg = ew_registry_new();
+    f->out = (struct ew_buf)EW_BUF_INIT;
+    f->eng = engine_held(rules, reorder_ms, f->reg, &f->out);
+    f->rec = ew_record_new();
+}
+
+static void fixture_close(struct fixture *f)
+{
+    ew_record_free(f->rec);
+    ew_engine_free(f->eng);
+    ew_registry_free(f->reg);
+    ew_buf_release(&f->out);
+}
+
+/* A record of site mn at data time t: pollutant code at value, in field Rtd (cn 2011) or Avg. */
+static void send_code(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
+                      const char *code, int64_t t, int64_t now, double value)
 {
     char json[320], iso[40];
     ew_time_format_iso(t, iso);
     snprintf(json, sizeof json,
              "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"%s\",\"data_time\":\"%s\",\"values\":"
-             "[{\"code\":\"w01018\",\"field\":\"%s\",\"value\":%g,\"flag\":\"N\"}]}",
-             mn, cn, iso, strcmp(cn, "2011") ? "Avg" : "Rtd", value);
+             "[{\"code\":\"%s\",\"field\":\"%s\",\"value\":%g,\"flag\":\"N\"}]}",
+             mn, cn, iso, code, strcmp(cn, "2011") ? "Avg" : "Rtd", value);
     struct ew_error err = {0};
     assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
     assert_int_equal(ew_engine_record(eng, rec, now), 0);
+}
+
+/* The same of COD (w01018). */
+static void send(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
+                 int64_t t, int64_t now, double value)
+{
+    send_code(eng, rec, mn, cn, "w01018", t, now, value);
 }
 
 /* A real-time record of site mn at data time t. */
@@ -143,22 +174,17 @@ static void test_backlog_in_a_burst_as_live(void **state)
 static void test_ticks_alone_miss_a_silence_in_a_burst(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine(reg, &out);
-    struct ew_record *rec = ew_record_new();
+    struct fixture f;
+    fixture_open(&f, rules_json, 0);
     int64_t now = T0 + 3 * 60 * MIN;
     for (int i = 0; i <= 90; i++) {
-        record(eng, rec, "T", T0 + i * MIN, now);
+        record(f.eng, f.rec, "T", T0 + i * MIN, now);
         if (i <= 20 || i >= 65)
-            record(eng, rec, "S", T0 + i * MIN, now);
+            record(f.eng, f.rec, "S", T0 + i * MIN, now);
     }
-    ew_engine_tick(eng, now);
-    assert_null(out.data);
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    ew_engine_tick(f.eng, now);
+    assert_null(f.out.data);
+    fixture_close(&f);
 }
 
 /* A site's timer is rebuilt from the state: after a checkpoint and a reload the silence is
@@ -205,22 +231,17 @@ static void test_timers_follow_the_state(void **state)
 static void test_forgotten_site_moves_another(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine(reg, &out);
-    struct ew_record *rec = ew_record_new();
-    record(eng, rec, "A", T0, T0);
-    record(eng, rec, "B", T0 + MIN, T0 + MIN);
-    record(eng, rec, "C", T0 + 2 * MIN, T0 + 2 * MIN);
-    assert_true(ew_engine_forget(eng, "A")); /* C moves into A's place */
-    ew_engine_advance(eng, T0 + 40 * MIN, T0 + 40 * MIN);
-    assert_null(strstr(out.data, "\"mn\":\"A\""));
-    assert_non_null(strstr(out.data, "\"mn\":\"B\""));
-    assert_non_null(strstr(out.data, "\"mn\":\"C\""));
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    struct fixture f;
+    fixture_open(&f, rules_json, 0);
+    record(f.eng, f.rec, "A", T0, T0);
+    record(f.eng, f.rec, "B", T0 + MIN, T0 + MIN);
+    record(f.eng, f.rec, "C", T0 + 2 * MIN, T0 + 2 * MIN);
+    assert_true(ew_engine_forget(f.eng, "A")); /* C moves into A's place */
+    ew_engine_advance(f.eng, T0 + 40 * MIN, T0 + 40 * MIN);
+    assert_null(strstr(f.out.data, "\"mn\":\"A\""));
+    assert_non_null(strstr(f.out.data, "\"mn\":\"B\""));
+    assert_non_null(strstr(f.out.data, "\"mn\":\"C\""));
+    fixture_close(&f);
 }
 
 /* Repeats that fall due while the clock jumps over a long silence are folded into one, at the
@@ -228,23 +249,18 @@ static void test_forgotten_site_moves_another(void **state)
 static void test_repeats_folded_when_the_clock_jumps(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine_of(repeat_json, reg, &out);
-    struct ew_record *rec = ew_record_new();
-    record(eng, rec, "S", T0, T0);
-    ew_engine_advance(eng, T0 + 30 * MIN, T0 + 30 * MIN); /* offline */
-    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 1);
-    ew_engine_advance(eng, T0 + 24 * 60 * MIN, T0 + 24 * 60 * MIN); /* a day later at once */
-    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 2);
-    assert_non_null(strstr(out.data, "-1719883800000-firing-0")); /* 23:30 after, the latest */
-    for (int h = 25; h <= 27; h++)                                /* then hour by hour: one each */
-        ew_engine_advance(eng, T0 + h * 60 * MIN, T0 + h * 60 * MIN);
-    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 5);
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    struct fixture f;
+    fixture_open(&f, repeat_json, 0);
+    record(f.eng, f.rec, "S", T0, T0);
+    ew_engine_advance(f.eng, T0 + 30 * MIN, T0 + 30 * MIN); /* offline */
+    assert_int_equal(ew_test_count(f.out.data, "\"event\":\"firing\""), 1);
+    ew_engine_advance(f.eng, T0 + 24 * 60 * MIN, T0 + 24 * 60 * MIN); /* a day later at once */
+    assert_int_equal(ew_test_count(f.out.data, "\"event\":\"firing\""), 2);
+    assert_non_null(strstr(f.out.data, "-1719883800000-firing-0")); /* 23:30 after, the latest */
+    for (int h = 25; h <= 27; h++) /* then hour by hour: one each */
+        ew_engine_advance(f.eng, T0 + h * 60 * MIN, T0 + h * 60 * MIN);
+    assert_int_equal(ew_test_count(f.out.data, "\"event\":\"firing\""), 5);
+    fixture_close(&f);
 }
 
 /* COD over 100 for 30 minutes of real-time values fires; a flapping alert resolves once clear
@@ -301,37 +317,24 @@ static void test_duration_fires_after_a_checkpoint(void **state)
 static void test_duration_event_names_the_code_sent(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine_of(durations_json, reg, &out);
-    struct ew_record *rec = ew_record_new();
-    struct ew_error err = {0};
+    struct fixture f;
+    fixture_open(&f, durations_json, 0);
     for (int m = 0; m < 30; m++) {
-        char json[320], iso[40];
-        ew_time_format_iso(T0 + m * MIN, iso);
-        snprintf(json, sizeof json,
-                 "{\"mn\":\"F\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\","
-                 "\"values\":[{\"code\":\"e10103\",\"field\":\"Rtd\",\"value\":150}]}",
-                 iso);
-        assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
-        ew_engine_advance(eng, T0 + m * MIN, T0 + m * MIN);
-        assert_int_equal(ew_engine_record(eng, rec, T0 + m * MIN), 0);
+        ew_engine_advance(f.eng, T0 + m * MIN, T0 + m * MIN);
+        send_code(f.eng, f.rec, "F", "2011", "e10103", T0 + m * MIN, T0 + m * MIN, 150);
     }
-    ew_engine_advance(eng, T0 + 30 * MIN, T0 + 30 * MIN);
-    const char *pending = strstr(out.data, "\"event\":\"pending\"");
-    const char *firing = strstr(out.data, "\"event\":\"firing\"");
+    ew_engine_advance(f.eng, T0 + 30 * MIN, T0 + 30 * MIN);
+    const char *pending = strstr(f.out.data, "\"event\":\"pending\"");
+    const char *firing = strstr(f.out.data, "\"event\":\"firing\"");
     assert_non_null(pending);
     assert_non_null(firing); /* fired by the clock: no record at 10:30 */
-    assert_int_equal(ew_test_count(out.data, "\"pollutant\":\"e10103\""), 2);
-    const char *fp = strstr(out.data, "\"fingerprint\":\"");
+    assert_int_equal(ew_test_count(f.out.data, "\"pollutant\":\"e10103\""), 2);
+    const char *fp = strstr(f.out.data, "\"fingerprint\":\"");
     assert_non_null(fp);
     char want[48];
     snprintf(want, sizeof want, "%.35s", fp);
-    assert_int_equal(ew_test_count(out.data, want), 2);
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    assert_int_equal(ew_test_count(f.out.data, want), 2);
+    fixture_close(&f);
 }
 
 /* A value stands for the period of its data: minute data sent every 10 minutes covers 10, so a
@@ -339,31 +342,26 @@ static void test_duration_event_names_the_code_sent(void **state)
 static void test_flap_calm_between_two_values(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine_of(durations_json, reg, &out);
-    struct ew_record *rec = ew_record_new();
+    struct fixture f;
+    fixture_open(&f, durations_json, 0);
     /* over from 10:00: firing at 10:30, when the 10:20 value's ten minutes end; clear at 10:40,
      * held 5 minutes at 10:45: a second change within the 25-minute flap window, so it flaps
      * and stays firing; over again from 10:50, clear from 11:30: calm once clear for a whole
      * window, at 11:55, which the 11:50 value covers, before the 12:00 value comes */
     double v[] = {150, 150, 150, 150, 50, 150, 150, 150, 150, 50, 50, 50};
     for (int i = 0; i < 12; i++) {
-        ew_engine_advance(eng, T0 + i * 10 * MIN, T0 + i * 10 * MIN);
-        send(eng, rec, "S", "2051", T0 + i * 10 * MIN, T0 + i * 10 * MIN, v[i]);
+        ew_engine_advance(f.eng, T0 + i * 10 * MIN, T0 + i * 10 * MIN);
+        send(f.eng, f.rec, "S", "2051", T0 + i * 10 * MIN, T0 + i * 10 * MIN, v[i]);
     }
-    assert_int_equal(ew_test_count(out.data, "\"event\":\"firing\""), 1);
-    assert_non_null(strstr(out.data, "-1719801000000-firing-0")); /* 10:30 */
-    ew_engine_advance(eng, T0 + 115 * MIN - 1, T0 + 115 * MIN);
-    assert_null(strstr(out.data, "\"resolved\""));
-    ew_engine_advance(eng, T0 + 115 * MIN, T0 + 115 * MIN);
-    assert_int_equal(ew_test_count(out.data, "\"event\":\"resolved\""), 1);
-    assert_non_null(strstr(out.data, "-1719806100000-resolved-0")); /* 11:55 */
-    assert_non_null(strstr(out.data, "calm after flapping"));
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    assert_int_equal(ew_test_count(f.out.data, "\"event\":\"firing\""), 1);
+    assert_non_null(strstr(f.out.data, "-1719801000000-firing-0")); /* 10:30 */
+    ew_engine_advance(f.eng, T0 + 115 * MIN - 1, T0 + 115 * MIN);
+    assert_null(strstr(f.out.data, "\"resolved\""));
+    ew_engine_advance(f.eng, T0 + 115 * MIN, T0 + 115 * MIN);
+    assert_int_equal(ew_test_count(f.out.data, "\"event\":\"resolved\""), 1);
+    assert_non_null(strstr(f.out.data, "-1719806100000-resolved-0")); /* 11:55 */
+    assert_non_null(strstr(f.out.data, "calm after flapping"));
+    fixture_close(&f);
 }
 
 /* A record held for event-time order is judged before a timer past it fires: a duration that a
@@ -371,25 +369,20 @@ static void test_flap_calm_between_two_values(void **state)
 static void test_no_timer_fires_past_a_held_record(void **state)
 {
     (void)state;
-    struct ew_registry *reg = ew_registry_new();
-    struct ew_buf out = EW_BUF_INIT;
-    struct ew_engine *eng = engine_held(durations_json, 60000, reg, &out);
-    struct ew_record *rec = ew_record_new();
+    struct fixture f;
+    fixture_open(&f, durations_json, 60000);
     for (int m = 0; m < 30; m++)
-        send(eng, rec, "S", "2011", T0 + m * MIN, T0 + m * MIN + 1000, 150);
+        send(f.eng, f.rec, "S", "2011", T0 + m * MIN, T0 + m * MIN + 1000, 150);
     /* T's 10:30 releases S's values to 10:29, which stands until 10:30; S's 10:29:45 is held */
-    send(eng, rec, "T", "2011", T0 + 30 * MIN, T0 + 30 * MIN + 1000, 20);
-    send(eng, rec, "S", "2011", T0 + 29 * MIN + 45000, T0 + 30 * MIN + 2000, 20);
-    ew_engine_advance(eng, T0 + 30 * MIN + 10000, T0 + 30 * MIN + 10000);
-    assert_int_equal(ew_test_count(out.data, "\"firing\""), 0);
-    ew_engine_flush(eng, T0 + 31 * MIN);
-    assert_non_null(strstr(out.data, "cleared before firing"));
-    ew_engine_advance(eng, T0 + 40 * MIN, T0 + 40 * MIN);
-    assert_null(strstr(out.data, "\"firing\""));
-    ew_record_free(rec);
-    ew_engine_free(eng);
-    ew_registry_free(reg);
-    ew_buf_release(&out);
+    send(f.eng, f.rec, "T", "2011", T0 + 30 * MIN, T0 + 30 * MIN + 1000, 20);
+    send(f.eng, f.rec, "S", "2011", T0 + 29 * MIN + 45000, T0 + 30 * MIN + 2000, 20);
+    ew_engine_advance(f.eng, T0 + 30 * MIN + 10000, T0 + 30 * MIN + 10000);
+    assert_int_equal(ew_test_count(f.out.data, "\"firing\""), 0);
+    ew_engine_flush(f.eng, T0 + 31 * MIN);
+    assert_non_null(strstr(f.out.data, "cleared before firing"));
+    ew_engine_advance(f.eng, T0 + 40 * MIN, T0 + 40 * MIN);
+    assert_null(strstr(f.out.data, "\"firing\""));
+    fixture_close(&f);
 }
 
 static void test_heap_order(void **state)
