@@ -79,8 +79,8 @@ static void ew_on_drain(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     if (!safe)
         ew_log(EW_LOG_ERROR, "daemon",
-               "stopping with %zu Redis commands unanswered: their messages are not committed "
-               "and will be read again",
+               "stopping with %zu Redis commands unanswered: what they write is read again at "
+               "the next start",
                ew_sink_queued(d->sink));
     ev_break(loop, EVBREAK_ALL);
 }
@@ -109,8 +109,8 @@ static void ew_usage(FILE *out)
                  "  --check-config     check the config and every rule file, print\n"
                  "                     file:line: reason for each problem, exit 0 or 1\n"
                  "  -h, --help         this text\n"
-                 "signals: HUP reloads config and rules; TERM and INT drain, commit, checkpoint\n"
-                 "and exit 0.\n\n");
+                 "signals: HUP reloads config and rules; TERM and INT stop consuming, write\n"
+                 "every partition's state and offset to Redis, commit and exit 0.\n\n");
     ew_opts_help(out);
 }
 
@@ -159,7 +159,9 @@ static int ew_build(struct ew_daemon *d)
     const struct ew_config *cfg = ew_flow_config(d->flow);
     char consumer[64];
     snprintf(consumer, sizeof consumer, "ecowarnd-%ld", (long)getpid());
-    d->sink = ew_sink_new(d->loop, &cfg->redis, &cfg->opts, ew_flow_written, d->flow);
+    struct ew_sink_cb scb;
+    ew_flow_sink_cb(d->flow, &scb);
+    d->sink = ew_sink_new(d->loop, &cfg->redis, &cfg->opts, &scb);
     d->acks = d->sink
                   ? ew_acks_new(d->loop, &cfg->redis, &cfg->opts, consumer, ew_flow_acked, d->flow)
                   : NULL;
@@ -227,9 +229,9 @@ int main(int argc, char **argv)
            o->rules_dir, o->kafka_group_id, o->redis_url);
     ev_run(d->loop, 0);
 
-    ew_kafka_free(d->kafka); /* commits what is safe (after a checkpoint), leaves the group */
+    ew_kafka_free(d->kafka); /* commits the offsets Redis has the state of, leaves the group */
     ew_flow_connect(d->flow, NULL, d->sink);
-    rc = ew_flow_checkpoint(d->flow);
+    rc = 0;
     ew_log(EW_LOG_INFO, "daemon", "stopped");
     ew_http_free(d->http);
     ew_acks_free(d->acks);

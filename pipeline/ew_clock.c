@@ -81,6 +81,22 @@ void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t 
         s->mark = t;
 }
 
+int64_t ew_clock_mark(struct ew_clock *c, int topic, int32_t partition)
+{
+    const struct ew_source *s = ew_source_find(c, topic, partition);
+    return s ? s->mark : INT64_MIN;
+}
+
+void ew_clock_restore(struct ew_clock *c, int topic, int32_t partition, int64_t mark, int64_t now)
+{
+    struct ew_source *s = ew_source_find(c, topic, partition);
+    if (s && mark != INT64_MIN && mark > s->mark) {
+        s->mark = mark;
+        s->active = now;
+        s->idle = false;
+    }
+}
+
 int64_t ew_clock_current(const struct ew_clock *c)
 {
     int64_t low = INT64_MAX, high = INT64_MIN;

@@ -51,6 +51,13 @@ void ew_clock_revoke(struct ew_clock *c, int topic, int32_t partition);
  * assigned is assigned first (a caller without partitions uses one source). */
 void ew_clock_observe(struct ew_clock *c, int topic, int32_t partition, int64_t t, int64_t now);
 
+/* The watermark of an assigned partition, INT64_MIN none: saved with its state. */
+int64_t ew_clock_mark(struct ew_clock *c, int topic, int32_t partition);
+
+/* An assigned partition restored from its saved state: its watermark is mark (when later than
+ * what it has), as if its records up to there had just come. */
+void ew_clock_restore(struct ew_clock *c, int topic, int32_t partition, int64_t mark, int64_t now);
+
 /* The clock at processing time now (epoch ms), or INT64_MIN before any data or while a source
  * that has brought none is not idle; which sources are idle is worked out again. caught_up may be
  * NULL: every source is then caught up. */

@@ -11,7 +11,6 @@
 #include "ew_flow.h"
 
 #include "ew_alertjson.h"
-#include "ew_checkpoint.h"
 #include "ew_clock.h"
 #include "ew_hj212.h"
 #include "ew_log.h"
@@ -29,6 +28,41 @@
 /* The flow's inputs, which are also the Kafka source's topic indexes. */
 enum ew_input { EW_IN_HJ212 = 0, EW_IN_TELEMETRY, EW_IN_ENTERPRISE, EW_IN_COUNT };
 
+/* A partition this member reads: claimed from Redis (its state restored) before it is read,
+ * then live; its batch is what its next transaction writes. */
+enum ew_part_state { EW_PART_CLAIMING = 0, EW_PART_LIVE };
+
+struct ew_part {
+    int topic;
+    int32_t partition;
+    enum ew_part_state state;
+    uint64_t claim;    /* the number of its latest claim: answers to older ones are stale */
+    bool claim_again;  /* its claim was refused: sent again on the next commit round */
+    bool again;        /* claimed again while assigned (fenced): its reading position moves */
+    uint64_t gen, seq; /* its generation (from the claim), the last batch's sequence */
+    int64_t sent_next; /* the cut of its last transaction: next, and whether any were done */
+    bool sent_done;
+    struct ew_batch batch;
+};
+
+/* A transaction in flight, for its answer. */
+struct ew_sent {
+    int topic;
+    int32_t partition;
+    uint64_t gen;
+    size_t events;
+    int64_t next;
+};
+
+/* A claim in flight. */
+struct ew_claiming {
+    int topic;
+    int32_t partition;
+    uint64_t claim;
+};
+
+#define EW_BATCH_EVENTS 10000 /* a batch with this many events is written at the next chance */
+
 struct ew_flow {
     struct ev_loop *loop;
     struct ew_config cfg; /* in force; its rules are the engine's */
@@ -39,7 +73,15 @@ struct ew_flow {
     struct ew_owners *owners;
     struct ew_split *split;
     struct ew_record *rec, *joined;
-    struct ew_buf json, evidence;
+    struct ew_buf json, evidence, raw, blob, done;
+    struct ew_part *parts;
+    size_t nparts, capparts;
+    struct ew_batch loose; /* events of no partition's site (none expected) and the registry's
+                              dead letters: at-least-once */
+    uint64_t claims;
+    bool commit_due; /* a batch is full: written once the message being handled is done */
+    bool in_message; /* a message is being handled: no transaction now (it would cut it) */
+    ev_timer commit_timer;
     struct ew_kafka *kafka; /* borrowed */
     struct ew_sink *sink;   /* borrowed */
     struct ew_flow_stats stats;
@@ -50,36 +92,78 @@ static int64_t ew_flow_now(const struct ew_flow *f)
     return (int64_t)(ev_now(f->loop) * 1000);
 }
 
-/* ---- writes; each holds its ticket until the sink says it is safe ---- */
+/* ---- partitions ---- */
 
-void ew_flow_written(void *ctx, uint64_t ticket, bool event)
+static struct ew_part *ew_part_find(struct ew_flow *f, int topic, int32_t partition)
 {
-    struct ew_flow *f = ctx;
-    if (event)
-        f->stats.events_pending--;
-    ew_tracker_done(f->tracker, ticket);
-    if (f->kafka && f->stats.events_pending <= (size_t)f->cfg.opts.redis_max_buffered / 2)
+    for (size_t i = 0; i < f->nparts; i++)
+        if (f->parts[i].topic == topic && f->parts[i].partition == partition)
+            return &f->parts[i];
+    return NULL;
+}
+
+/* The partition, when it is live here; else NULL. */
+static struct ew_part *ew_part_live(struct ew_flow *f, bool known, int topic, int32_t partition)
+{
+    struct ew_part *p = known ? ew_part_find(f, topic, partition) : NULL;
+    return p && p->state == EW_PART_LIVE ? p : NULL;
+}
+
+/* The live partition a site's records come from, or NULL. */
+static struct ew_part *ew_part_of_site(struct ew_flow *f, const char *mn)
+{
+    int topic = 0;
+    int32_t partition = 0;
+    return ew_part_live(f, ew_owners_find(f->owners, mn, &topic, &partition), topic, partition);
+}
+
+/* The live partition a ticket's message came from, or NULL. */
+static struct ew_part *ew_part_of_ticket(struct ew_flow *f, uint64_t ticket)
+{
+    int topic = 0;
+    int32_t partition = 0;
+    return ew_part_live(f, ew_tracker_where(f->tracker, ticket, &topic, &partition), topic,
+                        partition);
+}
+
+/* ---- writes: into the batch of their partition ---- */
+
+static void ew_flow_backpressure(struct ew_flow *f)
+{
+    size_t max = (size_t)f->cfg.opts.redis_max_buffered;
+    if (!f->kafka)
+        return;
+    if (f->stats.events_pending >= max * 4 / 5)
+        ew_kafka_pause(f->kafka, true); /* before the bound: Redis is slow or away */
+    else if (f->stats.events_pending <= max / 2)
         ew_kafka_pause(f->kafka, false);
 }
 
-static void ew_flow_write(struct ew_flow *f, uint64_t ticket, const struct ew_sink_event *ev)
+static void ew_flow_commit_all(struct ew_flow *f);
+
+static void ew_flow_batched(struct ew_flow *f, const struct ew_batch *b)
 {
-    if (!f->sink)
-        return;
-    f->stats.events_pending++;
-    ew_tracker_hold(f->tracker, ticket);
-    if (ew_sink_event(f->sink, ticket, ev)) {
-        f->stats.events_pending--;
-        ew_tracker_done(f->tracker, ticket);
+    if (b->events >= EW_BATCH_EVENTS || b->args.len >= 32u << 20) {
+        f->commit_due = true;
+        if (!f->in_message)
+            ew_flow_commit_all(f);
     }
-    if (f->kafka && f->stats.events_pending >= (size_t)f->cfg.opts.redis_max_buffered * 4 / 5)
-        ew_kafka_pause(f->kafka, true); /* before the bound: Redis is slow or away */
 }
 
-/* An engine event: its JSON, everywhere CONTRACT.md says. */
+static void ew_flow_write(struct ew_flow *f, struct ew_batch *b, const struct ew_sink_event *ev)
+{
+    ew_batch_event(b, ev);
+    f->stats.events_pending++;
+    ew_flow_backpressure(f);
+    ew_flow_batched(f, b);
+}
+
+/* An engine event: its JSON, into its site's partition's batch. */
 static void ew_flow_event(void *ctx, const struct ew_alert_event *ev)
 {
     struct ew_flow *f = ctx;
+    if (!f->sink)
+        return;
     ew_buf_clear(&f->json);
     if (ew_alert_to_json(ev, &f->json)) {
         ew_log(EW_LOG_ERROR, "engine", "cannot write an alert event (out of memory)");
@@ -93,7 +177,12 @@ static void ew_flow_event(void *ctx, const struct ew_alert_event *ev)
                                ev->enterprise_id,
                                ev->audience == EW_AUDIENCE_OFFICER,
                                ev->event == EW_AEV_RESOLVED};
-    ew_flow_write(f, ev->tag, &se);
+    struct ew_part *p = ew_part_of_site(f, ev->mn);
+    if (!p) {
+        f->stats.loose++;
+        ew_log(EW_LOG_WARN, "engine", "an event of %s, a site of no partition read here", ev->mn);
+    }
+    ew_flow_write(f, p ? &p->batch : &f->loose, &se);
 }
 
 static void ew_flow_released(void *ctx, uint64_t tag)
@@ -102,25 +191,31 @@ static void ew_flow_released(void *ctx, uint64_t tag)
     ew_tracker_done(f->tracker, tag);
 }
 
-static void ew_flow_deadletter(struct ew_flow *f, uint64_t ticket, const struct ew_deadletter *dl)
+/* A dead letter, into the batch of the partition its message came from; part NULL: the
+ * message's partition is not read here any more (its next owner reads it again). */
+static void ew_flow_deadletter(struct ew_flow *f, struct ew_batch *b,
+                               const struct ew_deadletter *dl)
 {
     f->stats.deadletters++;
     ew_log(EW_LOG_WARN, "input", "dead letter from %s[%d]@%lld: %s", dl->topic, dl->partition,
            (long long)dl->kafka_offset, dl->reason);
-    if (!f->sink)
+    if (!f->sink || !b)
         return;
-    ew_tracker_hold(f->tracker, ticket);
-    if (ew_sink_deadletter(f->sink, ticket, dl))
-        ew_tracker_done(f->tracker, ticket);
+    ew_batch_deadletter(b, &f->raw, dl);
+    f->stats.events_pending++;
+    ew_flow_backpressure(f);
+    ew_flow_batched(f, b);
 }
 
 /* The dead letter of one whole message. */
-static void ew_flow_reject(struct ew_flow *f, uint64_t ticket, const struct ew_kmsg *m,
-                           const char *reason, const char *code, size_t offset)
+static void ew_flow_reject(struct ew_flow *f, const struct ew_kmsg *m, const char *reason,
+                           const char *code, size_t offset)
 {
     struct ew_deadletter dl = {reason,       code,      offset,     m->topic_name,
                                m->partition, m->offset, m->payload, m->len};
-    ew_flow_deadletter(f, ticket, &dl);
+    struct ew_part *p =
+        m->topic == EW_IN_ENTERPRISE ? NULL : ew_part_find(f, m->topic, m->partition);
+    ew_flow_deadletter(f, m->topic == EW_IN_ENTERPRISE ? &f->loose : p ? &p->batch : NULL, &dl);
 }
 
 static void ew_flow_count_error(struct ew_flow *f, int rc)
@@ -129,11 +224,11 @@ static void ew_flow_count_error(struct ew_flow *f, int rc)
         f->stats.decode_errors[-rc]++;
 }
 
-static void ew_flow_codec_error(struct ew_flow *f, uint64_t ticket, const struct ew_kmsg *m, int rc,
+static void ew_flow_codec_error(struct ew_flow *f, const struct ew_kmsg *m, int rc,
                                 const struct ew_error *err)
 {
     ew_flow_count_error(f, rc);
-    ew_flow_reject(f, ticket, m, err->detail, ew_errname(rc), err->offset);
+    ew_flow_reject(f, m, err->detail, ew_errname(rc), err->offset);
 }
 
 /* ---- input ---- */
@@ -153,9 +248,9 @@ static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
     int rc = ew_engine_record_tagged(f->eng, rec, now, ticket);
     if (rc == EW_ELATE) {
         f->stats.late++;
-        ew_flow_reject(f, ticket, m, "late: older than the allowed lateness", "late", 0);
+        ew_flow_reject(f, m, "late: older than the allowed lateness", "late", 0);
     } else if (rc && rc != EW_ENOMEM) {
-        ew_flow_reject(f, ticket, m, ew_strerror(rc), ew_errname(rc), 0);
+        ew_flow_reject(f, m, ew_strerror(rc), ew_errname(rc), 0);
     }
 }
 
@@ -166,7 +261,8 @@ static void ew_flow_split_dropped(void *ctx, const char *why, const void *bytes,
 {
     struct ew_flow *f = ctx;
     struct ew_deadletter dl = {why, "split", 0, f->cfg.opts.topic_hj212, -1, -1, bytes, len};
-    ew_flow_deadletter(f, ntags ? tags[0] : 0, &dl);
+    struct ew_part *p = ntags ? ew_part_of_ticket(f, tags[0]) : NULL;
+    ew_flow_deadletter(f, p ? &p->batch : NULL, &dl);
     for (size_t i = 0; i < ntags; i++)
         ew_tracker_done(f->tracker, tags[i]);
 }
@@ -180,7 +276,7 @@ static void ew_flow_hj212(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
         len--;
     int rc = ew_hj212_decode(p, len, NULL, f->rec, &err);
     if (rc) {
-        ew_flow_codec_error(f, ticket, m, rc, &err);
+        ew_flow_codec_error(f, m, rc, &err);
         return;
     }
     if (f->rec->pnum <= 1) {
@@ -193,12 +289,12 @@ static void ew_flow_hj212(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
     rc = ew_split_add(f->split, f->rec, p, len, ticket, ew_flow_now(f), f->joined, tags, &ntags,
                       &err, ew_flow_split_dropped, f);
     if (rc < 0 && !ntags) { /* the part itself is refused */
-        ew_flow_codec_error(f, ticket, m, rc, &err);
+        ew_flow_codec_error(f, m, rc, &err);
         ew_tracker_done(f->tracker, ticket);
         return;
     }
     if (rc < 0) /* whole, but it does not decode as one record */
-        ew_flow_reject(f, ticket, m, err.detail, ew_errname(rc), err.offset);
+        ew_flow_reject(f, m, err.detail, ew_errname(rc), err.offset);
     else if (rc == 1)
         ew_flow_judge(f, m, ticket, f->joined);
     for (size_t i = 0; i < ntags; i++)
@@ -210,7 +306,7 @@ static void ew_flow_telemetry(struct ew_flow *f, const struct ew_kmsg *m, uint64
     struct ew_error err = {0};
     int rc = ew_record_from_json(m->payload, m->len, f->rec, &err);
     if (rc)
-        ew_flow_codec_error(f, ticket, m, rc, &err);
+        ew_flow_codec_error(f, m, rc, &err);
     else
         ew_flow_judge(f, m, ticket, f->rec);
 }
@@ -236,7 +332,7 @@ static void ew_flow_enterprise(struct ew_flow *f, const struct ew_kmsg *m)
     if (rc == EW_EINVAL && ew_known_type(err.detail))
         f->stats.ignored++;
     else if (rc)
-        ew_flow_codec_error(f, 0, m, rc, &err);
+        ew_flow_codec_error(f, m, rc, &err);
 }
 
 static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
@@ -246,73 +342,304 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
         ew_flow_enterprise(f, m);
         return;
     }
+    struct ew_part *p = ew_part_find(f, m->topic, m->partition);
+    if (!p || p->state != EW_PART_LIVE) { /* fetched before it was held: read again once live */
+        f->stats.refetched++;
+        return;
+    }
+    if (ew_tracker_skip(f->tracker, m->topic, m->partition, m->offset)) {
+        f->stats.skipped++; /* done before the state it was restored from was saved */
+        return;
+    }
     uint64_t ticket = ew_tracker_take(f->tracker, m->topic, m->partition, m->offset);
-    if (!ticket) { /* no memory, or a partition not ours: it is read again by its owner */
+    if (!ticket) { /* no memory: it is read again after a restart */
         ew_log(EW_LOG_ERROR, "kafka", "cannot track %s[%d]@%lld", m->topic_name, m->partition,
                (long long)m->offset);
         return;
     }
+    f->in_message = true;
     if (m->topic == EW_IN_HJ212)
         ew_flow_hj212(f, m, ticket);
     else
         ew_flow_telemetry(f, m, ticket);
     ew_tracker_done(f->tracker, ticket);
+    f->in_message = false;
+    if (f->commit_due)
+        ew_flow_commit_all(f);
 }
 
-/* ---- partitions ---- */
+/* ---- transactions: a consistent cut of every partition ---- */
 
-static void ew_flow_store(void *ctx, int topic, int32_t partition, int64_t next)
+/* A site that changed: its state into its partition's batch. */
+static void ew_flow_dirty(void *ctx, const char *mn, bool held)
 {
     struct ew_flow *f = ctx;
+    struct ew_part *p = ew_part_of_site(f, mn);
+    if (!p)
+        return; /* its partition is not read here any more: its state is its owner's */
+    ew_buf_clear(&f->blob);
+    if (held && ew_engine_export_site(f->eng, mn, &f->blob)) {
+        ew_log(EW_LOG_ERROR, "state", "cannot save the state of %s (out of memory)", mn);
+        return;
+    }
+    ew_batch_state(&p->batch, mn, held ? f->blob.data : NULL, held ? f->blob.len : 0);
+}
+
+/* Sends the partition's batch with its cut, when there is anything new. */
+static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p)
+{
+    ew_buf_clear(&f->done);
+    int64_t next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
+    bool done = f->done.len > 0;
+    if (ew_batch_empty(&p->batch) && next == p->sent_next && !done && !p->sent_done)
+        return;
+    struct ew_sent *sent = malloc(sizeof *sent);
+    if (!sent) {
+        ew_log(EW_LOG_ERROR, "redis", "out of memory committing");
+        return;
+    }
+    *sent = (struct ew_sent){p->topic, p->partition, p->gen, p->batch.events, next};
+    struct ew_cut cut = {next, f->done.data, f->done.len,
+                         ew_clock_mark(f->clock, p->topic, p->partition)};
+    if (ew_sink_commit(f->sink, &p->batch, f->stats.topics[p->topic], p->partition, p->gen,
+                       p->seq + 1, &cut, sent)) {
+        free(sent);
+        return;
+    }
+    p->seq++;
+    p->sent_next = next;
+    p->sent_done = done;
+    f->stats.commits++;
+}
+
+static void ew_flow_claim(struct ew_flow *f, struct ew_part *p);
+
+/* The commit point: every site that changed goes into its partition's batch, and each batch is
+ * sent with where its partition stands. Between two messages only: what is saved and what is
+ * read again then describe the same point of the input. */
+static void ew_flow_commit_all(struct ew_flow *f)
+{
+    f->commit_due = false;
+    if (!f->sink)
+        return;
+    ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
+    for (size_t i = 0; i < f->nparts; i++) {
+        struct ew_part *p = &f->parts[i];
+        if (p->state == EW_PART_LIVE)
+            ew_flow_commit_part(f, p);
+        else if (p->claim_again)
+            ew_flow_claim(f, p);
+    }
+    if (!ew_batch_empty(&f->loose)) {
+        struct ew_sent *sent = malloc(sizeof *sent);
+        if (sent) {
+            *sent = (struct ew_sent){-1, -1, 0, f->loose.events, -1};
+            if (ew_sink_commit(f->sink, &f->loose, NULL, 0, 0, 0, NULL, sent))
+                free(sent);
+        }
+    }
+}
+
+static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    ew_flow_commit_all(w->data);
+}
+
+/* A partition's state goes from this member: its held records and split parts are let go
+ * unjudged (their messages are read again by whoever reads it next), its sites forgotten. */
+struct ew_drop_ctx {
+    struct ew_flow *f;
+    int topic;
+    int32_t partition;
+};
+
+static bool ew_flow_is_of(void *ctx, uint64_t tag)
+{
+    struct ew_drop_ctx *d = ctx;
+    int topic;
+    int32_t partition;
+    if (!tag)
+        return false;
+    /* a ticket of a partition revoked already is let go with it */
+    return !ew_tracker_where(d->f->tracker, tag, &topic, &partition) ||
+           (topic == d->topic && partition == d->partition);
+}
+
+static void ew_flow_let_go(void *ctx, uint64_t tag)
+{
+    struct ew_drop_ctx *d = ctx;
+    ew_tracker_done(d->f->tracker, tag);
+}
+
+static void ew_flow_forget(void *ctx, const char *mn)
+{
+    struct ew_drop_ctx *d = ctx;
+    ew_engine_forget(d->f->eng, mn);
+}
+
+static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
+{
+    struct ew_drop_ctx d = {f, p->topic, p->partition};
+    size_t held = ew_engine_drop_held(f->eng, ew_flow_is_of, &d);
+    size_t groups = ew_split_forget(f->split, ew_flow_is_of, ew_flow_let_go, &d);
+    size_t sites = ew_owners_drop(f->owners, p->topic, p->partition, ew_flow_forget, &d);
+    ew_tracker_revoke(f->tracker, p->topic, p->partition);
+    f->stats.events_pending -= p->batch.events; /* not written: they come again */
+    ew_batch_clear(&p->batch);
+    if (sites || held || groups)
+        ew_log(EW_LOG_INFO, "state",
+               "partition %d of %s let go: %zu sites, %zu records held, %zu split packets",
+               p->partition, f->stats.topics[p->topic], sites, held, groups);
+}
+
+/* ---- partitions: claimed, restored, let go ---- */
+
+static void ew_flow_claim(struct ew_flow *f, struct ew_part *p)
+{
+    struct ew_claiming *c = malloc(sizeof *c);
+    p->claim_again = false;
+    p->state = EW_PART_CLAIMING;
+    p->claim = ++f->claims;
     if (f->kafka)
-        ew_kafka_store(f->kafka, topic, partition, next);
+        ew_kafka_hold(f->kafka, p->topic, p->partition, true);
+    if (c)
+        *c = (struct ew_claiming){p->topic, p->partition, p->claim};
+    if (!c || !f->sink || ew_sink_claim(f->sink, f->stats.topics[p->topic], p->partition, c)) {
+        free(c);
+        p->claim_again = true;
+    }
+}
+
+/* What Redis keeps of a partition came back: its sites go into the engine, its input resumes
+ * from its cut. */
+static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
+{
+    struct ew_flow *f = ctx;
+    struct ew_claiming *cl = arg;
+    struct ew_part *p = ew_part_find(f, cl->topic, cl->partition);
+    bool current = p && p->state == EW_PART_CLAIMING && p->claim == cl->claim;
+    free(cl);
+    if (!current)
+        return; /* revoked, or claimed again since */
+    if (!c) {
+        p->claim_again = true; /* refused (logged): again with the next commit round */
+        return;
+    }
+    size_t restored = 0, refused = 0;
+    for (size_t i = 0; i < c->nsites; i++) {
+        struct ew_error err = {0};
+        int rc = ew_engine_import_site(f->eng, c->blob[i], c->bloblen[i], &err);
+        if (rc == EW_EINVAL && ew_engine_forget(f->eng, c->mn[i])) /* a stale copy */
+            rc = ew_engine_import_site(f->eng, c->blob[i], c->bloblen[i], &err);
+        if (rc) {
+            refused++;
+            ew_log(EW_LOG_ERROR, "state", "the saved state of %s is refused: %s", c->mn[i],
+                   err.detail);
+            continue;
+        }
+        ew_owners_note(f->owners, c->mn[i], p->topic, p->partition);
+        restored++;
+    }
+    f->stats.sites_restored += restored;
+    ew_tracker_revoke(f->tracker, p->topic, p->partition);
+    ew_tracker_assign(f->tracker, p->topic, p->partition);
+    if (c->cut.next >= 0 && ew_tracker_resume(f->tracker, p->topic, p->partition, c->cut.next,
+                                              c->cut.done, c->cut.donelen))
+        ew_log(EW_LOG_ERROR, "state", "partition %d of %s: its cut is corrupt, read again whole",
+               p->partition, f->stats.topics[p->topic]);
+    ew_clock_restore(f->clock, p->topic, p->partition, c->cut.watermark, ew_flow_now(f));
+    p->gen = c->gen;
+    p->seq = c->seq;
+    p->sent_next = c->cut.next;
+    p->sent_done = c->cut.donelen > 0;
+    p->state = EW_PART_LIVE;
+    if (f->kafka) {
+        /* nothing saved: a first start reads from Kafka's committed offset, as assigned; a
+         * claim again (Redis lost it) from the last offset committed here */
+        if (c->cut.next >= 0 || p->again)
+            ew_kafka_seek(f->kafka, p->topic, p->partition, c->cut.next);
+        ew_kafka_hold(f->kafka, p->topic, p->partition, false);
+    }
+    ew_log(EW_LOG_INFO, "state",
+           "partition %d of %s claimed (generation %llu): %zu sites restored%s, from offset %lld",
+           p->partition, f->stats.topics[p->topic], (unsigned long long)c->gen, restored,
+           refused ? " (some refused)" : "", (long long)c->cut.next);
+}
+
+/* A transaction answered. Written: the partition's offset may be committed to Kafka up to its
+ * cut. Fenced (another consumer claimed it, or Redis lost writes it had answered): the
+ * partition's state here is let go and claimed again, read from what Redis keeps. */
+static void ew_flow_committed(void *ctx, void *arg, enum ew_commit_result result)
+{
+    struct ew_flow *f = ctx;
+    struct ew_sent *sent = arg;
+    f->stats.events_pending -=
+        sent->events < f->stats.events_pending ? sent->events : f->stats.events_pending;
+    ew_flow_backpressure(f);
+    struct ew_part *p = sent->topic >= 0 ? ew_part_find(f, sent->topic, sent->partition) : NULL;
+    bool current = p && p->state == EW_PART_LIVE && p->gen == sent->gen;
+    if (result == EW_COMMIT_REFUSED)
+        f->stats.commits_refused++;
+    if (current && result >= EW_COMMIT_AGAIN && sent->next >= 0 && f->kafka)
+        ew_kafka_store(f->kafka, sent->topic, sent->partition, sent->next);
+    if (current && result == EW_COMMIT_FENCED && !f->stats.draining) {
+        f->stats.fenced++;
+        ew_log(EW_LOG_WARN, "state",
+               "partition %d of %s: claimed elsewhere or its saved state went back; claiming "
+               "it again",
+               p->partition, f->stats.topics[p->topic]);
+        ew_flow_drop_state(f, p);
+        ew_clock_revoke(f->clock, p->topic, p->partition);
+        ew_clock_assign(f->clock, p->topic, p->partition);
+        p->again = true;
+        ew_flow_claim(f, p);
+    }
+    free(sent);
+}
+
+void ew_flow_sink_cb(struct ew_flow *f, struct ew_sink_cb *cb)
+{
+    *cb = (struct ew_sink_cb){ew_flow_committed, ew_flow_claimed, f};
 }
 
 static void ew_flow_assigned(void *ctx, int topic, int32_t partition)
 {
     struct ew_flow *f = ctx;
-    if (ew_tracker_assign(f->tracker, topic, partition) ||
-        ew_clock_assign(f->clock, topic, partition))
+    struct ew_part *p = ew_part_find(f, topic, partition);
+    if (!p) {
+        if (f->nparts == f->capparts) {
+            size_t cap = f->capparts ? 2 * f->capparts : 16;
+            struct ew_part *g = realloc(f->parts, cap * sizeof *g);
+            if (!g) {
+                ew_log(EW_LOG_ERROR, "kafka", "out of memory taking partition %d", partition);
+                return;
+            }
+            f->parts = g;
+            f->capparts = cap;
+        }
+        p = &f->parts[f->nparts++];
+        *p = (struct ew_part){.topic = topic, .partition = partition, .batch = EW_BATCH_INIT};
+    }
+    if (ew_clock_assign(f->clock, topic, partition))
         ew_log(EW_LOG_ERROR, "kafka", "out of memory tracking partition %d", partition);
+    ew_flow_claim(f, p); /* read once its state is back */
 }
 
+/* A partition revoked: what it holds is written (every partition's, at one commit point), and
+ * its state here let go; its next owner, this member again perhaps, claims it from Redis. */
 static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
 {
     struct ew_flow *f = ctx;
-    ew_tracker_revoke(f->tracker, topic, partition);
+    struct ew_part *p = ew_part_find(f, topic, partition);
+    if (!p)
+        return;
+    if (p->state == EW_PART_LIVE && !f->stats.draining)
+        ew_flow_commit_all(f);
+    ew_flow_drop_state(f, p);
     ew_clock_revoke(f->clock, topic, partition);
-}
-
-struct ew_forget {
-    struct ew_engine *eng;
-    size_t n; /* sites whose state went */
-};
-
-static void ew_flow_forget(void *ctx, const char *mn)
-{
-    struct ew_forget *fg = ctx;
-    fg->n += ew_engine_forget(fg->eng, mn);
-}
-
-/* The sites of a partition lost to another member: their state goes (its new owner starts
- * them afresh; cmd/DAEMON.md, "Known limits"). */
-static void ew_flow_lost(void *ctx, int topic, int32_t partition)
-{
-    struct ew_flow *f = ctx;
-    if (f->stats.draining)
-        return; /* leaving: the checkpoint keeps the state */
-    struct ew_forget fg = {f->eng, 0};
-    ew_owners_drop(f->owners, topic, partition, ew_flow_forget, &fg);
-    if (fg.n)
-        ew_log(EW_LOG_INFO, "engine", "released the state of %zu sites of partition %d of %s", fg.n,
-               partition, f->stats.topics[topic]);
-}
-
-/* Offsets are committed only with a checkpoint that covers them: after a crash the engine
- * resumes from the checkpoint and Kafka from the offsets committed with it. */
-static int ew_flow_before_commit(void *ctx)
-{
-    return ew_flow_checkpoint(ctx);
+    ew_batch_release(&p->batch);
+    *p = f->parts[--f->nparts];
 }
 
 void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_kafka_cb *cb)
@@ -327,18 +654,17 @@ void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_k
         .ntopics = EW_IN_COUNT,
         .partitions = (int)o->kafka_embedded_partitions,
         .batch = (size_t)o->kafka_batch,
-        .commit_interval_s =
-            (double)(o->state_file[0] ? o->state_interval_ms : o->kafka_commit_interval_ms) / 1000,
+        .commit_interval_s = (double)o->kafka_commit_interval_ms / 1000,
         .session_timeout_ms = (int)o->kafka_session_timeout_ms,
     };
-    *cb = (struct ew_kafka_cb){ew_flow_message, ew_flow_assigned,      ew_flow_revoked,
-                               ew_flow_lost,    ew_flow_before_commit, f};
+    *cb = (struct ew_kafka_cb){ew_flow_message, ew_flow_assigned, ew_flow_revoked, f};
 }
 
 /* ---- officers' acknowledgements ---- */
 
 /* The alert as it stands becomes an `acknowledged` event (id FINGERPRINT-ack-ENTRY, evidence
- * {alert_id, by, note}) for the officers; then the entry is acknowledged, after its writes. */
+ * {alert_id, by, note}) for the officers, written in one transaction with the entry's XACK:
+ * once, even when the entry is read again. */
 void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_event *cur)
 {
     struct ew_flow *f = ctx;
@@ -369,9 +695,22 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
         f->stats.acks_done++;
         f->stats.events_by_type[EW_AEV_ACKNOWLEDGED]++;
         struct ew_sink_event se = {f->json.data, f->json.len, a->fingerprint, "", true, false};
-        ew_flow_write(f, 0, &se);
+        struct ew_batch ack = EW_BATCH_INIT;
+        ew_batch_ack(&ack, a->entry);
+        ew_batch_event(&ack, &se);
+        struct ew_sent *sent = malloc(sizeof *sent);
+        if (sent) {
+            *sent = (struct ew_sent){-1, -1, 0, 1, -1};
+            f->stats.events_pending++;
+            if (ew_sink_commit(f->sink, &ack, NULL, 0, 0, 0, NULL, sent)) {
+                f->stats.events_pending--;
+                free(sent);
+            }
+        }
+        ew_batch_release(&ack);
+        return;
     }
-    ew_sink_ack_entry(f->sink, a->entry); /* after the event's commands: they keep their order */
+    ew_sink_ack_entry(f->sink, a->entry);
 }
 
 /* ---- life ---- */
@@ -390,7 +729,8 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
     f->stats.topics[0] = o->topic_hj212;
     f->stats.topics[1] = o->topic_telemetry;
     f->stats.topics[2] = o->topic_enterprise;
-    f->json = f->evidence = (struct ew_buf)EW_BUF_INIT;
+    f->json = f->evidence = f->raw = f->blob = f->done = (struct ew_buf)EW_BUF_INIT;
+    f->loose = (struct ew_batch)EW_BATCH_INIT;
     struct ew_engine_opts eo = {
         .max_sites = (size_t)o->engine_max_sites,
         .lang = strcmp(o->engine_lang, "en") ? EW_LANG_ZH : EW_LANG_EN,
@@ -405,7 +745,7 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         f->eng = ew_engine_new(&eo, f->cfg.rules, f->reg, ew_flow_event, f);
         f->cfg.rules = NULL;
     }
-    f->tracker = ew_tracker_new(ew_flow_store, f);
+    f->tracker = ew_tracker_new(NULL, NULL);
     f->clock = ew_clock_new(o->engine_idle_partition_ms);
     f->stats.clock = INT64_MIN;
     f->owners = ew_owners_new();
@@ -418,7 +758,13 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         return NULL;
     }
     if (o->state_file[0])
-        ew_checkpoint_read(f->eng, o->state_file);
+        ew_log(EW_LOG_WARN, "state",
+               "state.file is no longer used: the rule state is kept in "
+               "Redis, per partition");
+    double every = (double)o->redis_batch_ms / 1000;
+    ev_timer_init(&f->commit_timer, ew_flow_on_commit_timer, every, every);
+    f->commit_timer.data = f;
+    ev_timer_start(loop, &f->commit_timer);
     return f;
 }
 
@@ -426,6 +772,14 @@ void ew_flow_free(struct ew_flow *f)
 {
     if (!f)
         return;
+    ev_timer_stop(f->loop, &f->commit_timer);
+    for (size_t i = 0; i < f->nparts; i++)
+        ew_batch_release(&f->parts[i].batch);
+    free(f->parts);
+    ew_batch_release(&f->loose);
+    ew_buf_release(&f->raw);
+    ew_buf_release(&f->blob);
+    ew_buf_release(&f->done);
     ew_engine_free(f->eng);
     ew_registry_free(f->reg);
     ew_tracker_free(f->tracker);
@@ -507,21 +861,18 @@ int ew_flow_reload(struct ew_flow *f, const struct ew_config_src *src)
 
 void ew_flow_drain(struct ew_flow *f)
 {
-    f->stats.draining = true;
     if (f->kafka)
         ew_kafka_stop_consuming(f->kafka);
-    ew_engine_flush(f->eng, ew_flow_now(f)); /* held records are judged and written */
+    /* records held for event-time order stay unjudged: the cut has them read again at the
+     * next start, where they are judged as they would have been without the stop */
+    ew_flow_commit_all(f);
+    f->stats.draining = true;
+    ev_timer_stop(f->loop, &f->commit_timer);
 }
 
 bool ew_flow_safe(const struct ew_flow *f)
 {
-    return (!f->sink || ew_sink_queued(f->sink) == 0) && ew_tracker_held(f->tracker) == 0;
-}
-
-int ew_flow_checkpoint(struct ew_flow *f)
-{
-    const char *path = f->cfg.opts.state_file;
-    return path[0] ? ew_checkpoint_write(f->eng, path) : 0;
+    return !f->sink || ew_sink_queued(f->sink) == 0;
 }
 
 void ew_flow_stats(const struct ew_flow *f, struct ew_flow_stats *out)

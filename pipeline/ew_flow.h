@@ -5,9 +5,12 @@
  *   packets --> the rule engine --alert events--> alert JSON --> the Redis sink
  *
  * with dead letters for what cannot be read, backpressure (Kafka pauses while too many events
- * wait for Redis), the delivery tracker (a partition's offset moves only past messages whose
- * effects are safe), the sites of a lost partition let go, checkpoints before commits, the
- * officers' acknowledgements turned into events, and reloads. The flow owns time: libev's loop
+ * wait for Redis), and state that follows its partition: each partition is claimed from Redis
+ * (its sites' state restored, its input resumed from its cut) before it is read, and every
+ * `redis.batch_ms` each partition's events, dead letters, changed sites and cut (from the
+ * delivery tracker: the first message not done, and those done after it) are written in one
+ * transaction; a revoked partition's state is written and let go. Also: the officers'
+ * acknowledgements turned into events, and reloads. The flow owns time: libev's loop
  * time (processing time, read once per loop pass) and the engine's clock in event time, the
  * earliest watermark of the partitions it reads (ew_clock.h), both handed down to the engine
  * and the reassembly.
@@ -38,8 +41,16 @@ struct ew_flow;
 struct ew_flow_stats {
     uint64_t decode_errors[EW_FLOW_NERR];
     uint64_t deadletters, ignored, late, acks_done, acks_unknown, reloads, reload_failures;
+    uint64_t commits;         /* transactions sent */
+    uint64_t commits_refused; /* refused by Redis (logged) */
+    uint64_t fenced;          /* partitions claimed again: another consumer had claimed them, or
+                                 Redis lost what it had answered */
+    uint64_t sites_restored;  /* sites whose saved state a claim brought back */
+    uint64_t skipped;         /* messages read again after a restore, done before it */
+    uint64_t refetched;       /* messages of a partition still being claimed: read again */
+    uint64_t loose;           /* events of a site of no partition read here (none expected) */
     uint64_t events_by_type[EW_AEV_COUNT];
-    size_t events_pending; /* alert events whose Redis writes are not all answered */
+    size_t events_pending; /* alert events and dead letters not yet written to Redis */
     size_t in_flight;      /* messages consumed, not yet safe */
     bool draining;
     int64_t clock; /* the engine's, as of the last tick: event time, epoch ms; INT64_MIN none */
@@ -63,8 +74,10 @@ const struct ew_config *ew_flow_config(const struct ew_flow *f);
 /* What the Kafka source is to be built with: topics and their roles, and the callbacks. */
 void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_kafka_cb *cb);
 
-/* The callbacks of the sink and of the acknowledgements source; ctx is the flow. */
-void ew_flow_written(void *ctx, uint64_t ticket, bool event);
+/* The callbacks the sink is to be built with. */
+void ew_flow_sink_cb(struct ew_flow *f, struct ew_sink_cb *cb);
+
+/* The callback of the acknowledgements source; ctx is the flow. */
 void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_event *cur);
 
 /* The parts the flow writes to and steers (borrowed; either may be NULL: none, or gone). */
@@ -78,13 +91,11 @@ void ew_flow_tick(struct ew_flow *f);
  * values (logged when they differ). Returns 0 or -1. */
 int ew_flow_reload(struct ew_flow *f, const struct ew_config_src *src);
 
-/* Stops consuming and judges every record held for event-time order. */
+/* Stops consuming and writes every partition's last transaction (records held for event-time
+ * order are not judged: the saved cut has them read again). */
 void ew_flow_drain(struct ew_flow *f);
-/* Whether nothing consumed is unsafe any more: every Redis write answered. */
+/* Whether every transaction has been answered. */
 bool ew_flow_safe(const struct ew_flow *f);
-
-/* Writes the checkpoint (state.file; nothing without one). Returns 0 or -1 (logged). */
-int ew_flow_checkpoint(struct ew_flow *f);
 
 void ew_flow_stats(const struct ew_flow *f, struct ew_flow_stats *out);
 

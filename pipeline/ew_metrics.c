@@ -25,9 +25,23 @@
     X("ecowarn_redis_errors_total", "counter", "commands refused, not sent again", r.errors)       \
     X("ecowarn_redis_refusals_total", "counter",                                                   \
       "refusals for now (loading, busy, out of memory...): sent again", r.refusals)                \
-    X("ecowarn_buffered_events", "gauge", "alert events not yet safe in Redis", s->events_pending) \
+    X("ecowarn_transactions_total", "counter",                                                     \
+      "transactions sent: a partition's events, changed sites and cut", s->commits)                \
+    X("ecowarn_transactions_refused_total", "counter", "transactions Redis refused",               \
+      s->commits_refused)                                                                          \
+    X("ecowarn_partitions_fenced_total", "counter",                                                \
+      "partitions claimed again: claimed elsewhere, or Redis lost what it answered", s->fenced)    \
+    X("ecowarn_sites_restored_total", "counter", "sites whose saved state a claim brought back",   \
+      s->sites_restored)                                                                           \
+    X("ecowarn_messages_skipped_total", "counter",                                                 \
+      "messages read again after a restore that were done before it", s->skipped)                  \
+    X("ecowarn_messages_refetched_total", "counter",                                               \
+      "messages of a partition being claimed: read again once it is", s->refetched)                \
+    X("ecowarn_buffered_events", "gauge", "events and dead letters not yet in Redis",              \
+      s->events_pending)                                                                           \
     X("ecowarn_consumer_lag", "gauge", "messages behind the high watermarks", s->kafka.lag)        \
-    X("ecowarn_messages_in_flight", "gauge", "messages consumed, not yet safe", s->in_flight)      \
+    X("ecowarn_messages_in_flight", "gauge",                                                       \
+      "messages consumed, not yet judged: read again after a restart", s->in_flight)               \
     X("ecowarn_keys_tracked", "gauge", "rule and average states held", s->engine.keys)             \
     X("ecowarn_sites_tracked", "gauge", "sites whose state is held", s->engine.sites)              \
     X("ecowarn_state_bytes", "gauge", "memory of the rule state", s->engine.state_bytes)           \

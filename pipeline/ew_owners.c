@@ -111,6 +111,18 @@ size_t ew_owners_drop(struct ew_owners *t, int topic, int32_t partition,
     return dropped;
 }
 
+bool ew_owners_find(const struct ew_owners *t, const char *mn, int *topic, int32_t *partition)
+{
+    if (!t->cap || !*mn)
+        return false;
+    const struct ew_owner *o = ew_owner_slot(t->slots, t->cap, mn);
+    if (!o->mn[0])
+        return false;
+    *topic = o->topic;
+    *partition = o->partition;
+    return true;
+}
+
 size_t ew_owners_count(const struct ew_owners *t)
 {
     return t->n;

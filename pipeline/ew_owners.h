@@ -9,6 +9,7 @@
 #ifndef EW_OWNERS_H
 #define EW_OWNERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ int ew_owners_note(struct ew_owners *t, const char *mn, int topic, int32_t parti
  * forgotten when out of memory. */
 size_t ew_owners_drop(struct ew_owners *t, int topic, int32_t partition,
                       void (*fn)(void *ctx, const char *mn), void *ctx);
+
+/* The partition the site mn's records come from; false when not known. */
+bool ew_owners_find(const struct ew_owners *t, const char *mn, int *topic, int32_t *partition);
 
 size_t ew_owners_count(const struct ew_owners *t);
 

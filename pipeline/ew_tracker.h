@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ew_buf.h"
+
 struct ew_tracker;
 
 /* The partition (topic index, partition) is safe up to next (the offset to read next). */
@@ -46,6 +48,29 @@ uint64_t ew_tracker_take(struct ew_tracker *t, int topic, int32_t partition, int
 
 void ew_tracker_hold(struct ew_tracker *t, uint64_t ticket);
 void ew_tracker_done(struct ew_tracker *t, uint64_t ticket);
+
+/* Where an assigned partition's input stands, for the state saved with it (a consistent cut):
+ * returns the offset of its first message not done (to read again after a restore: its effect
+ * is not in the state), or the offset after the last one taken when all are done; -1 when the
+ * partition is not assigned or nothing of it was taken yet. The messages after that one that
+ * are done already are appended to `done` as ranges of offsets, each two varints: the gap
+ * after the previous range's end (the returned offset for the first) and its length. */
+int64_t ew_tracker_cut(const struct ew_tracker *t, int topic, int32_t partition,
+                       struct ew_buf *done);
+
+/* An assigned partition, nothing taken of it yet, resumes from a cut: from is where it is read
+ * again, done as ew_tracker_cut wrote it. Returns 0, or -1 when the ranges are corrupt or out
+ * of memory (nothing is skipped then). */
+int ew_tracker_resume(struct ew_tracker *t, int topic, int32_t partition, int64_t from,
+                      const void *done, size_t len);
+
+/* Whether the message at offset was done before the restore: it is not taken again. Offsets are
+ * asked in increasing order. */
+bool ew_tracker_skip(struct ew_tracker *t, int topic, int32_t partition, int64_t offset);
+
+/* The partition a ticket's message came from; false for ticket 0, or one of a partition
+ * revoked since. */
+bool ew_tracker_where(const struct ew_tracker *t, uint64_t ticket, int *topic, int32_t *partition);
 
 /* Messages taken that the offset has not moved past yet (not safe), over every partition. */
 size_t ew_tracker_held(const struct ew_tracker *t);

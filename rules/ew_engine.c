@@ -54,6 +54,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
     eng->clock = INT64_MIN;
+    eng->dirty = eng->gone = (struct ew_buf)EW_BUF_INIT;
     int64_t grace = opts ? opts->average_grace_ms : 0;
     eng->avg.grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
     eng->avg.sites = &eng->sites;
@@ -84,6 +85,8 @@ void ew_engine_free(struct ew_engine *eng)
     ew_ruleset_free(eng->rules);
     ew_buf_release(&eng->msg);
     ew_buf_release(&eng->evidence);
+    ew_buf_release(&eng->dirty);
+    ew_buf_release(&eng->gone);
     ew_record_free(eng->avg.computed);
     ew_record_free(eng->released);
     ew_hold_release(&eng->held);
@@ -366,6 +369,7 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
         limit = h->time;
     struct ew_site *site;
     for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
+        ew_site_dirty(eng, site);
         ew_site_sweep(eng, site, due, limit, now);
         /* a judgement moves every time it acts on past due: nothing fires twice */
         ew_timers__schedule(eng, site, ew_site_outlet(eng, site), due);
@@ -687,7 +691,10 @@ static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_rec
         return NULL;
     }
     bool created;
-    return ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    ew_engine__evicted(eng);
+    ew_site_dirty(eng, site);
+    return site;
 }
 
 /* Late: older than its site's newest record of the same kind by more than the lateness. */
@@ -710,6 +717,8 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
         before = site->heard;
         if (rec->data_time > site->heard)
             site->heard = rec->data_time;
+    } else if (site->nheld) {
+        site->nheld--;
     }
     const struct ew_outlet *outlet = ew_site_outlet(eng, site);
     int64_t *newest = &site->newest[rec->kind <= EW_KIND_REPLY ? rec->kind : EW_KIND_OTHER];
@@ -804,6 +813,8 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
         eng->watermark = rec->data_time;
     int64_t before = site->heard;
     int rc = ew_hold_push(&eng->held, rec, now, tag, before);
+    if (!rc && !site->nheld++)
+        site->heard_base = before;
     if (!rc && rec->data_time > site->heard)
         site->heard = rec->data_time;
     if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
@@ -826,6 +837,66 @@ int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, 
     if (eng->reorder && !held && eng->on_released)
         eng->on_released(eng->ctx, tag); /* done with it already */
     return rc;
+}
+
+/* ---- the sites that changed, and held records that go elsewhere ---- */
+
+size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx)
+{
+    struct ew_sitetab *t = &eng->sites;
+    size_t n = 0;
+    if (eng->dirty.err || eng->gone.err) { /* a list could not grow: any site may have changed */
+        for (size_t i = 0; i < t->used; i++, n++) {
+            t->sites[i].dirty = 0;
+            fn(ctx, t->sites[i].mn, true);
+        }
+    }
+    for (size_t off = 0; !eng->dirty.err && off < eng->dirty.len;) {
+        const char *mn = eng->dirty.data + off;
+        size_t len = strlen(mn);
+        off += len + 1;
+        struct ew_site *site = ew_sitetab_find(t, mn, len);
+        if (site && site->dirty) { /* a site forgotten since is not reported */
+            site->dirty = 0;
+            fn(ctx, mn, true), n++;
+        }
+    }
+    for (size_t off = 0; !eng->gone.err && off < eng->gone.len;) {
+        const char *mn = eng->gone.data + off;
+        size_t len = strlen(mn);
+        off += len + 1;
+        if (!ew_sitetab_find(t, mn, len)) /* not made again since */
+            fn(ctx, mn, false), n++;
+    }
+    ew_buf_clear(&eng->dirty);
+    ew_buf_clear(&eng->gone);
+    return n;
+}
+
+struct ew_drop {
+    struct ew_engine *eng;
+    bool (*drop)(void *ctx, uint64_t tag);
+    void *ctx;
+};
+
+static bool ew_drop_one(void *ctx, const struct ew_held *h)
+{
+    struct ew_drop *d = ctx;
+    if (!d->drop(d->ctx, h->tag))
+        return false;
+    const char *mn = ew_held_mn(h);
+    struct ew_site *site = ew_sitetab_find(&d->eng->sites, mn, strlen(mn));
+    if (site && site->nheld)
+        site->nheld--;
+    if (d->eng->on_released)
+        d->eng->on_released(d->eng->ctx, h->tag);
+    return true;
+}
+
+size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx)
+{
+    struct ew_drop d = {eng, drop, ctx};
+    return ew_hold_drop(&eng->held, ew_drop_one, &d);
 }
 
 int ew_engine_flush(struct ew_engine *eng, int64_t now)

@@ -5,6 +5,8 @@
 #ifndef EW_ENGINE_INT_H
 #define EW_ENGINE_INT_H
 
+#include <string.h>
+
 #include "ew_average.h"
 #include "ew_buf.h"
 #include "ew_hold.h"
@@ -60,7 +62,28 @@ struct ew_engine {
     void (*on_released)(void *ctx, uint64_t tag);
     uint64_t tag; /* of the record being judged: its events carry it */
     struct ew_plan plans[EW_PLAN_SLOTS];
+    struct ew_buf dirty, gone; /* MNs (each NUL-ended) of the sites changed, and of those
+                                  evicted, since they were last taken; when one could not grow
+                                  (err), every site counts as changed */
 };
+
+/* The site changed: it goes into the dirty list once. */
+static inline void ew_site_dirty(struct ew_engine *eng, struct ew_site *site)
+{
+    if (site->dirty)
+        return;
+    site->dirty = 1;
+    ew_buf_add(&eng->dirty, site->mn, strlen(site->mn) + 1);
+}
+
+/* A site evicted by the last ew_sitetab_get goes into the dirty list: its state is gone. */
+static inline void ew_engine__evicted(struct ew_engine *eng)
+{
+    if (!eng->sites.evicted[0])
+        return;
+    ew_buf_add(&eng->gone, eng->sites.evicted, strlen(eng->sites.evicted) + 1);
+    eng->sites.evicted[0] = '\0';
+}
 
 /* The site's registry entry, looked up once per registry change, not per record. */
 static inline const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, struct ew_site *site)

@@ -40,6 +40,21 @@ static void ew_heap_swap(uint32_t *h, size_t i, size_t j)
     h[j] = t;
 }
 
+static void ew_sift_down(struct ew_holdq *q, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < q->n && ew_held_before(q, q->heap[l], q->heap[m]))
+            m = l;
+        if (r < q->n && ew_held_before(q, q->heap[r], q->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        ew_heap_swap(q->heap, i, m);
+        i = m;
+    }
+}
+
 static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
 {
     struct ew_held_hdr h = {
@@ -146,17 +161,7 @@ uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
     uint32_t slot = q->heap[0];
     *before = q->slots[slot].before;
     q->heap[0] = q->heap[--q->n];
-    for (size_t i = 0;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < q->n && ew_held_before(q, q->heap[l], q->heap[m]))
-            m = l;
-        if (r < q->n && ew_held_before(q, q->heap[r], q->heap[m]))
-            m = r;
-        if (m == i)
-            break;
-        ew_heap_swap(q->heap, i, m);
-        i = m;
-    }
+    ew_sift_down(q, 0);
     q->spare[q->nspare++] = slot;
     /* unpack: the strings stay in the slot's buffer until it is reused by the next push */
     const char *p = q->slots[slot].blob.data;
@@ -190,6 +195,29 @@ uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
         v->text = "";
     }
     return q->slots[slot].tag;
+}
+
+const char *ew_held_mn(const struct ew_held *h)
+{
+    return h->blob.data + sizeof(struct ew_held_hdr);
+}
+
+size_t ew_hold_drop(struct ew_holdq *q, bool (*drop)(void *ctx, const struct ew_held *h), void *ctx)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        uint32_t slot = q->heap[i];
+        if (drop(ctx, &q->slots[slot])) {
+            q->spare[q->nspare++] = slot;
+            dropped++;
+        } else {
+            q->heap[kept++] = slot;
+        }
+    }
+    q->n = kept;
+    for (size_t i = kept / 2; i-- > 0;) /* the heap again, bottom up */
+        ew_sift_down(q, i);
+    return dropped;
 }
 
 void ew_hold_release(struct ew_holdq *q)

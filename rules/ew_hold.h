@@ -5,6 +5,8 @@
 #ifndef EW_HOLD_H
 #define EW_HOLD_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ew_buf.h"
@@ -36,6 +38,12 @@ const struct ew_held *ew_hold_top(const struct ew_holdq *q);
 /* Takes the earliest held record out into rec, its `before` into *before; its strings live until
  * the next push. Returns its tag. */
 uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before);
+/* The MN of a held record. */
+const char *ew_held_mn(const struct ew_held *h);
+/* Takes out every held record that drop says (called once for each, in no order; the record
+ * stays readable during the call). Returns how many. */
+size_t ew_hold_drop(struct ew_holdq *q, bool (*drop)(void *ctx, const struct ew_held *h),
+                    void *ctx);
 void ew_hold_release(struct ew_holdq *q);
 
 #endif

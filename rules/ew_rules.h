@@ -10,6 +10,7 @@
 #ifndef EW_RULES_H
 #define EW_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -151,7 +152,9 @@ int ew_engine_export(const struct ew_engine *eng, struct ew_buf *out);
 int ew_engine_import(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
 
 /* One site's state (its last data, periods judged, lifecycles and averages), for a site that
- * moves with its partition to another engine. Returns 0, EW_EINVAL (the engine does not hold
+ * moves with its partition to another engine. Records of the site held for event-time order
+ * are not in it: the caller reads them again (their messages are not done), and the state is
+ * as it was before they came. Returns 0, EW_EINVAL (the engine does not hold
  * the site) or out->err. */
 int ew_engine_export_site(const struct ew_engine *eng, const char *mn, struct ew_buf *out);
 
@@ -160,6 +163,18 @@ int ew_engine_export_site(const struct ew_engine *eng, const char *mn, struct ew
  * nothing is added), EW_EINVAL (the engine holds the site already: forget it first) or
  * EW_ENOMEM. Keys of rules the engine does not have are dropped and counted. */
 int ew_engine_import_site(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
+
+/* The sites whose state changed since the last call: fn is called once for each, with held
+ * true (export it with ew_engine_export_site), or false for one evicted to stay within
+ * max_sites (its saved state is stale). A site forgotten since is not reported. Records held
+ * for event-time order count as the state of their site. Returns how many. */
+typedef void (*ew_engine_dirty_fn)(void *ctx, const char *mn, bool held);
+size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx);
+
+/* Takes out, unjudged, every held record whose tag drop says (their partition went to another
+ * consumer, which reads them again); `released` is called for each. Their sites are then
+ * forgotten by the caller. Returns how many. */
+size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx);
 
 /* Replaces the rules (steals them). State is kept for every rule whose id, kind, number of
  * levels and holds ("for", "clear.for") are unchanged; a changed threshold keeps its state and

@@ -104,15 +104,19 @@ struct ew_site {
     int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
-    int64_t agg_due;  /* when the earliest open average closes (site data time), INT64_MAX none */
-    int64_t key_due;  /* no later than its keys' earliest duration, repeat or calm (ew_life_next):
-                         exact after a sweep, lowered as values are judged; INT64_MAX none */
-    int64_t queued;   /* due time of its earliest entry in the engine's timers, INT64_MAX none */
-    uint8_t silent;   /* site-wide alerts firing now: records look for them only then */
-    uint8_t deferred; /* in the engine's deferred list: its records are behind the clock */
-    uint64_t keybits; /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
-                         key whose bit is clear is not in the block, and the block is not
-                         searched for it; averages (always looked up to be created) have none */
+    int64_t agg_due;    /* when the earliest open average closes (site data time), INT64_MAX none */
+    int64_t key_due;    /* no later than its keys' earliest duration, repeat or calm (ew_life_next):
+                           exact after a sweep, lowered as values are judged; INT64_MAX none */
+    int64_t queued;     /* due time of its earliest entry in the engine's timers, INT64_MAX none */
+    uint8_t silent;     /* site-wide alerts firing now: records look for them only then */
+    uint8_t deferred;   /* in the engine's deferred list: its records are behind the clock */
+    uint8_t dirty;      /* changed since the engine's dirty list was last taken (and in it) */
+    uint32_t nheld;     /* its records held for event-time order now */
+    int64_t heard_base; /* with nheld: what `heard` was before the first of them came, which is
+                           what its state is saved with (they come again after a restore) */
+    uint64_t keybits;   /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
+                           key whose bit is clear is not in the block, and the block is not
+                           searched for it; averages (always looked up to be created) have none */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
 
@@ -125,8 +129,9 @@ struct ew_sitetab {
     size_t cap, nindex, used;
     int32_t head, tail;
     uint64_t evictions;
-    size_t keys;      /* keys held in all sites */
-    size_t key_bytes; /* memory of all key blocks */
+    char evicted[EW_MN_MAX]; /* the MN of the last site evicted, "" once the engine has noted it */
+    size_t keys;             /* keys held in all sites */
+    size_t key_bytes;        /* memory of all key blocks */
 };
 
 #define EW_MINUTE_MS (60 * 1000LL)

@@ -173,6 +173,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
         ew_st__unlink(t, n);
         ew_st__unindex(t, n);
         t->evictions++;
+        memcpy(t->evicted, t->sites[n].mn, sizeof t->evicted);
         t->keys -= t->sites[n].nkeys;
         i = (size_t)ew_st__hash(mn, mnlen) & mask;
         while (t->index[i])
@@ -191,6 +192,9 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->st[0] = '\0';
     s->silent = 0;
     s->deferred = 0;
+    s->dirty = 0;
+    s->nheld = 0;
+    s->heard_base = INT64_MIN;
     for (size_t k = 0; k < EW_SEEN_N; k++)
         s->seen[k] = (struct ew_seen){INT64_MIN, 0};
     s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;

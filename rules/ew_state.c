@@ -17,6 +17,11 @@
  *     or an average being gathered (rule-id "@avg"):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
  *       u32:nvalid u32:nweight u32:n
+ * One site's state alone (ew_engine_export_site, the unit a partition's state moves in) is
+ *   "EWSS" u32:4  the site as above  i64:heard
+ * where heard is the newest data time of the site's records as they came, not counting those
+ * held for event-time order now (they come again after a restore); version 3, without it, is
+ * read too.
  * Keys name their rule by id, so state survives a rule set that was reordered; keys of rules
  * the engine does not have are dropped on import (counted). Export -> import -> export gives
  * the same bytes.
@@ -34,6 +39,7 @@
 #define EW_STATE_VERSION 3u
 #define EW_STATE_AVG     "@avg"
 #define EW_SITE_MAGIC    "EWSS"
+#define EW_SITE_VERSION  4u /* version 3 and the site's newest data time when its records came */
 
 /* ---- writing ---- */
 
@@ -140,8 +146,10 @@ int ew_engine_export_site(const struct ew_engine *e, const char *mn, struct ew_b
     if (!s)
         return EW_EINVAL;
     ew_buf_add(b, EW_SITE_MAGIC, 4);
-    ew_put_u(b, EW_STATE_VERSION, 4);
+    ew_put_u(b, EW_SITE_VERSION, 4);
     ew_put_site(e, s, b);
+    /* what its records held now will find when they come again (after a restore) */
+    ew_put_u(b, (uint64_t)(s->nheld ? s->heard_base : s->heard), 8);
     return b->err;
 }
 
@@ -203,15 +211,19 @@ static int ew_rule_index(const struct ew_ruleset *set, const char *id)
     return -1;
 }
 
-/* The magic and the version; 0, or EW_EMALFORMED with err set. */
-static int ew_state_header(struct ew_cur *c, const char *magic, struct ew_error *err)
+/* The magic and the version (*version: the one read, when a site's state, which may be of two);
+ * 0, or EW_EMALFORMED with err set. */
+static int ew_state_header(struct ew_cur *c, const char *magic, struct ew_error *err,
+                           uint64_t *version_out)
 {
     if (c->n < 4 || memcmp(c->p, magic, 4))
         return ew_error_set(err, EW_EMALFORMED, 0, "not an ecowarn %s (no %s)",
                             strcmp(magic, EW_STATE_MAGIC) ? "site state" : "state", magic);
     c->off = 4;
     uint64_t version = ew_get_u(c, 4);
-    if (c->bad || version != EW_STATE_VERSION)
+    if (version_out && version == EW_SITE_VERSION)
+        *version_out = version;
+    else if (c->bad || version != EW_STATE_VERSION)
         return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads %u",
                             (unsigned long long)version, EW_STATE_VERSION);
     return 0;
@@ -258,6 +270,7 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
     }
     bool created;
     struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
+    ew_engine__evicted(e);
     if (!s)
         return EW_ENOMEM;
     if (!created) {
@@ -362,7 +375,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
     struct ew_sitetab *t = &e->sites;
     if (t->used)
         return ew_error_set(err, EW_EINVAL, 0, "state can only be imported into a new engine");
-    int rc = ew_state_header(&c, EW_STATE_MAGIC, err);
+    int rc = ew_state_header(&c, EW_STATE_MAGIC, err, NULL);
     if (rc)
         return rc;
     int64_t watermark = (int64_t)ew_get_u(&c, 8);
@@ -390,7 +403,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
 int ew_engine_import_site(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
 {
     struct ew_cur c = {buf, len, 0, false};
-    int rc = ew_state_header(&c, EW_SITE_MAGIC, err);
+    uint64_t version = EW_STATE_VERSION;
+    int rc = ew_state_header(&c, EW_SITE_MAGIC, err, &version);
     if (rc)
         return rc;
     size_t mnlen = c.n - c.off ? c.p[c.off] : 0;
@@ -399,13 +413,20 @@ int ew_engine_import_site(struct ew_engine *e, const void *buf, size_t len, stru
         return ew_error_set(err, EW_EINVAL, c.off, "the engine holds that site already");
     struct ew_site *made = NULL;
     rc = ew_get_site(e, &c, &made);
-    if (rc || c.off != len) {
+    int64_t heard = made ? made->last_data : INT64_MIN;
+    if (!rc && version == EW_SITE_VERSION) {
+        heard = (int64_t)ew_get_u(&c, 8);
+        if (!ew_time_ok(heard, true))
+            c.bad = true;
+    }
+    if (rc || c.bad || c.off != len) {
         if (made)
             ew_engine_forget(e, made->mn); /* all or nothing */
         if (rc == EW_ENOMEM)
             return ew_error_set(err, EW_ENOMEM, c.off, "out of memory importing a site");
         return ew_error_set(err, EW_EMALFORMED, c.off, "site state is cut short or corrupt");
     }
+    made->heard = heard;
     ew_timers__key_due(e, made);
     made->queued = INT64_MAX;
     ew_timers__schedule(e, made, ew_site_outlet(e, made), INT64_MIN);
@@ -459,6 +480,8 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
             s->keys[out++].rule = (uint32_t)j;
         }
         t->keys -= s->nkeys - out;
+        if (out != s->nkeys)
+            ew_site_dirty(e, s); /* its saved state names keys that went */
         s->nkeys = out;
         s->hint = 0;
         ew_site_keybits(s); /* the rules are numbered anew */

@@ -104,6 +104,27 @@ void ew_split_expire(struct ew_split *s, int64_t now, ew_split_drop_fn drop, voi
             ew_group_drop(s, i, "split packet incomplete after the timeout", drop, ctx);
 }
 
+size_t ew_split_forget(struct ew_split *s, bool (*which)(void *ctx, uint64_t tag),
+                       void (*release)(void *ctx, uint64_t tag), void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = s->n; i-- > 0;) {
+        struct ew_group *g = &s->groups[i];
+        int k = 0;
+        while (k < g->pnum && !g->parts[k].bytes)
+            k++;
+        if (k == g->pnum || !which(ctx, g->parts[k].tag))
+            continue;
+        for (k = 0; k < g->pnum; k++)
+            if (g->parts[k].bytes)
+                release(ctx, g->parts[k].tag);
+        ew_group_release(g);
+        s->groups[i] = s->groups[--s->n];
+        n++;
+    }
+    return n;
+}
+
 /* Appends the values of part into out, copying their text into out's arena. */
 static int ew_split_append(struct ew_record *out, const struct ew_record *part)
 {

@@ -12,6 +12,7 @@
 #ifndef EW_SPLIT_H
 #define EW_SPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,12 @@ int ew_split_add(struct ew_split *s, const struct ew_record *part, const void *b
 
 /* Gives up the groups that have waited longer than the timeout (each goes to drop). */
 void ew_split_expire(struct ew_split *s, int64_t now, ew_split_drop_fn drop, void *ctx);
+
+/* Forgets, without a dead letter, every group whose parts which says (by the tag of one: a
+ * group's parts are one site's, so of one partition), calling release with each part's tag: the
+ * partition went to another consumer, which reads them again. Returns how many groups. */
+size_t ew_split_forget(struct ew_split *s, bool (*which)(void *ctx, uint64_t tag),
+                       void (*release)(void *ctx, uint64_t tag), void *ctx);
 
 size_t ew_split_pending(const struct ew_split *s);
 

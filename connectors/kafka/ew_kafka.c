@@ -21,8 +21,7 @@ struct ew_pslot {
     int topic;
     int32_t partition;
     bool assigned;
-    bool revoked;              /* revoked, and not yet known whether the next assignment brings
-                                  it back */
+    bool holding;              /* paused by its owner until its state is restored */
     int64_t stored, committed; /* next offset to read, as stored and as committed; -1 none */
     int64_t consumed;          /* last offset handed out */
 };
@@ -132,12 +131,6 @@ void ew_kafka_commit(struct ew_kafka *k, bool sync)
             s->committed = s->stored;
         }
     }
-    if (l->cnt && k->cb.before_commit && k->cb.before_commit(k->cb.ctx)) {
-        for (size_t i = 0; i < k->nslots; i++) /* not committed after all: next time */
-            k->slots[i].committed = -1;
-        rd_kafka_topic_partition_list_destroy(l);
-        return;
-    }
     if (l->cnt) {
         rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, l, !sync);
         if (err)
@@ -169,35 +162,22 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct ew_kafka *k = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        /* the partitions revoked before that do not come back: their sites' state can go (a
-         * rebalance revokes everything first; what comes back keeps its state) */
-        for (size_t si = 0; si < k->nslots; si++) {
-            struct ew_pslot *s = &k->slots[si];
-            if (!s->revoked)
-                continue;
-            s->revoked = false;
-            bool back = false;
-            for (int i = 0; i < parts->cnt && !back; i++)
-                back = ew_topic_index(k, parts->elems[i].topic) == s->topic &&
-                       parts->elems[i].partition == s->partition;
-            if (!back && k->cb.lost)
-                k->cb.lost(k->cb.ctx, s->topic, s->partition);
-        }
-        for (int i = 0; i < parts->cnt; i++) {
-            struct ew_pslot *s = ew_slot_of(k, &parts->elems[i], true);
-            if (!s)
-                continue;
-            s->assigned = true;
-            s->stored = s->committed = -1;
-            if (k->cb.assigned)
-                k->cb.assigned(k->cb.ctx, s->topic, s->partition);
-        }
         ew_log(EW_LOG_INFO, "kafka", "assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
         k->stats.partitions += (size_t)parts->cnt;
         k->stats.connected = true;
         if (k->paused)
             ew_pause_list(k, parts, true);
+        for (int i = 0; i < parts->cnt; i++) { /* assigned: their owner may pause them */
+            struct ew_pslot *s = ew_slot_of(k, &parts->elems[i], true);
+            if (!s)
+                continue;
+            s->assigned = true;
+            s->holding = false;
+            s->stored = s->committed = s->consumed = -1;
+            if (k->cb.assigned)
+                k->cb.assigned(k->cb.ctx, s->topic, s->partition);
+        }
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -206,7 +186,7 @@ static void ew_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             struct ew_pslot *s = ew_slot_of(k, &parts->elems[i], false);
             if (!s)
                 continue;
-            s->assigned = false, s->revoked = true;
+            s->assigned = false, s->holding = false;
             if (k->cb.revoked)
                 k->cb.revoked(k->cb.ctx, s->topic, s->partition);
         }
@@ -565,12 +545,55 @@ void ew_kafka_pause(struct ew_kafka *k, bool pause)
     if (k->paused == pause)
         return;
     k->paused = pause;
-    rd_kafka_topic_partition_list_t *l = NULL;
-    if (!rd_kafka_assignment(k->rk, &l) && l) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nslots + 1);
+    for (size_t i = 0; i < k->nslots; i++) /* those held by their owner stay paused */
+        if (k->slots[i].assigned && !k->slots[i].holding)
+            rd_kafka_topic_partition_list_add(l, k->topics[k->slots[i].topic],
+                                              k->slots[i].partition);
+    if (l->cnt)
         ew_pause_list(k, l, pause);
-        rd_kafka_topic_partition_list_destroy(l);
-    }
+    rd_kafka_topic_partition_list_destroy(l);
     ew_log(EW_LOG_INFO, "kafka", "%s consuming", pause ? "paused" : "resumed");
+}
+
+/* A list of one partition. */
+static rd_kafka_topic_partition_list_t *ew_one(struct ew_kafka *k, const struct ew_pslot *s,
+                                               int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->topics[s->topic], s->partition)->offset = offset;
+    return l;
+}
+
+void ew_kafka_hold(struct ew_kafka *k, int topic, int32_t partition, bool hold)
+{
+    struct ew_pslot *s = ew_slot(k, topic, partition, false);
+    if (!s || !s->assigned || s->holding == hold)
+        return;
+    s->holding = hold;
+    if (k->paused) /* paused already, and stays so until the whole source resumes */
+        return;
+    rd_kafka_topic_partition_list_t *l = ew_one(k, s, RD_KAFKA_OFFSET_INVALID);
+    ew_pause_list(k, l, hold);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void ew_kafka_seek(struct ew_kafka *k, int topic, int32_t partition, int64_t offset)
+{
+    struct ew_pslot *s = ew_slot(k, topic, partition, false);
+    if (!s || !s->assigned)
+        return;
+    if (offset < 0)
+        offset = s->committed >= 0 ? s->committed : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_t *l = ew_one(k, s, offset);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 0);
+    if (e) {
+        ew_log(EW_LOG_ERROR, "kafka", "seek %s[%d]@%lld: %s", k->topics[topic], partition,
+               (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    s->consumed = offset >= 0 ? offset - 1 : -1;
 }
 
 void ew_kafka_stop_consuming(struct ew_kafka *k)

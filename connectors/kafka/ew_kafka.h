@@ -3,9 +3,10 @@
  *
  * The consumer queue's event fd wakes a libev watcher (no timer polling); each loop pass
  * handles at most `batch` messages and yields to the loop, so Redis I/O is never starved.
- * Offsets are stored when the caller says a partition is safe up to a point (ew_kafka_store;
- * the pipeline's delivery tracker decides that) and committed on a timer, on revocation and on
- * close.
+ * Offsets are stored when the caller says a partition is safe up to a point (ew_kafka_store:
+ * the pipeline, once the state saved with them in Redis is written) and committed on a timer,
+ * on revocation and on close: for lag monitoring, and for a first start of a partition that
+ * Redis knows nothing of.
  *
  * Group topics are shared by the consumer group. Table topics (the registry: outlets and their
  * limits) are read whole by every instance, from their beginning, with no group and no
@@ -54,12 +55,6 @@ struct ew_kafka_cb {
     void (*assigned)(void *ctx, int topic, int32_t partition);
     /* A partition taken away (after what was stored for it was committed): store no more. */
     void (*revoked)(void *ctx, int topic, int32_t partition);
-    /* A partition revoked and not given back by the assignment that followed: the state of its
-     * sites can go. */
-    void (*lost)(void *ctx, int topic, int32_t partition);
-    /* Called before offsets are committed (NULL: none); nonzero stops the commit. The daemon
-     * writes its checkpoint here, so the state on disk always covers what is committed. */
-    int (*before_commit)(void *ctx);
     void *ctx;
 };
 
@@ -92,6 +87,14 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
 /* The partition's messages are safe up to next (the offset to read next): committed with the
  * next commit. Ignored for a partition not assigned now. */
 void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t next);
+
+/* Pauses (hold) an assigned partition until its owner resumes it (its state is being restored);
+ * a pause of the whole source leaves it paused. */
+void ew_kafka_hold(struct ew_kafka *k, int topic, int32_t partition, bool hold);
+
+/* The next message of an assigned partition is the one at offset (before it resumes); offset -1:
+ * the last one committed here, or the partition's beginning. */
+void ew_kafka_seek(struct ew_kafka *k, int topic, int32_t partition, int64_t offset);
 
 /* Whether an assigned partition has been read to its end (as far as librdkafka's last fetch
  * knows); false while no fetch has told its end, true when it is not assigned. */

@@ -1,13 +1,12 @@
 /*
  * ew_sink.c - the Redis sink (see ew_sink.h).
  *
- * A command's arg packs the ticket with two bits: whether it is the write's last command (the
- * one whose reply reports the ticket) and whether the write is an alert event. Commands that
- * are not last carry 0.
+ * A batch is the argument list of one EVAL of ew_commit_lua: after the fixed arguments, its
+ * operations, each an opcode and its arguments. A command's arg is a struct ew_pending, freed
+ * with its reply.
  */
 #include "ew_sink.h"
 
-#include "ew_buf.h"
 #include "ew_log.h"
 
 #include <hiredis/hiredis.h>
@@ -15,123 +14,134 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EW_SINK_LAST  2u
-#define EW_SINK_EVENT 1u
+/* KEYS: the partition's hash and its sites' state (none for a transaction of no partition).
+ * ARGV: gen seq next done watermark prefix maxlen, then the operations:
+ *   E json fingerprint audience resolved   an alert event (audience: "duty", "reminders:ID")
+ *   D reason error offset topic partition kafka_offset encoding raw   a dead letter
+ *   S mn blob / X mn                        a site's saved state, or its removal
+ *   A entry                                 an acknowledgement: nothing is written unless the
+ *                                           entry was pending (the batch's first operation)
+ * Returns 1 written, 0 written before, -1 fenced (another generation owns the partition). */
+static const char ew_commit_lua[] =
+    "local p, maxlen, i = ARGV[6], ARGV[7], 8\n"
+    "if #KEYS > 0 then\n"
+    "  local m = redis.call('HMGET', KEYS[1], 'gen', 'seq')\n"
+    "  if m[1] ~= ARGV[1] then return -1 end\n"
+    "  if tonumber(m[2] or '0') >= tonumber(ARGV[2]) then return 0 end\n"
+    "end\n"
+    "local function xadd(key, ...)\n"
+    "  if maxlen == '0' then return redis.call('XADD', key, '*', ...) end\n"
+    "  return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', ...)\n"
+    "end\n"
+    "while i <= #ARGV do\n"
+    "  local op = ARGV[i]\n"
+    "  if op == 'E' then\n"
+    "    local json = ARGV[i + 1]\n"
+    "    xadd(p .. 'events', 'json', json)\n"
+    "    xadd(p .. ARGV[i + 3], 'json', json)\n"
+    "    if ARGV[i + 4] == '1' then redis.call('HDEL', p .. 'active', ARGV[i + 2])\n"
+    "    else redis.call('HSET', p .. 'active', ARGV[i + 2], json) end\n"
+    "    redis.call('PUBLISH', p .. 'live', json)\n"
+    "    i = i + 5\n"
+    "  elseif op == 'D' then\n"
+    "    xadd(p .. 'deadletter', 'reason', ARGV[i + 1], 'error', ARGV[i + 2], 'offset',\n"
+    "         ARGV[i + 3], 'topic', ARGV[i + 4], 'partition', ARGV[i + 5], 'kafka_offset',\n"
+    "         ARGV[i + 6], 'encoding', ARGV[i + 7], 'raw', ARGV[i + 8])\n"
+    "    i = i + 9\n"
+    "  elseif op == 'S' then redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]); i = i + 3\n"
+    "  elseif op == 'X' then redis.call('HDEL', KEYS[2], ARGV[i + 1]); i = i + 2\n"
+    "  elseif op == 'A' then\n"
+    "    if redis.call('XACK', p .. 'acks', 'ecowarnd', ARGV[i + 1]) == 0 then return 0 end\n"
+    "    i = i + 2\n"
+    "  else return redis.error_reply('ecowarn: unknown operation ' .. tostring(op)) end\n"
+    "end\n"
+    "if #KEYS > 0 then\n"
+    "  redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'wm', ARGV[5])\n"
+    "  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'next', ARGV[3], 'done', ARGV[4]) end\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS: the partition's hash and its sites' state. The generation moves on; returns it, the
+ * last sequence, the cut (next, done, watermark; "" none) and every site's state. */
+static const char ew_claim_lua[] =
+    "local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)\n"
+    "local m = redis.call('HMGET', KEYS[1], 'seq', 'next', 'done', 'wm')\n"
+    "return {gen, m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('HGETALL', "
+    "KEYS[2])}\n";
+
+enum ew_pending_kind { EW_PENDING_COMMIT, EW_PENDING_CLAIM };
+
+struct ew_pending {
+    enum ew_pending_kind kind;
+    void *arg;
+};
 
 struct ew_sink {
     struct ew_redis *conn;
     const struct ew_opts *opts;
-    ew_sink_written_fn written;
-    void *ctx;
-    struct ew_buf raw; /* a dead letter's bytes, as text or base64 */
+    struct ew_sink_cb cb;
 };
 
-static void ew_sink_on_reply(void *ctx, redisReply *reply, void *arg)
+/* ---- batches ---- */
+
+void ew_batch_clear(struct ew_batch *b)
 {
-    struct ew_sink *s = ctx;
-    if (reply->type == REDIS_REPLY_ERROR) /* refused for what it is: it would be again */
-        ew_log(EW_LOG_ERROR, "redis", "command refused: %.*s", (int)reply->len, reply->str);
-    uintptr_t a = (uintptr_t)arg;
-    if (a & EW_SINK_LAST)
-        s->written(s->ctx, a >> 2, a & EW_SINK_EVENT);
+    ew_buf_clear(&b->args);
+    b->nargs = b->events = 0;
 }
 
-struct ew_sink *ew_sink_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
-                            const struct ew_opts *opts, ew_sink_written_fn written, void *ctx)
+void ew_batch_release(struct ew_batch *b)
 {
-    struct ew_sink *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    *s = (struct ew_sink){.opts = opts, .written = written, .ctx = ctx, .raw = EW_BUF_INIT};
-    s->conn = ew_redis_new(loop, addr, "redis", (double)opts->redis_timeout_ms / 1000,
-                           (double)opts->redis_reconnect_max_ms / 1000, ew_sink_on_reply, s);
-    if (!s->conn) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    ew_buf_release(&b->args);
+    b->nargs = b->events = 0;
 }
 
-void ew_sink_free(struct ew_sink *s)
+bool ew_batch_empty(const struct ew_batch *b)
 {
-    if (!s)
-        return;
-    ew_redis_free(s->conn);
-    ew_buf_release(&s->raw);
-    free(s);
+    return !b->nargs;
 }
 
-static void ew_sink_key(const struct ew_sink *s, char *out, size_t n, const char *name)
+static void ew_batch_arg(struct ew_batch *b, const void *p, size_t n)
 {
-    snprintf(out, n, "%s%s", s->opts->redis_prefix, name);
+    uint32_t len = (uint32_t)n;
+    ew_buf_add(&b->args, &len, sizeof len);
+    ew_buf_add(&b->args, p, n);
+    b->nargs++;
 }
 
-/* Queues a command; arg: 0, or the packed ticket of the write's last command. */
-static int ew_sink_cmd(struct ew_sink *s, uintptr_t arg, int argc, const char **argv,
-                       const size_t *lens)
+static void ew_batch_args(struct ew_batch *b, const char *s)
 {
-    if (!ew_redis_cmd(s->conn, (void *)arg, argc, argv, lens))
-        return 0;
-    ew_log(EW_LOG_ERROR, "redis", "out of memory queueing a command");
-    return -1;
+    ew_batch_arg(b, s, strlen(s));
 }
 
-/* XADD key MAXLEN ~ N * field value [field value...] */
-static int ew_sink_xadd(struct ew_sink *s, uintptr_t arg, const char *key, int nfields,
-                        const char **fields, const size_t *flens)
+void ew_batch_event(struct ew_batch *b, const struct ew_sink_event *ev)
 {
-    const char *argv[32];
-    size_t lens[32];
-    int argc = 0;
-    char maxlen[24];
-    argv[argc] = "XADD", lens[argc++] = 4;
-    argv[argc] = key, lens[argc++] = strlen(key);
-    if (s->opts->redis_stream_maxlen > 0) {
-        snprintf(maxlen, sizeof maxlen, "%lld", (long long)s->opts->redis_stream_maxlen);
-        argv[argc] = "MAXLEN", lens[argc++] = 6;
-        argv[argc] = "~", lens[argc++] = 1;
-        argv[argc] = maxlen, lens[argc++] = strlen(maxlen);
-    }
-    argv[argc] = "*", lens[argc++] = 1;
-    for (int i = 0; i < nfields * 2 && argc < 32; i++) {
-        argv[argc] = fields[i];
-        lens[argc++] = flens[i];
-    }
-    return ew_sink_cmd(s, arg, argc, argv, lens);
-}
-
-static uintptr_t ew_sink_arg(uint64_t ticket, bool event)
-{
-    return (uintptr_t)(ticket << 2 | EW_SINK_LAST | (event ? EW_SINK_EVENT : 0));
-}
-
-int ew_sink_event(struct ew_sink *s, uint64_t ticket, const struct ew_sink_event *ev)
-{
-    char events[128], audience[256], active[128], live[128];
-    ew_sink_key(s, events, sizeof events, "events");
+    char audience[256];
     if (ev->officer)
-        ew_sink_key(s, audience, sizeof audience, "duty");
+        snprintf(audience, sizeof audience, "duty");
     else
-        snprintf(audience, sizeof audience, "%sreminders:%s", s->opts->redis_prefix,
+        snprintf(audience, sizeof audience, "reminders:%s",
                  *ev->enterprise_id ? ev->enterprise_id : "unregistered");
-    ew_sink_key(s, active, sizeof active, "active");
-    ew_sink_key(s, live, sizeof live, "live");
-    const char *f[2] = {"json", ev->json};
-    size_t fl[2] = {4, ev->len};
-    ew_sink_xadd(s, 0, events, 1, f, fl);
-    ew_sink_xadd(s, 0, audience, 1, f, fl);
-    if (ev->resolved) {
-        const char *argv[3] = {"HDEL", active, ev->fingerprint};
-        size_t lens[3] = {4, strlen(active), strlen(ev->fingerprint)};
-        ew_sink_cmd(s, 0, 3, argv, lens);
-    } else {
-        const char *argv[4] = {"HSET", active, ev->fingerprint, ev->json};
-        size_t lens[4] = {4, strlen(active), strlen(ev->fingerprint), ev->len};
-        ew_sink_cmd(s, 0, 4, argv, lens);
-    }
-    const char *argv[3] = {"PUBLISH", live, ev->json};
-    size_t lens[3] = {7, strlen(live), ev->len};
-    return ew_sink_cmd(s, ew_sink_arg(ticket, true), 3, argv, lens);
+    ew_batch_args(b, "E");
+    ew_batch_arg(b, ev->json, ev->len);
+    ew_batch_args(b, ev->fingerprint);
+    ew_batch_args(b, audience);
+    ew_batch_args(b, ev->resolved ? "1" : "0");
+    b->events++;
+}
+
+void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t len)
+{
+    ew_batch_args(b, blob ? "S" : "X");
+    ew_batch_args(b, mn);
+    if (blob)
+        ew_batch_arg(b, blob, len);
+}
+
+void ew_batch_ack(struct ew_batch *b, const char *entry)
+{
+    ew_batch_args(b, "A");
+    ew_batch_args(b, entry);
 }
 
 static bool ew_is_text(const void *p, size_t n)
@@ -155,33 +165,231 @@ static void ew_base64(struct ew_buf *b, const unsigned char *p, size_t n)
     }
 }
 
-int ew_sink_deadletter(struct ew_sink *s, uint64_t ticket, const struct ew_deadletter *dl)
+void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *raw, const struct ew_deadletter *dl)
 {
     char off[24], part[24], koff[24];
     snprintf(off, sizeof off, "%zu", dl->offset);
     snprintf(part, sizeof part, "%d", dl->partition);
     snprintf(koff, sizeof koff, "%lld", (long long)dl->kafka_offset);
     bool text = ew_is_text(dl->raw, dl->len);
-    ew_buf_clear(&s->raw);
+    ew_buf_clear(raw);
     if (text)
-        ew_buf_add(&s->raw, dl->raw, dl->len);
+        ew_buf_add(raw, dl->raw, dl->len);
     else
-        ew_base64(&s->raw, dl->raw, dl->len);
-    const char *f[] = {"reason",       dl->reason,
-                       "error",        dl->error,
-                       "offset",       off,
-                       "topic",        dl->topic,
-                       "partition",    part,
-                       "kafka_offset", koff,
-                       "encoding",     text ? "text" : "base64",
-                       "raw",          s->raw.data ? s->raw.data : ""};
-    size_t fl[16];
-    for (int i = 0; i < 16; i++)
-        fl[i] = strlen(f[i]);
-    fl[15] = s->raw.err ? 0 : s->raw.len;
-    char key[128];
-    ew_sink_key(s, key, sizeof key, "deadletter");
-    return ew_sink_xadd(s, ew_sink_arg(ticket, false), key, 8, f, fl);
+        ew_base64(raw, dl->raw, dl->len);
+    ew_batch_args(b, "D");
+    ew_batch_args(b, dl->reason);
+    ew_batch_args(b, dl->error);
+    ew_batch_args(b, off);
+    ew_batch_args(b, dl->topic);
+    ew_batch_args(b, part);
+    ew_batch_args(b, koff);
+    ew_batch_args(b, text ? "text" : "base64");
+    ew_batch_arg(b, raw->err ? "" : raw->data, raw->err ? 0 : raw->len);
+    b->events++;
+}
+
+/* ---- transactions ---- */
+
+static void ew_sink_key(const struct ew_sink *s, char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s%s", s->opts->redis_prefix, name);
+}
+
+/* The integer an EVAL answered, or def. */
+static long long ew_reply_int(const redisReply *r, long long def)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return def;
+}
+
+static void ew_sink_claimed(struct ew_sink *s, const redisReply *r, void *arg)
+{
+    const redisReply *sites =
+        r->type == REDIS_REPLY_ARRAY && r->elements == 6 ? r->element[5] : NULL;
+    if (!sites || sites->type != REDIS_REPLY_ARRAY || sites->elements % 2) {
+        ew_log(EW_LOG_ERROR, "redis", "claim: an answer of an unknown shape");
+        s->cb.claimed(s->cb.ctx, arg, NULL);
+        return;
+    }
+    size_t n = sites->elements / 2;
+    const char **mn = malloc((n ? n : 1) * sizeof *mn), **blob = malloc((n ? n : 1) * sizeof *blob);
+    size_t *len = malloc((n ? n : 1) * sizeof *len);
+    if (!mn || !blob || !len) {
+        ew_log(EW_LOG_ERROR, "redis", "claim: out of memory");
+        s->cb.claimed(s->cb.ctx, arg, NULL);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            mn[i] = sites->element[2 * i]->str;
+            blob[i] = sites->element[2 * i + 1]->str;
+            len[i] = sites->element[2 * i + 1]->len;
+        }
+        const redisReply *next = r->element[2], *done = r->element[3], *wm = r->element[4];
+        struct ew_claim c = {
+            .gen = (uint64_t)ew_reply_int(r->element[0], 0),
+            .seq = (uint64_t)ew_reply_int(r->element[1], 0),
+            .cut = {.next = next->type == REDIS_REPLY_STRING && next->len
+                                ? strtoll(next->str, NULL, 10)
+                                : -1,
+                    .done = done->type == REDIS_REPLY_STRING ? done->str : "",
+                    .donelen = done->type == REDIS_REPLY_STRING ? done->len : 0,
+                    .watermark = wm->type == REDIS_REPLY_STRING && wm->len
+                                     ? strtoll(wm->str, NULL, 10)
+                                     : INT64_MIN},
+            .nsites = n,
+            .mn = mn,
+            .blob = blob,
+            .bloblen = len,
+        };
+        s->cb.claimed(s->cb.ctx, arg, &c);
+    }
+    free(mn);
+    free(blob);
+    free(len);
+}
+
+static void ew_sink_on_reply(void *ctx, redisReply *reply, void *arg)
+{
+    struct ew_sink *s = ctx;
+    if (reply->type == REDIS_REPLY_ERROR) /* refused for what it is: it would be again */
+        ew_log(EW_LOG_ERROR, "redis", "command refused: %.*s", (int)reply->len, reply->str);
+    struct ew_pending *p = arg;
+    if (!p)
+        return;
+    if (p->kind == EW_PENDING_CLAIM) {
+        if (reply->type == REDIS_REPLY_ERROR)
+            s->cb.claimed(s->cb.ctx, p->arg, NULL);
+        else
+            ew_sink_claimed(s, reply, p->arg);
+    } else {
+        long long v = ew_reply_int(reply, EW_COMMIT_REFUSED);
+        enum ew_commit_result res = reply->type == REDIS_REPLY_ERROR ? EW_COMMIT_REFUSED
+                                    : v > 0                          ? EW_COMMIT_WRITTEN
+                                    : v == 0                         ? EW_COMMIT_AGAIN
+                                                                     : EW_COMMIT_FENCED;
+        s->cb.committed(s->cb.ctx, p->arg, res);
+    }
+    free(p);
+}
+
+struct ew_sink *ew_sink_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
+                            const struct ew_opts *opts, const struct ew_sink_cb *cb)
+{
+    struct ew_sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    *s = (struct ew_sink){.opts = opts, .cb = *cb};
+    s->conn = ew_redis_new(loop, addr, "redis", (double)opts->redis_timeout_ms / 1000,
+                           (double)opts->redis_reconnect_max_ms / 1000, ew_sink_on_reply, s);
+    if (!s->conn) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ew_sink_free(struct ew_sink *s)
+{
+    if (!s)
+        return;
+    ew_redis_free(s->conn);
+    free(s);
+}
+
+/* The partition's two keys. */
+static void ew_partition_keys(const struct ew_sink *s, const char *topic, int32_t partition,
+                              char meta[512], char state[512])
+{
+    snprintf(meta, 512, "%spartition:%s:%d", s->opts->redis_prefix, topic, partition);
+    snprintf(state, 512, "%sstate:%s:%d", s->opts->redis_prefix, topic, partition);
+}
+
+/* EVAL script with the keys, the fixed arguments and then the batch's, as one command. */
+static int ew_sink_eval(struct ew_sink *s, const char *script, int nkeys, char keys[][512],
+                        int nfixed, const char *const *fixed, const size_t *fixedlen,
+                        const struct ew_batch *b, struct ew_pending *p)
+{
+    size_t argc = 3 + (size_t)nkeys + (size_t)nfixed + (b ? b->nargs : 0);
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char nk[8];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    int rc = -1;
+    if (argv && lens && !(b && b->args.err)) {
+        size_t a = 0;
+        argv[a] = "EVAL", lens[a++] = 4;
+        argv[a] = script, lens[a++] = strlen(script);
+        argv[a] = nk, lens[a++] = strlen(nk);
+        for (int i = 0; i < nkeys; i++)
+            argv[a] = keys[i], lens[a++] = strlen(keys[i]);
+        for (int i = 0; i < nfixed; i++)
+            argv[a] = fixed[i], lens[a++] = fixedlen[i];
+        for (size_t off = 0; b && off < b->args.len; a++) {
+            uint32_t len;
+            memcpy(&len, b->args.data + off, sizeof len);
+            argv[a] = b->args.data + off + sizeof len;
+            lens[a] = len;
+            off += sizeof len + len;
+        }
+        rc = ew_redis_cmd(s->conn, p, (int)argc, argv, lens);
+    }
+    if (rc)
+        ew_log(EW_LOG_ERROR, "redis", "out of memory queueing a transaction");
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int32_t partition,
+                   uint64_t gen, uint64_t seq, const struct ew_cut *cut, void *arg)
+{
+    struct ew_pending *p = malloc(sizeof *p);
+    if (!p)
+        return -1;
+    *p = (struct ew_pending){EW_PENDING_COMMIT, arg};
+    char keys[2][512], g[24], q[24], next[24], wm[24], maxlen[24];
+    snprintf(g, sizeof g, "%llu", (unsigned long long)gen);
+    snprintf(q, sizeof q, "%llu", (unsigned long long)seq);
+    next[0] = wm[0] = '\0';
+    if (cut && cut->next >= 0)
+        snprintf(next, sizeof next, "%lld", (long long)cut->next);
+    if (cut && cut->watermark != INT64_MIN)
+        snprintf(wm, sizeof wm, "%lld", (long long)cut->watermark);
+    snprintf(maxlen, sizeof maxlen, "%lld",
+             (long long)(s->opts->redis_stream_maxlen > 0 ? s->opts->redis_stream_maxlen : 0));
+    const char *fixed[7] = {
+        g, q, next, cut && cut->done ? cut->done : "", wm, s->opts->redis_prefix, maxlen};
+    size_t fixedlen[7];
+    for (int i = 0; i < 7; i++)
+        fixedlen[i] = strlen(fixed[i]);
+    fixedlen[3] = cut && cut->done ? cut->donelen : 0;
+    int nkeys = 0;
+    if (topic) {
+        ew_partition_keys(s, topic, partition, keys[0], keys[1]);
+        nkeys = 2;
+    }
+    int rc = ew_sink_eval(s, ew_commit_lua, nkeys, keys, 7, fixed, fixedlen, b, p);
+    if (rc)
+        free(p);
+    ew_batch_clear(b);
+    return rc;
+}
+
+int ew_sink_claim(struct ew_sink *s, const char *topic, int32_t partition, void *arg)
+{
+    struct ew_pending *p = malloc(sizeof *p);
+    if (!p)
+        return -1;
+    *p = (struct ew_pending){EW_PENDING_CLAIM, arg};
+    char keys[2][512];
+    ew_partition_keys(s, topic, partition, keys[0], keys[1]);
+    int rc = ew_sink_eval(s, ew_claim_lua, 2, keys, 0, NULL, NULL, NULL, p);
+    if (rc)
+        free(p);
+    return rc;
 }
 
 void ew_sink_ack_entry(struct ew_sink *s, const char *entry)
@@ -190,7 +398,8 @@ void ew_sink_ack_entry(struct ew_sink *s, const char *entry)
     ew_sink_key(s, key, sizeof key, "acks");
     const char *argv[4] = {"XACK", key, "ecowarnd", entry};
     size_t lens[4] = {4, strlen(key), 8, strlen(entry)};
-    ew_sink_cmd(s, 0, 4, argv, lens);
+    if (ew_redis_cmd(s->conn, NULL, 4, argv, lens))
+        ew_log(EW_LOG_ERROR, "redis", "out of memory queueing a command");
 }
 
 bool ew_sink_connected(const struct ew_sink *s)

@@ -1,14 +1,22 @@
 /*
- * ew_sink.h - the Redis sink: CONTRACT.md's outputs as Redis commands, on one connection that
- * loses nothing (ew_redis.h).
+ * ew_sink.h - the Redis sink: CONTRACT.md's outputs, written in transactions on one connection
+ * that loses nothing (ew_redis.h).
+ *
+ * A batch gathers what one transaction writes for one input partition: its alert events, its
+ * dead letters, the saved state of its sites that changed, and where its input stands (the cut:
+ * the offset to read again from, the offsets beyond it already done, its watermark). A commit
+ * sends the batch as one Lua script (EVAL), which Redis runs whole and alone: either all of it
+ * is written or none. Each partition's hash PREFIX+partition:TOPIC:N holds its owner's
+ * generation, the sequence of the last batch written and the cut; PREFIX+state:TOPIC:N maps
+ * each of its sites' MN to its saved state. A batch is written only when the generation is
+ * still the committer's (a partition claimed by another consumer since fences the old one out)
+ * and its sequence is newer than the last written (a batch sent again after a lost reply is
+ * written once).
  *
  * Per alert event, in this order: XADD PREFIX+events, XADD PREFIX+duty (officer events) or
  * PREFIX+reminders:ENTERPRISE (enterprise events), HSET PREFIX+active FINGERPRINT JSON (HDEL
  * when resolved), PUBLISH PREFIX+live JSON. Dead letters: XADD PREFIX+deadletter. Streams are
- * capped with MAXLEN ~ redis.stream_maxlen. Commands are answered in the order they are queued.
- *
- * Each write takes a ticket (the caller's, opaque here) and reports it to `written` exactly once,
- * when the reply of its last command has come; a write that returns an error never reports it.
+ * capped with MAXLEN ~ redis.stream_maxlen. Commands are answered in the order they are sent.
  */
 #ifndef EW_SINK_H
 #define EW_SINK_H
@@ -18,13 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ew_buf.h"
 #include "ew_opts.h"
 #include "ew_redis.h"
 
 struct ew_sink;
-
-/* ticket's write is safe in Redis; event: it was an alert event (ew_sink_event). */
-typedef void (*ew_sink_written_fn)(void *ctx, uint64_t ticket, bool event);
 
 /* One alert event, already written as JSON (borrowed during the call). */
 struct ew_sink_event {
@@ -48,18 +54,87 @@ struct ew_deadletter {
     size_t len;
 };
 
-/* opts: borrowed for the sink's life, read at each write (redis.prefix, redis.stream_maxlen);
+/* What one transaction writes: operations, each an opcode and its arguments. */
+struct ew_batch {
+    struct ew_buf args; /* each argument: u32 length, then its bytes */
+    size_t nargs;
+    size_t events; /* alert events and dead letters in it */
+};
+
+#define EW_BATCH_INIT                                                                              \
+    {                                                                                              \
+        EW_BUF_INIT, 0, 0                                                                          \
+    }
+
+void ew_batch_clear(struct ew_batch *b);
+void ew_batch_release(struct ew_batch *b);
+bool ew_batch_empty(const struct ew_batch *b);
+
+/* The batch's operations. The sink's prefix and stream length are read at the commit. */
+void ew_batch_event(struct ew_batch *b, const struct ew_sink_event *ev);
+void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *scratch,
+                         const struct ew_deadletter *dl);
+/* A site's saved state (blob, len); blob NULL: the site has none any more. */
+void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t len);
+
+/* Where the partition's input stands after the batch. */
+struct ew_cut {
+    int64_t next;     /* the offset to read again from; -1: unchanged */
+    const void *done; /* offsets after it done already (ew_tracker_cut) */
+    size_t donelen;
+    int64_t watermark; /* the partition's, epoch ms; INT64_MIN none */
+};
+
+/* A partition as Redis keeps it, read by a claim. */
+struct ew_claim {
+    uint64_t gen, seq; /* the claimer's generation; the last batch's sequence */
+    struct ew_cut cut; /* next -1: nothing saved yet */
+    size_t nsites;
+    const char *const *mn; /* nsites of them, with their saved state */
+    const char *const *blob;
+    const size_t *bloblen;
+};
+
+/* A commit's outcome. */
+enum ew_commit_result {
+    EW_COMMIT_WRITTEN = 1,
+    EW_COMMIT_AGAIN = 0,    /* written before (sent again after a lost reply): not again */
+    EW_COMMIT_FENCED = -1,  /* the partition was claimed by another consumer: nothing written */
+    EW_COMMIT_REFUSED = -2, /* Redis refused the script (logged): nothing, or part, written */
+};
+
+struct ew_sink_cb {
+    /* A commit answered; arg is the committer's. */
+    void (*committed)(void *ctx, void *arg, enum ew_commit_result result);
+    /* A claim answered (claim NULL: refused, logged); its fields are valid during the call. */
+    void (*claimed)(void *ctx, void *arg, const struct ew_claim *claim);
+    void *ctx;
+};
+
+/* opts: borrowed for the sink's life, read at each commit (redis.prefix, redis.stream_maxlen);
  * the caller may swap its contents whole between two loop passes (a reload). new: free with
  * ew_sink_free. NULL when out of memory. */
 struct ew_sink *ew_sink_new(struct ev_loop *loop, const struct ew_redis_addr *addr,
-                            const struct ew_opts *opts, ew_sink_written_fn written, void *ctx);
+                            const struct ew_opts *opts, const struct ew_sink_cb *cb);
 void ew_sink_free(struct ew_sink *s);
 
-/* Returns 0, or -1 when out of memory (written is then not called for this ticket). */
-int ew_sink_event(struct ew_sink *s, uint64_t ticket, const struct ew_sink_event *ev);
-int ew_sink_deadletter(struct ew_sink *s, uint64_t ticket, const struct ew_deadletter *dl);
+/* Sends the batch as one transaction of the partition (topic, partition) of generation gen,
+ * sequence seq, leaving the input at cut; topic NULL: a transaction of no partition (the
+ * officers' acknowledgements: the batch begins with ew_batch_ack). The batch is cleared.
+ * committed is called with arg once Redis has answered. Returns 0, or -1 when out of memory
+ * (committed is then not called). */
+int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int32_t partition,
+                   uint64_t gen, uint64_t seq, const struct ew_cut *cut, void *arg);
 
-/* XACK PREFIX+acks ecowarnd ENTRY, after the commands queued before it. */
+/* Claims the partition for this consumer: its generation moves on (fencing out the one before),
+ * and what Redis keeps of it comes back to claimed, with arg. Returns 0 or -1 (no memory). */
+int ew_sink_claim(struct ew_sink *s, const char *topic, int32_t partition, void *arg);
+
+/* An acknowledgement's entry: the transaction writes the rest of the batch only when the entry
+ * was still pending in PREFIX+acks (XACK, group ecowarnd): written once. */
+void ew_batch_ack(struct ew_batch *b, const char *entry);
+
+/* XACK PREFIX+acks ecowarnd ENTRY on its own, after the commands sent before it. */
 void ew_sink_ack_entry(struct ew_sink *s, const char *entry);
 
 bool ew_sink_connected(const struct ew_sink *s);

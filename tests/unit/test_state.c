@@ -608,6 +608,158 @@ static void test_import_site_rejects_damage(void **state)
     ew_buf_release(&all);
 }
 
+/* What take_dirty reported: each MN with 'h' (held) or 'g' (gone), in a line. */
+static void note_dirty(void *ctx, const char *mn, bool held)
+{
+    ew_buf_adds(ctx, mn);
+    ew_buf_addc(ctx, held ? 'h' : 'g');
+    ew_buf_addc(ctx, ' ');
+}
+
+static const char *dirty(struct ew_engine *eng, struct ew_buf *b)
+{
+    ew_buf_clear(b);
+    ew_engine_take_dirty(eng, note_dirty, b);
+    return b->data ? b->data : "";
+}
+
+/* The sites whose state changed are reported once each: by records, by timers, by a reload that
+ * drops their keys; an evicted site as gone; a forgotten one not at all. */
+static void test_dirty_sites(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, d = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    history(eng);
+    const char *all = dirty(eng, &d);
+    for (int si = 1; si <= 5; si++) {
+        char want[8];
+        snprintf(want, sizeof want, "S%dh ", si);
+        assert_non_null(strstr(all, want));
+        assert_null(strstr(strstr(all, want) + 1, want)); /* once */
+    }
+    assert_string_equal(dirty(eng, &d), "");
+    feed(eng, 1, 6, 120);
+    feed(eng, 6, 6, 10);
+    assert_string_equal(dirty(eng, &d), "S1h S6h ");
+    /* S6's silence reaches 3 h: its timer changes it */
+    ew_engine_tick_at(eng, 1722441600000 + 10 * 3600000, 1722441600000 + 10 * 3600000);
+    assert_non_null(strstr(dirty(eng, &d), "S6h "));
+    assert_non_null(strstr(ev.data, "\"mn\":\"S6\""));
+    /* a reload that drops the flat rule changes the sites that had its keys */
+    const char *fewer = replace(rules_json, "\"id\":\"flat\"", "\"id\":\"flat2\"");
+    assert_int_equal(ew_engine_reload(eng, compile(fewer)), 0);
+    assert_non_null(strstr(dirty(eng, &d), "S2h "));
+    /* a forgotten site is not reported; an evicted one is, as gone */
+    feed(eng, 2, 7, 60);
+    assert_true(ew_engine_forget(eng, "S2"));
+    for (int si = 20; si < 32; si++) /* 16 sites at most: the least recently seen goes */
+        feed(eng, si, 7, 10);
+    const char *after = dirty(eng, &d);
+    assert_null(strstr(after, "S2h"));
+    assert_non_null(strstr(after, "S20h "));
+    assert_non_null(strstr(after, "S5g ")); /* seen least recently: its minutes came first */
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&d);
+}
+
+static uint64_t released_tags[8];
+static size_t nreleased;
+
+static void on_released(void *ctx, uint64_t tag)
+{
+    (void)ctx;
+    if (nreleased < 8)
+        released_tags[nreleased] = tag;
+    nreleased++;
+}
+
+static bool drop_odd(void *ctx, uint64_t tag)
+{
+    (void)ctx;
+    return tag % 2;
+}
+
+/* Site s, hour h, one value, held for event-time order with a tag (processing time: 10 min after
+ * its hour). */
+static void feed_tagged(struct ew_engine *eng, int s, int h, double value, uint64_t tag)
+{
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"mn\":\"S%d\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":"
+             "\"2024-08-01T%02d:00:00+08:00\",\"values\":[{\"code\":\"w01018\",\"field\":\"Avg\","
+             "\"value\":%g,\"flag\":\"N\"}]}",
+             s, h, value);
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+    assert_int_equal(ew_engine_record_tagged(eng, rec, rec->data_time + 600000, tag), 0);
+    ew_record_free(rec);
+}
+
+static struct ew_engine *reorder_engine(struct ew_registry *reg, struct ew_buf *out)
+{
+    struct ew_ruleset *set = compile(rules_json);
+    struct ew_engine_opts opts = {.max_sites = 16, .reorder_ms = 7200000, .released = on_released};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
+    assert_non_null(eng);
+    return eng;
+}
+
+/* A site saved while some of its records are held, restored elsewhere with those records given
+ * again (their messages are read again), goes on as it would have: the silence they end is
+ * measured from where it was, not from the records themselves. Held records of a partition that
+ * goes are dropped unjudged, each let go. */
+static void test_held_records_come_again_after_a_restore(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev_a = EW_BUF_INIT, ev_b = EW_BUF_INIT, ev_r = EW_BUF_INIT, one = EW_BUF_INIT;
+    struct ew_engine *a = reorder_engine(reg, &ev_a), *b = reorder_engine(reg, &ev_b);
+    struct ew_engine *r = reorder_engine(reg, &ev_r); /* the reference: it keeps the site */
+    struct ew_engine *engines[2] = {a, r};
+    for (int e = 0; e < 2; e++) {
+        for (int h = 0; h < 2; h++)
+            feed_tagged(engines[e], 7, h, 10, 100 + (uint64_t)h);
+        ew_engine_flush(engines[e], 1722441600000 + 3 * 3600000);
+        ew_engine_tick_at(engines[e], 1722441600000 + 6 * 3600000,
+                          1722441600000 + 6 * 3600000); /* silent */
+        feed_tagged(engines[e], 7, 7, 10, 1);           /* back: held, with another site's record */
+        feed_tagged(engines[e], 8, 7, 10, 2);
+    }
+    assert_non_null(strstr(ev_a.data, "\"kind\":\"offline\""));
+    nreleased = 0;
+    assert_int_equal(ew_engine_export_site(a, "S7", &one), 0);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import_site(b, one.data, one.len, &err), 0);
+    feed_tagged(b, 7, 7, 10, 1); /* read again by its next owner */
+    /* the partition of odd tags goes: S7's record is dropped, unjudged, and let go */
+    assert_int_equal(ew_engine_drop_held(a, drop_odd, NULL), 1);
+    assert_int_equal(nreleased, 1);
+    assert_int_equal(released_tags[0], 1);
+    ew_buf_clear(&ev_a);
+    ew_buf_clear(&ev_b);
+    ew_buf_clear(&ev_r);
+    ew_engine_flush(a, 1722441600000 + 8 * 3600000);
+    assert_null(strstr(ev_a.data ? ev_a.data : "", "\"mn\":\"S7\""));
+    ew_engine_flush(b, 1722441600000 + 8 * 3600000);
+    ew_engine_flush(r, 1722441600000 + 8 * 3600000);
+    drop_lines(&ev_r, "\"mn\":\"S8\"");
+    assert_non_null(strstr(ev_b.data, "\"event\":\"resolved\"")); /* the silence ends */
+    assert_string_equal(ev_b.data, ev_r.data); /* as it did where the site stayed */
+    ew_engine_free(a);
+    ew_engine_free(b);
+    ew_engine_free(r);
+    ew_registry_free(reg);
+    ew_buf_release(&ev_a);
+    ew_buf_release(&ev_b);
+    ew_buf_release(&ev_r);
+    ew_buf_release(&one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +773,8 @@ int main(void)
         cmocka_unit_test(test_forget_site),
         cmocka_unit_test(test_site_moves_between_engines),
         cmocka_unit_test(test_import_site_rejects_damage),
+        cmocka_unit_test(test_dirty_sites),
+        cmocka_unit_test(test_held_records_come_again_after_a_restore),
         cmocka_unit_test(test_record_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,11 +2,14 @@
  * Unit tests: the delivery tracker (pipeline/ew_tracker.h). Each test plays one situation of
  * the daemon's delivery: messages done out of order, a split packet's parts held until the
  * packet is whole, records held for event-time order, a revoked partition, a partition
- * assigned again while its old messages are in flight, and allocation failure.
+ * assigned again while its old messages are in flight, and allocation failure; and the cuts a
+ * partition's state is saved with (the first message not done, those done after it) and
+ * resumed from.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -267,6 +270,137 @@ static void test_allocation_failure(void **state)
     }
 }
 
+/* The ranges a cut wrote, decoded: pairs (start, end). */
+static size_t ranges(int64_t from, const struct ew_buf *done, int64_t out[][2], size_t max)
+{
+    size_t n = 0;
+    int64_t last = from;
+    const unsigned char *p = (const unsigned char *)done->data, *end = p + done->len;
+    while (p < end && n < max) {
+        uint64_t v[2] = {0, 0};
+        for (int k = 0; k < 2; k++)
+            for (int shift = 0;; shift += 7) {
+                assert_true(p < end);
+                unsigned char c = *p++;
+                v[k] |= (uint64_t)(c & 0x7f) << shift;
+                if (!(c & 0x80))
+                    break;
+            }
+        out[n][0] = last + (int64_t)v[0];
+        out[n][1] = last = out[n][0] + (int64_t)v[1];
+        n++;
+    }
+    assert_ptr_equal(p, end);
+    return n;
+}
+
+/* Records held for event-time order finish out of offset order: the cut starts at the first
+ * not done and names the runs done after it. */
+static void test_cut_names_what_is_done_after_the_first_pending(void **state)
+{
+    (void)state;
+    struct stored s;
+    struct ew_tracker *t = tracker(&s);
+    assert_int_equal(ew_tracker_assign(t, 0, 3), 0);
+    struct ew_buf done = EW_BUF_INIT;
+    assert_int_equal(ew_tracker_cut(t, 0, 3, &done), -1); /* nothing taken yet */
+    uint64_t k[10];
+    for (int i = 0; i < 10; i++)
+        k[i] = in_flight(t, 0, 3, 100 + i);
+    ew_tracker_done(t, k[0]); /* 100, 101 done: the prefix */
+    ew_tracker_done(t, k[1]);
+    ew_tracker_done(t, k[3]); /* 103, 104: a run */
+    ew_tracker_done(t, k[4]);
+    ew_tracker_done(t, k[7]); /* 107 alone */
+    assert_int_equal(ew_tracker_cut(t, 0, 3, &done), 102);
+    int64_t r[8][2];
+    assert_int_equal(ranges(102, &done, r, 8), 2);
+    assert_int_equal(r[0][0], 103);
+    assert_int_equal(r[0][1], 105);
+    assert_int_equal(r[1][0], 107);
+    assert_int_equal(r[1][1], 108);
+    for (int i = 0; i < 10; i++)
+        if (i != 0 && i != 1 && i != 3 && i != 4 && i != 7)
+            ew_tracker_done(t, k[i]);
+    ew_buf_clear(&done);
+    assert_int_equal(ew_tracker_cut(t, 0, 3, &done), 110); /* all done: the next to read */
+    assert_int_equal(done.len, 0);
+    assert_int_equal(ew_tracker_cut(t, 0, 4, &done), -1); /* not assigned */
+    ew_buf_release(&done);
+    ew_tracker_free(t);
+}
+
+/* A partition resumed from a cut skips what was done; while it catches up, its cuts still name
+ * the done messages not reached yet, so that a second restore skips them too. */
+static void test_resume_skips_what_the_cut_says_is_done(void **state)
+{
+    (void)state;
+    struct stored s;
+    struct ew_tracker *t = tracker(&s);
+    assert_int_equal(ew_tracker_assign(t, 0, 0), 0);
+    uint64_t k[10];
+    for (int i = 0; i < 10; i++)
+        k[i] = in_flight(t, 0, 0, i);
+    int64_t done_at[] = {2, 3, 6};
+    for (size_t i = 0; i < 3; i++)
+        ew_tracker_done(t, k[done_at[i]]);
+    struct ew_buf done = EW_BUF_INIT;
+    int64_t from = ew_tracker_cut(t, 0, 0, &done);
+    assert_int_equal(from, 0);
+    ew_tracker_free(t);
+
+    t = tracker(&s); /* the next owner */
+    assert_int_equal(ew_tracker_assign(t, 0, 0), 0);
+    assert_int_equal(ew_tracker_resume(t, 0, 0, from, done.data, done.len), 0);
+    bool skipped[10];
+    uint64_t first = 0;
+    for (int64_t o = 0; o < 5; o++) {
+        skipped[o] = ew_tracker_skip(t, 0, 0, o);
+        if (skipped[o])
+            continue;
+        if (o == 0) /* 0 stays pending: the cut stays at it */
+            first = in_flight(t, 0, 0, o);
+        else
+            ew_tracker_done(t, consumed(t, 0, 0, o));
+    }
+    assert_false(skipped[0] || skipped[1] || skipped[4]);
+    assert_true(skipped[2] && skipped[3]);
+    ew_buf_clear(&done);
+    assert_int_equal(ew_tracker_cut(t, 0, 0, &done), 0);
+    int64_t r[8][2];
+    size_t n = ranges(0, &done, r, 8);
+    assert_int_equal(n, 2); /* 1 to 4 done here, or skipped; 6 not reached yet */
+    assert_int_equal(r[0][0], 1);
+    assert_int_equal(r[0][1], 5);
+    assert_int_equal(r[1][0], 6);
+    assert_int_equal(r[1][1], 7);
+    ew_tracker_done(t, first); /* 0 done: the prefix runs to 4, and 5 is next */
+    ew_buf_clear(&done);
+    assert_int_equal(ew_tracker_cut(t, 0, 0, &done), 5);
+    assert_int_equal(ranges(5, &done, r, 8), 1);
+    assert_int_equal(r[0][0], 6);
+    assert_false(ew_tracker_skip(t, 0, 0, 5));
+    ew_tracker_done(t, consumed(t, 0, 0, 5));
+    assert_true(ew_tracker_skip(t, 0, 0, 6)); /* nothing pending: the cut moves past it */
+    ew_buf_clear(&done);
+    assert_int_equal(ew_tracker_cut(t, 0, 0, &done), 7);
+    assert_int_equal(done.len, 0);
+    assert_false(ew_tracker_skip(t, 0, 0, 7));
+    /* corrupt ranges are refused, and nothing is skipped */
+    assert_int_equal(ew_tracker_assign(t, 0, 1), 0);
+    const unsigned char bad[] = {0x80};
+    assert_int_equal(ew_tracker_resume(t, 0, 1, 0, bad, sizeof bad), -1);
+    const unsigned char empty_range[] = {0x01, 0x00};
+    assert_int_equal(ew_tracker_resume(t, 0, 1, 0, empty_range, sizeof empty_range), -1);
+    assert_false(ew_tracker_skip(t, 0, 1, 1));
+    int topic;
+    int32_t partition;
+    assert_true(ew_tracker_where(t, consumed(t, 0, 1, 0), &topic, &partition));
+    assert_int_equal(partition, 1);
+    ew_buf_release(&done);
+    ew_tracker_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +413,8 @@ int main(void)
         cmocka_unit_test(test_assigned_twice_retires_the_old_slot),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_allocation_failure),
+        cmocka_unit_test(test_cut_names_what_is_done_after_the_first_pending),
+        cmocka_unit_test(test_resume_skips_what_the_cut_says_is_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
