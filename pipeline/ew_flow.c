@@ -40,6 +40,7 @@ struct ew_part {
     bool claim_again;  /* its claim was refused: sent again on the next commit round */
     bool again;        /* claimed again while assigned (fenced): its reading position moves */
     uint64_t gen, seq; /* its generation (from the claim), the last batch's sequence */
+    int64_t from;      /* where its claim resumed it: a message before that is in its state */
     int64_t sent_next; /* the cut of its last transaction: next, and whether any were done */
     bool sent_done;
     struct ew_batch batch;
@@ -102,7 +103,7 @@ static struct ew_part *ew_part_find(struct ew_flow *f, int topic, int32_t partit
     return NULL;
 }
 
-/* The partition, when it is live here; else NULL. */
+/* The partition, when it is known and live here; else NULL. */
 static struct ew_part *ew_part_live(struct ew_flow *f, bool known, int topic, int32_t partition)
 {
     struct ew_part *p = known ? ew_part_find(f, topic, partition) : NULL;
@@ -112,18 +113,19 @@ static struct ew_part *ew_part_live(struct ew_flow *f, bool known, int topic, in
 /* The live partition a site's records come from, or NULL. */
 static struct ew_part *ew_part_of_site(struct ew_flow *f, const char *mn)
 {
-    int topic = 0;
-    int32_t partition = 0;
-    return ew_part_live(f, ew_owners_find(f->owners, mn, &topic, &partition), topic, partition);
+    int topic = -1;
+    int32_t partition = -1;
+    bool known = ew_owners_find(f->owners, mn, &topic, &partition);
+    return ew_part_live(f, known, topic, partition);
 }
 
 /* The live partition a ticket's message came from, or NULL. */
 static struct ew_part *ew_part_of_ticket(struct ew_flow *f, uint64_t ticket)
 {
-    int topic = 0;
-    int32_t partition = 0;
-    return ew_part_live(f, ew_tracker_where(f->tracker, ticket, &topic, &partition), topic,
-                        partition);
+    int topic = -1;
+    int32_t partition = -1;
+    bool known = ew_tracker_where(f->tracker, ticket, &topic, &partition);
+    return ew_part_live(f, known, topic, partition);
 }
 
 /* ---- writes: into the batch of their partition ---- */
@@ -343,7 +345,9 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
         return;
     }
     struct ew_part *p = ew_part_find(f, m->topic, m->partition);
-    if (!p || p->state != EW_PART_LIVE) { /* fetched before it was held: read again once live */
+    if (!p || p->state != EW_PART_LIVE || m->offset < p->from) {
+        /* fetched before it was held, read again once live; or from before the offset it was
+         * resumed at (Kafka's committed one, which lags, may come first): in its state already */
         f->stats.refetched++;
         return;
     }
@@ -399,8 +403,11 @@ static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p)
         return;
     }
     *sent = (struct ew_sent){p->topic, p->partition, p->gen, p->batch.events, next};
-    struct ew_cut cut = {next, f->done.data, f->done.len,
-                         ew_clock_mark(f->clock, p->topic, p->partition)};
+    /* the watermark, no later than the oldest record held: the records read again after a
+     * restore bring the clock past that, as they did before, not the saved state */
+    int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
+    int64_t oldest = ew_engine_held_oldest(f->eng);
+    struct ew_cut cut = {next, f->done.data, f->done.len, mark < oldest ? mark : oldest};
     if (ew_sink_commit(f->sink, &p->batch, f->stats.topics[p->topic], p->partition, p->gen,
                        p->seq + 1, &cut, sent)) {
         free(sent);
@@ -551,6 +558,7 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
     ew_clock_restore(f->clock, p->topic, p->partition, c->cut.watermark, ew_flow_now(f));
     p->gen = c->gen;
     p->seq = c->seq;
+    p->from = c->cut.next;
     p->sent_next = c->cut.next;
     p->sent_done = c->cut.donelen > 0;
     p->state = EW_PART_LIVE;

@@ -47,7 +47,8 @@ struct ew_flow_stats {
                                  Redis lost what it had answered */
     uint64_t sites_restored;  /* sites whose saved state a claim brought back */
     uint64_t skipped;         /* messages read again after a restore, done before it */
-    uint64_t refetched;       /* messages of a partition still being claimed: read again */
+    uint64_t refetched;       /* messages of a partition being claimed (read again once it is),
+                                 or from before the offset its state was saved at */
     uint64_t loose;           /* events of a site of no partition read here (none expected) */
     uint64_t events_by_type[EW_AEV_COUNT];
     size_t events_pending; /* alert events and dead letters not yet written to Redis */

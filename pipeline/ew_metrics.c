@@ -36,7 +36,8 @@
     X("ecowarn_messages_skipped_total", "counter",                                                 \
       "messages read again after a restore that were done before it", s->skipped)                  \
     X("ecowarn_messages_refetched_total", "counter",                                               \
-      "messages of a partition being claimed: read again once it is", s->refetched)                \
+      "messages of a partition being claimed, or from before its saved offset: not judged",        \
+      s->refetched)                                                                                \
     X("ecowarn_buffered_events", "gauge", "events and dead letters not yet in Redis",              \
       s->events_pending)                                                                           \
     X("ecowarn_consumer_lag", "gauge", "messages behind the high watermarks", s->kafka.lag)        \

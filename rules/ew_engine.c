@@ -873,6 +873,12 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
     return n;
 }
 
+int64_t ew_engine_held_oldest(const struct ew_engine *eng)
+{
+    const struct ew_held *h = ew_hold_top(&eng->held);
+    return h ? h->time : INT64_MAX;
+}
+
 struct ew_drop {
     struct ew_engine *eng;
     bool (*drop)(void *ctx, uint64_t tag);

@@ -176,6 +176,11 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
  * forgotten by the caller. Returns how many. */
 size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx);
 
+/* The data time of the oldest record held for event-time order, INT64_MAX none: no timer fires
+ * past it (a partition's watermark is saved no later than it, so that a restored clock does not
+ * run ahead of the records read again). */
+int64_t ew_engine_held_oldest(const struct ew_engine *eng);
+
 /* Replaces the rules (steals them). State is kept for every rule whose id, kind, number of
  * levels and holds ("for", "clear.for") are unchanged; a changed threshold keeps its state and
  * applies from the next value. The state of other rules is dropped (counted). Returns 0, or

@@ -5,6 +5,8 @@
 #   scripts/kafka.sh fetch           download the broker into the cache (once) and exit
 #   scripts/kafka.sh start           fetch if needed, start, wait until it answers a metadata
 #                                    request; prints "BOOTSTRAP DIR" (DIR: give it to stop)
+#   scripts/kafka.sh restart DIR     kill that broker (-9: a crash) and start it again on the
+#                                    same ports and storage; waits until it answers again
 #   scripts/kafka.sh stop DIR        stop that broker and remove its files
 #
 # The broker is Apache Kafka $EW_KAFKA_VERSION (default 4.2.0), the artifact
@@ -86,19 +88,29 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=268435456
 EOF
-  local cp="$cache/lib/*" jvm=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true)
   local id
   id=$("$java" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
   "$java" "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; rm -rf "$dir"; exit 1; }
+  echo "127.0.0.1:$bport" >"$dir/bootstrap"
+  launch "$dir" || { stop "$dir"; exit 1; }
+}
+
+cp="$cache/lib/*"
+jvm=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true)
+
+# Runs the broker of DIR and waits until it answers a metadata request (librdkafka, through
+# ecowarn-kafka --check); prints "BOOTSTRAP DIR".
+launch() {
+  local dir=$1 bootstrap
+  bootstrap=$(cat "$dir/bootstrap")
   nohup "$java" "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
-    >"$dir/broker.log" 2>&1 &
+    >>"$dir/broker.log" 2>&1 &
   echo $! >"$dir/pid"
-  # ready: it answers a metadata request (librdkafka, through ecowarn-kafka --check)
   for _ in $(seq 600); do
-    if "$bin/ecowarn-kafka" --check "127.0.0.1:$bport" >/dev/null 2>&1; then
-      echo "127.0.0.1:$bport $dir"
+    if "$bin/ecowarn-kafka" --check "$bootstrap" >/dev/null 2>&1; then
+      echo "$bootstrap $dir"
       return 0
     fi
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
@@ -106,8 +118,17 @@ EOF
   done
   echo "kafka.sh: the broker did not come up; its log:" >&2
   tail -20 "$dir/broker.log" >&2
-  stop "$dir"
-  exit 1
+  return 1
+}
+
+restart() {
+  local dir=${1:?usage: kafka.sh restart DIR}
+  case "$dir" in /tmp/ecowarn-kafka.*) ;; *) echo "kafka.sh: not a broker dir: $dir" >&2; exit 2 ;; esac
+  local pid
+  pid=$(cat "$dir/pid")
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  launch "$dir" || exit 1
 }
 
 stop() {
@@ -126,6 +147,7 @@ stop() {
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
+  restart) restart "${2:-}" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: scripts/kafka.sh fetch | start | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: scripts/kafka.sh fetch | start | restart DIR | stop DIR" >&2; exit 2 ;;
 esac

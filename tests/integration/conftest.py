@@ -439,3 +439,45 @@ def outlet(mn, enterprise="E1", name="绍兴测试热电", so2_limit=35):
 
 def b64(s):
     return base64.b64encode(s).decode()
+
+
+# ---- outputs ----
+
+def outputs(redis):
+    """Everything ecowarn wrote, comparable across runs: each stream's events (sorted, without
+    detected_at, the processing time; a duplicate shows as an entry twice), the dead letters
+    and the active hash."""
+    def strip(e):
+        e.pop("detected_at", None)
+        return json.dumps(e, sort_keys=True, ensure_ascii=False)
+    keys = sorted(k.decode() for k in redis("KEYS", "ecowarn:*"))
+    out = {}
+    for key in keys:
+        if key.startswith(("ecowarn:partition:", "ecowarn:state:")):
+            continue  # the daemon's own: where each partition stands, its sites' state
+        kind = redis("TYPE", key)
+        if kind == "stream" and key == "ecowarn:deadletter":
+            out[key] = sorted(json.dumps(f, sort_keys=True) for _, f in redis.stream(key))
+        elif kind == "stream":
+            out[key] = sorted(strip(e) for e in redis.events(key))
+        elif kind == "hash":
+            flat = redis("HGETALL", key)
+            out[key] = {flat[i].decode(): strip(json.loads(flat[i + 1]))
+                        for i in range(0, len(flat), 2)}
+    return out
+
+
+def differ(a, b, most=6):
+    """What two runs' outputs (outputs()) hold that the other does not, key by key."""
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, []), b.get(key, [])
+        if x == y:
+            continue
+        if isinstance(x, dict) or isinstance(y, dict):
+            x = sorted(f"{f} {v}" for f, v in dict(x).items())
+            y = sorted(f"{f} {v}" for f, v in dict(y).items())
+        only_a, only_b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
+        lines.append(f"{key}: {len(only_a)} only in the first, {len(only_b)} only in the second")
+        lines += [f"  < {e}" for e in only_a[:most]] + [f"  > {e}" for e in only_b[:most]]
+    return "\n".join(lines)

@@ -5,7 +5,8 @@ import signal
 import socket
 import time
 
-from conftest import Redis, RedisServer, b64, hj212, hourly_packet, outlet, wait_for
+from conftest import (Redis, RedisServer, b64, differ, hj212, hourly_packet, outlet, outputs,
+                      wait_for)
 
 def hour(h, day=1):
     return f"202410{day:02d}{h:02d}0000"
@@ -647,27 +648,6 @@ def test_lagging_partition_raises_no_false_offline(kafka, redis, daemons):
     assert d.stop() == 0
 
 
-def outputs(redis):
-    """Everything ecowarn wrote, comparable across runs: each stream's events (sorted, without
-    detected_at, the processing time) and the active hash."""
-    def strip(e):
-        e.pop("detected_at", None)
-        return json.dumps(e, sort_keys=True, ensure_ascii=False)
-    keys = sorted(k.decode() for k in redis("KEYS", "ecowarn:*"))
-    out = {}
-    for key in keys:
-        if key.startswith(("ecowarn:partition:", "ecowarn:state:")):
-            continue  # the daemon's own: where each partition stands, its sites' state
-        kind = redis("TYPE", key)
-        if kind == "stream":
-            out[key] = sorted(strip(e) for e in redis.events(key))
-        elif kind == "hash":
-            flat = redis("HGETALL", key)
-            out[key] = {flat[i].decode(): strip(json.loads(flat[i + 1]))
-                        for i in range(0, len(flat), 2)}
-    return out
-
-
 # The long form of the test below: about 1.1 million messages (2,000 enterprises, 6 hours), on
 # the real broker only, with the daemon's own reorder window (60 s):
 #   EW_SAME_OUTPUT_LONG=1 python3 -m pytest -q -p no:cacheprovider tests/integration \
@@ -749,19 +729,3 @@ def test_same_input_same_output_at_any_partitioning(kafka, real_broker, redis, d
     assert runs[0] == runs[1], "two runs on 4 partitions differ:\n" + differ(runs[0], runs[1])
     assert runs[0] == runs[2], "4 partitions and 1 differ:\n" + differ(runs[0], runs[2])
     assert runs[0] == runs[3], "a burst and parts differ:\n" + differ(runs[0], runs[3])
-
-
-def differ(a, b, most=6):
-    """What two runs' outputs (outputs()) hold that the other does not, key by key."""
-    lines = []
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key, []), b.get(key, [])
-        if x == y:
-            continue
-        if isinstance(x, dict) or isinstance(y, dict):
-            x = sorted(f"{f} {v}" for f, v in dict(x).items())
-            y = sorted(f"{f} {v}" for f, v in dict(y).items())
-        only_a, only_b = sorted(set(x) - set(y)), sorted(set(y) - set(x))
-        lines.append(f"{key}: {len(only_a)} only in the first, {len(only_b)} only in the second")
-        lines += [f"  < {e}" for e in only_a[:most]] + [f"  > {e}" for e in only_b[:most]]
-    return "\n".join(lines)
