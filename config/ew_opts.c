@@ -85,8 +85,8 @@ static const struct ew_opt ew_opt_table[] = {
     I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000, F,
       "no longer used: each site is judged when its timer falls due (configs naming it load)"),
     I(redis_batch_ms, "redis.batch_ms", 200, 10, 60000, F,
-      "how often each partition's events, the state of its sites and its offset are written "
-      "to Redis in one transaction (the delay of an alert at most)"),
+      "under a backlog, how often each partition's events, the state of its sites and its "
+      "offset are written to Redis in one transaction (live input is written as it goes quiet)"),
     S(state_file, "state.file", "", NULL, F,
       "no longer used: the rule state is kept in Redis, per partition (configs naming it load)"),
     I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000, F,

@@ -62,7 +62,8 @@ struct ew_claiming {
     uint64_t claim;
 };
 
-#define EW_BATCH_EVENTS 10000 /* a batch with this many events is written at the next chance */
+#define EW_BATCH_EVENTS   10000 /* a batch with this many events is written at the next chance */
+#define EW_QUIET_COMMIT_S 0.005 /* a quiet input's commit points: this far apart at least */
 
 struct ew_flow {
     struct ev_loop *loop;
@@ -80,8 +81,8 @@ struct ew_flow {
     struct ew_batch loose; /* events of no partition's site (none expected) and the registry's
                               dead letters: at-least-once */
     uint64_t claims;
-    bool commit_due; /* a batch is full: written once the message being handled is done */
-    bool in_message; /* a message is being handled: no transaction now (it would cut it) */
+    bool commit_due; /* a batch is full: written once the message or tick being handled is done */
+    double committed_at; /* loop time of the last commit point */
     ev_timer commit_timer;
     struct ew_kafka *kafka; /* borrowed */
     struct ew_sink *sink;   /* borrowed */
@@ -141,15 +142,12 @@ static void ew_flow_backpressure(struct ew_flow *f)
         ew_kafka_pause(f->kafka, false);
 }
 
-static void ew_flow_commit_all(struct ew_flow *f);
-
+/* A full batch is written at the next commit point: after the message, or the tick, that is
+ * being handled (never from inside the engine: a site half judged is not a cut). */
 static void ew_flow_batched(struct ew_flow *f, const struct ew_batch *b)
 {
-    if (b->events >= EW_BATCH_EVENTS || b->args.len >= 32u << 20) {
+    if (b->events >= EW_BATCH_EVENTS || b->args.len >= 32u << 20)
         f->commit_due = true;
-        if (!f->in_message)
-            ew_flow_commit_all(f);
-    }
 }
 
 static void ew_flow_write(struct ew_flow *f, struct ew_batch *b, const struct ew_sink_event *ev)
@@ -337,6 +335,8 @@ static void ew_flow_enterprise(struct ew_flow *f, const struct ew_kmsg *m)
         ew_flow_codec_error(f, m, rc, &err);
 }
 
+static void ew_flow_commit_all(struct ew_flow *f);
+
 static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
 {
     struct ew_flow *f = ctx;
@@ -361,13 +361,11 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
                (long long)m->offset);
         return;
     }
-    f->in_message = true;
     if (m->topic == EW_IN_HJ212)
         ew_flow_hj212(f, m, ticket);
     else
         ew_flow_telemetry(f, m, ticket);
     ew_tracker_done(f->tracker, ticket);
-    f->in_message = false;
     if (f->commit_due)
         ew_flow_commit_all(f);
 }
@@ -427,6 +425,7 @@ static void ew_flow_claim(struct ew_flow *f, struct ew_part *p);
 static void ew_flow_commit_all(struct ew_flow *f)
 {
     f->commit_due = false;
+    f->committed_at = ev_now(f->loop);
     if (!f->sink)
         return;
     ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
@@ -445,6 +444,16 @@ static void ew_flow_commit_all(struct ew_flow *f)
                 free(sent);
         }
     }
+}
+
+/* The input is quiet (live traffic: every message fetched handed out, less than a loop pass's
+ * worth behind; not a backlog): what it brought is written now rather than at the next timer,
+ * 5 ms apart at least, so that an alert waits for no batch. */
+static void ew_flow_drained(void *ctx, int64_t behind)
+{
+    struct ew_flow *f = ctx;
+    if (behind < f->cfg.opts.kafka_batch && ev_now(f->loop) - f->committed_at >= EW_QUIET_COMMIT_S)
+        ew_flow_commit_all(f);
 }
 
 static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -665,7 +674,8 @@ void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_k
         .commit_interval_s = (double)o->kafka_commit_interval_ms / 1000,
         .session_timeout_ms = (int)o->kafka_session_timeout_ms,
     };
-    *cb = (struct ew_kafka_cb){ew_flow_message, ew_flow_assigned, ew_flow_revoked, f};
+    *cb = (struct ew_kafka_cb){ew_flow_message, ew_flow_assigned, ew_flow_revoked, ew_flow_drained,
+                               f};
 }
 
 /* ---- officers' acknowledgements ---- */
@@ -825,6 +835,8 @@ void ew_flow_tick(struct ew_flow *f)
     f->stats.clock = ew_clock_now(f->clock, now, ew_flow_caught_up, f);
     ew_engine_tick_at(f->eng, f->stats.clock, now);
     ew_split_expire(f->split, now, ew_flow_split_dropped, f);
+    if (f->commit_due)
+        ew_flow_commit_all(f);
 }
 
 static void ew_flow_log_fixed(void *ctx, const char *name)

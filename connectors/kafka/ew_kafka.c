@@ -254,6 +254,21 @@ static void ew_table_message(struct ew_kafka *k, int topic, rd_kafka_message_t *
     }
 }
 
+/* Messages behind the high watermarks of the assigned partitions, as librdkafka last heard. */
+static int64_t ew_kafka_behind(struct ew_kafka *k)
+{
+    int64_t lag = 0;
+    for (size_t i = 0; i < k->nslots; i++) {
+        struct ew_pslot *s = &k->slots[i];
+        int64_t lo, hi;
+        if (s->assigned &&
+            !rd_kafka_get_watermark_offsets(k->rk, k->topics[s->topic], s->partition, &lo, &hi) &&
+            hi > s->consumed + 1)
+            lag += hi - (s->consumed + 1 > lo ? s->consumed + 1 : lo);
+    }
+    return lag;
+}
+
 static void ew_consume(struct ew_consumer *c)
 {
     struct ew_kafka *k = c->k;
@@ -264,6 +279,8 @@ static void ew_consume(struct ew_consumer *c)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (!m) {
             ev_idle_stop(k->loop, &c->more);
+            if (!c->table && n && k->cb.drained)
+                k->cb.drained(k->cb.ctx, ew_kafka_behind(k));
             return;
         }
         if (m->err) {
@@ -642,16 +659,7 @@ bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition)
 
 void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out)
 {
-    int64_t lag = 0;
-    for (size_t i = 0; i < k->nslots; i++) {
-        struct ew_pslot *s = &k->slots[i];
-        int64_t lo, hi;
-        if (s->assigned &&
-            !rd_kafka_get_watermark_offsets(k->rk, k->topics[s->topic], s->partition, &lo, &hi) &&
-            hi > s->consumed + 1)
-            lag += hi - (s->consumed + 1 > lo ? s->consumed + 1 : lo);
-    }
-    k->stats.lag = lag;
+    k->stats.lag = ew_kafka_behind(k);
     k->stats.paused = k->paused;
     *out = k->stats;
 }

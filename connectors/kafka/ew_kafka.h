@@ -55,6 +55,9 @@ struct ew_kafka_cb {
     void (*assigned)(void *ctx, int topic, int32_t partition);
     /* A partition taken away (after what was stored for it was committed): store no more. */
     void (*revoked)(void *ctx, int topic, int32_t partition);
+    /* Every message fetched so far has been handed out (NULL: not told); behind: messages of
+     * the assigned partitions not read yet, as far as librdkafka knows (0: the input is live). */
+    void (*drained)(void *ctx, int64_t behind);
     void *ctx;
 };
 
