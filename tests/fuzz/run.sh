@@ -8,7 +8,7 @@ set -euo pipefail
 bin=$(cd "$1" && pwd) secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(cd "$bin/.." && pwd)/fuzz-scratch
-for target in hj212 recjson rules state engine; do
+for target in hj212 recjson rules state engine cut; do
   echo "== fuzz_$target for ${secs}s"
   mkdir -p "$scratch/$target"
   (cd "$scratch" && "$bin/fuzz_$target" -max_total_time="$secs" -max_len=12000 \
