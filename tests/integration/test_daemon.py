@@ -300,7 +300,7 @@ def fired_sites(kafka, daemons, server, prefix, n):
     mns = [f"{prefix}{i}" for i in range(n)]
     register(kafka, d, *mns)
     kafka.produce([(kafka.hj, hourly_packet(mn, hour(10), 50)) for mn in mns])
-    d.wait_consumed(kafka.hj, len(mns))
+    d.wait_consumed(kafka.hj, len(mns), timeout=90)  # the group joined, the partitions claimed
     d.wait_settled()
     return d, mns
 
