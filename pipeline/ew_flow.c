@@ -245,7 +245,11 @@ static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
     }
     if (f->cfg.opts.engine_reorder_ms)
         ew_tracker_hold(f->tracker, ticket); /* let go by `released` once judged */
-    int rc = ew_engine_record_tagged(f->eng, rec, now, ticket);
+    /* held by its partition's own watermark: its sites' records judged in an order that
+     * depends on that partition's input alone */
+    struct ew_part *p = ew_part_find(f, m->topic, m->partition);
+    int rc = ew_engine_record_from(f->eng, rec, now, ticket, p ? (uint32_t)(p - f->parts) + 1 : 0,
+                                   ew_clock_mark(f->clock, m->topic, m->partition));
     if (rc == EW_ELATE) {
         f->stats.late++;
         ew_flow_reject(f, m, "late: older than the allowed lateness", "late", 0);
@@ -452,8 +456,20 @@ static void ew_flow_commit_all(struct ew_flow *f)
 static void ew_flow_drained(void *ctx, int64_t behind)
 {
     struct ew_flow *f = ctx;
-    if (behind < f->cfg.opts.kafka_batch && ev_now(f->loop) - f->committed_at >= EW_QUIET_COMMIT_S)
+    if (behind >= f->cfg.opts.kafka_batch)
+        return;
+    double wait = f->committed_at + EW_QUIET_COMMIT_S - ev_now(f->loop);
+    if (wait <= 0) {
         ew_flow_commit_all(f);
+        return;
+    }
+    /* too soon after the last one: the commit timer comes as soon as it may, not a whole
+     * redis.batch_ms later */
+    if (ev_timer_remaining(f->loop, &f->commit_timer) > wait) {
+        ev_timer_stop(f->loop, &f->commit_timer);
+        ev_timer_set(&f->commit_timer, wait, f->commit_timer.repeat);
+        ev_timer_start(f->loop, &f->commit_timer);
+    }
 }
 
 static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -756,6 +772,7 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         .allowed_lateness_ms = o->engine_allowed_lateness_ms,
         .average_grace_ms = o->engine_average_grace_ms,
         .reorder_ms = o->engine_reorder_ms,
+        .hold_max_ms = o->engine_idle_partition_ms, /* by then its partition is idle */
         .released = ew_flow_released,
     };
     f->reg = ew_registry_new();

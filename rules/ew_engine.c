@@ -61,6 +61,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->avg.stats = &eng->stats;
     eng->averaging = ew_ruleset_averages(rules);
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
+    eng->hold_max = opts && opts->hold_max_ms > eng->reorder ? opts->hold_max_ms : eng->reorder;
     eng->on_released = opts ? opts->released : NULL;
     if (eng->reorder && !(eng->released = ew_record_new()))
         goto err;
@@ -89,7 +90,9 @@ void ew_engine_free(struct ew_engine *eng)
     ew_buf_release(&eng->gone);
     ew_record_free(eng->avg.computed);
     ew_record_free(eng->released);
-    ew_hold_release(&eng->held);
+    for (size_t i = 0; i < eng->nsrc; i++)
+        ew_hold_release(&eng->src[i].q);
+    ew_free(eng->src);
     ew_timers_release(&eng->timers);
     ew_free(eng->deferred);
     ew_free(eng);
@@ -101,7 +104,9 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     out->evictions = eng->sites.evictions;
     out->dropped_keys = eng->dropped;
     out->sites = eng->sites.used;
-    out->held = eng->held.n;
+    out->held = 0;
+    for (size_t i = 0; i < eng->nsrc; i++)
+        out->held += eng->src[i].q.n;
     out->keys = eng->sites.keys;
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
@@ -364,9 +369,9 @@ static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
         return;
     int64_t limit = clock < now ? clock : now, due;
     /* nothing fires past a record still held for event-time order: it is judged first */
-    const struct ew_held *h = eng->reorder ? ew_hold_top(&eng->held) : NULL;
-    if (h && h->time < limit)
-        limit = h->time;
+    int64_t held = eng->reorder ? ew_engine_held_oldest(eng) : INT64_MAX;
+    if (held < limit)
+        limit = held;
     struct ew_site *site;
     for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
         ew_site_dirty(eng, site);
@@ -765,21 +770,45 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
     return 0;
 }
 
-/* Judges the held records that are due: the fleet's newest data time or, for a quiet fleet,
- * the processing clock has moved reorder past them (all of them with `all`). */
+/* Judges the held records that are due: their source's newest data time (source 0: the
+ * fleet's) or, for a quiet source, the processing clock has moved reorder (a caller's source:
+ * hold_max) past them; all of them with `all`. */
 static void ew_release(struct ew_engine *eng, int64_t now, bool all)
 {
-    const struct ew_held *h;
-    while ((h = ew_hold_top(&eng->held)) &&
-           (all || (eng->watermark != INT64_MIN && h->time <= eng->watermark - eng->reorder) ||
-            h->arrived <= now - eng->reorder)) {
-        int64_t before;
-        eng->tag = ew_hold_pop(&eng->held, eng->released, &before);
-        ew_engine_judge(eng, eng->released, now, true, before);
-        if (eng->on_released)
-            eng->on_released(eng->ctx, eng->tag);
-        eng->tag = 0;
+    for (size_t i = 0; i < eng->nsrc; i++) {
+        struct ew_holdsrc *src = &eng->src[i];
+        int64_t mark = i ? src->mark : eng->watermark;
+        int64_t wait = i ? eng->hold_max : eng->reorder;
+        const struct ew_held *h;
+        while ((h = ew_hold_top(&src->q)) &&
+               (all || (mark != INT64_MIN && h->time <= mark - eng->reorder) ||
+                h->arrived <= now - wait)) {
+            int64_t before;
+            eng->tag = ew_hold_pop(&src->q, eng->released, &before);
+            ew_engine_judge(eng, eng->released, now, true, before);
+            if (eng->on_released)
+                eng->on_released(eng->ctx, eng->tag);
+            eng->tag = 0;
+        }
     }
+}
+
+/* The held records of a source, made when its first record comes; NULL: no memory. */
+static struct ew_holdsrc *ew_engine_source(struct ew_engine *eng, uint32_t source)
+{
+    if (source >= eng->nsrc) {
+        size_t n = (size_t)source + 1;
+        if (source > UINT16_MAX) /* not a partition's: a caller's mistake */
+            return NULL;
+        struct ew_holdsrc *grown = ew_grow(eng->src, eng->nsrc, n, sizeof *grown);
+        if (!grown)
+            return NULL;
+        for (size_t i = eng->nsrc; i < n; i++)
+            grown[i] = (struct ew_holdsrc){.mark = INT64_MIN};
+        eng->src = grown;
+        eng->nsrc = n;
+    }
+    return &eng->src[source];
 }
 
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now)
@@ -787,9 +816,10 @@ int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t
     return ew_engine_record_tagged(eng, rec, now, 0);
 }
 
-/* Judges the record now, or holds it (*held) to judge it in event-time order. */
+/* Judges the record now, or holds it (*held) with its source's to judge it in event-time
+ * order. */
 static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
-                                 uint64_t tag, bool *held)
+                                 uint64_t tag, struct ew_holdsrc *src, bool *held)
 {
     eng->stats.records++;
     if (!rec->has_time)
@@ -812,7 +842,7 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
     int64_t before = site->heard;
-    int rc = ew_hold_push(&eng->held, rec, now, tag, before);
+    int rc = src ? ew_hold_push(&src->q, rec, now, tag, before) : EW_ENOMEM;
     if (!rc && !site->nheld++)
         site->heard_base = before;
     if (!rc && rec->data_time > site->heard)
@@ -829,14 +859,23 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     return 0;
 }
 
-int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
-                            uint64_t tag)
+int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                          uint64_t tag, uint32_t source, int64_t mark)
 {
     bool held = false;
-    int rc = ew_engine_take_record(eng, rec, now, tag, &held);
+    struct ew_holdsrc *src = NULL;
+    if (eng->reorder && (src = ew_engine_source(eng, source)) && source && mark > src->mark)
+        src->mark = mark;
+    int rc = ew_engine_take_record(eng, rec, now, tag, src, &held);
     if (eng->reorder && !held && eng->on_released)
         eng->on_released(eng->ctx, tag); /* done with it already */
     return rc;
+}
+
+int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                            uint64_t tag)
+{
+    return ew_engine_record_from(eng, rec, now, tag, 0, INT64_MIN);
 }
 
 /* ---- the sites that changed, and held records that go elsewhere ---- */
@@ -875,8 +914,13 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
 
 int64_t ew_engine_held_oldest(const struct ew_engine *eng)
 {
-    const struct ew_held *h = ew_hold_top(&eng->held);
-    return h ? h->time : INT64_MAX;
+    int64_t oldest = INT64_MAX;
+    for (size_t i = 0; i < eng->nsrc; i++) {
+        const struct ew_held *h = ew_hold_top(&eng->src[i].q);
+        if (h && h->time < oldest)
+            oldest = h->time;
+    }
+    return oldest;
 }
 
 struct ew_drop {
@@ -902,7 +946,10 @@ static bool ew_drop_one(void *ctx, const struct ew_held *h)
 size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx)
 {
     struct ew_drop d = {eng, drop, ctx};
-    return ew_hold_drop(&eng->held, ew_drop_one, &d);
+    size_t n = 0;
+    for (size_t i = 0; i < eng->nsrc; i++)
+        n += ew_hold_drop(&eng->src[i].q, ew_drop_one, &d);
+    return n;
 }
 
 int ew_engine_flush(struct ew_engine *eng, int64_t now)

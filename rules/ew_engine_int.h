@@ -36,6 +36,12 @@ struct ew_plan {
     uint32_t judges[EW_PLAN_RULES]; /* per rule of the kind, in by_kind order: its values */
 };
 
+/* The records held from one input source (a partition), released by its watermark. */
+struct ew_holdsrc {
+    struct ew_holdq q;
+    int64_t mark; /* the source's newest data time, as its caller gave it; INT64_MIN none */
+};
+
 struct ew_engine {
     struct ew_ruleset *rules;
     const struct ew_registry *reg;
@@ -57,7 +63,10 @@ struct ew_engine {
     bool averaging;         /* some value rule judges hour or day data: averages are computed */
     struct ew_averages avg; /* with averaging */
     int64_t reorder;        /* reorder_ms: how long records are held; 0 none */
-    struct ew_holdq held;   /* records held for event-time order */
+    int64_t hold_max;       /* hold_max_ms: how long at most, by processing time, per source */
+    struct ew_holdsrc *src; /* records held for event-time order, by input source: 0 the
+                               fleet's (released by its watermark), then the caller's own */
+    size_t nsrc;
     struct ew_record *released; /* the held record being judged (reused) */
     void (*on_released)(void *ctx, uint64_t tag);
     uint64_t tag; /* of the record being judged: its events carry it */

@@ -56,9 +56,13 @@ struct ew_engine_opts {
                                     0 (or an hour or more): 10 minutes */
     int64_t reorder_ms;          /* records are held this long and judged in event-time order: those
                                     that arrive out of order within it are placed where they belong.
-                                    A record is released once the fleet's newest data time, or the
-                                    processing clock since it arrived, has moved this far past it.
-                                    0: judged as they arrive */
+                                    A record is released once the fleet's newest data time (of
+                                    its source: ew_engine_record_from), or the processing clock
+                                    since it arrived, has moved this far past it. 0: judged as they
+                                    arrive */
+    int64_t hold_max_ms;         /* a record of a caller's source is released by processing time
+                                    only this long after it came (its source quiet or stuck).
+                                    Below reorder_ms (0): reorder_ms */
     /* With reorder_ms: called exactly once for each ew_engine_record_tagged call, with its
      * tag, once the record has been judged (or at once when it is not held: late, no time,
      * not judged), so that the caller knows when everything derived from it has been
@@ -175,6 +179,15 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
  * consumer, which reads them again); `released` is called for each. Their sites are then
  * forgotten by the caller. Returns how many. */
 size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx);
+
+/* ew_engine_record_tagged for a record of one of the caller's input sources (1, 2, ...: a
+ * partition; 0 is ew_engine_record_tagged's), with that source's watermark (its newest data
+ * time, as the caller measures it): a record held is released when its own source has moved
+ * reorder_ms past it, not when another source read faster has. Every record of a site comes
+ * from one source, so its records are judged in an order that depends on that source's input
+ * alone, however the sources' reading interleaves. Returns as ew_engine_record. */
+int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
+                          uint64_t tag, uint32_t source, int64_t mark);
 
 /* The data time of the oldest record held for event-time order, INT64_MAX none: no timer fires
  * past it (a partition's watermark is saved no later than it, so that a restored clock does not

@@ -21,13 +21,16 @@
  *   S mn blob / X mn                        a site's saved state, or its removal
  *   A entry                                 an acknowledgement: nothing is written unless the
  *                                           entry was pending (the batch's first operation)
- * Returns 1 written, 0 written before, -1 fenced (another generation owns the partition). */
+ * Returns 1 written, 0 written before, -1 fenced: another generation owns the partition, or
+ * the sequence does not follow the last one written (Redis lost transactions it had answered). */
 static const char ew_commit_lua[] =
     "local p, maxlen, i = ARGV[6], ARGV[7], 8\n"
     "if #KEYS > 0 then\n"
     "  local m = redis.call('HMGET', KEYS[1], 'gen', 'seq')\n"
     "  if m[1] ~= ARGV[1] then return -1 end\n"
-    "  if tonumber(m[2] or '0') >= tonumber(ARGV[2]) then return 0 end\n"
+    "  local last, seq = tonumber(m[2] or '0'), tonumber(ARGV[2])\n"
+    "  if last >= seq then return 0 end\n"
+    "  if last + 1 ~= seq then return -1 end\n"
     "end\n"
     "local function xadd(key, ...)\n"
     "  if maxlen == '0' then return redis.call('XADD', key, '*', ...) end\n"

@@ -10,8 +10,8 @@
  * generation, the sequence of the last batch written and the cut; PREFIX+state:TOPIC:N maps
  * each of its sites' MN to its saved state. A batch is written only when the generation is
  * still the committer's (a partition claimed by another consumer since fences the old one out)
- * and its sequence is newer than the last written (a batch sent again after a lost reply is
- * written once).
+ * and its sequence follows the last written: a batch sent again after a lost reply is written
+ * once, and a gap (Redis lost batches it had answered) fences the committer as well.
  *
  * Per alert event, in this order: XADD PREFIX+events, XADD PREFIX+duty (officer events) or
  * PREFIX+reminders:ENTERPRISE (enterprise events), HSET PREFIX+active FINGERPRINT JSON (HDEL
@@ -99,7 +99,7 @@ struct ew_claim {
 enum ew_commit_result {
     EW_COMMIT_WRITTEN = 1,
     EW_COMMIT_AGAIN = 0,    /* written before (sent again after a lost reply): not again */
-    EW_COMMIT_FENCED = -1,  /* the partition was claimed by another consumer: nothing written */
+    EW_COMMIT_FENCED = -1,  /* claimed by another consumer, or Redis lost what it had answered */
     EW_COMMIT_REFUSED = -2, /* Redis refused the script (logged): nothing, or part, written */
 };
 

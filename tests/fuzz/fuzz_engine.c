@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ew_registry *reg = ew_registry_new();
     struct ew_engine *eng = engine(reg, data[0] & 1 ? 180000 : 0);
     int64_t t = 1727748000000; /* 2024-10-01 10:00 Beijing */
-    int64_t now = t, clock = INT64_MIN;
+    int64_t now = t, clock = INT64_MIN, marks[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
     bool clocked = data[0] & 2;
     uint64_t tagged = 0, tag_sum = 0;
     ew_released_count = ew_released_sum = 0;
@@ -139,7 +139,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             clock = t > clock && t <= now ? t : clock;
             ew_engine_advance(eng, clock, now);
         }
-        int rc = ew_engine_record_tagged(eng, rec, now, tag);
+        /* clocked: the site's partition (one of 3, by its MN's last byte) holds it, with
+         * that partition's watermark */
+        uint32_t src = clocked ? 1 + (uint32_t)(unsigned char)rec->mn[strlen(rec->mn) - 1] % 3 : 0;
+        int64_t *mark = &marks[src];
+        if (t > *mark && t <= now)
+            *mark = t;
+        int rc = ew_engine_record_from(eng, rec, now, tag, src, src ? *mark : INT64_MIN);
         if (rc && rc != EW_ELATE && rc != EW_EINVAL)
             abort();
         tagged++;

@@ -61,11 +61,16 @@ static void sink(void *ctx, const struct ew_alert_event *ev)
 static void judge(struct ew_engine *eng, struct ew_clock *clock, json_t *part,
                   const struct ew_record *rec, int64_t now)
 {
+    int32_t p = part ? (int32_t)json_integer_value(part) : -1;
     if (part && rec->has_time) {
-        ew_clock_observe(clock, 0, (int32_t)json_integer_value(part), rec->data_time, now);
+        ew_clock_observe(clock, 0, p, rec->data_time, now);
         ew_engine_advance(eng, ew_clock_current(clock), now); /* idleness as of the tick */
     }
-    ew_engine_record(eng, rec, now);
+    /* held by its partition's watermark */
+    if (p >= 0 && p < 1000)
+        ew_engine_record_from(eng, rec, now, 0, (uint32_t)p + 1, ew_clock_mark(clock, 0, p));
+    else
+        ew_engine_record(eng, rec, now);
 }
 
 static char *path_of(const char *dir, const char *name)

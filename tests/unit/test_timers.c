@@ -46,14 +46,16 @@ static const char repeat_json[] =
     "\"levels\":[{\"name\":\"off\",\"after\":\"30m\",\"severity\":\"m\"}],\"repeat\":\"1h\","
     "\"message\":{\"zh\":\"{mn} {silence}\"}}]}";
 
-/* An engine of the rules that holds records reorder_ms for event-time order (0: none). */
-static struct ew_engine *engine_held(const char *rules, int64_t reorder_ms, struct ew_registry *reg,
-                                     struct ew_buf *out)
+/* An engine of the rules that holds records reorder_ms for event-time order (0: none), paced
+ * by a clock at most hold_max_ms of processing time (0: reorder_ms). */
+static struct ew_engine *engine_held(const char *rules, int64_t reorder_ms, int64_t hold_max_ms,
+                                     struct ew_registry *reg, struct ew_buf *out)
 {
     struct ew_ruleset *set = ew_ruleset_new();
     struct ew_error err = {0};
     assert_int_equal(ew_ruleset_add_json(set, rules, strlen(rules), "t.json", &err), 0);
-    struct ew_engine_opts opts = {.max_sites = 16, .reorder_ms = reorder_ms};
+    struct ew_engine_opts opts = {
+        .max_sites = 16, .reorder_ms = reorder_ms, .hold_max_ms = hold_max_ms};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, out);
     assert_non_null(eng);
     return eng;
@@ -61,7 +63,7 @@ static struct ew_engine *engine_held(const char *rules, int64_t reorder_ms, stru
 
 static struct ew_engine *engine_of(const char *rules, struct ew_registry *reg, struct ew_buf *out)
 {
-    return engine_held(rules, 0, reg, out);
+    return engine_held(rules, 0, 0, reg, out);
 }
 
 static struct ew_engine *engine(struct ew_registry *reg, struct ew_buf *out)
@@ -77,12 +79,18 @@ struct fixture {
     struct ew_record *rec;
 };
 
-static void fixture_open(struct fixture *f, const char *rules, int64_t reorder_ms)
+static void fixture_hold(struct fixture *f, const char *rules, int64_t reorder_ms,
+                         int64_t hold_max_ms)
 {
     f->reg = ew_registry_new();
     f->out = (struct ew_buf)EW_BUF_INIT;
-    f->eng = engine_held(rules, reorder_ms, f->reg, &f->out);
+    f->eng = engine_held(rules, reorder_ms, hold_max_ms, f->reg, &f->out);
     f->rec = ew_record_new();
+}
+
+static void fixture_open(struct fixture *f, const char *rules, int64_t reorder_ms)
+{
+    fixture_hold(f, rules, reorder_ms, 0);
 }
 
 static void fixture_close(struct fixture *f)
@@ -385,6 +393,55 @@ static void test_no_timer_fires_past_a_held_record(void **state)
     fixture_close(&f);
 }
 
+/* One of the caller's sources (a partition), from record_from. */
+static void send_from(struct fixture *f, const char *mn, int64_t t, int64_t now, uint32_t source,
+                      int64_t mark)
+{
+    char json[320], iso[40];
+    ew_time_format_iso(t, iso);
+    snprintf(json, sizeof json,
+             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\",\"values\":"
+             "[{\"code\":\"w01018\",\"field\":\"Rtd\",\"value\":150,\"flag\":\"N\"}]}",
+             mn, iso);
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(json, strlen(json), f->rec, &err), 0);
+    assert_int_equal(ew_engine_record_from(f->eng, f->rec, now, 0, source, mark), 0);
+}
+
+static size_t held(const struct fixture *f, uint64_t *out_of_order)
+{
+    struct ew_engine_stats st;
+    ew_engine_stats(f->eng, &st);
+    *out_of_order = st.out_of_order;
+    return st.held;
+}
+
+/* A held record waits for its own partition's watermark, not for the newest data of another
+ * partition read faster: S's value sent out of order is still put in its place while T's
+ * partition is hours ahead. By processing time it waits hold_max (here 10 minutes), not the
+ * reorder window, so a pause of the input changes nothing either. */
+static void test_held_records_wait_for_their_partition(void **state)
+{
+    (void)state;
+    struct fixture f;
+    uint64_t late;
+    fixture_hold(&f, durations_json, MIN, 10 * MIN);
+    int64_t now = T0 + 3 * 60 * MIN; /* processing time: 3 hours after the data, a backlog */
+    send_from(&f, "S", T0, now, 1, T0);
+    send_from(&f, "T", T0 + 120 * MIN, now, 2, T0 + 120 * MIN);
+    ew_engine_tick_at(f.eng, T0, now + 2 * MIN); /* longer than the window, shorter than 10 min */
+    send_from(&f, "S", T0 - 30000, now + 2 * MIN, 1, T0); /* out of order */
+    assert_int_equal(held(&f, &late), 3);
+    send_from(&f, "S", T0 + 2 * MIN, now + 3 * MIN, 1, T0 + 2 * MIN); /* S's partition moves on */
+    assert_int_equal(held(&f, &late), 2);                             /* T's 12:00 and S's 10:02 */
+    assert_int_equal(late, 0); /* 09:59:30 was judged before 10:00 */
+    ew_engine_tick_at(f.eng, T0 + 2 * MIN, now + 9 * MIN);
+    assert_int_equal(held(&f, &late), 2);
+    ew_engine_tick_at(f.eng, T0 + 2 * MIN, now + 13 * MIN); /* both quiet for 10 minutes */
+    assert_int_equal(held(&f, &late), 0);
+    fixture_close(&f);
+}
+
 static void test_heap_order(void **state)
 {
     (void)state;
@@ -421,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_duration_event_names_the_code_sent),
         cmocka_unit_test(test_flap_calm_between_two_values),
         cmocka_unit_test(test_no_timer_fires_past_a_held_record),
+        cmocka_unit_test(test_held_records_wait_for_their_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
