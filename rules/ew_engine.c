@@ -864,7 +864,8 @@ int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, in
 {
     bool held = false;
     struct ew_holdsrc *src = NULL;
-    if (eng->reorder && (src = ew_engine_source(eng, source)) && source && mark > src->mark)
+    /* the caller's mark as it is: after a partition is claimed again it may start lower */
+    if (eng->reorder && (src = ew_engine_source(eng, source)) && source)
         src->mark = mark;
     int rc = ew_engine_take_record(eng, rec, now, tag, src, &held);
     if (eng->reorder && !held && eng->on_released)

@@ -181,11 +181,12 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
 size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64_t tag), void *ctx);
 
 /* ew_engine_record_tagged for a record of one of the caller's input sources (1, 2, ...: a
- * partition; 0 is ew_engine_record_tagged's), with that source's watermark (its newest data
- * time, as the caller measures it): a record held is released when its own source has moved
- * reorder_ms past it, not when another source read faster has. Every record of a site comes
- * from one source, so its records are judged in an order that depends on that source's input
- * alone, however the sources' reading interleaves. Returns as ew_engine_record. */
+ * partition; 0 is ew_engine_record_tagged's), with that source's watermark: its newest data
+ * time as the caller measures it, taken as it is (a partition claimed again may restart from an
+ * earlier one). A record held is released when its own source has moved reorder_ms past it,
+ * not when another source read faster has. Every record of a site comes from one source, so
+ * its records are judged in an order that depends on that source's input alone, however the
+ * sources' reading interleaves. Returns as ew_engine_record. */
 int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
                           uint64_t tag, uint32_t source, int64_t mark);
 
