@@ -439,6 +439,9 @@ static void test_held_records_wait_for_their_partition(void **state)
     assert_int_equal(held(&f, &late), 2);
     ew_engine_tick_at(f.eng, T0 + 2 * MIN, now + 13 * MIN); /* both quiet for 10 minutes */
     assert_int_equal(held(&f, &late), 0);
+    /* S's partition claimed again from an earlier watermark (Redis lost writes): it starts there */
+    send_from(&f, "S", T0 + MIN, now + 14 * MIN, 1, T0 + MIN);
+    assert_int_equal(held(&f, &late), 1);
     fixture_close(&f);
 }
 
