@@ -465,7 +465,7 @@ static void ew_flow_drained(void *ctx, int64_t behind)
     }
     /* too soon after the last one: the commit timer comes as soon as it may, not a whole
      * redis.batch_ms later */
-    if (ev_timer_remaining(f->loop, &f->commit_timer) > wait) {
+    if (ev_is_active(&f->commit_timer) && ev_timer_remaining(f->loop, &f->commit_timer) > wait) {
         ev_timer_stop(f->loop, &f->commit_timer);
         ev_timer_set(&f->commit_timer, wait, f->commit_timer.repeat);
         ev_timer_start(f->loop, &f->commit_timer);
