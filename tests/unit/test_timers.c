@@ -46,8 +46,8 @@ static const char repeat_json[] =
     "\"levels\":[{\"name\":\"off\",\"after\":\"30m\",\"severity\":\"m\"}],\"repeat\":\"1h\","
     "\"message\":{\"zh\":\"{mn} {silence}\"}}]}";
 
-/* An engine of the rules that holds records reorder_ms for event-time order (0: none), paced
- * by a clock at most hold_max_ms of processing time (0: reorder_ms). */
+/* An engine of the rules that holds records reorder_ms for event-time order (0: none); a
+ * record of a caller's source at most hold_max_ms of processing time (0: reorder_ms). */
 static struct ew_engine *engine_held(const char *rules, int64_t reorder_ms, int64_t hold_max_ms,
                                      struct ew_registry *reg, struct ew_buf *out)
 {
@@ -102,8 +102,8 @@ static void fixture_close(struct fixture *f)
 }
 
 /* A record of site mn at data time t: pollutant code at value, in field Rtd (cn 2011) or Avg. */
-static void send_code(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
-                      const char *code, int64_t t, int64_t now, double value)
+static void fill(struct ew_record *rec, const char *mn, const char *cn, const char *code, int64_t t,
+                 double value)
 {
     char json[320], iso[40];
     ew_time_format_iso(t, iso);
@@ -113,6 +113,13 @@ static void send_code(struct ew_engine *eng, struct ew_record *rec, const char *
              mn, cn, iso, code, strcmp(cn, "2011") ? "Avg" : "Rtd", value);
     struct ew_error err = {0};
     assert_int_equal(ew_record_from_json(json, strlen(json), rec, &err), 0);
+}
+
+/* The same, judged. */
+static void send_code(struct ew_engine *eng, struct ew_record *rec, const char *mn, const char *cn,
+                      const char *code, int64_t t, int64_t now, double value)
+{
+    fill(rec, mn, cn, code, t, value);
     assert_int_equal(ew_engine_record(eng, rec, now), 0);
 }
 
@@ -393,18 +400,12 @@ static void test_no_timer_fires_past_a_held_record(void **state)
     fixture_close(&f);
 }
 
-/* One of the caller's sources (a partition), from record_from. */
+/* A real-time COD value over its limit of site mn, from one of the caller's sources (a
+ * partition) whose watermark is mark. */
 static void send_from(struct fixture *f, const char *mn, int64_t t, int64_t now, uint32_t source,
                       int64_t mark)
 {
-    char json[320], iso[40];
-    ew_time_format_iso(t, iso);
-    snprintf(json, sizeof json,
-             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"2011\",\"data_time\":\"%s\",\"values\":"
-             "[{\"code\":\"w01018\",\"field\":\"Rtd\",\"value\":150,\"flag\":\"N\"}]}",
-             mn, iso);
-    struct ew_error err = {0};
-    assert_int_equal(ew_record_from_json(json, strlen(json), f->rec, &err), 0);
+    fill(f->rec, mn, "2011", "w01018", t, 150);
     assert_int_equal(ew_engine_record_from(f->eng, f->rec, now, 0, source, mark), 0);
 }
 
