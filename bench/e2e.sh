@@ -4,6 +4,8 @@
 #
 # E2E_ECOWARND=PATH runs that daemon instead of BUILD_DIR's (the tools stay BUILD_DIR's): to
 # compare a build with an older one on the same input.
+# E2E_SET="key=value ..." passes more options to the daemon (--set each), e.g.
+# E2E_SET=redis.batch_ms=1000.
 # E2E_BROKER=embedded (the default): the embedded broker (librdkafka's mock cluster);
 # E2E_BROKER=real: a real Apache Kafka from scripts/kafka.sh (needs Java 17+ and Maven), with a
 # backlog of about a million messages by default (E2E_ENTERPRISES 2000).
@@ -36,6 +38,8 @@ trap cleanup EXIT INT TERM
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
+extra=()
+for kv in ${E2E_SET:-}; do extra+=(--set "$kv"); done
 rport=$(port) http=$(port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null 2>&1 &
 pids+=($!)
@@ -56,7 +60,7 @@ for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sle
 sent=$(sed -n 's/^ecowarn-sim: \([0-9]*\) messages$/\1/p' "$work/sim.log")
 
 "${E2E_ECOWARND:-$bin/ecowarnd}" -c config/ecowarn.json --set "kafka.brokers=$brokers" \
-  --set "redis.url=redis://127.0.0.1:$rport/0" --set "http.listen=127.0.0.1:$http" \
+  --set "redis.url=redis://127.0.0.1:$rport/0" --set "http.listen=127.0.0.1:$http" "${extra[@]}" \
   2>"$work/ecowarnd.log" &
 pids+=($!)
 first="" last=""

@@ -63,10 +63,10 @@ struct ew_engine_opts {
     int64_t hold_max_ms;         /* a record of a caller's source is released by processing time
                                     only this long after it came (its source quiet or stuck).
                                     Below reorder_ms (0): reorder_ms */
-    /* With reorder_ms: called exactly once for each ew_engine_record_tagged call, with its
-     * tag, once the record has been judged (or at once when it is not held: late, no time,
-     * not judged), so that the caller knows when everything derived from it has been
-     * emitted. NULL: not told. */
+    /* With reorder_ms: called exactly once for each ew_engine_record_tagged (or _from) call, with
+     * its tag, once the record has been judged (or at once when it is not held: late, no time, not
+     * judged), so that the caller knows when everything derived from it has been emitted. NULL: not
+     * told. */
     void (*released)(void *ctx, uint64_t tag);
 };
 
