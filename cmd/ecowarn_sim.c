@@ -319,8 +319,9 @@ static int ew_record_out(struct ew_sim *s, struct ew_outlet_sim *o, const char *
     rec->kind = (uint8_t)ew_kind_from_cn(cn);
     rec->has_time = true;
     rec->data_time = t;
+    /* QN as the standard writes it: the request's time to the millisecond, YYYYMMDDhhmmsszzz */
     char qn[32];
-    snprintf(qn, sizeof qn, "%lld", (long long)t); /* any unique text will do */
+    ew_time_format_qn(t, qn);
     rec->qn = ew_record_strndup(rec, qn, strlen(qn));
     bool rt = !strcmp(cn, "2011");
     const struct ew_pol *pols = o->water ? ew_water : ew_air;

@@ -5,6 +5,7 @@
 #include "ew_owners.h"
 
 #include "ew_alloc.h"
+#include "ew_hash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,17 +33,9 @@ void ew_owners_free(struct ew_owners *t)
     ew_free(t);
 }
 
-static uint64_t ew_mn_hash(const char *mn)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (; *mn; mn++)
-        h = (h ^ (unsigned char)*mn) * 0x100000001b3u;
-    return h;
-}
-
 static struct ew_owner *ew_owner_slot(struct ew_owner *slots, size_t cap, const char *mn)
 {
-    size_t i = (size_t)ew_mn_hash(mn) & (cap - 1);
+    size_t i = (size_t)ew_str_hash(mn) & (cap - 1);
     while (slots[i].mn[0] && strcmp(slots[i].mn, mn))
         i = (i + 1) & (cap - 1);
     return &slots[i];

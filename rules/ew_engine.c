@@ -227,7 +227,8 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
                          .outlet = outlet,
                          .limit = limit,
                          .now = now,
-                         .inputs = l->vinputs};
+                         .inputs = l->vinputs,
+                         .kstate = k->kstate};
     j.obs.value = l->value;
     j.obs.field = l->vfield;
     j.obs.code = k->code;
@@ -236,7 +237,8 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
     struct ew_step st;
     if (ew_life_due(r, l, due, j.obs.limit, &st))
         ew_emit(eng, &j, st.type, st.level,
-                ew_evidence_value(&eng->evidence, &j, st.reason, st.threshold, st.since, st.held));
+                ew_evidence_value(&eng->evidence, &j, st.level, st.reason, st.threshold, st.since,
+                                  st.held));
     if (r->kind->state_size || !ew_life_blank(l))
         return false;
     ew_site_key_drop(&eng->sites, site, k);
@@ -623,10 +625,11 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                     }
                 }
                 struct ew_step st;
+                j.kstate = k->kstate;
                 if (ew_life_step(r, &k->life, verdict, j.obs.time, j.obs.limit, &st))
                     ew_emit(eng, &j, st.type, st.level,
-                            ew_evidence_value(&eng->evidence, &j, st.reason, st.threshold, st.since,
-                                              st.held));
+                            ew_evidence_value(&eng->evidence, &j, st.level, st.reason, st.threshold,
+                                              st.since, st.held));
                 if (stateless && ew_life_blank(&k->life)) {
                     ew_site_key_drop(&eng->sites, site, k);
                     continue;

@@ -22,11 +22,6 @@
 
 #define EW_FAIL(...) (snprintf(why, n, __VA_ARGS__), EW_EINVAL)
 
-static bool ew_normal(const struct ew_obs *o)
-{
-    return o->flag_meaning == EW_FLAG_NORMAL || o->flag_meaning == EW_FLAG_NONE;
-}
-
 static int ew_number_param(json_t *obj, const char *key, double *out, double dflt, char *why,
                            size_t n)
 {
@@ -59,7 +54,7 @@ static int ew_neg_eval(const struct ew_rule *r, void *state, const struct ew_obs
     for (size_t i = 0; i < r->nexcept; i++)
         if (r->except[i] == obs->code)
             return EW_OBS_SKIP;
-    if (!ew_normal(obs))
+    if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     return obs->value < 0 ? 0 : EW_OBS_CLEAR;
 }
@@ -84,7 +79,7 @@ static bool ew_running(const struct ew_rule *r, const struct ew_obs *obs)
 static int ew_zero_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
 {
     (void)state;
-    if (!ew_normal(obs))
+    if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     return obs->value == 0 && ew_running(r, obs) ? 0 : EW_OBS_CLEAR;
 }
@@ -113,7 +108,7 @@ static int ew_const_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 static int ew_const_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
 {
     struct ew_const_state *s = state;
-    if (!ew_normal(obs))
+    if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     bool same = s->has_last && fabs(obs->value - s->last) <= r->epsilon;
     s->last = obs->value;
@@ -182,7 +177,7 @@ static int ew_range_eval(const struct ew_rule *r, void *state, const struct ew_o
     (void)state;
     if (obs->flag_meaning == EW_FLAG_OVER_RANGE)
         return 0;
-    if (!ew_normal(obs))
+    if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     return obs->value > r->range ? 0 : EW_OBS_CLEAR; /* false for a NAN range */
 }

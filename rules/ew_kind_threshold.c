@@ -61,7 +61,7 @@ static int ew_thr_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
 static int ew_thr_eval(const struct ew_rule *r, void *state, const struct ew_obs *obs)
 {
     (void)state;
-    if (obs->flag_meaning != EW_FLAG_NORMAL && obs->flag_meaning != EW_FLAG_NONE)
+    if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     /* near 21 % O2 (shutdown, purging) a converted value means nothing: not judged; an O2
      * rule raises the operating-condition anomaly instead (DOMAIN.md) */

@@ -92,6 +92,7 @@ static bool ew_life_clear(const struct ew_rule *r, struct ew_life *l, int64_t t,
         return false;
     }
     const char *why = l->flapping                   ? "calm after flapping"
+                      : r->kind->cleared            ? r->kind->cleared
                       : isnan(r->clear_below.value) ? "condition cleared"
                                                     : "below the clear level";
     ew_due(out, EW_AEV_RESOLVED, l->level, why, ew_bound_value(&r->clear_below, limit),

@@ -8,7 +8,9 @@
 #include "ew_registry.h"
 
 #include "ew_alloc.h"
+#include "ew_hash.h"
 #include "ew_error.h"
+#include "ew_registry_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -17,16 +19,9 @@ struct ew_registry {
     struct ew_outlet **slots;
     size_t nslots; /* a power of two */
     size_t count;
-    uint64_t generation; /* changes with every upsert: outlets found before may be gone */
+    uint64_t generation;  /* changes with every upsert: outlets found before may be gone */
+    struct ew_bags *bags; /* facilities, plans, declarations, deadlines, warnings */
 };
-
-static uint64_t ew_reg__hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3u;
-    return h;
-}
 
 struct ew_registry *ew_registry_new(void)
 {
@@ -35,7 +30,10 @@ struct ew_registry *ew_registry_new(void)
         return NULL;
     reg->nslots = 64;
     reg->slots = ew_calloc(reg->nslots, sizeof *reg->slots);
-    if (!reg->slots) {
+    reg->bags = ew_bags_new();
+    if (!reg->slots || !reg->bags) {
+        ew_free(reg->slots);
+        ew_bags_free(reg->bags);
         ew_free(reg);
         return NULL;
     }
@@ -49,12 +47,13 @@ void ew_registry_free(struct ew_registry *reg)
     for (size_t i = 0; i < reg->nslots; i++)
         ew_free(reg->slots[i]);
     ew_free(reg->slots);
+    ew_bags_free(reg->bags);
     ew_free(reg);
 }
 
 static size_t ew_reg__pos(const struct ew_registry *reg, const char *mn)
 {
-    size_t mask = reg->nslots - 1, i = (size_t)ew_reg__hash(mn) & mask;
+    size_t mask = reg->nslots - 1, i = (size_t)ew_str_hash(mn) & mask;
     while (reg->slots[i] && strcmp(reg->slots[i]->mn, mn))
         i = (i + 1) & mask;
     return i;
@@ -86,10 +85,11 @@ const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code)
 /* One block: the struct, its limits, then every string. */
 static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
 {
-    const char *strs[] = {s->mn, s->st, s->enterprise_id, s->enterprise_name, s->outlet_id};
+    const char *strs[] = {s->mn,        s->st,    s->enterprise_id, s->enterprise_name,
+                          s->outlet_id, s->region};
     size_t need =
         sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit) + s->ntags * sizeof(char *);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         need += strs[i] ? strlen(strs[i]) + 1 : 0;
     for (size_t i = 0; i < s->nlimits; i++)
         need += s->limits[i].unit ? strlen(s->limits[i].unit) + 1 : 0;
@@ -101,8 +101,9 @@ static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
     struct ew_limit *lim = (struct ew_limit *)(o + 1);
     const char **tags = (const char **)(lim + s->nlimits);
     char *p = (char *)(tags + s->ntags);
-    const char **dst[] = {&o->mn, &o->st, &o->enterprise_id, &o->enterprise_name, &o->outlet_id};
-    for (size_t i = 0; i < 5; i++) {
+    const char **dst[] = {&o->mn,        &o->st,    &o->enterprise_id, &o->enterprise_name,
+                          &o->outlet_id, &o->region};
+    for (size_t i = 0; i < 6; i++) {
         *dst[i] = NULL;
         if (strs[i]) {
             size_t n = strlen(strs[i]) + 1;
@@ -157,6 +158,8 @@ int ew_registry_upsert(struct ew_registry *reg, const struct ew_outlet *spec)
         return EW_EINVAL;
     if ((reg->count + 1) * 2 > reg->nslots && ew_reg__grow(reg))
         return EW_ENOMEM;
+    if (ew_bags_outlet(reg->bags, spec->enterprise_id, spec->mn))
+        return EW_ENOMEM;
     struct ew_outlet *o = ew_reg__copy(spec);
     if (!o)
         return EW_ENOMEM;
@@ -168,4 +171,119 @@ int ew_registry_upsert(struct ew_registry *reg, const struct ew_outlet *spec)
     reg->slots[i] = o;
     reg->generation++;
     return 0;
+}
+
+/* ---- the rest of what the platform says (ew_enterprise.c) ---- */
+
+int ew_registry_facility(struct ew_registry *reg, const char *mn, const struct ew_facility *f)
+{
+    return ew_bags_facility(reg->bags, mn, f);
+}
+
+int ew_registry_plan(struct ew_registry *reg, const char *mn, const struct ew_emergency *p)
+{
+    return ew_bags_plan(reg->bags, mn, p);
+}
+
+int ew_registry_declare(struct ew_registry *reg, const char *enterprise_id,
+                        const struct ew_declaration *d)
+{
+    return ew_bags_declare(reg->bags, enterprise_id, d);
+}
+
+int ew_registry_deadline(struct ew_registry *reg, const char *enterprise_id,
+                         const struct ew_deadline *d)
+{
+    return ew_bags_deadline(reg->bags, enterprise_id, d);
+}
+
+int ew_registry_warning(struct ew_registry *reg, const char *region, const struct ew_warning *w)
+{
+    return ew_bags_warning(reg->bags, region, w);
+}
+
+const struct ew_facility *ew_registry_facilities(const struct ew_registry *reg, const char *mn,
+                                                 size_t *n)
+{
+    return ew_bags_facilities(reg->bags, mn, n);
+}
+
+const struct ew_emergency *ew_registry_plans(const struct ew_registry *reg, const char *mn,
+                                             size_t *n)
+{
+    return ew_bags_plans(reg->bags, mn, n);
+}
+
+const struct ew_declaration *ew_registry_declarations(const struct ew_registry *reg,
+                                                      const char *enterprise_id, size_t *n)
+{
+    return ew_bags_declarations(reg->bags, enterprise_id, n);
+}
+
+const struct ew_deadline *ew_registry_deadlines(const struct ew_registry *reg,
+                                                const char *enterprise_id, size_t *n)
+{
+    return ew_bags_deadlines(reg->bags, enterprise_id, n);
+}
+
+const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, const char *region,
+                                              size_t *n)
+{
+    return ew_bags_warnings(reg->bags, region, n);
+}
+
+const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,
+                                                  const struct ew_outlet *o, int64_t t,
+                                                  unsigned kinds)
+{
+    size_t n;
+    const struct ew_declaration *d =
+        o ? ew_bags_declarations(reg->bags, o->enterprise_id, &n) : NULL;
+    for (size_t i = 0; d && i < n; i++)
+        if (((kinds >> d[i].kind) & 1) && (!d[i].mn[0] || !strcmp(d[i].mn, o->mn)) &&
+            d[i].from <= t && t < d[i].to)
+            return &d[i];
+    return NULL;
+}
+
+int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_t t, int64_t *until)
+{
+    size_t n;
+    const struct ew_warning *w = region ? ew_bags_warnings(reg->bags, region, &n) : NULL;
+    int level = -1;
+    int64_t from = INT64_MIN, next = INT64_MAX;
+    for (size_t i = 0; w && i < n; i++) {
+        if (w[i].from <= t && t < w[i].to && w[i].from >= from) {
+            level = w[i].level; /* the latest that holds: a level change is a later warning */
+            from = w[i].from;
+        }
+        if (w[i].from > t && w[i].from < next)
+            next = w[i].from;
+        if (w[i].from <= t && w[i].to > t && w[i].to < next)
+            next = w[i].to;
+    }
+    if (until)
+        *until = next;
+    return level;
+}
+
+bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o)
+{
+    return o && ew_bags_is_anchor(reg->bags, o->enterprise_id, o->mn);
+}
+
+bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id)
+{
+    return ew_bags_on_list(reg->bags, enterprise_id);
+}
+
+void ew_registry_counts(const struct ew_registry *reg, struct ew_registry_counts *out)
+{
+    ew_bags_counts(reg->bags, out);
+    out->outlets = reg->count;
+}
+
+uint64_t ew_registry_version(const struct ew_registry *reg)
+{
+    return reg->generation + ew_bags_version(reg->bags) + 1;
 }

@@ -9,6 +9,7 @@
 #ifndef EW_REGISTRY_H
 #define EW_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ struct ew_outlet {
     const struct ew_limit *limits;
     size_t ntags; /* labels rules may select on ("key-unit", "district-yuecheng") */
     const char *const *tags;
+    const char *region; /* district code that weather warnings name ("330602"); may be NULL */
 };
 
 struct ew_registry;
@@ -53,5 +55,101 @@ size_t ew_registry_count(const struct ew_registry *reg);
 /* Changes whenever an outlet is added or replaced (never 0): an outlet pointer found under one
  * generation is valid as long as the generation is the same. */
 uint64_t ew_registry_generation(const struct ew_registry *reg);
+
+/* ---- what the e-enterprise platform says beside outlets (ew_enterprise.c) ----
+ *
+ * Facilities and emergency plans are kept by the MN they are measured at, declarations and
+ * deadlines by enterprise, weather warnings by region. Each kind is bounded (EW_REG_MAX_ITEMS
+ * items of each): an event beyond it is refused (EW_ETOO_LONG) and the caller reports it.
+ * Strings longer than EW_REG_ID_MAX - 1 bytes are refused (EW_EINVAL). Times are epoch ms. */
+
+#define EW_REG_ID_MAX    48
+#define EW_REG_MAX_ITEMS 200000
+
+enum ew_facility_role { EW_FAC_PRODUCTION = 0, EW_FAC_TREATMENT };
+
+struct ew_facility {
+    char enterprise_id[EW_REG_ID_MAX], facility_id[EW_REG_ID_MAX], code[16];
+    uint64_t key; /* the code packed (ew_pollutant_pack): "ele01", "SB1" */
+    uint8_t role; /* enum ew_facility_role */
+    double on;    /* on_threshold: power above it means the line or facility runs */
+};
+
+enum ew_wlevel { EW_WL_BLUE = 0, EW_WL_YELLOW, EW_WL_ORANGE, EW_WL_RED, EW_WL_COUNT };
+
+struct ew_emergency {
+    char enterprise_id[EW_REG_ID_MAX];
+    uint64_t key; /* the code judged (flow, production power), packed */
+    double baseline;
+    double cuts[EW_WL_COUNT]; /* share to cut at each level; NAN where the plan sets none */
+};
+
+enum ew_decl_kind { EW_DECL_MAINTENANCE = 0, EW_DECL_SHUTDOWN };
+
+struct ew_declaration {
+    char mn[EW_REG_ID_MAX]; /* "" : every site of the enterprise */
+    uint8_t kind;           /* enum ew_decl_kind */
+    int64_t from, to;
+};
+
+struct ew_deadline {
+    char deadline_id[EW_REG_ID_MAX], kind[EW_REG_ID_MAX], title[96];
+    int64_t due;
+    int64_t announced; /* when the platform sent it (its message's time), INT64_MIN unknown */
+    int64_t done_at;   /* when it was marked done, INT64_MAX not done */
+};
+
+struct ew_warning {
+    int8_t level; /* enum ew_wlevel, -1 for "none" (a warning lifted) */
+    int64_t from, to;
+};
+
+/* Each replaces the item with the same identity (facility: enterprise + facility id, at its MN;
+ * plan: MN + code; declaration: enterprise + MN + kind + from; deadline: enterprise + deadline id;
+ * warning: region + from). Return 0, EW_EINVAL, EW_ETOO_LONG or EW_ENOMEM. */
+int ew_registry_facility(struct ew_registry *reg, const char *mn, const struct ew_facility *f);
+int ew_registry_plan(struct ew_registry *reg, const char *mn, const struct ew_emergency *p);
+int ew_registry_declare(struct ew_registry *reg, const char *enterprise_id,
+                        const struct ew_declaration *d);
+/* A deadline; one with status done keeps the earlier one's fields and sets done_at. */
+int ew_registry_deadline(struct ew_registry *reg, const char *enterprise_id,
+                         const struct ew_deadline *d);
+int ew_registry_warning(struct ew_registry *reg, const char *region, const struct ew_warning *w);
+
+/* The facilities measured at mn (n of them), or NULL. Borrowed until the next change. */
+const struct ew_facility *ew_registry_facilities(const struct ew_registry *reg, const char *mn,
+                                                 size_t *n);
+const struct ew_emergency *ew_registry_plans(const struct ew_registry *reg, const char *mn,
+                                             size_t *n);
+const struct ew_declaration *ew_registry_declarations(const struct ew_registry *reg,
+                                                      const char *enterprise_id, size_t *n);
+const struct ew_deadline *ew_registry_deadlines(const struct ew_registry *reg,
+                                                const char *enterprise_id, size_t *n);
+const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, const char *region,
+                                              size_t *n);
+
+/* The declaration of kind mask (bit per enum ew_decl_kind) covering the site at time t, or
+ * NULL. */
+const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,
+                                                  const struct ew_outlet *o, int64_t t,
+                                                  unsigned kinds);
+/* The warning level of the region at time t: the warning announced latest among those whose
+ * [from, to) holds t; -1 none. *until gets when that answer may change next (INT64_MAX). */
+int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_t t,
+                       int64_t *until);
+/* Whether mn is its enterprise's anchor: the smallest MN of its registered outlets, the site
+ * at which its deadlines and warnings are judged (one site of one partition). */
+bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o);
+/* Whether the enterprise has an emergency plan (it is on the emergency list). */
+bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id);
+
+/* Counts of each kind of item held. */
+struct ew_registry_counts {
+    size_t outlets, facilities, plans, declarations, deadlines, warnings;
+};
+void ew_registry_counts(const struct ew_registry *reg, struct ew_registry_counts *out);
+
+/* Changes with every change of anything above (never 0). */
+uint64_t ew_registry_version(const struct ew_registry *reg);
 
 #endif

@@ -63,6 +63,24 @@ static const char *ew_unit(const struct ew_judge *j)
     return j->v && j->v->pollutant && *j->v->pollutant->unit ? j->v->pollutant->unit : NULL;
 }
 
+/* What the key's kind state says for an event at level (ew_kind.explain); all unset without. */
+static struct ew_facts ew_explain(const struct ew_judge *j, int level)
+{
+    struct ew_facts f = {INT64_MIN, NAN, NAN, 0, NAN, INT64_MIN};
+    if (j->r->kind->explain && j->kstate)
+        j->r->kind->explain(j->r, j->kstate, &j->obs, level, &f);
+    return f;
+}
+
+/* A time as the messages show it: "2024-01-22 17:00" in Beijing time. */
+static void ew_render_time(struct ew_buf *b, int64_t t)
+{
+    char iso[EW_TIME_ISO_MAX];
+    ew_time_format_iso(t, iso);
+    iso[10] = ' ';
+    ew_buf_add(b, iso, 16);
+}
+
 /* The rule's message for the event, in lang (falling back to the other language). */
 static void ew_render_message(struct ew_buf *b, const struct ew_judge *j, int level, bool resolved,
                               enum ew_lang lang)
@@ -134,11 +152,13 @@ static void ew_render_message(struct ew_buf *b, const struct ew_judge *j, int le
         case EW_TPL_SEVERITY:
             ew_buf_adds(b, level >= 0 ? j->r->levels[level].severity : "");
             break;
-        case EW_TPL_TIME: { /* the data's time, "2024-01-22 17:00" in Beijing time */
-            char iso[EW_TIME_ISO_MAX];
-            ew_time_format_iso(j->v ? j->obs.time : j->last_data, iso);
-            iso[10] = ' ';
-            ew_buf_add(b, iso, 16);
+        case EW_TPL_TIME: /* the data's time */
+            ew_render_time(b, j->v ? j->obs.time : j->last_data);
+            break;
+        case EW_TPL_ETA: { /* a trend's predicted crossing; nothing when none */
+            struct ew_facts f = ew_explain(j, level);
+            if (f.predicted_at != INT64_MIN)
+                ew_render_time(b, f.predicted_at);
             break;
         }
         case EW_TPL_RULE:
@@ -187,8 +207,8 @@ static struct ew_buf *ew_evidence_begin(struct ew_buf *b, const char *reason)
 }
 
 /* Evidence: what was judged, as a JSON object. */
-const char *ew_evidence_value(struct ew_buf *b, const struct ew_judge *j, const char *reason,
-                              double threshold, int64_t since, uint32_t held)
+const char *ew_evidence_value(struct ew_buf *b, const struct ew_judge *j, int level,
+                              const char *reason, double threshold, int64_t since, uint32_t held)
 {
     ew_evidence_begin(b, reason);
     ew_buf_adds(b, ",\"field\":");
@@ -210,6 +230,29 @@ const char *ew_evidence_value(struct ew_buf *b, const struct ew_judge *j, const 
     if (j->inputs) {
         ew_buf_adds(b, ",\"computed_from\":");
         ew_buf_json_num(b, j->inputs);
+    }
+    struct ew_facts f = ew_explain(j, level);
+    if (f.predicted_at != INT64_MIN) {
+        ew_buf_adds(b, ",\"predicted_at\":");
+        ew_buf_json_time(b, f.predicted_at);
+    }
+    if (!isnan(f.slope_per_hour)) {
+        ew_buf_adds(b, ",\"slope_per_hour\":");
+        ew_buf_json_num(b, round(f.slope_per_hour * 1000) / 1000);
+    }
+    if (f.points) {
+        ew_buf_adds(b, ",\"points\":");
+        ew_buf_json_num(b, f.points);
+    }
+    if (!isnan(f.fit)) {
+        ew_buf_adds(b, ",\"fit\":");
+        ew_buf_json_num(b, round(f.fit * 1000) / 1000);
+    }
+    if (f.previous_time != INT64_MIN) {
+        ew_buf_adds(b, ",\"previous\":");
+        ew_buf_json_num(b, f.previous);
+        ew_buf_adds(b, ",\"previous_time\":");
+        ew_buf_json_time(b, f.previous_time);
     }
     ew_buf_addc(b, '}');
     return b->err ? NULL : b->data;

@@ -24,7 +24,8 @@ struct ew_judge {
     int64_t silence;   /* offline: how long the site has been silent (ms) */
     int64_t last_data; /* offline: the site's last data time, which {time} shows */
     int64_t now;
-    uint32_t inputs; /* a computed average: how many valid values it averages; 0 when sent */
+    uint32_t inputs;    /* a computed average: how many valid values it averages; 0 when sent */
+    const void *kstate; /* the key's kind state (ew_kind.explain reads it); NULL none */
 };
 
 /* Fills out for an event of judgement j (all but evidence and tag). The message is written into
@@ -32,10 +33,12 @@ struct ew_judge {
 void ew_render_event(const struct ew_judge *j, enum ew_alert_event_type type, int level,
                      enum ew_lang lang, struct ew_buf *msg, struct ew_alert_event *out);
 
-/* Evidence of a value judged, written into b: {reason, field, value, threshold?, flag?, since,
- * values, computed_from?}. Returns b's text, or NULL when out of memory. */
-const char *ew_evidence_value(struct ew_buf *b, const struct ew_judge *j, const char *reason,
-                              double threshold, int64_t since, uint32_t held);
+/* Evidence of a value judged at level, written into b: {reason, field, value, threshold?, flag?,
+ * since, values, computed_from?} and what the kind's state says (ew_kind.explain: a trend's
+ * predicted_at, slope_per_hour, points and fit; a jump's previous value and previous_time).
+ * Returns b's text, or NULL when out of memory. */
+const char *ew_evidence_value(struct ew_buf *b, const struct ew_judge *j, int level,
+                              const char *reason, double threshold, int64_t since, uint32_t held);
 
 /* Evidence of a site's silence: {reason, SINCE_NAME, silence_minutes}. */
 const char *ew_evidence_silence(struct ew_buf *b, const struct ew_rule *r, const char *reason,

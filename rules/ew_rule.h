@@ -20,7 +20,7 @@
 #define EW_RULE_MAX_CODES  32
 #define EW_RULE_MAX_FIELDS 4
 #define EW_RULE_MAX_ST     8
-#define EW_KIND_STATE_MAX  16 /* bytes of kind-specific state per key */
+#define EW_KIND_STATE_MAX  32 /* bytes of kind-specific state per key (trend's window) */
 #define EW_RULE_MAX_WHO    16 /* enterprises, outlets or tags a rule names */
 #define EW_RULE_WHO_LEN    48
 
@@ -45,6 +45,7 @@ enum ew_tpl_var {
     EW_TPL_TIME,
     EW_TPL_RULE,
     EW_TPL_SILENCE,
+    EW_TPL_ETA,
 };
 
 struct ew_tpl_seg {
@@ -87,12 +88,31 @@ struct ew_obs {
     const struct ew_recctx *ctx;
 };
 
+/* What a kind's state says beside the verdict, for an event's evidence and its {eta}: a trend's
+ * fit, a jump's previous value. Unset members are NAN (INT64_MIN for times, 0 for points). */
+struct ew_facts {
+    int64_t predicted_at; /* trend: when the fitted line crosses the level */
+    double slope_per_hour;
+    double fit; /* R squared of the fitted line */
+    uint32_t points;
+    double previous;       /* sudden_change: the value before the jump */
+    int64_t previous_time; /* and its data time */
+};
+
+/* Whether the value's flag means normal (a value sent without one counts as normal): only such
+ * values judge over-limit (DOMAIN.md), and only they are points of a series. */
+static inline bool ew_obs_valid(const struct ew_obs *o)
+{
+    return o->flag_meaning == EW_FLAG_NORMAL || o->flag_meaning == EW_FLAG_NONE;
+}
+
 struct ew_kind {
     const char *name;
-    size_t state_size;  /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
-                           imported from checkpoints) */
-    bool quiet_pending; /* no pending events: its conditions are only news once they hold */
-    bool site_wide;     /* judged per site on ticks (offline), not per value */
+    size_t state_size;   /* <= EW_KIND_STATE_MAX; plain data, valid for any bytes (it is
+                            imported from checkpoints) */
+    bool quiet_pending;  /* no pending events: its conditions are only news once they hold */
+    bool site_wide;      /* judged per site on ticks (offline), not per value */
+    const char *cleared; /* the reason a resolution gives; NULL: "condition cleared" */
     /* Site-wide kinds: the time the site's silence counts from (shown as {time}), or INT64_MIN
      * when the site is not judged now; its levels' "after" is measured from that time plus
      * silent_offset_ms. The record that ends the silence is asked to `heard` (computed: it is
@@ -108,6 +128,10 @@ struct ew_kind {
     int (*compile)(json_t *obj, struct ew_rule *r, char *why, size_t n);
     /* Judges one observation: EW_OBS_* or a level index. */
     int (*eval)(const struct ew_rule *r, void *state, const struct ew_obs *obs);
+    /* Optional: what the key's state says for an event at level `level` of a value judged as obs
+     * (after eval took it), into out (every member preset unset). */
+    void (*explain)(const struct ew_rule *r, const void *state, const struct ew_obs *obs, int level,
+                    struct ew_facts *out);
 };
 
 struct ew_rule {
@@ -152,6 +176,15 @@ struct ew_rule {
     uint32_t flag_meanings; /* flag_persisting: bit per enum ew_flag_meaning that counts */
     size_t nexcept;
     uint64_t except[EW_RULE_MAX_CODES]; /* negative: codes never judged */
+    int64_t window_ms;                  /* trend: the span of data time the line is fitted over */
+    int64_t horizon_ms;                 /* trend: how far ahead a crossing is worth a reminder */
+    uint32_t min_points;   /* trend: the fewest points (of EW_TREND_POINTS) to fit on */
+    double min_fit;        /* trend: the least R squared the line must have */
+    double ratio;          /* sudden_change: a jump of more than this share of the value before */
+    double step;           /* sudden_change: or of more than this much; NAN when not given */
+    struct ew_bound floor; /* sudden_change: the least value a ratio is taken of (noise at zero) */
+    int64_t within_ms;     /* sudden_change: values further apart are not consecutive; 0 any */
+    int8_t direction;      /* sudden_change: 1 up only, -1 down only, 0 both */
     /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
     struct ew_tpl msg[2][2];
     /* derived by ew_ruleset_index: bit per field the rule judges, and per field the fields the
@@ -178,6 +211,10 @@ extern const struct ew_kind ew_kind_flag_persisting;
 extern const struct ew_kind ew_kind_over_range;
 extern const struct ew_kind ew_kind_offline;
 extern const struct ew_kind ew_kind_missing_hour;
+extern const struct ew_kind ew_kind_trend;
+extern const struct ew_kind ew_kind_sudden_change;
+
+#define EW_TREND_POINTS 8 /* a trend's window is fitted over this many buckets' means */
 
 /* Derives what the engine looks up per record (the value rules per data kind, the site-wide
  * rules, the field preferences as bit masks). Returns 0 or EW_ENOMEM. */

@@ -17,8 +17,10 @@
 #include <string.h>
 
 static const struct ew_kind *const ew_kinds[] = {
-    &ew_kind_threshold,       &ew_kind_negative,   &ew_kind_zero_with_flow, &ew_kind_constant,
-    &ew_kind_flag_persisting, &ew_kind_over_range, &ew_kind_offline,        &ew_kind_missing_hour,
+    &ew_kind_threshold,     &ew_kind_negative,        &ew_kind_zero_with_flow,
+    &ew_kind_constant,      &ew_kind_flag_persisting, &ew_kind_over_range,
+    &ew_kind_offline,       &ew_kind_missing_hour,    &ew_kind_trend,
+    &ew_kind_sudden_change,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)
@@ -233,6 +235,7 @@ static const struct {
     {"time", EW_TPL_TIME},
     {"rule", EW_TPL_RULE},
     {"silence", EW_TPL_SILENCE},
+    {"eta", EW_TPL_ETA},
 };
 
 void ew_tpl_free(struct ew_tpl *t)

@@ -523,7 +523,33 @@ static int ew_add_param(struct ew_dec *x, const char *key, const char *text, siz
     return 0;
 }
 
-/* Header fields: everything before "CP=&&". Sets *cp to the offset of that field. */
+/* Punctuation and spaces that real loggers put between header fields ("ST=32; CN=2011",
+ * "MN=...;,Flag=5", "Flag=5."): dropped where what is left is a header field's name or value. */
+static bool ew_stray(char c)
+{
+    return c == ' ' || c == ',' || c == '.' || c == ':' || c == '|';
+}
+
+/* Trims stray bytes off both ends of [*a, *b) of d. */
+static void ew_trim_stray(const char *d, size_t *a, size_t *b)
+{
+    while (*a < *b && ew_stray(d[*a]))
+        ++*a;
+    while (*b > *a && ew_stray(d[*b - 1]))
+        --*b;
+}
+
+/* The header field whose name is at [k, e) of d with stray bytes trimmed, or -1. */
+static int ew_hdr_mended(const char *d, size_t k, size_t e)
+{
+    ew_trim_stray(d, &k, &e);
+    return k < e && e - k <= 4 ? ew_hdr_lookup(d + k, e - k) : -1;
+}
+
+/* Header fields: everything before "CP=&&". Sets *cp to the offset of that field. Stray
+ * punctuation around a field's name or value is dropped when what is left is unambiguous (a
+ * header name; a value of letters and digits), and a ',' between two fields read as ';' when
+ * a header name and '=' follow it; each mend is a note in the record. */
 static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
 {
     struct ew_record *rec = x->rec;
@@ -556,6 +582,43 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         if (eq == EW_NONE)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "header field without '=': ", d + pos);
         int h = ew_hdr_lookup(d + pos, eq - pos);
+        if (h < 0 && (h = ew_hdr_mended(d, pos, eq)) >= 0)
+            ew_record_note(rec, "stray punctuation around the header field name %s dropped",
+                           ew_hdr_names[h]);
+        if (h >= 0 && h != EW_HDR_PW) {
+            /* "ST=32,CN=2011": a ',' followed by a header name and '=' ends the field */
+            for (size_t c = eq + 1; c < end; c++) {
+                if (s[c] != ',')
+                    continue;
+                size_t e2 = c + 1;
+                while (e2 < end && s[e2] != '=')
+                    e2++;
+                int h2 = e2 < end ? ew_hdr_mended(s, c + 1, e2) : -1;
+                if (h2 < 0)
+                    continue;
+                ew_record_note(rec, "',' between the header fields %s and %s read as ';'",
+                               ew_hdr_names[h], ew_hdr_names[h2]);
+                d[c] = '\0';
+                end = c;
+                break;
+            }
+            size_t v0 = eq + 1, v1 = end;
+            ew_trim_stray(d, &v0, &v1);
+            bool plain = v0 < v1;
+            for (size_t i = v0; i < v1 && plain; i++)
+                plain =
+                    (d[i] >= '0' && d[i] <= '9') || ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'z');
+            if ((v0 != eq + 1 || v1 != end) && plain) {
+                ew_record_note(rec, "stray punctuation around the value of %s dropped",
+                               ew_hdr_names[h]);
+                d[v1] = '\0';
+                if (hv[h])
+                    return ew_dec_fail(x, EW_EMALFORMED, pos, "duplicate field ", ew_hdr_names[h]);
+                hv[h] = d + v0;
+                pos = end + 1;
+                continue;
+            }
+        }
         if (h < 0) {
             int rc = ew_add_param(x, d + pos, d + eq + 1, pos);
             if (rc)
@@ -921,6 +984,8 @@ static int ew_dec_cp(struct ew_dec *x, size_t start, size_t end)
                 shares = NULL; /* a -Flag value that is not a letter takes no flag */
             else if (f == EW_FIELD_SAMPLETIME && ew_time_parse_digits(val, vlen, &t) == 0)
                 type = EW_VT_TIME, num = (double)t;
+            else if (f == EW_FIELD_SAMPLETIME) /* not a time: its text, never a number */
+                ew_record_note(rec, "%.16s-SampleTime is not a time: %.40s", v->code, val);
             else if (vlen && ew_parse_number_padded(val, vlen, &num))
                 type = EW_VT_NUMBER;
             v->num = num;

@@ -84,6 +84,16 @@ int ew_record_to_json(const struct ew_record *rec, int with_ok, struct ew_buf *b
         }
         ew_buf_addc(b, '}');
     }
+    if (rec->nnotes) { /* what the decoder mended: said, so nobody takes it for what was sent */
+        ew_buf_adds(b, ",\"notes\":[");
+        size_t kept = rec->nnotes < EW_RECORD_MAX_NOTES ? rec->nnotes : EW_RECORD_MAX_NOTES;
+        for (size_t i = 0; i < kept; i++) {
+            if (i)
+                ew_buf_addc(b, ',');
+            ew_buf_json_str(b, rec->notes[i]);
+        }
+        ew_buf_addc(b, ']');
+    }
     ew_buf_addc(b, '}');
     return b->err;
 }

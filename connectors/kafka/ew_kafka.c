@@ -237,10 +237,17 @@ static void ew_join_group(struct ew_kafka *k);
 
 /* A table topic's message; the group is joined once every table partition has been read up
  * to where it stood at start. */
+/* The message's timestamp (epoch ms), INT64_MIN when it has none. */
+static int64_t ew_kmsg_time(const rd_kafka_message_t *m)
+{
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    return ts >= 0 ? ts : INT64_MIN;
+}
+
 static void ew_table_message(struct ew_kafka *k, int topic, rd_kafka_message_t *m)
 {
-    struct ew_kmsg km = {topic,  k->topics[topic], m->partition, m->offset,
-                         m->key, m->key_len,       m->payload,   m->len};
+    struct ew_kmsg km = {topic,      k->topics[topic], m->partition, m->offset,      m->key,
+                         m->key_len, m->payload,       m->len,       ew_kmsg_time(m)};
     k->stats.messages[topic]++;
     k->cb.message(k->cb.ctx, &km);
     for (size_t i = 0; i < k->ntargets; i++) {
@@ -301,8 +308,8 @@ static void ew_consume(struct ew_consumer *c)
             if (s)
                 s->consumed = m->offset;
             k->stats.messages[topic]++;
-            struct ew_kmsg km = {topic,  k->topics[topic], m->partition, m->offset,
-                                 m->key, m->key_len,       m->payload,   m->len};
+            struct ew_kmsg km = {topic,      k->topics[topic], m->partition, m->offset,      m->key,
+                                 m->key_len, m->payload,       m->len,       ew_kmsg_time(m)};
             k->cb.message(k->cb.ctx, &km);
         } else {
             ew_log(EW_LOG_ERROR, "kafka", "a message of topic %s, not asked for",

@@ -46,6 +46,7 @@ struct ew_kmsg {
     size_t keylen;
     const void *payload;
     size_t len;
+    int64_t timestamp; /* the message's time (epoch ms), INT64_MIN none */
 };
 
 /* Called on the loop, from inside ew_kafka's own calls. Partitions are those of group topics. */

@@ -7,6 +7,7 @@
 #include "ew_alloc.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ void ew_record_reset(struct ew_record *rec)
     rec->kind = EW_KIND_OTHER;
     rec->has_time = false;
     rec->data_time = 0;
-    rec->nvalues = rec->nparams = 0;
+    rec->nvalues = rec->nparams = rec->nnotes = 0;
     rec->text_used = 0;
 }
 
@@ -284,4 +285,18 @@ size_t ew_format_number(double d, char out[32])
             break;
     }
     return (size_t)len;
+}
+
+void ew_record_note(struct ew_record *rec, const char *fmt, ...)
+{
+    char tmp[121];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (rec->nnotes < EW_RECORD_MAX_NOTES && n >= 0)
+        rec->notes[rec->nnotes] =
+            ew_record_strndup(rec, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (rec->nnotes >= EW_RECORD_MAX_NOTES || rec->notes[rec->nnotes])
+        rec->nnotes++;
 }

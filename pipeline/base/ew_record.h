@@ -26,6 +26,7 @@
 
 #define EW_RECORD_MAX_VALUES 512
 #define EW_RECORD_MAX_PARAMS 32
+#define EW_RECORD_MAX_NOTES  4 /* what the decoder mended or could not read, said in the record */
 /* The arena holds the largest legal data segment (9,999 bytes) with 64 bytes of padding that
  * the HJ 212 decoder reads past its end, and every string a JSON record can bring. */
 #define EW_RECORD_TEXT_MAX   16384
@@ -128,6 +129,11 @@ struct ew_record {
     size_t nparams;
     struct ew_value values[EW_RECORD_MAX_VALUES];
     struct ew_param params[EW_RECORD_MAX_PARAMS];
+    /* What the decoder mended ("stray ',' before CN dropped") or kept as text that should have
+     * been something else ("w01018-SampleTime is not a time"); in the arena. The first
+     * EW_RECORD_MAX_NOTES are kept, nnotes counts them all. */
+    size_t nnotes;
+    const char *notes[EW_RECORD_MAX_NOTES];
     size_t text_used;
     char text[EW_RECORD_TEXT_MAX];
 };
@@ -143,6 +149,9 @@ void ew_record_reset(struct ew_record *rec);
 char *ew_record_alloc(struct ew_record *rec, size_t n);
 /* Copies n bytes plus a NUL into the arena. Returns the copy, or NULL when the arena is full. */
 char *ew_record_strndup(struct ew_record *rec, const char *s, size_t n);
+/* Adds a note (printf-style, at most 120 bytes) to the record; counted even when not kept. */
+void ew_record_note(struct ew_record *rec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Reads the flag letter with the meaning of the given edition (DOMAIN.md, "Data flags"). */
 static inline enum ew_flag_meaning ew_flag_meaning(enum ew_version version, char flag)

@@ -6,6 +6,8 @@
  */
 #include "ew_time.h"
 
+#include <string.h>
+
 #include "ew_error.h"
 #include "ew_swar.h"
 
@@ -173,6 +175,13 @@ size_t ew_time_format_digits(int64_t ms, char out[18])
         p = ew_put(p, tm.ms, 3);
     *p = '\0';
     return (size_t)(p - out);
+}
+
+size_t ew_time_format_qn(int64_t ms, char out[18])
+{
+    if (ew_time_format_digits(ms, out) == 14)
+        memcpy(out + 14, "000", 4);
+    return 17;
 }
 
 size_t ew_time_format_iso(int64_t ms, char out[EW_TIME_ISO_MAX])

@@ -27,6 +27,8 @@ int ew_time_parse_digits(const char *s, size_t n, int64_t *ms);
 
 /* Writes 14 digits, or 17 when the millisecond part is not zero. Returns the length. */
 size_t ew_time_format_digits(int64_t ms, char out[18]);
+/* Writes the 17 digits of a QN, YYYYMMDDhhmmsszzz (milliseconds always). Returns 17. */
+size_t ew_time_format_qn(int64_t ms, char out[18]);
 
 /* Writes ISO 8601 in Beijing time with "+08:00"; milliseconds only when not zero.
  * Returns the length. */

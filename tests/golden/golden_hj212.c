@@ -59,7 +59,16 @@ static int decode_case(const char *dir, const char *packet, size_t n, struct ew_
             rc2 = ew_hj212_decode(pkt.data, pkt.len, &opts, rec2, &err);
         if (rc2 == 0)
             ew_record_to_json(rec2, 1, &again);
-        if (rc2 != 0 || strcmp(again.data, out.data))
+        /* the packet encoded is the mended one: the same record, its header with nothing to
+         * mend (what is kept as text is noted again) */
+        json_t *mended = json_loads(out.data, 0, &jerr), *back = NULL;
+        json_object_del(mended, "notes");
+        if (rc2 == 0 && (back = json_loads(again.data, 0, &jerr)))
+            json_object_del(back, "notes");
+        bool same = mended && back && json_equal(mended, back);
+        json_decref(mended);
+        json_decref(back);
+        if (rc2 != 0 || !same)
             status =
                 fail("encode -> decode round trip", out.data, rc2 ? ew_strerror(rc2) : again.data);
         ew_record_free(rec2);

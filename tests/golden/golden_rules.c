@@ -198,7 +198,7 @@ int main(int argc, char **argv)
             status = 1;
         } else if (json_object_get(in, "event")) {
             char *ev = json_dumps(json_object_get(in, "event"), 0);
-            if (ew_registry_apply_json(reg, ev, strlen(ev), &err))
+            if (ew_registry_apply_json_at(reg, ev, strlen(ev), now, &err))
                 fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
             free(ev);
         } else if (json_object_get(in, "record")) {

@@ -240,7 +240,9 @@ static void test_registry_upsert_replaces(void **state)
     assert_null(ew_registry_find(reg, "S1000"));
     const char *bad = "{\"type\":\"outlet.upsert\",\"mn\":\"M2\"}";
     assert_int_equal(ew_registry_apply_json(reg, bad, strlen(bad), &err), EW_EMALFORMED);
-    const char *later = "{\"type\":\"declaration\",\"enterprise_id\":\"E1\"}";
+    const char *half = "{\"type\":\"declaration\",\"enterprise_id\":\"E1\"}";
+    assert_int_equal(ew_registry_apply_json(reg, half, strlen(half), &err), EW_EMALFORMED);
+    const char *later = "{\"type\":\"response\",\"alert_id\":\"x\"}"; /* the closed loop's */
     assert_int_equal(ew_registry_apply_json(reg, later, strlen(later), &err), EW_EINVAL);
     ew_registry_free(reg);
 }

@@ -25,6 +25,13 @@ static void test_digits_14_and_17(void **state)
     assert_string_equal(out, "20240122170000123");
     assert_int_equal(ew_time_format_digits(1705914000000LL, out), 14);
     assert_string_equal(out, "20240122170000");
+    /* a QN always has the milliseconds, and reads back as the same time */
+    assert_int_equal(ew_time_format_qn(1705914000000LL, out), 17);
+    assert_string_equal(out, "20240122170000000");
+    assert_int_equal(ew_time_parse_digits(out, 17, &ms), 0);
+    assert_int_equal(ms, 1705914000000LL);
+    assert_int_equal(ew_time_format_qn(1705914000123LL, out), 17);
+    assert_string_equal(out, "20240122170000123");
 }
 
 static void test_digits_rejects_impossible_dates(void **state)
