@@ -131,10 +131,32 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
 
 /* ---- site-wide rules: silence ---- */
 
-/* Writes one event of judgement j to the sink. */
-static void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_event_type type,
-                    int level, const char *evidence)
+/* Whether a declared maintenance or shutdown window explains an event of j (rules/RULES.md,
+ * "Declarations"): the kinds it explains, inside a window covering the site at the event's time;
+ * flag_persisting only for the flags a stop explains (M, F, D). */
+static bool ew_explained(struct ew_engine *eng, const struct ew_judge *j)
 {
+    if (!j->r->kind->declared || !j->outlet)
+        return false;
+    if (j->r->kind == &ew_kind_flag_persisting &&
+        !(j->v && j->v->flag && strchr("MFD", j->v->flag)))
+        return false;
+    return ew_registry_declared(eng->reg, j->outlet, j->obs.time,
+                                1u << EW_DECL_MAINTENANCE | 1u << EW_DECL_SHUTDOWN) != NULL;
+}
+
+void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_event_type type,
+             int level, const char *evidence)
+{
+    /* an alert a declaration explains is counted, not sent, and so is its end when its firing
+     * was not sent; a repeat of one sent before is held back, its end is not */
+    bool explained = type != EW_AEV_RESOLVED && ew_explained(eng, j);
+    if (j->life && type != EW_AEV_RESOLVED)
+        j->life->muted = explained && (j->fresh || j->muted);
+    if (explained || (type == EW_AEV_RESOLVED && j->muted)) {
+        eng->stats.suppressed++;
+        return;
+    }
     struct ew_alert_event ev;
     ew_render_event(j, type, level, eng->lang, &eng->msg, &ev);
     ev.evidence = evidence;
@@ -175,6 +197,8 @@ static void ew_site_heard(struct ew_engine *eng, struct ew_site *site,
         j.obs.limit = NAN;
         int level = k->life.level;
         site->silent -= site->silent > 0;
+        ew_judge_key(&j, &k->life);
+        j.life = NULL; /* idle before it is told */
         ew_life_idle(&k->life);
         ew_emit(eng, &j, EW_AEV_RESOLVED, level,
                 ew_evidence_silence(&eng->evidence, r, why, j.last_data, j.silence));
@@ -235,7 +259,19 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
     j.obs.limit = lims[r->limit_kind];
     j.obs.time = due;
     struct ew_step st;
-    if (ew_life_due(r, l, due, j.obs.limit, &st))
+    ew_judge_key(&j, l);
+    bool expired = r->kind->expires && l->verdict >= 0 && due >= r->kind->expires(k->kstate);
+    if (expired) { /* its level ended by itself (a window's end): as a clear value then */
+        j.kstate = k->kstate;
+        bool fired = ew_life_step(r, l, EW_OBS_CLEAR, due, j.obs.limit, &st);
+        l->verdict = EW_OBS_CLEAR;
+        if (fired && st.type == EW_AEV_RESOLVED && r->kind->expired)
+            st.reason = r->kind->expired;
+        if (fired)
+            ew_emit(eng, &j, st.type, st.level,
+                    ew_evidence_value(&eng->evidence, &j, st.level, st.reason, st.threshold,
+                                      st.since, st.held));
+    } else if (ew_life_due(r, l, due, j.obs.limit, &st))
         ew_emit(eng, &j, st.type, st.level,
                 ew_evidence_value(&eng->evidence, &j, st.level, st.reason, st.threshold, st.since,
                                   st.held));
@@ -255,7 +291,7 @@ static void ew_site_keys_due(struct ew_engine *eng, struct ew_site *site, int64_
         struct ew_sitekey *k = &site->keys[i];
         int64_t due = INT64_MAX;
         if (k->rule < EW_AGG_KEY && !eng->rules->rules[k->rule].kind->site_wide)
-            due = ew_life_next(&eng->rules->rules[k->rule], &k->life);
+            due = ew_key_next(&eng->rules->rules[k->rule], k);
         if (due > ref || n++ == EW_KEY_STEPS) {
             i++, n = 0;
             continue;
@@ -297,6 +333,8 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
         ew_engine_averages(eng, site, NULL, ref, now);
     if (ref >= site->key_due)
         ew_site_keys_due(eng, site, ref, now);
+    if (eng->rules->nanchor)
+        ew_enterprise_sweep(eng, site, ew_site_outlet(eng, site), ref, now);
     for (size_t ri = 0; ri < eng->rules->nrules; ri++) {
         const struct ew_rule *r = &eng->rules->rules[ri];
         if (!r->kind->site_wide || !ew_rule_wants_st(r, site->st))
@@ -323,6 +361,8 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
         bool repeat = k->life.status == EW_LIFE_FIRING && level <= k->life.level;
         if (repeat && !(r->repeat_ms && ref - k->life.notified_at >= r->repeat_ms))
             continue;
+        struct ew_judge was = {0};
+        ew_judge_key(&was, &k->life);
         int64_t at = ref; /* a repeat's time */
         if (repeat) {
             level = k->life.level;
@@ -348,7 +388,10 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
                              .outlet = outlet,
                              .now = now,
                              .silence = silence,
-                             .last_data = since};
+                             .last_data = since,
+                             .life = &k->life,
+                             .muted = was.muted,
+                             .fresh = was.fresh};
         /* the event's time is when the silence reached the level (or, repeated, now), in data
          * time */
         j.obs.time = k->life.notified_at;
@@ -535,6 +578,59 @@ static void ew_life_saw(struct ew_life *l, int verdict, const struct ew_value *v
     l->vinputs = inputs < UINT16_MAX ? (uint16_t)inputs : UINT16_MAX;
 }
 
+void ew_engine__judge(struct ew_engine *eng, struct ew_site *site, struct ew_judge *j, uint32_t ri,
+                      int data_kind, int64_t span, bool create)
+{
+    const struct ew_rule *r = j->r;
+    /* a kind without state of its own keeps a key only while its lifecycle is not idle: a
+     * site's quiet (rule, pollutant) pairs cost no memory */
+    bool stateless = r->kind->state_size == 0;
+    struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, j->obs.code, !stateless && create);
+    if (!k && !stateless) {
+        eng->stats.nomem += create;
+        return;
+    }
+    eng->stats.evaluations++;
+    int verdict = r->kind->eval(r, k ? k->kstate : NULL, &j->obs);
+    if (!k) {
+        if (verdict < 0)
+            return; /* idle, and below every level: nothing changes */
+        k = ew_site_key(&eng->sites, site, ri, j->obs.code, true);
+        if (!k) {
+            eng->stats.nomem++;
+            return;
+        }
+    }
+    struct ew_step st;
+    j->kstate = k->kstate;
+    ew_judge_key(j, &k->life);
+    bool fired = ew_life_step(r, &k->life, verdict, j->obs.time, j->obs.limit, &st);
+    if (!fired && k->life.muted && k->life.status == EW_LIFE_FIRING && !ew_explained(eng, j)) {
+        /* its firing was explained by a window that has ended, and it still holds: said now */
+        st = (struct ew_step){ew_life_fire_event(r),
+                              k->life.level,
+                              "still holding after the declared window",
+                              ew_bound_value(&r->levels[k->life.level].above, j->obs.limit),
+                              k->life.since,
+                              1};
+        fired = true;
+    }
+    if (fired)
+        ew_emit(eng, j, st.type, st.level,
+                ew_evidence_value(&eng->evidence, j, st.level, st.reason, st.threshold, st.since,
+                                  st.held));
+    j->life = NULL;
+    if (stateless && ew_life_blank(&k->life)) {
+        ew_site_key_drop(&eng->sites, site, k);
+        return;
+    }
+    if (verdict != EW_OBS_SKIP)
+        ew_life_saw(&k->life, verdict, j->v, data_kind, j->obs.time + span, j->inputs);
+    int64_t due = ew_key_next(r, k);
+    if (due < site->key_due)
+        site->key_due = due;
+}
+
 /* Judges the record's values by every value rule that selects them. Returns the record's
  * flow (NAN when it has none valid), which averages weigh wastewater by. */
 static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
@@ -544,7 +640,7 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
     const char *kind_name = ew_kind_name((enum ew_data_kind)rec->kind);
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
-    struct ew_recctx ctx = {NAN, NAN};
+    struct ew_recctx ctx = {NAN, NAN, NAN, NAN, 0, false};
     static const uint64_t flow_air = EW__K('a', '0', '0', '0', '0') | (uint64_t)'0' << 40;
     static const uint64_t flow_water = EW__K('w', '0', '0', '0', '0') | (uint64_t)'0' << 40;
     static const uint64_t o2 = EW__K('a', '1', '9', '0', '0') | (uint64_t)'1' << 40;
@@ -605,40 +701,7 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
                 j.obs.flag_meaning = c->v->flag_meaning;
                 j.obs.field = c->field;
                 j.obs.code = c->code;
-                /* a kind without state of its own keeps a key only while its lifecycle is
-                 * not idle: a site's quiet (rule, pollutant) pairs cost no memory */
-                bool stateless = r->kind->state_size == 0;
-                struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, c->code, !stateless);
-                if (!k && !stateless) {
-                    eng->stats.nomem++;
-                    continue;
-                }
-                eng->stats.evaluations++;
-                int verdict = r->kind->eval(r, k ? k->kstate : NULL, &j.obs);
-                if (!k) {
-                    if (verdict < 0)
-                        continue; /* idle, and below every level: nothing changes */
-                    k = ew_site_key(&eng->sites, site, ri, c->code, true);
-                    if (!k) {
-                        eng->stats.nomem++;
-                        continue;
-                    }
-                }
-                struct ew_step st;
-                j.kstate = k->kstate;
-                if (ew_life_step(r, &k->life, verdict, j.obs.time, j.obs.limit, &st))
-                    ew_emit(eng, &j, st.type, st.level,
-                            ew_evidence_value(&eng->evidence, &j, st.level, st.reason, st.threshold,
-                                              st.since, st.held));
-                if (stateless && ew_life_blank(&k->life)) {
-                    ew_site_key_drop(&eng->sites, site, k);
-                    continue;
-                }
-                if (verdict != EW_OBS_SKIP)
-                    ew_life_saw(&k->life, verdict, c->v, rec->kind, j.obs.time + span, j.inputs);
-                int64_t due = ew_life_next(r, &k->life);
-                if (due < site->key_due)
-                    site->key_due = due;
+                ew_engine__judge(eng, site, &j, ri, rec->kind, span, true);
             }
         }
     }
@@ -655,6 +718,8 @@ static void ew_engine_take(struct ew_engine *eng, struct ew_site *site,
     if (inputs && site->silent)
         ew_site_heard(eng, site, outlet, rec, now, true, site->last_data);
     double flow = ew_judge_values(eng, site, outlet, rec, now, inputs);
+    if (!inputs && eng->rules->nrecord)
+        ew_enterprise_record(eng, site, outlet, rec, ew_value_span(site, rec->kind), now);
     if (eng->averaging)
         ew_average_add(&eng->avg, site, rec, flow);
 }

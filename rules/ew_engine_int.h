@@ -105,6 +105,33 @@ static inline const struct ew_outlet *ew_site_outlet(struct ew_engine *eng, stru
     return site->outlet;
 }
 
+/* ---- judging, shared with ew_enterprise_judge.c ---- */
+
+struct ew_judge;
+/* Writes one event of judgement j to the sink, unless a declaration explains it (counted). */
+void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_event_type type,
+             int level, const char *evidence);
+/* Judges j's observation (j->r is rule ri; j->obs, j->v and the rest filled) by the key (ri,
+ * j->obs.code) of the site: the kind's verdict moves its lifecycle, the event it calls for is
+ * written, the value kept for durations (span: how long it stands for). Without create, a key
+ * the site does not hold is not made. */
+void ew_engine__judge(struct ew_engine *eng, struct ew_site *site, struct ew_judge *j, uint32_t ri,
+                      int data_kind, int64_t span, bool create);
+
+/* ---- the kinds the registry drives (ew_enterprise_judge.c) ---- */
+
+/* Judges a record sent by the site by the registry's per-record kinds (facility_off,
+ * declaration_contradiction, weather_response). */
+void ew_enterprise_record(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o,
+                          const struct ew_record *rec, int64_t span, int64_t now);
+/* At an enterprise's anchor site: when its deadlines or its region's warning next call for a
+ * judgement; INT64_MAX none (or not an anchor). */
+int64_t ew_enterprise_due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o);
+/* The anchor site's deadlines and warnings as of ref: the reminders, alerts and resolutions that
+ * fell due. */
+void ew_enterprise_sweep(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o,
+                         int64_t ref, int64_t now);
+
 /* ---- which time-driven judgement of a site comes next (ew_timers.c) ---- */
 
 /* The site's next time-driven judgement: its averages' closing, a site-wide rule's next level

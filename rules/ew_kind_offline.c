@@ -67,6 +67,7 @@ static const char *ew_off_heard(const struct ew_rule *r, const struct ew_life *l
 const struct ew_kind ew_kind_offline = {
     .name = "offline",
     .site_wide = true,
+    .declared = true,
     .compile = ew_off_compile,
     .silent_since = ew_off_since,
     .since_name = "last_data",
@@ -94,6 +95,7 @@ static const char *ew_missing_heard(const struct ew_rule *r, const struct ew_lif
 const struct ew_kind ew_kind_missing_hour = {
     .name = "missing_hour",
     .site_wide = true,
+    .declared = true,
     .compile = ew_off_compile,
     .silent_since = ew_missing_since,
     .silent_offset_ms = EW_HOUR_MS,

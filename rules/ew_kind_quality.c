@@ -85,6 +85,7 @@ static int ew_zero_eval(const struct ew_rule *r, void *state, const struct ew_ob
 }
 
 const struct ew_kind ew_kind_zero_with_flow = {.name = "zero_with_flow",
+                                               .declared = true,
                                                .quiet_pending = true,
                                                .compile = ew_zero_compile,
                                                .eval = ew_zero_eval};
@@ -119,6 +120,7 @@ static int ew_const_eval(const struct ew_rule *r, void *state, const struct ew_o
 _Static_assert(sizeof(struct ew_const_state) <= EW_KIND_STATE_MAX, "constant state fits");
 
 const struct ew_kind ew_kind_constant = {.name = "constant",
+                                         .declared = true,
                                          .state_size = sizeof(struct ew_const_state),
                                          .quiet_pending = true,
                                          .compile = ew_const_compile,
@@ -157,6 +159,7 @@ static int ew_flagp_eval(const struct ew_rule *r, void *state, const struct ew_o
 }
 
 const struct ew_kind ew_kind_flag_persisting = {.name = "flag_persisting",
+                                                .declared = true,
                                                 .quiet_pending = true,
                                                 .compile = ew_flagp_compile,
                                                 .eval = ew_flagp_eval};

@@ -51,6 +51,22 @@ int64_t ew_life_next(const struct ew_rule *r, const struct ew_life *l);
 bool ew_life_due(const struct ew_rule *r, struct ew_life *l, int64_t t, double limit,
                  struct ew_step *out);
 
+/* A key's next time-driven judgement: its duration, repeat or calm (ew_life_next), or the time
+ * its level stops holding by itself (ew_kind.expires: a declared window's end); INT64_MAX none,
+ * and for the kinds judged at an enterprise's anchor site (their own timers). */
+static inline int64_t ew_key_next(const struct ew_rule *r, const struct ew_sitekey *k)
+{
+    if (r->kind->registry == EW_REG_ANCHOR)
+        return INT64_MAX;
+    int64_t due = ew_life_next(r, &k->life);
+    if (r->kind->expires && k->life.status != EW_LIFE_IDLE && k->life.verdict >= 0) {
+        int64_t e = r->kind->expires(k->kstate);
+        if (e < due)
+            due = e;
+    }
+    return due;
+}
+
 /* Back to idle; the flap window and its count survive, they describe the key's history. */
 void ew_life_idle(struct ew_life *l);
 

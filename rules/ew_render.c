@@ -16,7 +16,7 @@
 static void ew_fingerprint(const struct ew_judge *j, char out[17])
 {
     uint64_t h = 0xcbf29ce484222325u;
-    const char *parts[] = {j->r->id, j->mn, j->v ? j->v->code : ""};
+    const char *parts[] = {j->r->id, j->mn, j->v ? j->v->code : j->subject ? j->subject : ""};
     for (size_t p = 0; p < 3; p++) {
         for (const char *s = parts[p]; *s; s++)
             h = (h ^ (unsigned char)*s) * 0x100000001b3u;
@@ -147,7 +147,10 @@ static void ew_render_message(struct ew_buf *b, const struct ew_judge *j, int le
                     (size_t)snprintf(tmp, sizeof tmp, "%.0f", 100 * j->obs.value / j->obs.limit));
             break;
         case EW_TPL_LEVEL:
-            ew_buf_adds(b, level >= 0 ? j->r->levels[level].name : "");
+            if (level >= 0 && lang == EW_LANG_ZH && j->r->kind->level_zh)
+                ew_buf_adds(b, j->r->kind->level_zh[(int)j->r->levels[level].above.value]);
+            else
+                ew_buf_adds(b, level >= 0 ? j->r->levels[level].name : "");
             break;
         case EW_TPL_SEVERITY:
             ew_buf_adds(b, level >= 0 ? j->r->levels[level].severity : "");
@@ -161,6 +164,9 @@ static void ew_render_message(struct ew_buf *b, const struct ew_judge *j, int le
                 ew_render_time(b, f.predicted_at);
             break;
         }
+        case EW_TPL_TITLE: /* a deadline's */
+            ew_buf_adds(b, j->title ? j->title : "");
+            break;
         case EW_TPL_RULE:
             ew_buf_adds(b, j->r->id);
             break;

@@ -6,12 +6,14 @@
 #ifndef EW_RENDER_H
 #define EW_RENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ew_alert.h"
 #include "ew_buf.h"
 #include "ew_registry.h"
 #include "ew_rule.h"
+#include "ew_site.h"
 
 struct ew_judge {
     const struct ew_rule *r;
@@ -24,9 +26,23 @@ struct ew_judge {
     int64_t silence;   /* offline: how long the site has been silent (ms) */
     int64_t last_data; /* offline: the site's last data time, which {time} shows */
     int64_t now;
-    uint32_t inputs;    /* a computed average: how many valid values it averages; 0 when sent */
-    const void *kstate; /* the key's kind state (ew_kind.explain reads it); NULL none */
+    uint32_t inputs;     /* a computed average: how many valid values it averages; 0 when sent */
+    const void *kstate;  /* the key's kind state (ew_kind.explain reads it); NULL none */
+    const char *subject; /* what the alert is about when not a value: a deadline, a region */
+    const char *title;   /* {title}: a deadline's */
+    /* the key whose event this is, as it was before the judgement (a declaration mutes what it
+     * explains: ew_emit); life NULL: not a key's event */
+    struct ew_life *life;
+    bool muted, fresh; /* its firing was not sent; it was not firing */
 };
+
+/* Notes the key an event is about to come from, before its judgement. */
+static inline void ew_judge_key(struct ew_judge *j, struct ew_life *l)
+{
+    j->life = l;
+    j->muted = l && l->muted;
+    j->fresh = l && l->status != EW_LIFE_FIRING;
+}
 
 /* Fills out for an event of judgement j (all but evidence and tag). The message is written into
  * msg; out's strings are borrowed from j, its rule and msg. */

@@ -16,7 +16,7 @@
 #include "ew_time.h"
 
 #define EW_RULE_ID_MAX     64
-#define EW_RULE_MAX_LEVELS 4
+#define EW_RULE_MAX_LEVELS 6
 #define EW_RULE_MAX_CODES  32
 #define EW_RULE_MAX_FIELDS 4
 #define EW_RULE_MAX_ST     8
@@ -46,6 +46,7 @@ enum ew_tpl_var {
     EW_TPL_RULE,
     EW_TPL_SILENCE,
     EW_TPL_ETA,
+    EW_TPL_TITLE,
 };
 
 struct ew_tpl_seg {
@@ -76,6 +77,13 @@ struct ew_life;
 struct ew_recctx {
     double flow; /* the site's flow (a00000/w00000) if sent and valid, else NAN */
     double o2;   /* measured O2 (a19001) if sent and valid, else NAN */
+    /* the kinds the registry drives (ew_enterprise_judge.c) */
+    double production;    /* facility_off: the paired production meters' power (their largest),
+                             NAN when the record has none */
+    double production_on; /* and the on_threshold of that meter */
+    int64_t until;        /* declaration_contradiction, weather_response: when the declared
+                             window or the warning ends (the verdict clears then by itself) */
+    bool production_only; /* facility_off: the record has production readings, no treatment's */
 };
 
 struct ew_obs {
@@ -113,6 +121,15 @@ struct ew_kind {
     bool quiet_pending;  /* no pending events: its conditions are only news once they hold */
     bool site_wide;      /* judged per site on ticks (offline), not per value */
     const char *cleared; /* the reason a resolution gives; NULL: "condition cleared" */
+    const char *expired; /* the reason when the level ended by itself (ew_kind.expires) */
+    const char *const *level_zh; /* {level} in Chinese messages, by the level's bound; NULL:
+                                    the level's name */
+    bool declared;               /* a declared maintenance or shutdown window explains its alerts */
+    /* Judged from what the registry says rather than by the values a rule selects: per record
+     * at the sites it concerns (facility_off, declaration_contradiction, weather_response), or
+     * at each enterprise's anchor site on the clock (deadline, weather_warning); see
+     * ew_enterprise_judge.c. enum ew_kind_registry. */
+    uint8_t registry;
     /* Site-wide kinds: the time the site's silence counts from (shown as {time}), or INT64_MIN
      * when the site is not judged now; its levels' "after" is measured from that time plus
      * silent_offset_ms. The record that ends the silence is asked to `heard` (computed: it is
@@ -132,7 +149,12 @@ struct ew_kind {
      * (after eval took it), into out (every member preset unset). */
     void (*explain)(const struct ew_rule *r, const void *state, const struct ew_obs *obs, int level,
                     struct ew_facts *out);
+    /* Optional: when the last verdict stops holding by itself (a declared window's end, a
+     * warning's), INT64_MAX none: the key clears then on the clock. */
+    int64_t (*expires)(const void *state);
 };
+
+enum ew_kind_registry { EW_REG_NONE = 0, EW_REG_RECORD, EW_REG_ANCHOR };
 
 struct ew_rule {
     char id[EW_RULE_ID_MAX];
@@ -201,6 +223,8 @@ struct ew_ruleset {
     size_t nby_kind[EW_KIND_REPLY + 1];
     uint32_t *wide; /* the site-wide rules (offline...), in order */
     size_t nwide;
+    uint32_t *record, *anchor; /* the registry's kinds per record, and at anchors, in order */
+    size_t nrecord, nanchor;
 };
 
 extern const struct ew_kind ew_kind_threshold;
@@ -213,6 +237,11 @@ extern const struct ew_kind ew_kind_offline;
 extern const struct ew_kind ew_kind_missing_hour;
 extern const struct ew_kind ew_kind_trend;
 extern const struct ew_kind ew_kind_sudden_change;
+extern const struct ew_kind ew_kind_facility_off;
+extern const struct ew_kind ew_kind_declaration_contradiction;
+extern const struct ew_kind ew_kind_weather_response;
+extern const struct ew_kind ew_kind_deadline;
+extern const struct ew_kind ew_kind_weather_warning;
 
 #define EW_TREND_POINTS 8 /* a trend's window is fitted over this many buckets' means */
 

@@ -80,6 +80,7 @@ struct ew_engine_stats {
     uint64_t out_of_order; /* records judged after a newer one of their kind from their site */
     size_t held;           /* records held for event-time order now */
     uint64_t nomem;        /* judgements skipped because a site's state could not grow */
+    uint64_t suppressed;   /* alert events explained by a declared window: counted, not sent */
     uint64_t dropped_keys; /* states dropped by import or reload: their rule is gone or changed */
     uint64_t duplicates;   /* minute, hour or day records for a period already judged: skipped */
     uint64_t averages;     /* hourly and daily records computed (the logger sent none) */

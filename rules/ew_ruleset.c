@@ -17,10 +17,11 @@
 #include <string.h>
 
 static const struct ew_kind *const ew_kinds[] = {
-    &ew_kind_threshold,     &ew_kind_negative,        &ew_kind_zero_with_flow,
-    &ew_kind_constant,      &ew_kind_flag_persisting, &ew_kind_over_range,
-    &ew_kind_offline,       &ew_kind_missing_hour,    &ew_kind_trend,
-    &ew_kind_sudden_change,
+    &ew_kind_threshold,        &ew_kind_negative,        &ew_kind_zero_with_flow,
+    &ew_kind_constant,         &ew_kind_flag_persisting, &ew_kind_over_range,
+    &ew_kind_offline,          &ew_kind_missing_hour,    &ew_kind_trend,
+    &ew_kind_sudden_change,    &ew_kind_facility_off,    &ew_kind_declaration_contradiction,
+    &ew_kind_weather_response, &ew_kind_deadline,        &ew_kind_weather_warning,
 };
 
 struct ew_ruleset *ew_ruleset_new(void)
@@ -36,14 +37,21 @@ int ew_ruleset_index(struct ew_ruleset *set)
         if (!(set->by_kind[k] = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
             return EW_ENOMEM;
     }
-    ew_free(set->wide);
-    set->nwide = 0;
-    if (!(set->wide = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
-        return EW_ENOMEM;
+    uint32_t **lists[] = {&set->wide, &set->record, &set->anchor};
+    for (size_t l = 0; l < 3; l++) {
+        ew_free(*lists[l]);
+        if (!(*lists[l] = ew_malloc((set->nrules ? set->nrules : 1) * sizeof(uint32_t))))
+            return EW_ENOMEM;
+    }
+    set->nwide = set->nrecord = set->nanchor = 0;
     for (size_t i = 0; i < set->nrules; i++) {
         struct ew_rule *r = &set->rules[i];
         if (r->kind->site_wide)
             set->wide[set->nwide++] = (uint32_t)i;
+        if (r->kind->registry == EW_REG_RECORD)
+            set->record[set->nrecord++] = (uint32_t)i;
+        if (r->kind->registry == EW_REG_ANCHOR)
+            set->anchor[set->nanchor++] = (uint32_t)i;
         r->field_mask = 0;
         memset(r->better, 0, sizeof r->better);
         for (size_t f = 0; f < r->nfields; f++) {
@@ -82,6 +90,8 @@ void ew_ruleset_free(struct ew_ruleset *set)
     for (size_t k = 0; k <= EW_KIND_REPLY; k++)
         ew_free(set->by_kind[k]);
     ew_free(set->wide);
+    ew_free(set->record);
+    ew_free(set->anchor);
     ew_free(set->rules);
     ew_free(set);
 }
@@ -236,6 +246,7 @@ static const struct {
     {"rule", EW_TPL_RULE},
     {"silence", EW_TPL_SILENCE},
     {"eta", EW_TPL_ETA},
+    {"title", EW_TPL_TITLE},
 };
 
 void ew_tpl_free(struct ew_tpl *t)
@@ -410,8 +421,9 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     if (!aud || (strcmp(aud, "enterprise") && strcmp(aud, "officer")))
         return EW_FAIL("audience: expected \"enterprise\" or \"officer\"");
     r->audience = !strcmp(aud, "officer") ? EW_AUDIENCE_OFFICER : EW_AUDIENCE_ENTERPRISE;
-    int rc = r->kind->site_wide ? ew_rule_select_site(json_object_get(obj, "select"), r, why, n)
-                                : ew_rule_select(json_object_get(obj, "select"), r, why, n);
+    int rc = r->kind->site_wide || r->kind->registry
+                 ? ew_rule_select_site(json_object_get(obj, "select"), r, why, n)
+                 : ew_rule_select(json_object_get(obj, "select"), r, why, n);
     if (rc == 0)
         rc = ew_rule_select_who(json_object_get(obj, "select"), r, why, n);
     if (rc)

@@ -23,6 +23,7 @@ enum ew_life_status { EW_LIFE_IDLE = 0, EW_LIFE_PENDING, EW_LIFE_FIRING };
 struct ew_life {
     uint8_t status : 2;   /* enum ew_life_status */
     uint8_t flapping : 1; /* resolution held back until clear for a whole window */
+    uint8_t muted : 1;    /* its firing was explained by a declaration, not sent: so is its end */
     int8_t level;         /* level pending or firing, -1 when idle */
     int8_t cand;          /* level gathering toward firing, -1 when none: the run is then the
                              clear condition's, when firing */
@@ -112,6 +113,8 @@ struct ew_site {
     uint8_t deferred;   /* in the engine's deferred list: its records are behind the clock */
     uint8_t dirty;      /* changed since the engine's dirty list was last taken (and in it) */
     uint32_t nheld;     /* its records held for event-time order now */
+    int64_t anchored;   /* the last time its enterprise's warnings were judged at it (an anchor
+                           site's), INT64_MIN none; not saved: judging again changes nothing */
     int64_t heard_base; /* with nheld: what `heard` was before the first of them came, which is
                            what its state is saved with (they come again after a restore) */
     uint64_t keybits;   /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a

@@ -195,6 +195,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->dirty = 0;
     s->nheld = 0;
     s->heard_base = INT64_MIN;
+    s->anchored = INT64_MIN;
     for (size_t k = 0; k < EW_SEEN_N; k++)
         s->seen[k] = (struct ew_seen){INT64_MIN, 0};
     s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;

@@ -10,7 +10,7 @@
  *     per key, in the site's order, a rule's lifecycle:
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:run_count i64:run_since i64:since i64:notified_at
- *       i64:window_start u16:changes u8:flapping
+ *       i64:window_start u16:changes u8:flapping (bit 0; bit 1: muted by a declaration)
  *       and its last value: i8:verdict i64:covered f64:value u8:data-kind u8:field u8:flag
  *       u8*2:family-suffix u16:inputs
  *       u8:len kind-state
@@ -112,7 +112,7 @@ static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, stru
         ew_put_u(b, (uint64_t)l->notified_at, 8);
         ew_put_u(b, (uint64_t)l->window_start, 8);
         ew_put_u(b, l->changes, 2);
-        ew_put_u(b, l->flapping, 1);
+        ew_put_u(b, l->flapping | l->muted << 1, 1);
         ew_put_u(b, (uint8_t)l->verdict, 1);
         ew_put_u(b, (uint64_t)l->covered, 8);
         ew_put_f(b, l->value);
@@ -336,10 +336,11 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
         if (!ew_time_ok(life.run_since, false) || !ew_time_ok(life.since, false) ||
             !ew_time_ok(life.notified_at, false) || !ew_time_ok(life.window_start, false) ||
             !ew_time_ok(life.covered, true) || !isfinite(life.value) || vkind > EW_KIND_REPLY ||
-            vfield >= EW_FIELD_COUNT || status > EW_LIFE_FIRING || flapping > 1)
+            vfield >= EW_FIELD_COUNT || status > EW_LIFE_FIRING || flapping > 3)
             c->bad = true;
         life.status = status & 3;
         life.flapping = flapping & 1;
+        life.muted = (flapping >> 1) & 1;
         life.vkind = vkind & 15;
         life.vfield = vfield & 15;
         if (c->bad || klen > sizeof kstate || c->n - c->off < klen) {

@@ -111,6 +111,11 @@ int64_t ew_timers__due(struct ew_engine *eng, struct ew_site *site, const struct
         if (t < due)
             due = t;
     }
+    if (eng->rules->nanchor) {
+        int64_t t = ew_enterprise_due(eng, site, outlet);
+        if (t < due)
+            due = t;
+    }
     return due;
 }
 
@@ -196,7 +201,7 @@ void ew_timers__key_due(struct ew_engine *eng, struct ew_site *site)
         const struct ew_sitekey *k = &site->keys[i];
         if (k->rule >= EW_AGG_KEY || eng->rules->rules[k->rule].kind->site_wide)
             continue;
-        int64_t t = ew_life_next(&eng->rules->rules[k->rule], &k->life);
+        int64_t t = ew_key_next(&eng->rules->rules[k->rule], k);
         if (t < due)
             due = t;
     }

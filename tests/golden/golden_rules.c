@@ -287,7 +287,8 @@ int main(int argc, char **argv)
                                st.invalid_averages,
                                st.late_averages,
                                st.out_of_order,
-                               st.held};
+                               st.held,
+                               st.suppressed};
         const char *names[] = {"records",
                                "evaluations",
                                "events",
@@ -301,7 +302,8 @@ int main(int argc, char **argv)
                                "invalid_averages",
                                "late_averages",
                                "out_of_order",
-                               "held"};
+                               "held",
+                               "suppressed"};
         const size_t nnames = sizeof names / sizeof names[0];
         json_object_foreach(ws, key, v)
         {

@@ -11,6 +11,8 @@
 
 #include "ew_alertjson.h"
 #include "ew_recjson.h"
+#include "ew_registry_json.h"
+#include "ew_time.h"
 #include "ew_alloc.h"
 #include "ew_engine_int.h"
 
@@ -760,9 +762,92 @@ static void test_held_records_come_again_after_a_restore(void **state)
     ew_buf_release(&one);
 }
 
+/* Deadline reminders and a warning's level changes are neither repeated nor skipped when the
+ * engine restarts from its exported state, or reloads its rules, in the middle: the same events
+ * as one engine that kept going. */
+static const char anchor_rules[] =
+    "{\"rules\":[{\"id\":\"due\",\"kind\":\"deadline\",\"audience\":\"enterprise\","
+    "\"levels\":[{\"name\":\"7d\",\"before\":\"7d\",\"severity\":\"i\"},{\"name\":\"3d\","
+    "\"before\":\"3d\",\"severity\":\"i\"},{\"name\":\"1d\",\"before\":\"1d\",\"severity\":"
+    "\"w\"}],\"message\":{\"zh\":\"{title} {time}\"}},"
+    "{\"id\":\"late\",\"kind\":\"deadline\",\"audience\":\"officer\",\"levels\":[{\"name\":"
+    "\"overdue\",\"after\":\"0s\",\"severity\":\"m\"}],\"message\":{\"zh\":\"{title}\"}},"
+    "{\"id\":\"warn\",\"kind\":\"weather_warning\",\"audience\":\"enterprise\",\"levels\":["
+    "{\"name\":\"yellow\",\"severity\":\"w\"},{\"name\":\"orange\",\"severity\":\"m\"}],"
+    "\"message\":{\"zh\":\"{level}\"}}]}";
+
+static void anchor_registry(struct ew_registry *reg)
+{
+    static const char *const events[] = {
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E\",\"mn\":\"S1\",\"region\":\"R\"}",
+        "{\"type\":\"deadline\",\"enterprise_id\":\"E\",\"deadline_id\":\"d1\",\"kind\":\"k\","
+        "\"due\":\"2024-08-09T00:00:00+08:00\",\"title\":\"report\"}",
+        "{\"type\":\"emergency.upsert\",\"enterprise_id\":\"E\",\"mn\":\"S1\",\"code\":"
+        "\"w00000\",\"baseline\":10,\"cuts\":{\"yellow\":0.1,\"orange\":0.2}}",
+        "{\"type\":\"weather_warning\",\"region\":\"R\",\"level\":\"yellow\",\"from\":"
+        "\"2024-08-03T08:00:00+08:00\",\"to\":\"2024-08-06T00:00:00+08:00\"}",
+        "{\"type\":\"weather_warning\",\"region\":\"R\",\"level\":\"orange\",\"from\":"
+        "\"2024-08-04T20:00:00+08:00\",\"to\":\"2024-08-06T00:00:00+08:00\"}"};
+    struct ew_error err = {0};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        assert_int_equal(ew_registry_apply_json(reg, events[i], strlen(events[i]), &err), 0);
+}
+
+/* Records of S1 every 6 hours from step `from` to `to` (day 1 00:00 is step 0), a tick after
+ * each. */
+static void anchor_feed(struct ew_engine *eng, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char json[256];
+        int64_t t = 1722441600000 + (int64_t)i * 6 * 3600000;
+        char iso[40];
+        ew_time_format_iso(t, iso);
+        snprintf(json, sizeof json,
+                 "{\"mn\":\"S1\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":\"%s\","
+                 "\"values\":[{\"code\":\"w01018\",\"field\":\"Avg\",\"value\":5}]}",
+                 iso);
+        feed_json(eng, json, 60000);
+        ew_engine_tick(eng, t + 120000);
+    }
+}
+
+static void test_anchor_reminders_across_a_restart(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    anchor_registry(reg);
+    struct ew_buf once = EW_BUF_INIT, twice = EW_BUF_INIT, snap = EW_BUF_INIT;
+    struct ew_engine *a = engine(anchor_rules, reg, &once);
+    anchor_feed(a, 0, 48);
+    ew_engine_free(a);
+    assert_non_null(strstr(once.data, "\"reason\":\"3d\""));
+    assert_non_null(strstr(once.data, "\"reason\":\"overdue\""));
+    assert_non_null(strstr(once.data, "\"level\":\"orange\""));
+    for (int cut = 9; cut < 48; cut += 13) { /* a restart before, between and after the leads */
+        ew_buf_clear(&twice);
+        ew_buf_clear(&snap);
+        struct ew_engine *b = engine(anchor_rules, reg, &twice);
+        anchor_feed(b, 0, cut);
+        assert_int_equal(ew_engine_export(b, &snap), 0);
+        ew_engine_free(b);
+        struct ew_engine *c = engine(anchor_rules, reg, &twice);
+        struct ew_error err = {0};
+        assert_int_equal(ew_engine_import(c, snap.data, snap.len, &err), 0);
+        assert_int_equal(ew_engine_reload(c, compile(anchor_rules)), 0); /* and a reload */
+        anchor_feed(c, cut, 48);
+        ew_engine_free(c);
+        assert_string_equal(once.data, twice.data);
+    }
+    ew_buf_release(&once);
+    ew_buf_release(&twice);
+    ew_buf_release(&snap);
+    ew_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_anchor_reminders_across_a_restart),
         cmocka_unit_test(test_export_import_round_trip),
         cmocka_unit_test(test_import_rejects_damage),
         cmocka_unit_test(test_import_drops_unknown_rules),
