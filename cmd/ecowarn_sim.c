@@ -17,11 +17,21 @@
  * --realtime, minute records every --minutes, hourly records at each hour's end (unless
  * --no-hourly: then ecowarn computes them), from --start (default: --duration before now) on.
  *
+ * What the e-enterprise platform says comes first: each outlet's registration (with its district,
+ * region 330602, 330603 or 330604), the production line and treatment facility power meters its
+ * logger reads (facility.upsert: ele01 and ele02, sent in its real-time records), an emergency
+ * plan on the flow for one enterprise in four, an orange heavy-pollution weather warning for
+ * 330602 over the middle third of the run (the enterprises with a plan there cut their flow by
+ * a third while it holds), and a permit execution report deadline for each enterprise, due
+ * within the run for one in five (their messages' time is the run's start).
+ *
  * Anomalies, on a --anomalies share of the outlets (default 0.2), one kind each by turn:
  * over (values at 1.3-1.8x the limit from a random hour), drift (a ramp that crosses the limit
  * over the second half), flat (the real-time values freeze for the rest), offline (the site
- * sends nothing for two hours), fault (its values are flagged D for an hour). The chosen ones
- * are listed on stderr.
+ * sends nothing for two hours), fault (its values are flagged D for an hour), facility_off (its
+ * treatment facility draws no power for an hour while production runs), shutdown (a shutdown is
+ * declared for two hours and the site goes on running), weather (it has a plan in 330602 and
+ * does not cut its flow during the warning). The chosen ones are listed on stderr.
  *
  * Output: to stdout as "TOPIC<TAB>PAYLOAD" lines in time order, or with --brokers to Kafka
  * (key: the MN), at --rate messages per second (0: as fast as it can).
@@ -32,13 +42,27 @@
 
 #include <librdkafka/rdkafka.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { EW_ANOM_NONE, EW_ANOM_OVER, EW_ANOM_DRIFT, EW_ANOM_FLAT, EW_ANOM_OFFLINE, EW_ANOM_FAULT };
-static const char *const ew_anom_names[] = {"none", "over", "drift", "flat", "offline", "fault"};
+enum {
+    EW_ANOM_NONE,
+    EW_ANOM_OVER,
+    EW_ANOM_DRIFT,
+    EW_ANOM_FLAT,
+    EW_ANOM_OFFLINE,
+    EW_ANOM_FAULT,
+    EW_ANOM_FACILITY_OFF,
+    EW_ANOM_SHUTDOWN,
+    EW_ANOM_WEATHER,
+    EW_ANOM_COUNT
+};
+static const char *const ew_anom_names[] = {
+    "none", "over", "drift", "flat", "offline", "fault", "facility_off", "shutdown", "weather"};
+static const char *const ew_regions[] = {"330602", "330603", "330604"};
 
 struct ew_pol {
     const char *code;
@@ -60,6 +84,8 @@ static const struct ew_pol ew_water[] = {
 struct ew_outlet_sim {
     char mn[32], enterprise[32], outlet[32], name[64];
     bool water;
+    bool plan; /* on the emergency list: its flow is cut during a warning */
+    size_t enterprise_no;
     int anomaly;
     int64_t anom_from, anom_to;
     double base[8];   /* per pollutant: its level */
@@ -123,10 +149,12 @@ static int ew_emit(struct ew_sim *s, int topic, const char *key, const char *pay
         return 0;
     }
     for (;;) {
+        /* what the platform says is sent at the run's start (a deadline is known from then) */
+        int64_t ts = topic == 2 && s->start ? s->start : 0;
         rd_kafka_resp_err_t err = rd_kafka_producev(
             s->rk, RD_KAFKA_V_TOPIC(s->topics[topic]), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
         if (!err)
             break;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -182,18 +210,24 @@ static void ew_fleet(struct ew_sim *s, size_t first, size_t enterprises, double 
             static const char *const kinds[] = {"热电", "印染", "化工", "造纸", "水泥", "制药"};
             snprintf(o->name, sizeof o->name, "绍兴%s企业%zu", kinds[e % 6], e);
             o->water = water;
+            o->enterprise_no = e;
+            o->plan = e % 4 == 0;
             const struct ew_pol *pols = water ? ew_water : ew_air;
             size_t np = water ? 5 : 6;
             for (size_t p = 0; p < np; p++)
                 o->base[p] = pols[p].lo + (pols[p].hi - pols[p].lo) * ew_rand(s);
             if (ew_rand(s) < share) {
-                o->anomaly = EW_ANOM_OVER + (int)(anomalies++ % 5);
+                o->anomaly = EW_ANOM_OVER + (int)(anomalies++ % (EW_ANOM_COUNT - 1));
                 int64_t span = s->end - s->start;
                 o->anom_from = s->start + (int64_t)((0.2 + 0.4 * ew_rand(s)) * (double)span);
                 o->anom_from -= (o->anom_from + EW_TZ_OFFSET_MS) % 3600000; /* on the hour */
-                o->anom_to = o->anomaly == EW_ANOM_OFFLINE ? o->anom_from + 2 * 3600000
-                             : o->anomaly == EW_ANOM_FAULT ? o->anom_from + 3600000
-                                                           : s->end;
+                o->anom_to = o->anomaly == EW_ANOM_OFFLINE || o->anomaly == EW_ANOM_SHUTDOWN
+                                 ? o->anom_from + 2 * 3600000
+                             : o->anomaly == EW_ANOM_FAULT || o->anomaly == EW_ANOM_FACILITY_OFF
+                                 ? o->anom_from + 3600000
+                                 : s->end;
+                if (o->anomaly == EW_ANOM_WEATHER) /* on the list, in the warning's district */
+                    o->plan = true, o->enterprise_no = e - e % 3;
                 char from[EW_TIME_ISO_MAX];
                 ew_time_format_iso(o->anom_from, from);
                 fprintf(stderr, "ecowarn-sim: anomaly %s at %s (%s) from %s\n",
@@ -202,6 +236,78 @@ static void ew_fleet(struct ew_sim *s, size_t first, size_t enterprises, double 
         }
     }
     s->noutlets = n;
+}
+
+/* The warning of district 330602: orange over the middle third of the run. */
+static bool ew_warned(const struct ew_sim *s, const struct ew_outlet_sim *o, int64_t t)
+{
+    int64_t span = s->end - s->start;
+    return o->enterprise_no % 3 == 0 && t >= s->start + span / 3 && t < s->start + 2 * span / 3;
+}
+
+/* One e-enterprise event, sent (its message's time) at the run's start. */
+static int ew_tell(struct ew_sim *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int ew_tell(struct ew_sim *s, const char *key, const char *fmt, ...)
+{
+    char ev[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(ev, sizeof ev, fmt, ap);
+    va_end(ap);
+    return ew_emit(s, 2, key, ev, n > 0 && (size_t)n < sizeof ev ? (size_t)n : 0);
+}
+
+/* What the platform says beside the outlets: meters, plans, the warning, deadlines, declared
+ * shutdowns. */
+static void ew_register_more(struct ew_sim *s)
+{
+    char from[EW_TIME_ISO_MAX], to[EW_TIME_ISO_MAX], due[EW_TIME_ISO_MAX];
+    int64_t span = s->end - s->start;
+    ew_time_format_iso(s->start + span / 3, from);
+    ew_time_format_iso(s->start + 2 * span / 3, to);
+    ew_tell(s, "330602",
+            "{\"type\":\"weather_warning\",\"region\":\"330602\",\"level\":\"orange\","
+            "\"from\":\"%s\",\"to\":\"%s\"}",
+            from, to);
+    for (size_t i = 0; i < s->noutlets; i++) {
+        const struct ew_outlet_sim *o = &s->outlets[i];
+        ew_tell(s, o->mn,
+                "{\"type\":\"facility.upsert\",\"enterprise_id\":\"%s\",\"facility_id\":"
+                "\"%s-line\",\"role\":\"production\",\"mn\":\"%s\",\"code\":\"ele01\","
+                "\"on_threshold\":50}",
+                o->enterprise, o->outlet, o->mn);
+        ew_tell(s, o->mn,
+                "{\"type\":\"facility.upsert\",\"enterprise_id\":\"%s\",\"facility_id\":"
+                "\"%s-treat\",\"role\":\"treatment\",\"mn\":\"%s\",\"code\":\"ele02\","
+                "\"on_threshold\":5}",
+                o->enterprise, o->outlet, o->mn);
+        if (o->plan)
+            ew_tell(s, o->mn,
+                    "{\"type\":\"emergency.upsert\",\"enterprise_id\":\"%s\",\"mn\":\"%s\","
+                    "\"code\":\"%s\",\"baseline\":%d,\"cuts\":{\"yellow\":0.1,\"orange\":"
+                    "0.2,\"red\":0.3}}",
+                    o->enterprise, o->mn, o->water ? "w00000" : "a00000", o->water ? 15 : 120);
+        if (o->anomaly == EW_ANOM_SHUTDOWN) {
+            ew_time_format_iso(o->anom_from, from);
+            ew_time_format_iso(o->anom_to, to);
+            ew_tell(s, o->mn,
+                    "{\"type\":\"declaration\",\"enterprise_id\":\"%s\",\"mn\":\"%s\","
+                    "\"kind\":\"shutdown\",\"from\":\"%s\",\"to\":\"%s\"}",
+                    o->enterprise, o->mn, from, to);
+        }
+        if (i + 1 < s->noutlets && !strcmp(s->outlets[i + 1].enterprise, o->enterprise))
+            continue; /* one deadline an enterprise */
+        size_t e = o->enterprise_no;
+        int64_t at = s->start + (e % 5 == 0 ? span / 2 : span + (int64_t)(e % 40 + 1) * 86400000);
+        ew_time_format_iso(at, due);
+        ew_tell(s, o->enterprise,
+                "{\"type\":\"deadline\",\"enterprise_id\":\"%s\",\"deadline_id\":"
+                "\"%s-report\",\"kind\":\"execution_report\",\"due\":\"%s\",\"title\":"
+                "\"排污许可执行报告\"}",
+                o->enterprise, o->enterprise, due);
+    }
 }
 
 static void ew_register(struct ew_sim *s)
@@ -214,20 +320,25 @@ static void ew_register(struct ew_sim *s)
                 ? snprintf(ev, sizeof ev,
                            "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
                            "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                           "\"st\":\"32\",\"limits\":{\"w01018\":{\"hour\":100,\"day\":100,"
+                           "\"st\":\"32\",\"region\":\"%s\",\"limits\":{\"w01018\":{\"hour\":100,"
+                           "\"day\":100,"
                            "\"unit\":\"mg/L\"},\"w21003\":{\"hour\":15,\"day\":15,\"unit\":"
                            "\"mg/L\"},\"w21011\":{\"hour\":0.5,\"day\":0.5,\"unit\":\"mg/L\"}}}",
-                           o->enterprise, o->name, o->outlet, o->mn)
+                           o->enterprise, o->name, o->outlet, o->mn,
+                           ew_regions[o->enterprise_no % 3])
                 : snprintf(ev, sizeof ev,
                            "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
                            "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                           "\"st\":\"31\",\"o2_ref\":6,\"limits\":{\"a21026\":{\"hour\":35,"
+                           "\"st\":\"31\",\"region\":\"%s\",\"o2_ref\":6,\"limits\":{\"a21026\":{"
+                           "\"hour\":35,"
                            "\"day\":35,\"unit\":\"mg/m3\"},\"a21002\":{\"hour\":50,\"day\":50,"
                            "\"unit\":\"mg/m3\"},\"a34013\":{\"hour\":10,\"day\":10,\"unit\":"
                            "\"mg/m3\"}}}",
-                           o->enterprise, o->name, o->outlet, o->mn);
+                           o->enterprise, o->name, o->outlet, o->mn,
+                           ew_regions[o->enterprise_no % 3]);
         ew_emit(s, 2, o->mn, ev, (size_t)n);
     }
+    ew_register_more(s);
 }
 
 /* The value of pollutant p at time t (the shape the anomalies give it). */
@@ -255,6 +366,11 @@ static double ew_value(struct ew_sim *s, struct ew_outlet_sim *o, size_t p, int6
         v = o->frozen[p];
     }
     double x = pol->limit > 0 ? v * pol->limit : v;
+    bool flow = !strcmp(pol->code, "a00000") || !strcmp(pol->code, "w00000");
+    if (flow && o->plan && o->anomaly != EW_ANOM_WEATHER && ew_warned(s, o, t))
+        x *= 0.65; /* the emergency plan's cut, and a little more */
+    if (flow && o->plan && o->anomaly == EW_ANOM_WEATHER)
+        x = (o->water ? 15 : 120) * (1 + 0.02 * ew_gauss(s)); /* at its baseline, cut or not */
     return x < 0 ? 0 : x;
 }
 
@@ -344,6 +460,11 @@ static int ew_record_out(struct ew_sim *s, struct ew_outlet_sim *o, const char *
             ew_add_value(rec, pols[p].code, "Min", v * 0.9, flag);
             ew_add_value(rec, pols[p].code, "Max", v * 1.1, flag);
         }
+    }
+    if (rt) { /* the power meters the logger reads: the production line, the treatment facility */
+        bool off = o->anomaly == EW_ANOM_FACILITY_OFF && t >= o->anom_from && t < o->anom_to;
+        ew_add_value(rec, "ele01", "Rtd", 300 * (1 + 0.03 * ew_gauss(s)), 'N');
+        ew_add_value(rec, "ele02", "Rtd", off ? 0.3 : 40 * (1 + 0.03 * ew_gauss(s)), 'N');
     }
     ew_buf_clear(&s->buf);
     int rc = s->json ? ew_record_to_json(rec, 0, &s->buf) : ew_hj212_encode(rec, &s->buf);

@@ -2,7 +2,7 @@
  * ew_enterprise_judge.c - what the kinds the e-enterprise registry drives are judged on
  * (ew_kind_enterprise.c has their verdicts; RULES.md, "What the e-enterprise platform says").
  *
- * Per record, at the sites they concern:
+ * Per real-time, minute or running-state record, at the sites they concern:
  *   facility_off               each treatment facility measured by the site's logger, against
  *                              the production lines of its enterprise measured by the same one;
  *   declaration_contradiction  the site's flow and production power inside a declared shutdown;
@@ -184,6 +184,11 @@ void ew_enterprise_record(struct ew_engine *eng, struct ew_site *site, const str
                           const struct ew_record *rec, int64_t span, int64_t now)
 {
     const struct ew_ruleset *set = eng->rules;
+    /* real-time, minute and running-state data: a warning, a window, a facility's state change
+     * within the hour an hourly average stands for (judged at its start, it would say of a
+     * warning's first hour what the hour before it did) */
+    if (rec->kind != EW_KIND_REALTIME && rec->kind != EW_KIND_MINUTE && rec->kind != EW_KIND_STATE)
+        return;
     if (ew_has_kind(set, &ew_kind_facility_off))
         ew_reg_facilities(eng, site, o, rec, span, now);
     if (o && ew_has_kind(set, &ew_kind_declaration_contradiction))
