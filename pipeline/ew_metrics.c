@@ -13,6 +13,9 @@
     X("ecowarn_enterprise_events_ignored_total", "counter",                                        \
       "e-enterprise events of types no rule uses yet", s->ignored)                                 \
     X("ecowarn_records_total", "counter", "records given to the rule engine", s->engine.records)   \
+    X("ecowarn_alerts_suppressed_total", "counter",                                                \
+      "alert events a declared maintenance or shutdown window explains: not sent",                 \
+      s->engine.suppressed)                                                                        \
     X("ecowarn_rule_evaluations_total", "counter", "(rule, value) judgements",                     \
       s->engine.evaluations)
 

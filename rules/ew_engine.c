@@ -256,7 +256,7 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
     j.obs.value = l->value;
     j.obs.field = l->vfield;
     j.obs.code = k->code;
-    j.obs.limit = lims[r->limit_kind];
+    j.obs.limit = r->kind->limit ? r->kind->limit(k->kstate) : lims[r->limit_kind];
     j.obs.time = due;
     struct ew_step st;
     ew_judge_key(&j, l);

@@ -62,6 +62,7 @@ struct ew_line {
     double slope, at0;   /* Theil-Sen: per hour, and at x = 0 */
     double ols, ols_at0; /* least squares, the same */
     double r2;           /* of the Theil-Sen line */
+    double recent;       /* the least-squares slope of the newest half of the points */
 };
 
 static int ew_trend_bound(json_t *level, struct ew_rule *r, size_t i, char *why, size_t n)
@@ -211,6 +212,14 @@ static bool ew_trend_fit(const struct ew_rule *r, const struct ew_trend_state *s
         sst += (y[i] - mean) * (y[i] - mean);
     }
     out->r2 = sst > 0 ? 1 - ssr / sst : 0;
+    /* the newest half alone (x[0] is the newest point): a series that stepped up and levelled
+     * off is not heading anywhere, though a line through all of it rises */
+    uint32_t nh = np / 2 + np % 2;
+    double hx = 0, hy = 0, hxx = 0, hxy = 0;
+    for (uint32_t i = 0; i < nh; i++)
+        hx += x[i], hy += y[i], hxx += x[i] * x[i], hxy += x[i] * y[i];
+    double hden = nh * hxx - hx * hx;
+    out->recent = hden > 0 ? (nh * hxy - hx * hy) / hden : 0;
     return true;
 }
 
@@ -243,7 +252,7 @@ static int ew_trend_judge(const struct ew_rule *r, const struct ew_trend_state *
         out->slope_per_hour = fitted ? l.slope : NAN;
         out->fit = fitted ? l.r2 : NAN;
     }
-    if (!fitted || !(l.slope > 0) || !(l.ols > 0) || l.r2 < r->min_fit)
+    if (!fitted || !(l.slope > 0) || !(l.ols > 0) || !(l.recent > 0) || l.r2 < r->min_fit)
         return EW_OBS_CLEAR;
     double x = ew_trend_x(r, s, obs->time), horizon = (double)r->horizon_ms / EW_HOUR_MS;
     int verdict = EW_OBS_CLEAR;

@@ -28,10 +28,17 @@
  * last read (facility_off: meters may come in packets of their own). */
 struct ew_regstate {
     int64_t until;
-    double production, production_on;
+    double limit; /* the last value's (an on_threshold, a plan's cut) */
+    float production, production_on;
     int64_t production_at; /* 0: none */
 };
 _Static_assert(sizeof(struct ew_regstate) <= EW_KIND_STATE_MAX, "registry kinds' state fits");
+
+/* The limit the last value was judged against: a duration's end is judged against it. */
+static double ew_reg_limit(const void *state)
+{
+    return ((const struct ew_regstate *)state)->limit;
+}
 
 static int64_t ew_reg_expires(const void *state)
 {
@@ -59,12 +66,13 @@ static int ew_fac_eval(const struct ew_rule *r, void *state, const struct ew_obs
     if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     if (!isnan(obs->ctx->production)) {
-        s->production = obs->ctx->production;
-        s->production_on = obs->ctx->production_on;
+        s->production = (float)obs->ctx->production;
+        s->production_on = (float)obs->ctx->production_on;
         s->production_at = obs->time;
     }
     if (obs->ctx->production_only)
         return EW_OBS_SKIP; /* a production reading alone: kept for the treatment's next */
+    s->limit = obs->limit;
     if (!s->production_at || obs->time - s->production_at > r->within_ms ||
         obs->time < s->production_at - r->within_ms)
         return EW_OBS_SKIP; /* whether production runs is not known */
@@ -92,6 +100,7 @@ const struct ew_kind ew_kind_facility_off = {.name = "facility_off",
                                              .registry = EW_REG_RECORD,
                                              .compile = ew_fac_compile,
                                              .eval = ew_fac_eval,
+                                             .limit = ew_reg_limit,
                                              .explain = ew_fac_explain};
 
 /* ---- declaration_contradiction ---- */
@@ -108,6 +117,7 @@ static int ew_contra_eval(const struct ew_rule *r, void *state, const struct ew_
     (void)r;
     struct ew_regstate *s = state;
     s->until = obs->ctx->until;
+    s->limit = obs->limit;
     if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     return s->until && obs->value > obs->limit ? 0 : EW_OBS_CLEAR;
@@ -122,6 +132,7 @@ const struct ew_kind ew_kind_declaration_contradiction = {
     .registry = EW_REG_RECORD,
     .compile = ew_contra_compile,
     .eval = ew_contra_eval,
+    .limit = ew_reg_limit,
     .expires = ew_reg_expires};
 
 /* ---- weather_response ---- */
@@ -133,6 +144,7 @@ static int ew_wresp_eval(const struct ew_rule *r, void *state, const struct ew_o
     (void)r;
     struct ew_regstate *s = state;
     s->until = isnan(obs->limit) ? 0 : obs->ctx->until;
+    s->limit = obs->limit;
     if (!ew_obs_valid(obs))
         return EW_OBS_SKIP;
     return obs->value > obs->limit ? 0 : EW_OBS_CLEAR; /* false for NAN */
@@ -146,6 +158,7 @@ const struct ew_kind ew_kind_weather_response = {.name = "weather_response",
                                                  .registry = EW_REG_RECORD,
                                                  .compile = ew_contra_compile,
                                                  .eval = ew_wresp_eval,
+                                                 .limit = ew_reg_limit,
                                                  .expires = ew_reg_expires};
 
 /* ---- deadline ---- */

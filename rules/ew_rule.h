@@ -152,6 +152,9 @@ struct ew_kind {
     /* Optional: when the last verdict stops holding by itself (a declared window's end, a
      * warning's), INT64_MAX none: the key clears then on the clock. */
     int64_t (*expires)(const void *state);
+    /* Optional: the limit the key's last value was judged against, when it is the kind's (a
+     * registry kind's), not the outlet's; a duration that ends later is judged against it. */
+    double (*limit)(const void *state);
 };
 
 enum ew_kind_registry { EW_REG_NONE = 0, EW_REG_RECORD, EW_REG_ANCHOR };

@@ -52,5 +52,10 @@ echo "demo: feeding ${DEMO_HOURS:-8} h of ${DEMO_ENTERPRISES:-30} enterprises at
   2> >(sed 's/^/sim: /' >&2)
 sleep 5 # the last records, and the reorder window of the newest real-time data
 curl -fs "http://127.0.0.1:$http_port/metrics" | grep -E '^ecowarn_(messages|events|deadletters)_total' || true
+echo "demo: the kinds raised (events per rule kind):"
+redis-cli -p "$redis_port" --raw xrange ecowarn:events - + | grep '^{' |
+  python3 -c 'import collections, json, sys
+n = collections.Counter(json.loads(line)["kind"] for line in sys.stdin)
+print("\n".join(f"  {k:28} {v}" for k, v in sorted(n.items())))' || true
 echo "demo: redis streams: events $(redis-cli -p "$redis_port" xlen ecowarn:events)," \
      "duty $(redis-cli -p "$redis_port" xlen ecowarn:duty), active $(redis-cli -p "$redis_port" hlen ecowarn:active)"

@@ -100,8 +100,8 @@ def test_poisoned_input_is_dead_lettered(kafka, redis, daemons):
         (kafka.hj, "\x01\x02garbage\xff"),                      # not text
         (kafka.tel, '{"mn": "MN-P1", "st": "31"'),              # broken JSON
         (kafka.ent, '{"type": "no.such.type"}'),                # an event nobody knows
-        (kafka.ent, '{"type": "deadline", "enterprise_id": "E1", "deadline_id": "D1", '
-              '"kind": "permit", "due": "2025-01-01", "title": "x"}'),  # known, used later
+        (kafka.ent, '{"type": "response", "alert_id": "a1", "enterprise_id": "E1", '
+              '"text": "x"}'),                                  # known, used later (the loop)
         (kafka.hj, good),
         (kafka.hj, hourly_packet("MN-P1", hour(3), 20)),        # beyond the lateness (2 h)
     ])
