@@ -33,8 +33,8 @@ static uint32_t ew_agg_parity(int64_t start, int64_t len)
     return (uint32_t)(((start + EW_TZ_OFFSET_MS) / len) & 1);
 }
 
-void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct ew_record *rec,
-                    double flow)
+void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct ew_outlet *o,
+                    const struct ew_record *rec, double flow)
 {
     uint32_t day;
     if (rec->kind == EW_KIND_MINUTE)
@@ -57,8 +57,8 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
         }
         uint64_t code =
             v->pollutant ? v->pollutant->key : ew_pollutant_pack(v->code, strlen(v->code));
-        if (!code)
-            continue;
+        if (!code || !ew_ruleset_wants_average(eng->rules, o, code))
+            continue; /* no rule would judge its average: not gathered */
         uint32_t rule = base | (v->field == EW_FIELD_ZSAVG ? EW_AGG_ZS : 0);
         struct ew_sitekey *k = ew_site_key(eng->sites, site, rule, code, true);
         if (!k) {

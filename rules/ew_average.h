@@ -13,17 +13,19 @@
 #include "ew_site.h"
 
 struct ew_averages {
-    struct ew_sitetab *sites;      /* borrowed: the engine's */
-    struct ew_engine_stats *stats; /* borrowed: averages, invalid, superseded, late, nomem */
-    int64_t grace;                 /* a period closes this long after its end */
-    struct ew_record *computed;    /* the period's record, as ew_average_next hands it */
+    struct ew_sitetab *sites;       /* borrowed: the engine's */
+    struct ew_engine_stats *stats;  /* borrowed: averages, invalid, superseded, late, nomem */
+    int64_t grace;                  /* a period closes this long after its end */
+    struct ew_record *computed;     /* the period's record, as ew_average_next hands it */
+    const struct ew_ruleset *rules; /* borrowed: which pollutants' averages are judged */
     uint32_t inputs[EW_RECORD_MAX_VALUES]; /* per value of `computed`: valid values averaged */
 };
 
 /* Adds the record's Avg and ZsAvg values to the averages they belong to (minute values to
- * their hour, hourly ones to their day). flow: the record's flow, NAN when none. */
-void ew_average_add(struct ew_averages *a, struct ew_site *site, const struct ew_record *rec,
-                    double flow);
+ * their hour, hourly ones to their day), of the pollutants some rule would judge at the site
+ * registered as o. flow: the record's flow, NAN when none. */
+void ew_average_add(struct ew_averages *a, struct ew_site *site, const struct ew_outlet *o,
+                    const struct ew_record *rec, double flow);
 
 /* The site's next period that ended more than the grace before ref (hours before days): true
  * with a->computed and a->inputs holding its record, to be judged before the next call;

@@ -60,6 +60,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->avg.sites = &eng->sites;
     eng->avg.stats = &eng->stats;
     eng->averaging = ew_ruleset_averages(rules);
+    eng->avg.rules = rules;
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
     eng->hold_max = opts && opts->hold_max_ms > eng->reorder ? opts->hold_max_ms : eng->reorder;
     eng->on_released = opts ? opts->released : NULL;
@@ -721,7 +722,7 @@ static void ew_engine_take(struct ew_engine *eng, struct ew_site *site,
     if (!inputs && eng->rules->nrecord)
         ew_enterprise_record(eng, site, outlet, rec, ew_value_span(site, rec->kind), now);
     if (eng->averaging)
-        ew_average_add(&eng->avg, site, rec, flow);
+        ew_average_add(&eng->avg, site, outlet, rec, flow);
 }
 
 /* Judges every average of the site that closed before ref (the outlet is looked up when one

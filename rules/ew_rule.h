@@ -227,6 +227,12 @@ struct ew_ruleset {
     uint32_t *wide; /* the site-wide rules (offline...), in order */
     size_t nwide;
     uint32_t *record, *anchor; /* the registry's kinds per record, and at anchors, in order */
+    /* derived by ew_ruleset_index: the pollutants whose averages some rule judging hour or day
+     * data would judge (flag_persisting aside: a computed average is valid by construction):
+     * every one, those the site has a limit for, or these codes */
+    bool avg_all, avg_limited;
+    size_t navg;
+    uint64_t avg_codes[EW_RULE_MAX_CODES];
     size_t nrecord, nanchor;
 };
 
@@ -252,8 +258,13 @@ extern const struct ew_kind ew_kind_weather_warning;
  * rules, the field preferences as bit masks). Returns 0 or EW_ENOMEM. */
 int ew_ruleset_index(struct ew_ruleset *set);
 
-/* Whether some value rule judges hour or day data, so that averages are computed. */
+/* Whether some value rule judges hour or day data (flag_persisting aside), so that averages are
+ * computed. */
 bool ew_ruleset_averages(const struct ew_ruleset *set);
+/* Whether an average of code at the site registered as o is worth gathering (a rule would judge
+ * it). */
+bool ew_ruleset_wants_average(const struct ew_ruleset *set, const struct ew_outlet *o,
+                              uint64_t code);
 
 /* Whether the rule selects a site of system code st (no "st" in its select: every one). Inline:
  * it is asked per rule and record. */

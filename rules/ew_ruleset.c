@@ -29,6 +29,8 @@ struct ew_ruleset *ew_ruleset_new(void)
     return ew_calloc(1, sizeof(struct ew_ruleset));
 }
 
+static void ew_ruleset_index_averages(struct ew_ruleset *set);
+
 int ew_ruleset_index(struct ew_ruleset *set)
 {
     for (size_t k = 0; k <= EW_KIND_REPLY; k++) {
@@ -44,6 +46,7 @@ int ew_ruleset_index(struct ew_ruleset *set)
             return EW_ENOMEM;
     }
     set->nwide = set->nrecord = set->nanchor = 0;
+    ew_ruleset_index_averages(set);
     for (size_t i = 0; i < set->nrules; i++) {
         struct ew_rule *r = &set->rules[i];
         if (r->kind->site_wide)
@@ -65,11 +68,54 @@ int ew_ruleset_index(struct ew_ruleset *set)
     return 0;
 }
 
+/* A value rule that judges hour or day data, as averages are: flag_persisting aside, for a
+ * computed average is valid by construction. */
+static bool ew_rule_averages(const struct ew_rule *r)
+{
+    return !r->kind->site_wide && r->kind != &ew_kind_flag_persisting &&
+           (r->data_kinds & (1u << EW_KIND_HOUR | 1u << EW_KIND_DAY));
+}
+
 bool ew_ruleset_averages(const struct ew_ruleset *set)
 {
     for (size_t i = 0; i < set->nrules; i++)
-        if (!set->rules[i].kind->site_wide &&
-            (set->rules[i].data_kinds & (1u << EW_KIND_HOUR | 1u << EW_KIND_DAY)))
+        if (ew_rule_averages(&set->rules[i]))
+            return true;
+    return false;
+}
+
+/* Which pollutants' averages the rules would judge (ew_ruleset.avg_*). */
+static void ew_ruleset_index_averages(struct ew_ruleset *set)
+{
+    set->avg_all = set->avg_limited = false;
+    set->navg = 0;
+    for (size_t i = 0; i < set->nrules; i++) {
+        const struct ew_rule *r = &set->rules[i];
+        if (!ew_rule_averages(r))
+            continue;
+        set->avg_limited |= r->limited_only;
+        set->avg_all |= !r->limited_only && !r->ncodes;
+        for (size_t c = 0; c < r->ncodes; c++) {
+            size_t k = 0;
+            while (k < set->navg && set->avg_codes[k] != r->codes[c])
+                k++;
+            if (k < set->navg)
+                continue;
+            if (set->navg == EW_RULE_MAX_CODES)
+                set->avg_all = true; /* too many to list: every one */
+            else
+                set->avg_codes[set->navg++] = r->codes[c];
+        }
+    }
+}
+
+bool ew_ruleset_wants_average(const struct ew_ruleset *set, const struct ew_outlet *o,
+                              uint64_t code)
+{
+    if (set->avg_all || (set->avg_limited && ew_outlet_limit(o, code)))
+        return true;
+    for (size_t k = 0; k < set->navg; k++)
+        if (set->avg_codes[k] == code)
             return true;
     return false;
 }

@@ -495,6 +495,7 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
     if (!e->avg.computed && ew_ruleset_averages(new_set))
         e->avg.computed = ew_record_new();
     e->averaging = e->avg.computed && ew_ruleset_averages(new_set);
+    e->avg.rules = new_set;
     ew_engine_schedule_all(e); /* the new rules' timers */
     return 0;
 }
