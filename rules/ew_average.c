@@ -57,7 +57,8 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
         }
         uint64_t code =
             v->pollutant ? v->pollutant->key : ew_pollutant_pack(v->code, strlen(v->code));
-        if (!code || !ew_ruleset_wants_average(eng->rules, o, code))
+        bool limited = i < 64 ? (eng->limited >> i) & 1 : ew_outlet_limit(o, code) != NULL;
+        if (!code || !ew_ruleset_wants_average(eng->rules, limited, code))
             continue; /* no rule would judge its average: not gathered */
         uint32_t rule = base | (v->field == EW_FIELD_ZSAVG ? EW_AGG_ZS : 0);
         struct ew_sitekey *k = ew_site_key(eng->sites, site, rule, code, true);

@@ -18,6 +18,8 @@ struct ew_averages {
     int64_t grace;                  /* a period closes this long after its end */
     struct ew_record *computed;     /* the period's record, as ew_average_next hands it */
     const struct ew_ruleset *rules; /* borrowed: which pollutants' averages are judged */
+    uint64_t limited; /* bit per value (of the first 64) of the record being added that the site
+                         has a limit for: the engine worked it out judging the record */
     uint32_t inputs[EW_RECORD_MAX_VALUES]; /* per value of `computed`: valid values averaged */
 };
 

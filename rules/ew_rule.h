@@ -261,10 +261,9 @@ int ew_ruleset_index(struct ew_ruleset *set);
 /* Whether some value rule judges hour or day data (flag_persisting aside), so that averages are
  * computed. */
 bool ew_ruleset_averages(const struct ew_ruleset *set);
-/* Whether an average of code at the site registered as o is worth gathering (a rule would judge
- * it). */
-bool ew_ruleset_wants_average(const struct ew_ruleset *set, const struct ew_outlet *o,
-                              uint64_t code);
+/* Whether an average of code is worth gathering (a rule would judge it); limited: the site has
+ * a limit for it. */
+bool ew_ruleset_wants_average(const struct ew_ruleset *set, bool limited, uint64_t code);
 
 /* Whether the rule selects a site of system code st (no "st" in its select: every one). Inline:
  * it is asked per rule and record. */

@@ -109,10 +109,9 @@ static void ew_ruleset_index_averages(struct ew_ruleset *set)
     }
 }
 
-bool ew_ruleset_wants_average(const struct ew_ruleset *set, const struct ew_outlet *o,
-                              uint64_t code)
+bool ew_ruleset_wants_average(const struct ew_ruleset *set, bool limited, uint64_t code)
 {
-    if (set->avg_all || (set->avg_limited && ew_outlet_limit(o, code)))
+    if (set->avg_all || (set->avg_limited && limited))
         return true;
     for (size_t k = 0; k < set->navg; k++)
         if (set->avg_codes[k] == code)
