@@ -372,21 +372,39 @@ static bool ew_anchor_wants(const struct ew_rule *r, const struct ew_site *site,
     return ew_rule_wants_st(r, site->st) && ew_rule_wants_site(r, o);
 }
 
-int64_t ew_enterprise_due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o)
+/* What an anchor site's judgements read: its enterprise's deadlines, and whether it is on the
+ * emergency list with a district to be warned in. False: not an anchor. */
+struct ew_anchor {
+    const struct ew_deadline *d;
+    size_t n;
+    bool listed;
+};
+
+static bool ew_anchor_of(const struct ew_engine *eng, const struct ew_outlet *o,
+                         struct ew_anchor *a)
 {
     if (!ew_registry_is_anchor(eng->reg, o))
+        return false;
+    a->d = ew_registry_deadlines(eng->reg, o->enterprise_id, &a->n);
+    a->listed = ew_registry_on_emergency_list(eng->reg, o->enterprise_id) && o->region;
+    return true;
+}
+
+int64_t ew_enterprise_due(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o)
+{
+    struct ew_anchor an;
+    if (!ew_anchor_of(eng, o, &an))
         return INT64_MAX;
     const struct ew_ruleset *set = eng->rules;
     int64_t due = INT64_MAX;
-    size_t n;
-    const struct ew_deadline *d = ew_registry_deadlines(eng->reg, o->enterprise_id, &n);
-    bool listed = ew_registry_on_emergency_list(eng->reg, o->enterprise_id) && o->region;
+    const struct ew_deadline *d = an.d;
+    size_t n = an.n;
     for (size_t a = 0; a < set->nanchor; a++) {
         uint32_t ri = set->anchor[a];
         const struct ew_rule *r = &set->rules[ri];
         if (!ew_anchor_wants(r, site, o))
             continue;
-        if (r->kind == &ew_kind_weather_warning && listed) {
+        if (r->kind == &ew_kind_weather_warning && an.listed) {
             /* the next change of the region's warnings after it was last judged here */
             size_t nw;
             const struct ew_warning *w = ew_registry_warnings(eng->reg, o->region, &nw);
@@ -420,22 +438,20 @@ int64_t ew_enterprise_due(struct ew_engine *eng, struct ew_site *site, const str
 void ew_enterprise_sweep(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o,
                          int64_t ref, int64_t now)
 {
-    if (!ew_registry_is_anchor(eng->reg, o))
+    struct ew_anchor an;
+    if (!ew_anchor_of(eng, o, &an))
         return;
     const struct ew_ruleset *set = eng->rules;
-    size_t n;
-    const struct ew_deadline *d = ew_registry_deadlines(eng->reg, o->enterprise_id, &n);
-    bool listed = ew_registry_on_emergency_list(eng->reg, o->enterprise_id) && o->region;
     for (size_t a = 0; a < set->nanchor; a++) {
         uint32_t ri = set->anchor[a];
         const struct ew_rule *r = &set->rules[ri];
         if (!ew_anchor_wants(r, site, o))
             continue;
-        if (r->kind == &ew_kind_weather_warning && listed)
+        if (r->kind == &ew_kind_weather_warning && an.listed)
             ew_judge_warning(eng, site, o, ri, ref, now);
         if (r->kind == &ew_kind_weather_warning && ref > site->anchored)
             site->anchored = ref;
-        for (size_t i = 0; r->kind == &ew_kind_deadline && i < n; i++)
-            ew_judge_deadline(eng, site, o, ri, &d[i], ref, now);
+        for (size_t i = 0; r->kind == &ew_kind_deadline && i < an.n; i++)
+            ew_judge_deadline(eng, site, o, ri, &an.d[i], ref, now);
     }
 }
