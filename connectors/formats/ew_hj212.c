@@ -472,7 +472,7 @@ static inline uint64_t ew_name_key(const char *s, size_t n)
 #define EW__K8(a, b, c, d, e, f, g, h)                                                             \
     (EW__K(a, b, c, d, e) | (uint64_t)(f) << 40 | (uint64_t)(g) << 48 | (uint64_t)(h) << 56)
 
-static int ew_hdr_lookup(const char *k, size_t n)
+static inline __attribute__((always_inline)) int ew_hdr_lookup(const char *k, size_t n)
 {
     switch (ew_name_key(k, n)) {
     case EW__K('q', 'n', 0, 0, 0):
@@ -540,10 +540,57 @@ static void ew_trim_stray(const char *d, size_t *a, size_t *b)
 }
 
 /* The header field whose name is at [k, e) of d with stray bytes trimmed, or -1. */
-static int ew_hdr_mended(const char *d, size_t k, size_t e)
+static __attribute__((noinline, cold)) int ew_hdr_mended(const char *d, size_t k, size_t e)
 {
     ew_trim_stray(d, &k, &e);
     return k < e && e - k <= 4 ? ew_hdr_lookup(d + k, e - k) : -1;
+}
+
+/* The mends of a header field's value (ew_dec_header): a ',' before another header field ends
+ * it (*end moves), stray bytes around a value of letters and digits are dropped. Returns 1 when
+ * the value was stored mended, 0 when nothing was mended, or an error. Out of line: real packets
+ * rarely need it. */
+static __attribute__((noinline, cold)) int ew_hdr_mend(struct ew_dec *x, const char **hv, int h,
+                                                       size_t pos, size_t eq, size_t comma,
+                                                       size_t *endp)
+{
+    struct ew_record *rec = x->rec;
+    char *d = x->d;
+    const char *s = x->src;
+    size_t end = *endp;
+    /* "ST=32,CN=2011": a ',' followed by a header name and '=' ends the field */
+    for (size_t c = comma; c != EW_NONE && c < end; c++) {
+        if (s[c] != ',')
+            continue;
+        size_t e2 = c + 1;
+        while (e2 < end && s[e2] != '=')
+            e2++;
+        int h2 = e2 < end ? ew_hdr_mended(s, c + 1, e2) : -1;
+        if (h2 < 0)
+            continue;
+        ew_record_note(rec, "',' between the header fields %s and %s read as ';'", ew_hdr_names[h],
+                       ew_hdr_names[h2]);
+        d[c] = '\0';
+        end = c;
+        break;
+    }
+    size_t v0 = eq + 1, v1 = end;
+    if (v0 < v1 && (ew_stray(d[v0]) || ew_stray(d[v1 - 1]))) /* rare: looked at then */
+        ew_trim_stray(d, &v0, &v1);
+    bool plain = (v0 != eq + 1 || v1 != end) && v0 < v1;
+    for (size_t i = v0; i < v1 && plain; i++)
+        plain = (d[i] >= '0' && d[i] <= '9') || ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'z');
+    if (plain) {
+        ew_record_note(rec, "stray punctuation around the value of %s dropped", ew_hdr_names[h]);
+        d[v1] = '\0';
+        if (hv[h])
+            return ew_dec_fail(x, EW_EMALFORMED, pos, "duplicate field ", ew_hdr_names[h]);
+        hv[h] = d + v0;
+        *endp = end;
+        return 1;
+    }
+    *endp = end;
+    return 0;
 }
 
 /* Header fields: everything before "CP=&&". Sets *cp to the offset of that field. Stray
@@ -563,7 +610,7 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
            ((ew_load8(s + pos) | 0x2020) & 0xFFFFFFFFFFu) != EW__K('c', 'p', '=', '&', '&')) {
         /* one field: to its ';', split at its first '=' (',' '&' and later '=' are text, and
          * go back into the copy) */
-        size_t eq, end;
+        size_t eq, end, comma = EW_NONE; /* comma: the first ',' after the '=' */
         for (end = ew_key_end(x->mk, s, pos, &eq); end < dlen && s[end] != ';';
              end = ew_next_mark(x->mk, end + 1)) {
             if (ew_is_ctrl((unsigned char)s[end]))
@@ -572,6 +619,8 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
                 eq = end;
             else
                 d[end] = s[end];
+            if (s[end] == ',' && eq != EW_NONE && comma == EW_NONE)
+                comma = end;
         }
         if (end == dlen)
             return ew_dec_fail(x, EW_EMALFORMED, pos, "no CP=&& field in the data segment", NULL);
@@ -585,36 +634,12 @@ static int ew_dec_header(struct ew_dec *x, size_t dlen, size_t *cp)
         if (h < 0 && (h = ew_hdr_mended(d, pos, eq)) >= 0)
             ew_record_note(rec, "stray punctuation around the header field name %s dropped",
                            ew_hdr_names[h]);
-        if (h >= 0 && h != EW_HDR_PW) {
-            /* "ST=32,CN=2011": a ',' followed by a header name and '=' ends the field */
-            for (size_t c = eq + 1; c < end; c++) {
-                if (s[c] != ',')
-                    continue;
-                size_t e2 = c + 1;
-                while (e2 < end && s[e2] != '=')
-                    e2++;
-                int h2 = e2 < end ? ew_hdr_mended(s, c + 1, e2) : -1;
-                if (h2 < 0)
-                    continue;
-                ew_record_note(rec, "',' between the header fields %s and %s read as ';'",
-                               ew_hdr_names[h], ew_hdr_names[h2]);
-                d[c] = '\0';
-                end = c;
-                break;
-            }
-            size_t v0 = eq + 1, v1 = end;
-            ew_trim_stray(d, &v0, &v1);
-            bool plain = v0 < v1;
-            for (size_t i = v0; i < v1 && plain; i++)
-                plain =
-                    (d[i] >= '0' && d[i] <= '9') || ((d[i] | 0x20) >= 'a' && (d[i] | 0x20) <= 'z');
-            if ((v0 != eq + 1 || v1 != end) && plain) {
-                ew_record_note(rec, "stray punctuation around the value of %s dropped",
-                               ew_hdr_names[h]);
-                d[v1] = '\0';
-                if (hv[h])
-                    return ew_dec_fail(x, EW_EMALFORMED, pos, "duplicate field ", ew_hdr_names[h]);
-                hv[h] = d + v0;
+        if (h >= 0 && h != EW_HDR_PW &&
+            (comma != EW_NONE || (end > eq + 1 && (ew_stray(d[eq + 1]) || ew_stray(d[end - 1]))))) {
+            int rc = ew_hdr_mend(x, hv, h, pos, eq, comma, &end);
+            if (rc < 0)
+                return rc;
+            if (rc) {
                 pos = end + 1;
                 continue;
             }
