@@ -5,9 +5,9 @@
  * day data sent by a logger.
  *
  * Each (pollutant, Avg or ZsAvg) gathers its period's values in a key of the site's block
- * (struct ew_acc). A period closes when the site's data time, or the clock's reference on
- * ticks, passes its end by the grace; minute values sent late within the grace still count.
- * Then:
+ * (struct ew_acc, the key's half for the period: ew_agg_half). A period closes when the site's data
+ * time, or the clock's reference on ticks, passes its end by the grace; minute values sent late
+ * within the grace still count. Then:
  *   - the logger sent that period itself (its hour or day record was judged): the computed one
  *     is dropped (superseded); what the logger sends is used as sent;
  *   - else each average with enough valid values (flag N or none) is judged as the period's
@@ -28,11 +28,6 @@
 
 #define EW_DAY_HOURS_NEEDED 20
 
-static uint32_t ew_agg_parity(int64_t start, int64_t len)
-{
-    return (uint32_t)(((start + EW_TZ_OFFSET_MS) / len) & 1);
-}
-
 void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct ew_outlet *o,
                     const struct ew_record *rec, double flow)
 {
@@ -46,7 +41,7 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
     int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
     int64_t start = ew_period_start(rec->data_time, len);
     bool weigh = ew_medium_of_st(rec->st) == EW_MEDIUM_WATER && !isnan(flow);
-    uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0) | ew_agg_parity(start, len);
+    uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0), half = ew_agg_half(start, len);
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *v = &rec->values[i];
         if (v->type != EW_VT_NUMBER || (v->field != EW_FIELD_AVG && v->field != EW_FIELD_ZSAVG))
@@ -66,7 +61,7 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
             eng->stats->nomem++;
             continue;
         }
-        struct ew_acc *a = &k->acc;
+        struct ew_acc *a = &k->acc[half];
         if (a->start != start) {
             *a = (struct ew_acc){.start = start};
             if (start + len + eng->grace < site->agg_due)
@@ -124,13 +119,14 @@ static bool ew_average_emit(struct ew_averages *eng, struct ew_site *site, uint3
     rec->has_time = true;
     rec->data_time = start;
     bool any = false;
+    uint32_t half = ew_agg_half(start, len);
     for (uint32_t i = 0; i < site->nkeys; i++) {
         struct ew_sitekey *k = &site->keys[i];
         if (k->rule < EW_AGG_KEY || ((k->rule & EW_AGG_DAY) != 0) != (day != 0) ||
-            k->acc.start != start)
+            k->acc[half].start != start)
             continue;
-        struct ew_acc a = k->acc;
-        k->acc.start = INT64_MIN;
+        struct ew_acc a = k->acc[half];
+        k->acc[half].start = INT64_MIN;
         any = true;
         if (sent)
             continue;
@@ -173,11 +169,14 @@ static void ew_average_due(struct ew_averages *eng, struct ew_site *site)
     site->agg_due = INT64_MAX;
     for (uint32_t i = 0; i < site->nkeys; i++) {
         const struct ew_sitekey *k = &site->keys[i];
-        if (k->rule < EW_AGG_KEY || k->acc.start == INT64_MIN)
+        if (k->rule < EW_AGG_KEY)
             continue;
-        int64_t due = k->acc.start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
-        if (due < site->agg_due)
-            site->agg_due = due;
+        for (int h = 0; h < 2; h++) {
+            int64_t due =
+                k->acc[h].start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
+            if (k->acc[h].start != INT64_MIN && due < site->agg_due)
+                site->agg_due = due;
+        }
     }
 }
 
@@ -191,10 +190,12 @@ bool ew_average_next(struct ew_averages *eng, struct ew_site *site, int64_t ref)
             int64_t first = INT64_MAX;
             for (uint32_t i = 0; i < site->nkeys; i++) {
                 const struct ew_sitekey *k = &site->keys[i];
-                if (k->rule >= EW_AGG_KEY && ((k->rule & EW_AGG_DAY) != 0) == (day != 0) &&
-                    k->acc.start != INT64_MIN && k->acc.start < first &&
-                    k->acc.start + len + eng->grace <= ref)
-                    first = k->acc.start;
+                if (k->rule < EW_AGG_KEY || ((k->rule & EW_AGG_DAY) != 0) != (day != 0))
+                    continue;
+                for (int h = 0; h < 2; h++)
+                    if (k->acc[h].start != INT64_MIN && k->acc[h].start < first &&
+                        k->acc[h].start + len + eng->grace <= ref)
+                        first = k->acc[h].start;
             }
             if (first == INT64_MAX)
                 break;

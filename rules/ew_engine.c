@@ -563,8 +563,9 @@ static int64_t ew_value_span(const struct ew_site *site, int kind)
 }
 
 /* Keeps what the key's last value was, for a judgement made on it later (ew_life_due). */
-static void ew_life_saw(struct ew_life *l, int verdict, const struct ew_value *v, int kind,
-                        int64_t covered, uint32_t inputs)
+static inline __attribute__((always_inline)) void ew_life_saw(struct ew_life *l, int verdict,
+                                                              const struct ew_value *v, int kind,
+                                                              int64_t covered, uint32_t inputs)
 {
     l->verdict = (int8_t)verdict;
     l->covered = covered;
@@ -650,9 +651,6 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
     struct ew_cand cands[EW_RECORD_MAX_VALUES];
     size_t ncands = 0;
     struct ew_recctx ctx = {NAN, NAN, NAN, NAN, 0, false};
-    static const uint64_t flow_air = EW__K('a', '0', '0', '0', '0') | (uint64_t)'0' << 40;
-    static const uint64_t flow_water = EW__K('w', '0', '0', '0', '0') | (uint64_t)'0' << 40;
-    static const uint64_t o2 = EW__K('a', '1', '9', '0', '0') | (uint64_t)'1' << 40;
     for (size_t vi = 0; vi < rec->nvalues; vi++) {
         const struct ew_value *v = &rec->values[vi];
         uint64_t code =
@@ -661,9 +659,10 @@ static double ew_judge_values(struct ew_engine *eng, struct ew_site *site,
             continue;
         bool valid = v->flag_meaning == EW_FLAG_NORMAL || v->flag_meaning == EW_FLAG_NONE;
         bool rate = v->field == EW_FIELD_RTD || v->field == EW_FIELD_AVG; /* not Min, Max, Cou */
-        if (valid && rate && (code == flow_air || code == flow_water) && isnan(ctx.flow))
+        if (valid && rate && (code == EW_CODE_FLOW_AIR || code == EW_CODE_FLOW_WATER) &&
+            isnan(ctx.flow))
             ctx.flow = v->num;
-        if (valid && rate && code == o2 && isnan(ctx.o2))
+        if (valid && rate && code == EW_CODE_O2 && isnan(ctx.o2))
             ctx.o2 = v->num;
         struct ew_cand *c = &cands[ncands++];
         c->v = v;
@@ -777,6 +776,11 @@ static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_rec
     }
     bool created;
     struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+    /* its keys, which the values are judged on after the outlet and the record's plan: asked
+     * for now, the block comes while that work is done */
+    const char *kb = (const char *)site->keys, *ke = kb + site->nkeys * sizeof *site->keys;
+    for (const char *p = kb; p < ke; p += 64)
+        __builtin_prefetch(p);
     ew_engine__evicted(eng);
     ew_site_dirty(eng, site);
     return site;

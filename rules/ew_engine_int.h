@@ -15,6 +15,12 @@
 #include "ew_site.h"
 #include "ew_timers.h"
 
+/* Codes the engine reads for themselves, packed as ew_pollutant_pack does: the flows (air,
+ * water), which averages weigh by and a declared shutdown forbids, and O2. */
+#define EW_CODE_FLOW_AIR   (EW__K('a', '0', '0', '0', '0') | (uint64_t)'0' << 40)
+#define EW_CODE_FLOW_WATER (EW__K('w', '0', '0', '0', '0') | (uint64_t)'0' << 40)
+#define EW_CODE_O2         (EW__K('a', '1', '9', '0', '0') | (uint64_t)'1' << 40)
+
 /*
  * Which values of a record each value rule judges depends only on the record's data kind and
  * shape: the packed code and field of each numeric value, in order. A plan keeps that answer

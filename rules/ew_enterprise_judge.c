@@ -60,8 +60,9 @@ static void ew_reg_judge(struct ew_engine *eng, struct ew_site *site, const stru
     for (size_t i = 0; i < set->nrecord; i++) {
         uint32_t ri = set->record[i];
         const struct ew_rule *r = &set->rules[ri];
-        if (r->kind != kind || !ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, o))
-            continue;
+        if (r->kind != kind || (!create && !ew_key_bits_may(site, ri, code)) ||
+            !ew_rule_wants_st(r, rec->st) || !ew_rule_wants_site(r, o))
+            continue; /* (without create, a key the site surely lacks is not looked for) */
         struct ew_judge j = {.r = r,
                              .mn = site->mn,
                              .data_kind = ew_kind_name((enum ew_data_kind)rec->kind),
@@ -83,6 +84,16 @@ static bool ew_has_kind(const struct ew_ruleset *set, const struct ew_kind *kind
 {
     for (size_t i = 0; i < set->nrecord; i++)
         if (set->rules[set->record[i]].kind == kind)
+            return true;
+    return false;
+}
+
+/* Whether the site may hold a key of a rule of kind `kind` for code (ew_key_bits_may). */
+static bool ew_kind_key_may(const struct ew_ruleset *set, const struct ew_site *site,
+                            const struct ew_kind *kind, uint64_t code)
+{
+    for (size_t i = 0; i < set->nrecord; i++)
+        if (set->rules[set->record[i]].kind == kind && ew_key_bits_may(site, set->record[i], code))
             return true;
     return false;
 }
@@ -138,13 +149,14 @@ static void ew_reg_contradiction(struct ew_engine *eng, struct ew_site *site,
     const struct ew_declaration *d =
         ew_registry_declared(eng->reg, o, rec->data_time, 1u << EW_DECL_SHUTDOWN);
     struct ew_recctx ctx = {NAN, NAN, NAN, NAN, d ? d->to : 0, false};
-    static const char *const flows[] = {"a00000", "w00000"};
+    static const uint64_t flows[] = {EW_CODE_FLOW_AIR, EW_CODE_FLOW_WATER};
     for (size_t i = 0; i < 2; i++) {
-        const struct ew_pollutant *p = ew_pollutant_find(flows[i], 6, EW_MEDIUM_OTHER);
-        const struct ew_value *v = p ? ew_reg_value(rec, p->key, false) : NULL;
+        if (!d && !ew_kind_key_may(eng->rules, site, &ew_kind_declaration_contradiction, flows[i]))
+            continue; /* no shutdown, and nothing said of one to clear */
+        const struct ew_value *v = ew_reg_value(rec, flows[i], false);
         if (v)
-            ew_reg_judge(eng, site, o, rec, &ew_kind_declaration_contradiction, v, p->key, 0, &ctx,
-                         span, now, d != NULL);
+            ew_reg_judge(eng, site, o, rec, &ew_kind_declaration_contradiction, v, flows[i], 0,
+                         &ctx, span, now, d != NULL);
     }
     size_t n;
     const struct ew_facility *fac = ew_registry_facilities(eng->reg, site->mn, &n);

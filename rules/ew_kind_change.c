@@ -112,10 +112,10 @@ static int64_t ew_floor_div(int64_t a, int64_t b)
 
 static bool ew_trend_empty(const struct ew_trend_state *s)
 {
-    for (int i = 0; i < EW_TREND_POINTS; i++)
-        if (s->n[i])
-            return false;
-    return true;
+    uint64_t any;
+    _Static_assert(sizeof s->n == sizeof any, "the counts are read as one word");
+    memcpy(&any, s->n, sizeof any);
+    return !any;
 }
 
 /* The top level's threshold changed (the limit did): the means are kept relative to it. */
@@ -171,31 +171,53 @@ static double ew_median(double *a, size_t n)
     return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
 }
 
+/* The least-squares line over the trend's points into out (points, ols, ols_at0). Bucket i
+ * back from the newest has its middle at x = (1 - 2i) * w / 2 and its value at mean * ref / Q:
+ * the sums are taken over the integers (1 - 2i) and mean, exactly, and scaled once. */
+static void ew_trend_ols(const struct ew_rule *r, const struct ew_trend_state *s,
+                         struct ew_line *out)
+{
+    /* u by the newest bucket's slot and a slot: 1 - 2 * ((head - slot) % EW_TREND_POINTS) */
+    static const int8_t us[EW_TREND_POINTS][EW_TREND_POINTS] = {
+        {1, -13, -11, -9, -7, -5, -3, -1}, {-1, 1, -13, -11, -9, -7, -5, -3},
+        {-3, -1, 1, -13, -11, -9, -7, -5}, {-5, -3, -1, 1, -13, -11, -9, -7},
+        {-7, -5, -3, -1, 1, -13, -11, -9}, {-9, -7, -5, -3, -1, 1, -13, -11},
+        {-11, -9, -7, -5, -3, -1, 1, -13}, {-13, -11, -9, -7, -5, -3, -1, 1}};
+    const int8_t *ur = us[s->head % EW_TREND_POINTS];
+    int32_t n = 0, su = 0, suu = 0, sm = 0, sum = 0;          /* |sum| < 8 * 13 * 65535 */
+    for (uint32_t slot = 0; slot < EW_TREND_POINTS; slot++) { /* in memory order */
+        int32_t in = -(s->n[slot] != 0), u = ur[slot] & in, m = s->mean[slot] & in;
+        n -= in, su += u, suu += u * u, sm += m, sum += u * m;
+    }
+    double hx = (double)(r->window_ms / EW_TREND_POINTS) / 2 / EW_HOUR_MS; /* x per u */
+    double ky = s->ref / EW_TREND_Q;                                       /* y per mean */
+    int64_t den = (int64_t)n * suu - (int64_t)su * su;
+    *out = (struct ew_line){.points = (uint32_t)n};
+    out->ols = den > 0 ? (double)((int64_t)n * sum - (int64_t)su * sm) / (double)den * ky / hx : 0;
+    out->ols_at0 = n ? (ky * (double)sm - out->ols * hx * (double)su) / (double)n : 0;
+}
+
 /* Fits the lines over the trend's points; false when there are fewer than min_points. The
  * robust line is worked out only when `robust` (least squares is cheap and decides first). */
 static bool ew_trend_fit(const struct ew_rule *r, const struct ew_trend_state *s, bool robust,
                          struct ew_line *out)
 {
+    ew_trend_ols(r, s, out);
+    if (out->points < r->min_points)
+        return false;
+    if (!robust)
+        return true;
     double x[EW_TREND_POINTS], y[EW_TREND_POINTS], w = (double)(r->window_ms / EW_TREND_POINTS);
     uint32_t np = 0;
+    double sy = 0;
     for (uint32_t i = 0; i < EW_TREND_POINTS; i++) {
         unsigned slot = (s->head - i) % EW_TREND_POINTS;
         if (!s->n[slot])
             continue;
         x[np] = (0.5 - i) * w / EW_HOUR_MS; /* the bucket's middle */
-        y[np++] = s->mean[slot] / EW_TREND_Q * s->ref;
+        y[np] = s->mean[slot] / EW_TREND_Q * s->ref;
+        sy += y[np++];
     }
-    *out = (struct ew_line){.points = np};
-    if (np < r->min_points)
-        return false;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (uint32_t i = 0; i < np; i++)
-        sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
-    double den = np * sxx - sx * sx;
-    out->ols = den > 0 ? (np * sxy - sx * sy) / den : 0;
-    out->ols_at0 = (sy - out->ols * sx) / np;
-    if (!robust)
-        return true;
     double slopes[EW_TREND_POINTS * (EW_TREND_POINTS - 1) / 2], res[EW_TREND_POINTS];
     size_t ns = 0;
     for (uint32_t i = 0; i < np; i++)
@@ -232,12 +254,18 @@ static double ew_hours_to(double slope, double at0, double x, double th)
     return h > 0 ? h : 0;
 }
 
-/* The value's place on the lines' axis: hours from the newest bucket's start. */
-static double ew_trend_x(const struct ew_rule *r, const struct ew_trend_state *s, int64_t t)
+/* The place on the lines' axis of time t in bucket b: hours from the newest bucket's start. */
+static double ew_trend_xb(const struct ew_rule *r, const struct ew_trend_state *s, int64_t t,
+                          int64_t b)
 {
-    int64_t w = r->window_ms / EW_TREND_POINTS, b = ew_floor_div(t, w);
+    int64_t w = r->window_ms / EW_TREND_POINTS;
     int32_t d = (int32_t)((uint32_t)b - s->head);
     return ((double)d * (double)w + (double)(t - b * w)) / EW_HOUR_MS;
+}
+
+static double ew_trend_x(const struct ew_rule *r, const struct ew_trend_state *s, int64_t t)
+{
+    return ew_trend_xb(r, s, t, ew_floor_div(t, r->window_ms / EW_TREND_POINTS));
 }
 
 /* The highest level the lines cross within the horizon, the value being below it; else clear.
@@ -279,11 +307,11 @@ static int ew_trend_eval(const struct ew_rule *r, void *state, const struct ew_o
     if (!(top > 0))
         return EW_OBS_SKIP; /* relative to a limit the site does not have */
     ew_trend_rescale(s, top);
-    ew_trend_add(s, ew_floor_div(obs->time, r->window_ms / EW_TREND_POINTS),
-                 obs->value / top * EW_TREND_Q);
+    int64_t b = ew_floor_div(obs->time, r->window_ms / EW_TREND_POINTS); /* one division */
+    ew_trend_add(s, b, obs->value / top * EW_TREND_Q);
     struct ew_line l; /* least squares first: most series are not heading for their limit */
     if (!ew_trend_fit(r, s, false, &l) || !(l.ols > 0) ||
-        ew_hours_to(l.ols, l.ols_at0, ew_trend_x(r, s, obs->time),
+        ew_hours_to(l.ols, l.ols_at0, ew_trend_xb(r, s, obs->time, b),
                     ew_bound_value(&r->levels[0].above, obs->limit)) >
             (double)r->horizon_ms / EW_HOUR_MS)
         return EW_OBS_CLEAR;

@@ -7,6 +7,7 @@
 #define EW_SITE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ew_rule.h"
@@ -57,15 +58,16 @@ struct ew_acc {
     uint32_t n;       /* all values */
 };
 
-/* Keys whose rule is EW_AGG_KEY or above hold an average, not a lifecycle: the low bits say
- * the period (EW_AGG_DAY), the field (EW_AGG_ZS: ZsAvg, else Avg) and the parity of the
- * period's number (two periods can be open at once: one closing, the next starting). */
+/* Keys whose rule is EW_AGG_KEY or above hold averages, not a lifecycle: the low bits say
+ * the period (EW_AGG_DAY) and the field (EW_AGG_ZS: ZsAvg, else Avg). Two periods can be open
+ * at once, one closing and the next starting: a key holds both, acc[n % 2] the n-th period
+ * (ew_agg_half). A checkpoint names the half by EW_AGG_ODD. */
 #define EW_AGG_KEY 0xFFFFFF00u
 #define EW_AGG_DAY 4u
 #define EW_AGG_ZS  2u
 #define EW_AGG_ODD 1u
 
-/* The state of one (rule, pollutant) at a site, or one average. */
+/* The state of one (rule, pollutant) at a site, or one (pollutant, field, period)'s averages. */
 struct ew_sitekey {
     uint64_t code;
     uint32_t rule;
@@ -74,9 +76,11 @@ struct ew_sitekey {
             struct ew_life life;
             unsigned char kstate[EW_KIND_STATE_MAX];
         };
-        struct ew_acc acc;
+        struct ew_acc acc[2]; /* the even and the odd periods */
     };
 };
+_Static_assert(sizeof(struct ew_acc[2]) <= sizeof(struct ew_life) + EW_KIND_STATE_MAX,
+               "both periods' averages fit where a lifecycle does");
 
 /* Periods (minutes, hours, days) whose record has been judged: bit i is mark - i periods.
  * A second record for the same period is a duplicate; an average computed for a period the
@@ -90,19 +94,26 @@ enum { EW_SEEN_MINUTE = 0, EW_SEEN_HOUR, EW_SEEN_DAY, EW_SEEN_N };
 
 /* A site: its MN and the block of its keys, contiguous so that judging a record touches one
  * place in memory. */
-struct ew_site {
+struct ew_site { /* 320 bytes, five cache lines (ew_sitetab aligns them) */
+    /* what every record reads first, in the site's first 64 bytes: its name and its keys */
     char mn[EW_MN_MAX];
-    int32_t prev, next; /* least recently used list: head is the newest */
-    uint32_t nkeys, cap;
-    uint32_t hint;     /* where the next lookup starts: records judge keys in the same order */
-    int64_t last_data; /* newest data time seen from the site (epoch ms) */
-    int64_t heard;     /* newest data time of its records as they came, held for event-time
-                          order or not: what its next record came after */
+    struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
+    uint32_t nkeys;
+    uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
+    uint32_t cap;
+    int32_t prev, next;  /* least recently used list: head is the newest */
+    int32_t minute_ms;   /* the interval of its minute data (smallest gap seen), 0 unknown */
+    uint64_t keybits[2]; /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit), of
+                            128: a key whose bit is clear is not in the block, and the block is
+                            not searched for it; averages (always looked up to be created) have
+                            none */
+    int64_t last_data;   /* newest data time seen from the site (epoch ms) */
+    int64_t heard;       /* newest data time of its records as they came, held for event-time
+                            order or not: what its next record came after */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];                        /* system code of its latest record */
     struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */
     int64_t agg_closed[2];             /* newest hour, day whose average was closed */
-    int32_t minute_ms; /* the interval of its minute data (smallest gap seen), 0 unknown */
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
     int64_t agg_due;    /* when the earliest open average closes (site data time), INT64_MAX none */
@@ -117,17 +128,17 @@ struct ew_site {
                            site's), INT64_MIN none; not saved: judging again changes nothing */
     int64_t heard_base; /* with nheld: what `heard` was before the first of them came, which is
                            what its state is saved with (they come again after a restore) */
-    uint64_t keybits;   /* a bit per (rule, code) that may have a lifecycle key (ew_key_bit): a
-                           key whose bit is clear is not in the block, and the block is not
-                           searched for it; averages (always looked up to be created) have none */
-    struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
 };
+_Static_assert(offsetof(struct ew_site, hint) + sizeof(uint32_t) <= 64 &&
+                   sizeof(struct ew_site) % 64 == 0,
+               "a site's name and keys in its first cache line, and every site on a line's start");
 
 /* A bounded table of sites: open addressing over site numbers plus an LRU list; the site
  * least recently seen is evicted when a new one does not fit (its block is reused). O(1)
  * expected per lookup; allocation only when a site's block grows. */
 struct ew_sitetab {
-    struct ew_site *sites;
+    struct ew_site *sites; /* in sites_mem (owned), aligned to 64 bytes */
+    void *sites_mem;
     uint32_t *index; /* site number + 1, 0 = empty; nindex is a power of two >= 2 * cap */
     size_t cap, nindex, used;
     int32_t head, tail;
@@ -141,11 +152,34 @@ struct ew_sitetab {
 #define EW_HOUR_MS   (3600 * 1000LL)
 #define EW_DAY_MS    (24 * EW_HOUR_MS)
 
+/* x / len (truncated) for a period's length: a minute, an hour and a day are divided by as
+ * constants, a multiplication, where a 64-bit division takes up to 45 cycles; the records'
+ * periods, duplicates and averages ask several times a record. */
+static inline int64_t ew_period_div(int64_t x, int64_t len)
+{
+    switch (len) {
+    case EW_MINUTE_MS:
+        return x / EW_MINUTE_MS;
+    case EW_HOUR_MS:
+        return x / EW_HOUR_MS;
+    case EW_DAY_MS:
+        return x / EW_DAY_MS;
+    default:
+        return x / len;
+    }
+}
+
+/* Which half of an average key (acc[]) gathers the period that starts at start, len long. */
+static inline uint32_t ew_agg_half(int64_t start, int64_t len)
+{
+    return (uint32_t)(ew_period_div(start + EW_TZ_OFFSET_MS, len) & 1);
+}
+
 /* The start of the minute, hour or day (Beijing time) that t falls in. */
 static inline int64_t ew_period_start(int64_t t, int64_t len)
 {
-    int64_t x = t + EW_TZ_OFFSET_MS, q = x / len;
-    q -= x % len < 0;
+    int64_t x = t + EW_TZ_OFFSET_MS, q = ew_period_div(x, len);
+    q -= x - q * len < 0;
     return q * len - EW_TZ_OFFSET_MS;
 }
 
@@ -154,12 +188,12 @@ static inline int64_t ew_period_start(int64_t t, int64_t len)
 static inline bool ew_seen_mark(struct ew_seen *s, int64_t p, int64_t len)
 {
     if (s->mark == INT64_MIN || p > s->mark) {
-        int64_t d = s->mark == INT64_MIN ? 64 : (p - s->mark) / len;
+        int64_t d = s->mark == INT64_MIN ? 64 : ew_period_div(p - s->mark, len);
         s->bits = (d >= 64 ? 0 : s->bits << d) | 1;
         s->mark = p;
         return false;
     }
-    int64_t d = (s->mark - p) / len;
+    int64_t d = ew_period_div(s->mark - p, len);
     if (d >= 64)
         return false;
     bool was = (s->bits >> d) & 1;
@@ -169,9 +203,10 @@ static inline bool ew_seen_mark(struct ew_seen *s, int64_t p, int64_t len)
 
 static inline bool ew_seen_has(const struct ew_seen *s, int64_t p, int64_t len)
 {
-    if (s->mark == INT64_MIN || p > s->mark || (s->mark - p) / len >= 64)
+    if (s->mark == INT64_MIN || p > s->mark)
         return false;
-    return (s->bits >> ((s->mark - p) / len)) & 1;
+    int64_t d = ew_period_div(s->mark - p, len);
+    return d < 64 && (s->bits >> d) & 1;
 }
 int ew_sitetab_init(struct ew_sitetab *t, size_t cap);
 void ew_sitetab_release(struct ew_sitetab *t);
@@ -193,12 +228,25 @@ void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey
 /* Works out s->keybits again after the block's keys changed in place. */
 void ew_site_keybits(struct ew_site *s);
 
-/* The bit of ew_site.keybits that stands for (rule, code); none for averages. */
-static inline uint64_t ew_key_bit(uint32_t rule, uint64_t code)
+/* The bit of ew_site.keybits (of 128) that stands for (rule, code). */
+static inline unsigned ew_key_bit(uint32_t rule, uint64_t code)
+{
+    return (unsigned)((code * 0x9E3779B97F4A7C15u + rule * 0xFF51AFD7ED558CCDu) >> 57);
+}
+
+static inline void ew_key_bits_add(struct ew_site *s, uint32_t rule, uint64_t code)
 {
     if (rule >= EW_AGG_KEY)
-        return 0;
-    return 1ull << ((code * 0x9E3779B97F4A7C15u + rule * 0xFF51AFD7ED558CCDu) >> 58);
+        return;
+    unsigned a = ew_key_bit(rule, code);
+    s->keybits[a >> 6] |= 1ull << (a & 63);
+}
+
+/* False when the site surely has no lifecycle key for (rule, code). */
+static inline bool ew_key_bits_may(const struct ew_site *s, uint32_t rule, uint64_t code)
+{
+    unsigned a = ew_key_bit(rule, code);
+    return (s->keybits[a >> 6] >> (a & 63)) & 1;
 }
 
 /* ew_site_key_find, not searching for a key that keybits says is not there, and first trying
@@ -207,7 +255,7 @@ static inline uint64_t ew_key_bit(uint32_t rule, uint64_t code)
 static inline struct ew_sitekey *ew_site_key(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                              uint64_t code, bool create)
 {
-    if (!create && rule < EW_AGG_KEY && !(s->keybits & ew_key_bit(rule, code)))
+    if (!create && rule < EW_AGG_KEY && !ew_key_bits_may(s, rule, code))
         return NULL;
     if (s->hint < s->nkeys) {
         struct ew_sitekey *k = &s->keys[s->hint];

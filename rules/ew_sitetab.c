@@ -11,6 +11,7 @@
 
 #include "ew_alloc.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Eight bytes at a time (an MN is 24 bytes or so), each word mixed by a multiply. */
@@ -37,9 +38,11 @@ int ew_sitetab_init(struct ew_sitetab *t, size_t cap)
     t->nindex = 16;
     while (t->nindex < 2 * cap)
         t->nindex *= 2;
-    t->sites = ew_calloc(cap, sizeof *t->sites);
+    /* on a cache line's start, so that a site's first 64 bytes are one line */
+    t->sites_mem = ew_calloc(1, cap * sizeof *t->sites + 63);
+    t->sites = (void *)(((uintptr_t)t->sites_mem + 63) & ~(uintptr_t)63);
     t->index = ew_calloc(t->nindex, sizeof *t->index);
-    if (!t->sites || !t->index) {
+    if (!t->sites_mem || !t->index) {
         ew_sitetab_release(t);
         return EW_ENOMEM;
     }
@@ -49,9 +52,9 @@ int ew_sitetab_init(struct ew_sitetab *t, size_t cap)
 
 void ew_sitetab_release(struct ew_sitetab *t)
 {
-    for (size_t i = 0; t->sites && i < t->cap; i++) /* removed sites leave blocks past used */
+    for (size_t i = 0; t->sites_mem && i < t->cap; i++) /* removed sites leave blocks past used */
         ew_free(t->sites[i].keys);
-    ew_free(t->sites);
+    ew_free(t->sites_mem);
     ew_free(t->index);
     memset(t, 0, sizeof *t);
 }
@@ -107,7 +110,7 @@ void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site)
     ew_st__unindex(t, n);
     t->keys -= site->nkeys;
     site->nkeys = 0;
-    site->keybits = 0;
+    site->keybits[0] = site->keybits[1] = 0;
     if (n != last) { /* the last site moves into the hole; the hole's block goes to the end */
         struct ew_site tmp = t->sites[n];
         t->sites[n] = t->sites[last];
@@ -183,7 +186,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     memset(s->mn, 0, sizeof s->mn);
     memcpy(s->mn, mn, mnlen);
     s->nkeys = 0;
-    s->keybits = 0;
+    s->keybits[0] = s->keybits[1] = 0;
     s->hint = 0;
     s->last_data = INT64_MIN;
     s->heard = INT64_MIN;
@@ -241,7 +244,9 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
     k->life.level = k->life.cand = -1;
     k->life.verdict = EW_OBS_CLEAR;
     k->life.covered = INT64_MIN;
-    s->keybits |= ew_key_bit(rule, code);
+    if (rule >= EW_AGG_KEY)
+        k->acc[0].start = k->acc[1].start = INT64_MIN;
+    ew_key_bits_add(s, rule, code);
     t->keys++;
     return k;
 }
@@ -255,7 +260,7 @@ void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey
 
 void ew_site_keybits(struct ew_site *s)
 {
-    s->keybits = 0;
+    s->keybits[0] = s->keybits[1] = 0;
     for (uint32_t i = 0; i < s->nkeys; i++)
-        s->keybits |= ew_key_bit(s->keys[i].rule, s->keys[i].code);
+        ew_key_bits_add(s, s->keys[i].rule, s->keys[i].code);
 }

@@ -6,7 +6,7 @@
  *   per site, least recently seen first (so that importing reproduces the LRU order):
  *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind
  *     u8:n (i64:mark u64:bits)*n:minutes-hours-days-judged  i64:hour-closed i64:day-closed
- *     i64:averages-due  i32:minute-interval  u32:nkeys
+ *     i64:averages-due  i32:minute-interval  u32:nkeys (entries that follow)
  *     per key, in the site's order, a rule's lifecycle:
  *       u8:len rule-id  u64:code
  *       u8:status i8:level i8:cand u32:run_count i64:run_since i64:since i64:notified_at
@@ -14,7 +14,7 @@
  *       and its last value: i8:verdict i64:covered f64:value u8:data-kind u8:field u8:flag
  *       u8*2:family-suffix u16:inputs
  *       u8:len kind-state
- *     or an average being gathered (rule-id "@avg"):
+ *     or an average being gathered (rule-id "@avg"), one per open period (a key's half):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
  *       u32:nvalid u32:nweight u32:n
  * One site's state alone (ew_engine_export_site, the unit a partition's state moves in) is
@@ -83,22 +83,31 @@ static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, stru
     ew_put_u(b, (uint64_t)s->agg_closed[1], 8);
     ew_put_u(b, (uint64_t)s->agg_due, 8);
     ew_put_u(b, (uint32_t)s->minute_ms, 4);
-    ew_put_u(b, s->nkeys, 4);
+    uint32_t entries = 0; /* a lifecycle, or a period being averaged (a key holds two) */
+    for (uint32_t k = 0; k < s->nkeys; k++)
+        entries += s->keys[k].rule < EW_AGG_KEY ? 1
+                                                : (s->keys[k].acc[0].start != INT64_MIN) +
+                                                      (s->keys[k].acc[1].start != INT64_MIN);
+    ew_put_u(b, entries, 4);
     for (uint32_t k = 0; k < s->nkeys; k++) {
         const struct ew_sitekey *key = &s->keys[k];
-        if (key->rule >= EW_AGG_KEY) {
+        for (uint32_t h = 0; key->rule >= EW_AGG_KEY && h < 2; h++) {
+            const struct ew_acc *a = &key->acc[h];
+            if (a->start == INT64_MIN)
+                continue;
             ew_put_str(b, EW_STATE_AVG);
             ew_put_u(b, key->code, 8);
-            ew_put_u(b, key->rule & ~EW_AGG_KEY, 1);
-            ew_put_u(b, (uint64_t)key->acc.start, 8);
-            ew_put_f(b, key->acc.sum);
-            ew_put_f(b, key->acc.wsum);
-            ew_put_f(b, key->acc.wt);
-            ew_put_u(b, key->acc.nvalid, 4);
-            ew_put_u(b, key->acc.nweight, 4);
-            ew_put_u(b, key->acc.n, 4);
-            continue;
+            ew_put_u(b, (key->rule & ~EW_AGG_KEY) | (h ? EW_AGG_ODD : 0), 1);
+            ew_put_u(b, (uint64_t)a->start, 8);
+            ew_put_f(b, a->sum);
+            ew_put_f(b, a->wsum);
+            ew_put_f(b, a->wt);
+            ew_put_u(b, a->nvalid, 4);
+            ew_put_u(b, a->nweight, 4);
+            ew_put_u(b, a->n, 4);
         }
+        if (key->rule >= EW_AGG_KEY)
+            continue;
         const struct ew_rule *r = &e->rules->rules[key->rule];
         ew_put_str(b, r->id);
         ew_put_u(b, key->code, 8);
@@ -301,17 +310,20 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
             a.nvalid = (uint32_t)ew_get_u(c, 4);
             a.nweight = (uint32_t)ew_get_u(c, 4);
             a.n = (uint32_t)ew_get_u(c, 4);
+            uint32_t half = bits & EW_AGG_ODD;
             if (c->bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
                 !ew_time_ok(a.start, true) || !isfinite(a.sum) || !isfinite(a.wsum) ||
-                !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid) {
+                !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid ||
+                (a.start != INT64_MIN &&
+                 ew_agg_half(a.start, bits & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) != half)) {
                 c->bad = true;
                 break;
             }
-            struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | bits, code, true);
+            struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | (bits & ~EW_AGG_ODD), code, true);
             if (!k) {
                 return EW_ENOMEM;
             }
-            k->acc = a;
+            k->acc[half] = a;
             continue;
         }
         uint64_t status = ew_get_u(c, 1);
