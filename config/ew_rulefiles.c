@@ -67,5 +67,5 @@ int ew_rulefiles_load_dir(struct ew_ruleset *set, const char *dir, struct ew_err
             rc = ew_load_file(set, names[i], err);
         ew_free(names[i]);
     }
-    return rc;
+    return rc ? rc : ew_ruleset_link(set, err);
 }

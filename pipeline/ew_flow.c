@@ -175,8 +175,9 @@ static void ew_flow_event(void *ctx, const struct ew_alert_event *ev)
                                f->json.len,
                                ev->fingerprint,
                                ev->enterprise_id,
-                               ev->audience == EW_AUDIENCE_OFFICER,
-                               ev->event == EW_AEV_RESOLVED};
+                               ev->audience != EW_AUDIENCE_ENTERPRISE,
+                               ev->event == EW_AEV_RESOLVED,
+                               ev->duty_copy};
     struct ew_part *p = ew_part_of_site(f, ev->mn);
     if (!p) {
         f->stats.loose++;
@@ -315,27 +316,44 @@ static void ew_flow_telemetry(struct ew_flow *f, const struct ew_kmsg *m, uint64
         ew_flow_judge(f, m, ticket, f->rec);
 }
 
-/* The e-enterprise events CONTRACT.md names that no rule uses yet: valid, counted, not judged. */
-static bool ew_known_type(const char *detail)
+/* An enterprise's answer, stored in the registry: the alert's loop applies it on the engine's
+ * clock. One to no alert in the closed loop here is reported, unless the enterprise's sites are
+ * judged elsewhere (its anchor's partition is another instance's) or none is read here yet (the
+ * topic read again at start, before any partition's state is back). */
+static void ew_flow_response(struct ew_flow *f, const struct ew_kmsg *m,
+                             const struct ew_response *r)
 {
-    static const char *const later[] = {"response"};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
-        char want[64];
-        snprintf(want, sizeof want, "event type %s is not handled yet", later[i]);
-        if (!strcmp(detail, want))
-            return true;
-    }
-    return false;
+    f->stats.responses++;
+    if (ew_engine_response(f->eng, r->alert_id) == 0)
+        return;
+    bool live = false;
+    for (size_t i = 0; i < f->nparts && !live; i++)
+        live = f->parts[i].state == EW_PART_LIVE;
+    const char *anchor = ew_registry_anchor(f->reg, r->enterprise_id);
+    int topic = -1;
+    int32_t partition = -1;
+    bool elsewhere = anchor && ew_owners_find(f->owners, anchor, &topic, &partition) &&
+                     !ew_part_live(f, true, topic, partition);
+    if (!live || elsewhere)
+        return;
+    f->stats.responses_unknown++;
+    ew_flow_reject(f, m,
+                   "response to no alert in the closed loop: unknown, resolved, or of a rule "
+                   "without an escalation policy",
+                   ew_errname(EW_ENOTFOUND), 0);
 }
 
 static void ew_flow_enterprise(struct ew_flow *f, const struct ew_kmsg *m)
 {
     struct ew_error err = {0};
+    uint64_t before, after;
+    ew_registry_last_response(f->reg, &before);
     int rc = ew_registry_apply_json_at(f->reg, m->payload, m->len, m->timestamp, &err);
-    if (rc == EW_EINVAL && ew_known_type(err.detail))
-        f->stats.ignored++;
-    else if (rc)
+    const struct ew_response *r = ew_registry_last_response(f->reg, &after);
+    if (rc)
         ew_flow_codec_error(f, m, rc, &err);
+    else if (r && after != before)
+        ew_flow_response(f, m, r);
 }
 
 static void ew_flow_commit_all(struct ew_flow *f);
@@ -703,6 +721,15 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
     struct ew_flow *f = ctx;
     if (!f->sink)
         return;
+    /* an alert in the closed loop here: its chain stops, and the event (with its history) goes
+     * into its partition's transaction, written before the entry is acknowledged */
+    int rc = ew_engine_acknowledge(f->eng, a->alert_id, a->by, a->note, a->entry, ew_flow_now(f));
+    if (rc == 0 || rc == 1) {
+        f->stats.acks_done += rc == 0;
+        ew_flow_commit_all(f);
+        ew_sink_ack_entry(f->sink, a->entry);
+        return;
+    }
     if (!cur) {
         f->stats.acks_unknown++;
         if (a->fingerprint[0])
@@ -727,7 +754,8 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
     if (!ew_alert_to_json(&ev, &f->json)) {
         f->stats.acks_done++;
         f->stats.events_by_type[EW_AEV_ACKNOWLEDGED]++;
-        struct ew_sink_event se = {f->json.data, f->json.len, a->fingerprint, "", true, false};
+        struct ew_sink_event se = {f->json.data, f->json.len, a->fingerprint, "",
+                                   true,         false,       false};
         struct ew_batch ack = EW_BATCH_INIT;
         ew_batch_ack(&ack, a->entry);
         ew_batch_event(&ack, &se);

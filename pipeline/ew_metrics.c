@@ -11,7 +11,14 @@
     X("ecowarn_deadletters_total", "counter", "entries written to deadletter", s->deadletters)     \
     X("ecowarn_late_records_total", "counter", "records beyond the lateness", s->late)             \
     X("ecowarn_enterprise_events_ignored_total", "counter",                                        \
-      "e-enterprise events of types no rule uses yet", s->ignored)                                 \
+      "e-enterprise events of types no rule uses yet (none since the closed loop)", s->ignored)    \
+    X("ecowarn_responses_total", "counter", "enterprises' answers to alerts", s->responses)        \
+    X("ecowarn_responses_unknown_total", "counter",                                                \
+      "answers to no alert in the closed loop here: dead-lettered", s->responses_unknown)          \
+    X("ecowarn_escalations_total", "counter", "escalation steps fired",                            \
+      s->engine.loop_escalations)                                                                  \
+    X("ecowarn_reminders_held_total", "counter", "enterprise reminders held by quiet hours",       \
+      s->engine.loop_quiet_held)                                                                   \
     X("ecowarn_records_total", "counter", "records given to the rule engine", s->engine.records)   \
     X("ecowarn_alerts_suppressed_total", "counter",                                                \
       "alert events a declared maintenance or shutdown window explains: not sent",                 \
@@ -48,6 +55,8 @@
       "messages consumed, not yet judged: read again after a restart", s->in_flight)               \
     X("ecowarn_keys_tracked", "gauge", "rule and average states held", s->engine.keys)             \
     X("ecowarn_sites_tracked", "gauge", "sites whose state is held", s->engine.sites)              \
+    X("ecowarn_alerts_in_loop", "gauge", "alerts followed by an escalation policy now",            \
+      s->engine.loops)                                                                             \
     X("ecowarn_state_bytes", "gauge", "memory of the rule state", s->engine.state_bytes)           \
     X("ecowarn_clock_seconds", "gauge", "the engine's clock in event time (unix s; 0: none)",      \
       s->clock == INT64_MIN ? 0 : (double)s->clock / 1000)                                         \

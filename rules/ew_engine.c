@@ -89,6 +89,9 @@ void ew_engine_free(struct ew_engine *eng)
     ew_buf_release(&eng->evidence);
     ew_buf_release(&eng->dirty);
     ew_buf_release(&eng->gone);
+    ew_loops_free(&eng->loops);
+    ew_buf_release(&eng->loop_evidence);
+    ew_buf_release(&eng->loop_msg);
     ew_record_free(eng->avg.computed);
     ew_record_free(eng->released);
     for (size_t i = 0; i < eng->nsrc; i++)
@@ -109,6 +112,7 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     for (size_t i = 0; i < eng->nsrc; i++)
         out->held += eng->src[i].q.n;
     out->keys = eng->sites.keys;
+    out->loops = eng->loops.n;
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
 }
@@ -122,6 +126,8 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
     if (!site)
         return false;
     size_t n = (size_t)(site - eng->sites.sites);
+    if (site->looped)
+        ew_loops_drop_site(eng, site->mn);
     ew_sitetab_remove(&eng->sites, site);
     if (n < eng->sites.used) { /* the last site moved into its place: its timer goes with it */
         site->queued = INT64_MAX;
@@ -162,8 +168,14 @@ void ew_emit(struct ew_engine *eng, const struct ew_judge *j, enum ew_alert_even
     ew_render_event(j, type, level, eng->lang, &eng->msg, &ev);
     ev.evidence = evidence;
     ev.tag = eng->tag;
+    /* under a policy, the closed loop follows it (and may hold it: quiet hours) */
+    enum ew_loop_verdict loop = j->r->policy ? ew_loop_event(eng, j, &ev) : EW_LOOP_SEND;
+    if (loop == EW_LOOP_HOLD)
+        return;
     eng->stats.events++;
     eng->sink(eng->ctx, &ev);
+    if (loop == EW_LOOP_SEND_END)
+        ew_loop_end(eng, ev.fingerprint);
 }
 
 /* A record arrived: the site-wide alerts it ends resolve. before: the site's newest data time
@@ -287,6 +299,7 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
 static void ew_site_keys_due(struct ew_engine *eng, struct ew_site *site, int64_t ref, int64_t now)
 {
     const struct ew_outlet *outlet = ew_site_outlet(eng, site);
+    ew_loops_sweep(eng, site, ref, now); /* what its alerts' loops do by then */
     int n = 0;
     for (uint32_t i = 0; i < site->nkeys;) {
         struct ew_sitekey *k = &site->keys[i];

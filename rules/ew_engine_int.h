@@ -10,6 +10,7 @@
 #include "ew_average.h"
 #include "ew_buf.h"
 #include "ew_hold.h"
+#include "ew_loop.h"
 #include "ew_registry.h"
 #include "ew_rule.h"
 #include "ew_site.h"
@@ -77,6 +78,8 @@ struct ew_engine {
     void (*on_released)(void *ctx, uint64_t tag);
     uint64_t tag; /* of the record being judged: its events carry it */
     struct ew_plan plans[EW_PLAN_SLOTS];
+    struct ew_loops loops;                 /* alerts in the closed loop (ew_loop.h) */
+    struct ew_buf loop_evidence, loop_msg; /* reused for their events */
     struct ew_buf dirty, gone; /* MNs (each NUL-ended) of the sites changed, and of those
                                   evicted, since they were last taken; when one could not grow
                                   (err), every site counts as changed */
@@ -96,6 +99,8 @@ static inline void ew_engine__evicted(struct ew_engine *eng)
 {
     if (!eng->sites.evicted[0])
         return;
+    if (eng->loops.n)
+        ew_loops_drop_site(eng, eng->sites.evicted);
     ew_buf_add(&eng->gone, eng->sites.evicted, strlen(eng->sites.evicted) + 1);
     eng->sites.evicted[0] = '\0';
 }

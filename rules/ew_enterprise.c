@@ -34,16 +34,19 @@ struct ew_ent {
     uint32_t plans;
 };
 
-enum { EW_T_FAC, EW_T_PLAN, EW_T_DECL, EW_T_DEAD, EW_T_WARN, EW_T_ENT, EW_T_COUNT };
+enum { EW_T_FAC, EW_T_PLAN, EW_T_DECL, EW_T_DEAD, EW_T_WARN, EW_T_ENT, EW_T_RESP, EW_T_COUNT };
 
 struct ew_bags {
     struct ew_bagtab t[EW_T_COUNT];
     uint64_t version;
+    uint64_t responses;      /* stored so far */
+    struct ew_response last; /* the last one stored */
 };
 
 static const size_t ew_item_size[EW_T_COUNT] = {
     sizeof(struct ew_facility), sizeof(struct ew_emergency), sizeof(struct ew_declaration),
-    sizeof(struct ew_deadline), sizeof(struct ew_warning),   sizeof(struct ew_ent)};
+    sizeof(struct ew_deadline), sizeof(struct ew_warning),   sizeof(struct ew_ent),
+    sizeof(struct ew_response)};
 
 struct ew_bags *ew_bags_new(void)
 {
@@ -173,6 +176,12 @@ static bool ew_warn_same(const void *a, const void *b)
     return ((const struct ew_warning *)a)->from == ((const struct ew_warning *)b)->from;
 }
 
+static bool ew_resp_same(const void *a, const void *b)
+{
+    const struct ew_response *x = a, *y = b;
+    return x->at == y->at && !strcmp(x->text, y->text);
+}
+
 static bool ew_any_same(const void *a, const void *b)
 {
     (void)a, (void)b;
@@ -241,6 +250,32 @@ int ew_bags_warning(struct ew_bags *b, const char *region, const struct ew_warni
     return ew_bag_put(b, EW_T_WARN, region, w, ew_warn_same);
 }
 
+int ew_bags_respond(struct ew_bags *b, const struct ew_response *r)
+{
+    if (strlen(r->alert_id) < 16)
+        return EW_EINVAL;
+    char fp[17];
+    memcpy(fp, r->alert_id, 16);
+    fp[16] = '\0';
+    int rc = ew_bag_put(b, EW_T_RESP, fp, r, ew_resp_same);
+    if (rc == 0) {
+        b->responses++;
+        b->last = *r;
+    }
+    return rc;
+}
+
+const struct ew_response *ew_bags_responses(const struct ew_bags *b, const char *fp, size_t *n)
+{
+    return ew_bag_items(b, EW_T_RESP, fp, n);
+}
+
+const struct ew_response *ew_bags_last_response(const struct ew_bags *b, uint64_t *count)
+{
+    *count = b->responses;
+    return b->responses ? &b->last : NULL;
+}
+
 int ew_bags_outlet(struct ew_bags *b, const char *enterprise_id, const char *mn)
 {
     size_t n;
@@ -287,6 +322,13 @@ bool ew_bags_is_anchor(const struct ew_bags *b, const char *enterprise_id, const
     return n && !strcmp(e->anchor, mn);
 }
 
+const char *ew_bags_anchor(const struct ew_bags *b, const char *enterprise_id)
+{
+    size_t n;
+    const struct ew_ent *e = ew_bag_items(b, EW_T_ENT, enterprise_id, &n);
+    return n && e->anchor[0] ? e->anchor : NULL;
+}
+
 bool ew_bags_on_list(const struct ew_bags *b, const char *enterprise_id)
 {
     size_t n;
@@ -301,6 +343,7 @@ void ew_bags_counts(const struct ew_bags *b, struct ew_registry_counts *out)
     out->declarations = b->t[EW_T_DECL].items;
     out->deadlines = b->t[EW_T_DEAD].items;
     out->warnings = b->t[EW_T_WARN].items;
+    out->responses = b->t[EW_T_RESP].items;
 }
 
 uint64_t ew_bags_version(const struct ew_bags *b)

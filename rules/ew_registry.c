@@ -202,6 +202,22 @@ int ew_registry_warning(struct ew_registry *reg, const char *region, const struc
     return ew_bags_warning(reg->bags, region, w);
 }
 
+int ew_registry_respond(struct ew_registry *reg, const struct ew_response *r)
+{
+    return ew_bags_respond(reg->bags, r);
+}
+
+const struct ew_response *ew_registry_responses(const struct ew_registry *reg, const char *fp,
+                                                size_t *n)
+{
+    return ew_bags_responses(reg->bags, fp, n);
+}
+
+const struct ew_response *ew_registry_last_response(const struct ew_registry *reg, uint64_t *count)
+{
+    return ew_bags_last_response(reg->bags, count);
+}
+
 const struct ew_facility *ew_registry_facilities(const struct ew_registry *reg, const char *mn,
                                                  size_t *n)
 {
@@ -265,6 +281,11 @@ int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_
     if (until)
         *until = next;
     return level;
+}
+
+const char *ew_registry_anchor(const struct ew_registry *reg, const char *enterprise_id)
+{
+    return ew_bags_anchor(reg->bags, enterprise_id);
 }
 
 bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o)

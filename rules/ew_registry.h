@@ -104,6 +104,16 @@ struct ew_warning {
     int64_t from, to;
 };
 
+/* An enterprise's answer to an alert (a `response` event), kept by the alert's fingerprint: the
+ * engine's closed loop reads it when its clock reaches `at` (rules/ew_loop.h). */
+#define EW_REG_TEXT_MAX 512
+struct ew_response {
+    char enterprise_id[EW_REG_ID_MAX];
+    char alert_id[64]; /* as sent: the event's id or its fingerprint */
+    int64_t at;        /* when it was sent (its message's time) */
+    char text[EW_REG_TEXT_MAX];
+};
+
 /* Each replaces the item with the same identity (facility: enterprise + facility id, at its MN;
  * plan: MN + code; declaration: enterprise + MN + kind + from; deadline: enterprise + deadline id;
  * warning: region + from). Return 0, EW_EINVAL, EW_ETOO_LONG or EW_ENOMEM. */
@@ -115,6 +125,9 @@ int ew_registry_declare(struct ew_registry *reg, const char *enterprise_id,
 int ew_registry_deadline(struct ew_registry *reg, const char *enterprise_id,
                          const struct ew_deadline *d);
 int ew_registry_warning(struct ew_registry *reg, const char *region, const struct ew_warning *w);
+/* A response (identity: alert fingerprint + at + text); the alert id's first 16 characters name
+ * the fingerprint. */
+int ew_registry_respond(struct ew_registry *reg, const struct ew_response *r);
 
 /* The facilities measured at mn (n of them), or NULL. Borrowed until the next change. */
 const struct ew_facility *ew_registry_facilities(const struct ew_registry *reg, const char *mn,
@@ -127,6 +140,11 @@ const struct ew_deadline *ew_registry_deadlines(const struct ew_registry *reg,
                                                 const char *enterprise_id, size_t *n);
 const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, const char *region,
                                               size_t *n);
+/* The responses to the alert of fingerprint fp (16 hex digits), in the order they came. */
+const struct ew_response *ew_registry_responses(const struct ew_registry *reg, const char *fp,
+                                                size_t *n);
+/* The last response stored (NULL none) and how many have been (a caller tells a new one). */
+const struct ew_response *ew_registry_last_response(const struct ew_registry *reg, uint64_t *count);
 
 /* The declaration of kind mask (bit per enum ew_decl_kind) covering the site at time t, or
  * NULL. */
@@ -140,12 +158,14 @@ int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_
 /* Whether mn is its enterprise's anchor: the smallest MN of its registered outlets, the site
  * at which its deadlines and warnings are judged (one site of one partition). */
 bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o);
+/* The enterprise's anchor MN, or NULL when none of its outlets is known. */
+const char *ew_registry_anchor(const struct ew_registry *reg, const char *enterprise_id);
 /* Whether the enterprise has an emergency plan (it is on the emergency list). */
 bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id);
 
 /* Counts of each kind of item held. */
 struct ew_registry_counts {
-    size_t outlets, facilities, plans, declarations, deadlines, warnings;
+    size_t outlets, facilities, plans, declarations, deadlines, warnings, responses;
 };
 void ew_registry_counts(const struct ew_registry *reg, struct ew_registry_counts *out);
 

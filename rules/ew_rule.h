@@ -159,6 +159,29 @@ struct ew_kind {
 
 enum ew_kind_registry { EW_REG_NONE = 0, EW_REG_RECORD, EW_REG_ANCHOR };
 
+/* An escalation policy (rules/RULES.md, "The closed loop"): the steps an alert of a rule that
+ * names it goes through while nobody reacts, on the engine's clock. */
+#define EW_POLICY_NAME_MAX 32
+#define EW_POLICY_STEPS    4
+#define EW_POLICY_MSG_MAX  384
+struct ew_policy {
+    char name[EW_POLICY_NAME_MAX];
+    size_t nsteps;
+    struct {
+        int64_t after_ms;               /* from the alert's first notice, ascending */
+        uint8_t to;                     /* enum ew_audience: officer or supervisor */
+        char msg[2][EW_POLICY_MSG_MAX]; /* by enum ew_lang; "{message}", "{after}"... */
+    } steps[EW_POLICY_STEPS];
+    int64_t recheck_ms; /* after a response, the condition still holding this long resumes the
+                           chain; 0: a response ends it */
+    int64_t repeat_ms;  /* re-reminders while the condition holds (a rule without `repeat`) */
+    int32_t quiet_from, quiet_to; /* enterprise reminders held in [from, to), minutes of the day
+                                     in Beijing time; -1 none */
+    char responded_msg[2][EW_POLICY_MSG_MAX];
+    char recheck_msg[2][EW_POLICY_MSG_MAX]; /* a step after an answer: the condition persists */
+    char acked_msg[2][EW_POLICY_MSG_MAX];
+};
+
 struct ew_rule {
     char id[EW_RULE_ID_MAX];
     const struct ew_kind *kind;
@@ -212,6 +235,10 @@ struct ew_rule {
     int8_t direction;      /* sudden_change: 1 up only, -1 down only, 0 both */
     /* messages by [resolved?][enum ew_lang]; an empty English one falls back to Chinese */
     struct ew_tpl msg[2][2];
+    /* the escalation policy it names (`escalation`), resolved by ew_ruleset_link; NULL none */
+    char policy_name[EW_POLICY_NAME_MAX];
+    const struct ew_policy *policy;
+    bool repeat_from_policy; /* repeat_ms is the policy's (the rule sets none) */
     /* derived by ew_ruleset_index: bit per field the rule judges, and per field the fields the
      * rule prefers to it */
     uint32_t field_mask;
@@ -234,6 +261,9 @@ struct ew_ruleset {
     size_t navg;
     uint64_t avg_codes[EW_RULE_MAX_CODES];
     size_t nrecord, nanchor;
+    /* the escalation policies the rule files define (top-level "escalation") */
+    size_t npolicies;
+    struct ew_policy *policies;
 };
 
 extern const struct ew_kind ew_kind_threshold;

@@ -37,6 +37,11 @@ int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, co
 
 size_t ew_ruleset_count(const struct ew_ruleset *set);
 
+/* Resolves the escalation policy each rule names (`"escalation": NAME`), which any rule file of
+ * the set may define; call it once every file is in. Returns 0, or EW_EINVAL for a name no file
+ * defines (err says which). */
+int ew_ruleset_link(struct ew_ruleset *set, struct ew_error *err);
+
 /* ---- the engine ---- */
 
 typedef void (*ew_alert_sink)(void *ctx, const struct ew_alert_event *ev);
@@ -85,12 +90,19 @@ struct ew_engine_stats {
     uint64_t duplicates;   /* minute, hour or day records for a period already judged: skipped */
     uint64_t averages;     /* hourly and daily records computed (the logger sent none) */
     uint64_t superseded;   /* computed averages dropped: the logger sent that period itself */
-    uint64_t invalid_averages; /* averages not computed: too few valid values (< 45 minutes,
-                                  < 20 hours) */
-    uint64_t late_averages;    /* values that came after their period's average was closed */
-    size_t sites;              /* sites held now */
-    size_t keys;               /* (site, rule, pollutant) states and averages being gathered */
-    size_t state_bytes;        /* memory of the site table and every key block */
+    uint64_t invalid_averages;   /* averages not computed: too few valid values (< 45 minutes,
+                                    < 20 hours) */
+    uint64_t late_averages;      /* values that came after their period's average was closed */
+    uint64_t loop_escalations;   /* the closed loop: escalation steps fired */
+    uint64_t loop_responses;     /* enterprises' answers applied */
+    uint64_t loop_acks;          /* acknowledgements applied */
+    uint64_t loop_quiet_held;    /* reminders held by quiet hours */
+    uint64_t loop_quiet_sent;    /* of them, sent when the quiet hours ended */
+    uint64_t loop_quiet_dropped; /* alerts resolved before anyone was told (held throughout) */
+    size_t loops;                /* alerts in the closed loop now */
+    size_t sites;                /* sites held now */
+    size_t keys;                 /* (site, rule, pollutant) states and averages being gathered */
+    size_t state_bytes;          /* memory of the site table and every key block */
 };
 
 struct ew_engine;
@@ -110,6 +122,22 @@ void ew_engine_free(struct ew_engine *eng);
  * EW_EINVAL for a time outside years 1-9999 (the codec never produces one). EW_ENOMEM when a
  * record cannot be held (it is judged at once instead). */
 int ew_engine_record(struct ew_engine *eng, const struct ew_record *rec, int64_t now);
+
+/* ---- the closed loop (rules/RULES.md, "The closed loop") ---- */
+
+/* A response to alert_id (an event's id or its fingerprint) was stored in the registry: the
+ * alert's loop applies it when the engine's clock reaches the response's time. Returns 0, or
+ * EW_ENOTFOUND when no alert in the closed loop here has that fingerprint (unknown, resolved, of
+ * a rule without a policy, or another instance's). */
+int ew_engine_response(struct ew_engine *eng, const char *alert_id);
+
+/* An officer acknowledged alert_id (an event's id or fingerprint; by, note may be NULL; entry:
+ * the acknowledgement's identity, the ecowarn:acks entry id) at processing time now: its
+ * escalation stops, an `acknowledged` event is written with the history, and the history keeps
+ * it until the alert resolves. Returns 0, 1 when that entry was applied already (nothing is
+ * written), EW_ENOTFOUND (as ew_engine_response) or EW_ENOMEM. */
+int ew_engine_acknowledge(struct ew_engine *eng, const char *alert_id, const char *by,
+                          const char *note, const char *entry, int64_t now);
 
 /* ew_engine_record with a tag that the events the record causes carry (ev->tag), even when it
  * is held and judged later; `released` tells when a held one has been judged. */

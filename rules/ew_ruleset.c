@@ -46,6 +46,8 @@ int ew_ruleset_index(struct ew_ruleset *set)
             return EW_ENOMEM;
     }
     set->nwide = set->nrecord = set->nanchor = 0;
+    if (ew_ruleset_link(set, NULL))
+        return EW_EINVAL; /* a policy no file defines */
     ew_ruleset_index_averages(set);
     for (size_t i = 0; i < set->nrules; i++) {
         struct ew_rule *r = &set->rules[i];
@@ -138,6 +140,7 @@ void ew_ruleset_free(struct ew_ruleset *set)
     ew_free(set->record);
     ew_free(set->anchor);
     ew_free(set->rules);
+    ew_free(set->policies);
     ew_free(set);
 }
 
@@ -483,6 +486,12 @@ static int ew_rule_compile(json_t *obj, struct ew_rule *r, char *why, size_t n)
     }
     if ((rc = r->kind->compile(obj, r, why, n)))
         return rc;
+    json_t *esc = json_object_get(obj, "escalation");
+    if (esc && (!json_is_string(esc) || !*json_string_value(esc) ||
+                strlen(json_string_value(esc)) >= sizeof r->policy_name))
+        return EW_FAIL("escalation: expected the name of a policy");
+    if (esc)
+        memcpy(r->policy_name, json_string_value(esc), strlen(json_string_value(esc)) + 1);
     json_t *repeat = json_object_get(obj, "repeat"), *flap = json_object_get(obj, "flap");
     uint32_t count;
     if (repeat && (!json_is_string(repeat) || ew_hold_parse(repeat, &count, &r->repeat_ms) ||
@@ -544,9 +553,13 @@ int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, co
     }
     json_t *rules = json_object_get(doc, "rules");
     int rc = 0;
-    size_t need = set->nrules + json_array_size(rules);
-    if (!json_is_array(rules)) {
+    size_t need = set->nrules + json_array_size(rules), npolicies = set->npolicies;
+    char pwhy[160] = "";
+    if (!json_is_array(rules) && !json_object_get(doc, "escalation")) {
         rc = ew_error_set(err, EW_EINVAL, 0, "%s: expected {\"rules\": [...]}", file);
+    } else if ((rc = ew_policies_add_json(set, json_object_get(doc, "escalation"), pwhy,
+                                          sizeof pwhy))) {
+        ew_error_set(err, rc, 0, "%s: %s", file, pwhy);
     } else if (need > set->cap) {
         struct ew_rule *grown = ew_calloc(need, sizeof *grown);
         if (!grown) {
@@ -574,11 +587,14 @@ int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, co
             added++;
         }
     }
-    if (rc) /* all or nothing */
+    if (rc) { /* all or nothing */
         for (size_t j = 0; j < added; j++)
             ew_rule_release(&set->rules[set->nrules + j]);
-    else
+        set->npolicies = npolicies;
+    } else {
         set->nrules += added;
+    }
+    ew_ruleset_link(set, NULL); /* what is known so far: policies may be in a later file */
     json_decref(doc);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * ew_state.c - the engine's state as bytes (checkpoints), and reloading rules.
  *
- * Format, little-endian, version 3:
+ * Format, little-endian, version 4:
  *   "EWST" u32:version i64:watermark u32:nsites
  *   per site, least recently seen first (so that importing reproduces the LRU order):
  *     u8:len mn  i64:last_data  u8:len st  u8:n i64*n:newest-per-data-kind
@@ -17,11 +17,19 @@
  *     or an average being gathered (rule-id "@avg"), one per open period (a key's half):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
  *       u32:nvalid u32:nweight u32:n
+ *     then its alerts in the closed loop (rules/ew_loop.h): u32:n and per alert
+ *       u8*16:fingerprint  u8:len rule-id  i8:level u8:event u8:has-value|has-limit<<1
+ *       f64:value f64:limit i64:event-time  13 strings (u16:len, 0xFFFF none) of its last event:
+ *       rule kind severity enterprise-id enterprise-name outlet-id pollutant pollutant-name unit
+ *       data-kind message evidence, and one not used (0xFFFF)
+ *       i64:created i64:started i64:held i64:responded i64:acked  u8:steps u16:trail-dropped
+ *       u8:n (i64:at u8:event u8:audience u8:step)*n  and 4 strings: response, by, note, entry
+ * Version 3 is version 4 without the closed loop, and is read too.
  * One site's state alone (ew_engine_export_site, the unit a partition's state moves in) is
- *   "EWSS" u32:4  the site as above  i64:heard
+ *   "EWSS" u32:5  the site as above  i64:heard
  * where heard is the newest data time of the site's records as they came, not counting those
- * held for event-time order now (they come again after a restore); version 3, without it, is
- * read too.
+ * held for event-time order now (they come again after a restore); versions 4 (without the
+ * closed loop) and 3 (without heard either) are read too.
  * Keys name their rule by id, so state survives a rule set that was reordered; keys of rules
  * the engine does not have are dropped on import (counted). Export -> import -> export gives
  * the same bytes.
@@ -36,10 +44,10 @@
 #include <string.h>
 
 #define EW_STATE_MAGIC   "EWST"
-#define EW_STATE_VERSION 3u
+#define EW_STATE_VERSION 4u /* 3: the same without the closed loop */
 #define EW_STATE_AVG     "@avg"
 #define EW_SITE_MAGIC    "EWSS"
-#define EW_SITE_VERSION  4u /* version 3 and the site's newest data time when its records came */
+#define EW_SITE_VERSION  5u /* 4: without the closed loop; 3: without heard either */
 
 /* ---- writing ---- */
 
@@ -65,7 +73,59 @@ static void ew_put_str(struct ew_buf *b, const char *s)
     ew_buf_add(b, s, n);
 }
 
-/* One site: its identity, its last data and periods judged, and its keys. */
+/* A string of up to 0xFFFE bytes, or none (NULL). */
+static void ew_put_lstr(struct ew_buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0xFFFF;
+    if (s && n > 0xFFFE)
+        n = 0xFFFE;
+    ew_put_u(b, n, 2);
+    if (s)
+        ew_buf_add(b, s, n);
+}
+
+/* The site's alerts in the closed loop. */
+static void ew_put_loops(const struct ew_engine *e, const struct ew_site *s, struct ew_buf *b)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; s->looped && i < e->loops.n; i++)
+        n += !strcmp(e->loops.v[i]->mn, s->mn);
+    ew_put_u(b, n, 4);
+    for (size_t i = 0; n && i < e->loops.n; i++) {
+        const struct ew_loop *l = e->loops.v[i];
+        if (strcmp(l->mn, s->mn))
+            continue;
+        ew_buf_add(b, l->fingerprint, 16);
+        ew_put_str(b, e->rules->rules[l->rule].id);
+        ew_put_u(b, (uint8_t)l->level, 1);
+        ew_put_u(b, l->event, 1);
+        ew_put_u(b, (unsigned)l->has_value | (unsigned)l->has_limit << 1, 1);
+        ew_put_f(b, l->value);
+        ew_put_f(b, l->limit);
+        ew_put_u(b, (uint64_t)l->event_time, 8);
+        for (int k = 0; k < EW_SNAP_N; k++)
+            ew_put_lstr(b, l->snap[k]);
+        ew_put_lstr(b, NULL);
+        const int64_t times[] = {l->created, l->started, l->held, l->responded, l->acked};
+        for (size_t k = 0; k < sizeof times / sizeof times[0]; k++)
+            ew_put_u(b, (uint64_t)times[k], 8);
+        ew_put_u(b, l->steps, 1);
+        ew_put_u(b, l->trail_dropped, 2);
+        ew_put_u(b, l->ntrail, 1);
+        for (size_t k = 0; k < l->ntrail; k++) {
+            ew_put_u(b, (uint64_t)l->trail[k].at, 8);
+            ew_put_u(b, l->trail[k].event, 1);
+            ew_put_u(b, l->trail[k].audience, 1);
+            ew_put_u(b, l->trail[k].step, 1);
+        }
+        ew_put_lstr(b, l->response);
+        ew_put_lstr(b, l->ack_by);
+        ew_put_lstr(b, l->ack_note);
+        ew_put_lstr(b, l->ack_entry);
+    }
+}
+
+/* One site: its identity, its last data and periods judged, its keys and its loops. */
 static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, struct ew_buf *b)
 {
     ew_put_str(b, s->mn);
@@ -134,6 +194,7 @@ static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, stru
         ew_put_u(b, r->kind->state_size, 1);
         ew_buf_add(b, key->kstate, r->kind->state_size);
     }
+    ew_put_loops(e, s, b);
 }
 
 int ew_engine_export(const struct ew_engine *e, struct ew_buf *b)
@@ -220,28 +281,126 @@ static int ew_rule_index(const struct ew_ruleset *set, const char *id)
     return -1;
 }
 
-/* The magic and the version (*version: the one read, when a site's state, which may be of two);
- * 0, or EW_EMALFORMED with err set. */
+/* The magic and the version read (*version): the engine's state 3 or 4, a site's 3 to 5; 0, or
+ * EW_EMALFORMED with err set. */
 static int ew_state_header(struct ew_cur *c, const char *magic, struct ew_error *err,
-                           uint64_t *version_out)
+                           uint64_t *version)
 {
+    bool site = strcmp(magic, EW_STATE_MAGIC) != 0;
     if (c->n < 4 || memcmp(c->p, magic, 4))
         return ew_error_set(err, EW_EMALFORMED, 0, "not an ecowarn %s (no %s)",
-                            strcmp(magic, EW_STATE_MAGIC) ? "site state" : "state", magic);
+                            site ? "site state" : "state", magic);
     c->off = 4;
-    uint64_t version = ew_get_u(c, 4);
-    if (version_out && version == EW_SITE_VERSION)
-        *version_out = version;
-    else if (c->bad || version != EW_STATE_VERSION)
-        return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads %u",
-                            (unsigned long long)version, EW_STATE_VERSION);
+    *version = ew_get_u(c, 4);
+    if (c->bad || *version < 3 || *version > (site ? EW_SITE_VERSION : EW_STATE_VERSION))
+        return ew_error_set(err, EW_EMALFORMED, 4, "state version %llu, this build reads 3 to %u",
+                            (unsigned long long)*version,
+                            site ? EW_SITE_VERSION : EW_STATE_VERSION);
     return 0;
+}
+
+/* A string of ew_put_lstr, owned (NULL: none, or out of memory: *nomem). */
+static char *ew_get_lstr(struct ew_cur *c, bool *nomem)
+{
+    size_t len = (size_t)ew_get_u(c, 2);
+    if (c->bad || len == 0xFFFF)
+        return NULL;
+    if (c->n - c->off < len) {
+        c->bad = true;
+        return NULL;
+    }
+    char *s = ew_malloc(len + 1);
+    if (!s) {
+        *nomem = true;
+    } else {
+        memcpy(s, c->p + c->off, len);
+        s[len] = '\0';
+    }
+    c->off += len;
+    return s;
+}
+
+/* The site's alerts in the closed loop (ew_put_loops) into the engine's table; a loop of a rule
+ * it does not have (whose key is dropped, counted), or one without a policy now, is dropped. 0,
+ * -1 corrupt (c->bad), or EW_ENOMEM. */
+static int ew_get_loops(struct ew_engine *e, struct ew_cur *c, struct ew_site *s)
+{
+    uint64_t n = ew_get_u(c, 4);
+    if (n > 65536)
+        c->bad = true;
+    bool nomem = false;
+    for (uint64_t i = 0; i < n && !c->bad && !nomem; i++) {
+        struct ew_loop tmp = {0};
+        char id[EW_RULE_ID_MAX];
+        if (c->n - c->off < 16) {
+            c->bad = true;
+            break;
+        }
+        memcpy(tmp.fingerprint, c->p + c->off, 16);
+        c->off += 16;
+        for (int k = 0; k < 16; k++)
+            c->bad |= !strchr("0123456789abcdef", tmp.fingerprint[k]) || !tmp.fingerprint[k];
+        ew_get_str(c, id, sizeof id);
+        tmp.level = (int8_t)ew_get_u(c, 1);
+        tmp.event = (uint8_t)ew_get_u(c, 1);
+        uint64_t flags = ew_get_u(c, 1);
+        tmp.has_value = flags & 1;
+        tmp.has_limit = (flags >> 1) & 1;
+        tmp.value = ew_get_f(c);
+        tmp.limit = ew_get_f(c);
+        tmp.event_time = (int64_t)ew_get_u(c, 8);
+        for (int k = 0; k < EW_SNAP_N; k++)
+            tmp.snap[k] = ew_get_lstr(c, &nomem);
+        ew_free(ew_get_lstr(c, &nomem)); /* not used */
+        int64_t *times[] = {&tmp.created, &tmp.started, &tmp.held, &tmp.responded, &tmp.acked};
+        bool times_ok = ew_time_ok(tmp.event_time, true);
+        for (size_t k = 0; k < sizeof times / sizeof times[0]; k++) {
+            *times[k] = (int64_t)ew_get_u(c, 8);
+            times_ok &= ew_time_ok(*times[k], true);
+        }
+        tmp.steps = (uint8_t)ew_get_u(c, 1);
+        tmp.trail_dropped = (uint16_t)ew_get_u(c, 2);
+        tmp.ntrail = (uint8_t)ew_get_u(c, 1);
+        if (tmp.ntrail > EW_TRAIL_MAX)
+            c->bad = true;
+        for (size_t k = 0; k < tmp.ntrail && !c->bad; k++) {
+            struct ew_trail *t = &tmp.trail[k];
+            t->at = (int64_t)ew_get_u(c, 8);
+            t->event = (uint8_t)ew_get_u(c, 1);
+            t->audience = (uint8_t)ew_get_u(c, 1);
+            t->step = (uint8_t)ew_get_u(c, 1);
+            times_ok &= ew_time_ok(t->at, false) && t->event < EW_AEV_COUNT &&
+                        t->audience <= EW_AUDIENCE_SUPERVISOR;
+        }
+        tmp.response = ew_get_lstr(c, &nomem);
+        tmp.ack_by = ew_get_lstr(c, &nomem);
+        tmp.ack_note = ew_get_lstr(c, &nomem);
+        tmp.ack_entry = ew_get_lstr(c, &nomem);
+        if (!times_ok || flags > 3 || tmp.event >= EW_AEV_COUNT ||
+            (tmp.has_value && !isfinite(tmp.value)) || (tmp.has_limit && !isfinite(tmp.limit)))
+            c->bad = true;
+        int ri = c->bad || nomem ? -1 : ew_rule_index(e->rules, id);
+        const struct ew_policy *p = ri >= 0 ? e->rules->rules[ri].policy : NULL;
+        bool keep = p && tmp.steps <= p->nsteps && !ew_loop_find(e, tmp.fingerprint);
+        struct ew_loop *l = keep ? ew_loop_add(e, tmp.fingerprint, s->mn, (uint32_t)ri) : NULL;
+        if (!l) { /* kept, out of memory; or its rule is gone (its key is counted), or has no
+                     policy now */
+            nomem |= keep;
+            ew_loop_release(&tmp);
+            continue;
+        }
+        memcpy(tmp.mn, l->mn, sizeof tmp.mn);
+        tmp.rule = l->rule;
+        *l = tmp;
+        s->looped = 1;
+    }
+    return c->bad ? -1 : nomem ? EW_ENOMEM : 0;
 }
 
 /* Reads one site (ew_put_site) into the engine's table, as a new site: *made is set once it is
  * in the table. Returns 0, -1 when the bytes are corrupt (c->bad) or the site is held already,
  * or EW_ENOMEM; the caller takes a site made out again on failure. */
-static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **made)
+static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **made, bool loops)
 {
     struct ew_sitetab *t = &e->sites;
     char mn[EW_MN_MAX], st[8];
@@ -379,7 +538,9 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
         if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
             s->silent++;
     }
-    return c->bad ? -1 : 0;
+    if (c->bad)
+        return -1;
+    return loops ? ew_get_loops(e, c, s) : 0;
 }
 
 int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
@@ -388,7 +549,8 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
     struct ew_sitetab *t = &e->sites;
     if (t->used)
         return ew_error_set(err, EW_EINVAL, 0, "state can only be imported into a new engine");
-    int rc = ew_state_header(&c, EW_STATE_MAGIC, err, NULL);
+    uint64_t version;
+    int rc = ew_state_header(&c, EW_STATE_MAGIC, err, &version);
     if (rc)
         return rc;
     int64_t watermark = (int64_t)ew_get_u(&c, 8);
@@ -396,13 +558,14 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
     rc = 0;
     for (uint64_t si = 0; si < nsites && !c.bad && !rc; si++) {
         struct ew_site *made = NULL;
-        rc = ew_get_site(e, &c, &made);
+        rc = ew_get_site(e, &c, &made, version >= 4);
     }
     if (!ew_time_ok(watermark, true))
         c.bad = true;
     if (rc || c.bad || c.off != len) {
         size_t cap = t->cap, off = c.off;
         ew_sitetab_release(t); /* all or nothing */
+        ew_loops_free(&e->loops);
         int init = ew_sitetab_init(t, cap);
         if (rc == EW_ENOMEM || init)
             return ew_error_set(err, EW_ENOMEM, off, "out of memory importing state");
@@ -416,7 +579,7 @@ int ew_engine_import(struct ew_engine *e, const void *buf, size_t len, struct ew
 int ew_engine_import_site(struct ew_engine *e, const void *buf, size_t len, struct ew_error *err)
 {
     struct ew_cur c = {buf, len, 0, false};
-    uint64_t version = EW_STATE_VERSION;
+    uint64_t version;
     int rc = ew_state_header(&c, EW_SITE_MAGIC, err, &version);
     if (rc)
         return rc;
@@ -425,9 +588,9 @@ int ew_engine_import_site(struct ew_engine *e, const void *buf, size_t len, stru
         ew_sitetab_find(&e->sites, (const char *)c.p + c.off + 1, mnlen))
         return ew_error_set(err, EW_EINVAL, c.off, "the engine holds that site already");
     struct ew_site *made = NULL;
-    rc = ew_get_site(e, &c, &made);
+    rc = ew_get_site(e, &c, &made, version >= 5);
     int64_t heard = made ? made->last_data : INT64_MIN;
-    if (!rc && version == EW_SITE_VERSION) {
+    if (!rc && version >= 4) {
         heard = (int64_t)ew_get_u(&c, 8);
         if (!ew_time_ok(heard, true))
             c.bad = true;
@@ -499,8 +662,10 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
         s->hint = 0;
         ew_site_keybits(s); /* the rules are numbered anew */
     }
-    ew_ruleset_free(e->rules);
+    const struct ew_ruleset *was = e->rules;
     e->rules = new_set;
+    ew_loops_remap(e, map, was); /* a chain stays with its rule, unless its policy changed */
+    ew_ruleset_free((struct ew_ruleset *)was);
     memset(e->plans, 0, sizeof e->plans); /* they answer for the rules that went */
     /* averages start being computed when a new rule judges hour or day data (the site's
      * minute values from now on; without memory for the record, they are not) */

@@ -205,7 +205,8 @@ void ew_timers__key_due(struct ew_engine *eng, struct ew_site *site)
         if (t < due)
             due = t;
     }
-    site->key_due = due;
+    int64_t loops = ew_loops_due(eng, site);
+    site->key_due = loops < due ? loops : due;
 }
 
 void ew_engine_schedule_all(struct ew_engine *eng)

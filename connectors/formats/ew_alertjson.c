@@ -104,8 +104,9 @@ int ew_alert_from_json(const char *buf, size_t len, struct ew_alert_event *ev, j
             ev->event = (enum ew_alert_event_type)t;
     if (ev->event == EW_AEV_COUNT)
         return EW_EMALFORMED;
-    ev->audience =
-        audience && !strcmp(audience, "officer") ? EW_AUDIENCE_OFFICER : EW_AUDIENCE_ENTERPRISE;
+    ev->audience = audience && !strcmp(audience, "officer")      ? EW_AUDIENCE_OFFICER
+                   : audience && !strcmp(audience, "supervisor") ? EW_AUDIENCE_SUPERVISOR
+                                                                 : EW_AUDIENCE_ENTERPRISE;
     if (!ev->enterprise_id)
         ev->enterprise_id = "";
     return 0;

@@ -239,6 +239,21 @@ static int ew_rj_warning(json_t *ev, struct ew_registry *reg, struct ew_error *e
     return ew_rj_done(ew_registry_warning(reg, region, &w), err, "weather_warning");
 }
 
+static int ew_rj_response(json_t *ev, struct ew_registry *reg, int64_t sent, struct ew_error *err)
+{
+    struct ew_response r = {.at = sent};
+    if (!ew_rj_str(ev, "enterprise_id", r.enterprise_id, sizeof r.enterprise_id, true) ||
+        !ew_rj_str(ev, "alert_id", r.alert_id, sizeof r.alert_id, true) ||
+        strlen(r.alert_id) < 16 || !ew_rj_str(ev, "text", r.text, sizeof r.text, false))
+        return ew_error_set(err, EW_EMALFORMED, 0,
+                            "response: needs enterprise_id and alert_id (an alert event's id or "
+                            "fingerprint); text optional, shorter than %d bytes",
+                            EW_REG_TEXT_MAX);
+    if (sent == INT64_MIN)
+        return ew_error_set(err, EW_EINVAL, 0, "response: its message has no time");
+    return ew_rj_done(ew_registry_respond(reg, &r), err, "response");
+}
+
 int ew_registry_apply_json_at(struct ew_registry *reg, const char *buf, size_t len, int64_t sent,
                               struct ew_error *err)
 {
@@ -267,6 +282,8 @@ int ew_registry_apply_json_at(struct ew_registry *reg, const char *buf, size_t l
         rc = ew_rj_deadline(ev, reg, sent, err);
     else if (!strcmp(type, "weather_warning"))
         rc = ew_rj_warning(ev, reg, err);
+    else if (!strcmp(type, "response"))
+        rc = ew_rj_response(ev, reg, sent, err);
     else
         rc = ew_error_set(err, EW_EINVAL, 0, "event type %.40s is not handled yet", type);
     json_decref(ev);

@@ -16,7 +16,8 @@
 
 /* KEYS: the partition's hash and its sites' state (none for a transaction of no partition).
  * ARGV: gen seq next done watermark prefix maxlen, then the operations:
- *   E json fingerprint audience resolved   an alert event (audience: "duty", "reminders:ID")
+ *   E json fingerprint audience resolved copy   an alert event (audience: "duty",
+ *                                           "reminders:ID"; copy: "duty" or "", a second stream)
  *   D reason error offset topic partition kafka_offset encoding raw   a dead letter
  *   S mn blob / X mn                        a site's saved state, or its removal
  *   A entry                                 an acknowledgement: nothing is written unless the
@@ -42,10 +43,11 @@ static const char ew_commit_lua[] =
     "    local json = ARGV[i + 1]\n"
     "    xadd(p .. 'events', 'json', json)\n"
     "    xadd(p .. ARGV[i + 3], 'json', json)\n"
+    "    if ARGV[i + 5] ~= '' then xadd(p .. ARGV[i + 5], 'json', json) end\n"
     "    if ARGV[i + 4] == '1' then redis.call('HDEL', p .. 'active', ARGV[i + 2])\n"
     "    else redis.call('HSET', p .. 'active', ARGV[i + 2], json) end\n"
     "    redis.call('PUBLISH', p .. 'live', json)\n"
-    "    i = i + 5\n"
+    "    i = i + 6\n"
     "  elseif op == 'D' then\n"
     "    xadd(p .. 'deadletter', 'reason', ARGV[i + 1], 'error', ARGV[i + 2], 'offset',\n"
     "         ARGV[i + 3], 'topic', ARGV[i + 4], 'partition', ARGV[i + 5], 'kafka_offset',\n"
@@ -130,6 +132,7 @@ void ew_batch_event(struct ew_batch *b, const struct ew_sink_event *ev)
     ew_batch_args(b, ev->fingerprint);
     ew_batch_args(b, audience);
     ew_batch_args(b, ev->resolved ? "1" : "0");
+    ew_batch_args(b, ev->duty_copy && !ev->officer ? "duty" : "");
     b->events++;
 }
 

@@ -40,6 +40,8 @@ struct ew_sink_event {
     const char *enterprise_id; /* its reminders stream; "" when not registered */
     bool officer;              /* to PREFIX+duty, else to the enterprise's reminders */
     bool resolved;             /* leaves PREFIX+active */
+    bool duty_copy;            /* an enterprise's event to PREFIX+duty too (an escalated alert's
+                                  end) */
 };
 
 /* One rejected input (CONTRACT.md, ecowarn:deadletter). */

@@ -13,5 +13,7 @@ const char *ew_alert_event_name(enum ew_alert_event_type t)
 
 const char *ew_audience_name(enum ew_audience a)
 {
-    return a == EW_AUDIENCE_OFFICER ? "officer" : "enterprise";
+    return a == EW_AUDIENCE_OFFICER      ? "officer"
+           : a == EW_AUDIENCE_SUPERVISOR ? "supervisor"
+                                         : "enterprise";
 }

@@ -16,6 +16,7 @@
     X(FIRING, "firing")                                                                            \
     X(REMINDER, "reminder")                                                                        \
     X(ESCALATED, "escalated")                                                                      \
+    X(RESPONDED, "responded")                                                                      \
     X(ACKNOWLEDGED, "acknowledged")                                                                \
     X(RESOLVED, "resolved")
 
@@ -26,7 +27,7 @@ enum ew_alert_event_type {
         EW_AEV_COUNT
 };
 
-enum ew_audience { EW_AUDIENCE_ENTERPRISE = 0, EW_AUDIENCE_OFFICER };
+enum ew_audience { EW_AUDIENCE_ENTERPRISE = 0, EW_AUDIENCE_OFFICER, EW_AUDIENCE_SUPERVISOR };
 
 struct ew_alert_event {
     char id[64];          /* unique per event, the same when the same input is replayed */
@@ -49,6 +50,8 @@ struct ew_alert_event {
     int64_t detected_at;   /* epoch ms: processing time */
     const char *message;
     const char *evidence; /* a JSON object as text, or NULL */
+    bool duty_copy;       /* an enterprise-audience event the duty officers get too: the end of
+                             an alert that was escalated to them */
     uint64_t tag;         /* the tag of the record that caused it (ew_engine_record_tagged); 0 for
                              the clock's ticks */
 };

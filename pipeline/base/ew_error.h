@@ -24,7 +24,8 @@
     X(NOMEM, "nomem", "out of memory")                                                             \
     X(INVAL, "invalid", "invalid argument")                                                        \
     X(NOSPACE, "nospace", "output buffer too small")                                               \
-    X(LATE, "late", "data older than the allowed lateness")
+    X(LATE, "late", "data older than the allowed lateness")                                        \
+    X(NOTFOUND, "not_found", "no such alert")
 
 enum ew_errno {
     EW_OK = 0,

@@ -4,7 +4,9 @@
  *   DIR/rules.json      the rule file, or DIR/rules_dir naming a folder of the tree
  *                       ("config/rules") whose rule files are loaded
  *   DIR/input.jsonl     one input per line, in order, each with "at" (processing time, ISO):
- *                         {"at": T, "event": {...}}     an e-enterprise event (outlet.upsert)
+ *                         {"at": T, "event": {...}}     an e-enterprise event (outlet.upsert);
+ *                                                       "sent": T2 beside it: its message's
+ *                                                       time, when not T (a backlog's)
  *                         {"at": T, "record": {...}}    a normalized record (telemetry JSON)
  *                         {"at": T, "packet": "##..."}  an HJ 212 packet, decoded first
  *                         {"at": T, "tick": true}       the clock's tick
@@ -13,6 +15,14 @@
  *                       (pipeline/ew_clock.h), advanced before each such record, as the
  *                       daemon does, instead of the engine's own fleet watermark
  *                         {"at": T, "flush": true}      judge every record held back
+ *                         {"at": T, "ack": {"alert_id": ..., "by": ..., "note": ...,
+ *                                           "entry": ...}}   an officer's acknowledgement
+ *                         {"at": T, "restart": true}    the engine's state exported, the engine
+ *                                                       freed and a new one made from it (the
+ *                                                       registry stays, as the daemon reads it
+ *                                                       again from its topic)
+ *                       a response event (e-enterprise) is handed to the engine as the daemon
+ *                       does (ew_engine_response) once the registry has it
  *   DIR/expected.jsonl  the alert events, in order, compared as JSON values
  *   DIR/options         optional: "lang en", "max_sites N", "sweep_batch N", "reorder_ms N",
  *                       "idle_partition_ms N" (the clock's idle timeout, 60000 by default)
@@ -133,6 +143,32 @@ static bool same_but_detection(const json_t *a, const json_t *b)
     return same;
 }
 
+/* The case's rules: DIR/rules_dir's folder of the tree, or rules.json (text, n bytes); NULL
+ * (reported) when they do not compile. */
+static struct ew_ruleset *load_rules(const char *dir, const char *rules_text, size_t n)
+{
+    struct ew_error err = {0};
+    struct ew_ruleset *set = ew_ruleset_new();
+    char *rules_dir = ew_test_read_file(path_of(dir, "rules_dir"), NULL);
+    if (rules_dir) {
+        char full[4096];
+        rules_dir[strcspn(rules_dir, "\n")] = '\0';
+        snprintf(full, sizeof full, "%s/%s", EW_SOURCE_DIR, rules_dir);
+        free(rules_dir);
+        if (ew_rulefiles_load_dir(set, full, &err)) {
+            fprintf(stderr, "FAIL: rules: %s\n", err.detail);
+            ew_ruleset_free(set);
+            return NULL;
+        }
+    } else if (!rules_text || ew_ruleset_add_json(set, rules_text, n, "rules.json", &err) ||
+               ew_ruleset_link(set, &err)) {
+        fprintf(stderr, "FAIL: rules: %s\n", rules_text ? err.detail : "rules.json missing");
+        ew_ruleset_free(set);
+        return NULL;
+    }
+    return set;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -158,22 +194,9 @@ int main(int argc, char **argv)
     free(opt);
 
     struct ew_error err = {0};
-    struct ew_ruleset *set = ew_ruleset_new();
-    char *rules_dir = ew_test_read_file(path_of(dir, "rules_dir"), NULL);
-    if (rules_dir) {
-        char full[4096];
-        rules_dir[strcspn(rules_dir, "\n")] = '\0';
-        snprintf(full, sizeof full, "%s/%s", EW_SOURCE_DIR, rules_dir);
-        free(rules_dir);
-        if (ew_rulefiles_load_dir(set, full, &err)) {
-            fprintf(stderr, "FAIL: rules: %s\n", err.detail);
-            return 1;
-        }
-    } else if (!rules_text || ew_ruleset_add_json(set, rules_text, n, "rules.json", &err)) {
-        fprintf(stderr, "FAIL: rules: %s\n", rules_text ? err.detail : "rules.json missing");
+    struct ew_ruleset *set = load_rules(dir, rules_text, n);
+    if (!set)
         return 1;
-    }
-    free(rules_text);
     struct ew_registry *reg = ew_registry_new();
     struct run run = {json_array()};
     struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, &run);
@@ -198,9 +221,44 @@ int main(int argc, char **argv)
             status = 1;
         } else if (json_object_get(in, "event")) {
             char *ev = json_dumps(json_object_get(in, "event"), 0);
-            if (ew_registry_apply_json_at(reg, ev, strlen(ev), now, &err))
+            uint64_t before, after;
+            ew_registry_last_response(reg, &before);
+            const char *st = json_string_value(json_object_get(in, "sent"));
+            int64_t sent = now;
+            if (st && ew_time_parse_iso(st, strlen(st), &sent))
+                fprintf(stderr, "FAIL: input line %d: bad sent\n", lineno), status = 1;
+            if (ew_registry_apply_json_at(reg, ev, strlen(ev), sent, &err))
                 fprintf(stderr, "FAIL: input line %d: %s\n", lineno, err.detail), status = 1;
+            const struct ew_response *resp = ew_registry_last_response(reg, &after);
+            if (resp && after != before && ew_engine_response(eng, resp->alert_id))
+                fprintf(stderr, "note: input line %d: a response to no alert in the loop\n",
+                        lineno);
             free(ev);
+        } else if (json_object_get(in, "ack")) {
+            json_t *a = json_object_get(in, "ack");
+            int rc = ew_engine_acknowledge(eng, json_string_value(json_object_get(a, "alert_id")),
+                                           json_string_value(json_object_get(a, "by")),
+                                           json_string_value(json_object_get(a, "note")),
+                                           json_string_value(json_object_get(a, "entry")), now);
+            if (rc < 0)
+                fprintf(stderr, "note: input line %d: acknowledgement: %s\n", lineno,
+                        ew_strerror(rc));
+        } else if (json_is_true(json_object_get(in, "restart"))) {
+            struct ew_buf saved = EW_BUF_INIT;
+            struct ew_ruleset *again = load_rules(dir, rules_text, n);
+            if (!again || ew_engine_export(eng, &saved)) {
+                fprintf(stderr, "FAIL: input line %d: cannot save the state\n", lineno);
+                status = 1;
+            } else {
+                ew_engine_free(eng);
+                free(rules_text);
+                eng = ew_engine_new(&opts, again, reg, sink, &run);
+                if (!eng || ew_engine_import(eng, saved.data, saved.len, &err)) {
+                    fprintf(stderr, "FAIL: input line %d: restore: %s\n", lineno, err.detail);
+                    status = 1;
+                }
+            }
+            ew_buf_release(&saved);
         } else if (json_object_get(in, "record")) {
             char *r = json_dumps(json_object_get(in, "record"), 0);
             if (ew_record_from_json(r, strlen(r), rec, &err))
@@ -288,7 +346,14 @@ int main(int argc, char **argv)
                                st.late_averages,
                                st.out_of_order,
                                st.held,
-                               st.suppressed};
+                               st.suppressed,
+                               st.loop_escalations,
+                               st.loop_responses,
+                               st.loop_acks,
+                               st.loop_quiet_held,
+                               st.loop_quiet_sent,
+                               st.loop_quiet_dropped,
+                               st.loops};
         const char *names[] = {"records",
                                "evaluations",
                                "events",
@@ -303,7 +368,14 @@ int main(int argc, char **argv)
                                "late_averages",
                                "out_of_order",
                                "held",
-                               "suppressed"};
+                               "suppressed",
+                               "loop_escalations",
+                               "loop_responses",
+                               "loop_acks",
+                               "loop_quiet_held",
+                               "loop_quiet_sent",
+                               "loop_quiet_dropped",
+                               "loops"};
         const size_t nnames = sizeof names / sizeof names[0];
         json_object_foreach(ws, key, v)
         {

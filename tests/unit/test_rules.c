@@ -242,8 +242,23 @@ static void test_registry_upsert_replaces(void **state)
     assert_int_equal(ew_registry_apply_json(reg, bad, strlen(bad), &err), EW_EMALFORMED);
     const char *half = "{\"type\":\"declaration\",\"enterprise_id\":\"E1\"}";
     assert_int_equal(ew_registry_apply_json(reg, half, strlen(half), &err), EW_EMALFORMED);
-    const char *later = "{\"type\":\"response\",\"alert_id\":\"x\"}"; /* the closed loop's */
-    assert_int_equal(ew_registry_apply_json(reg, later, strlen(later), &err), EW_EINVAL);
+    /* responses: kept by the alert's fingerprint, at their message's time */
+    const char *shortid = "{\"type\":\"response\",\"enterprise_id\":\"E1\",\"alert_id\":\"x\"}";
+    assert_int_equal(ew_registry_apply_json(reg, shortid, strlen(shortid), &err), EW_EMALFORMED);
+    const char *resp = "{\"type\":\"response\",\"enterprise_id\":\"E1\",\"alert_id\":"
+                       "\"0123456789abcdef-1717344000000-reminder-0\",\"text\":\"已整改\"}";
+    assert_int_equal(ew_registry_apply_json(reg, resp, strlen(resp), &err),
+                     EW_EINVAL); /* no time */
+    assert_int_equal(ew_registry_apply_json_at(reg, resp, strlen(resp), 1717344600000, &err), 0);
+    assert_int_equal(ew_registry_apply_json_at(reg, resp, strlen(resp), 1717344600000, &err), 0);
+    size_t nr;
+    const struct ew_response *r = ew_registry_responses(reg, "0123456789abcdef", &nr);
+    assert_int_equal(nr, 1); /* the same answer twice (read again) is one */
+    assert_int_equal(r->at, 1717344600000);
+    assert_string_equal(r->text, "已整改");
+    uint64_t count;
+    assert_non_null(ew_registry_last_response(reg, &count));
+    assert_int_equal(count, 2);
     ew_registry_free(reg);
 }
 

@@ -18,9 +18,12 @@
 
 #include "../testutil.h"
 
+/* "over" is escalated to the supervisor after an hour (its alerts' loops are state too) */
 static const char rules_json[] =
-    "{\"rules\":["
-    "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":["
+    "{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"1h\",\"to\":\"supervisor\"},{\"after\":"
+    "\"5h\",\"to\":\"supervisor\"}]}},\"rules\":["
+    "{\"id\":\"over\",\"kind\":\"threshold\",\"audience\":\"officer\",\"escalation\":\"p\","
+    "\"select\":{\"data\":["
     "\"hour\"],"
     "\"field\":\"Avg\"},\"levels\":[{\"name\":\"warn\",\"above\":50,\"severity\":\"w\"},{\"name\":"
     "\"over\",\"above\":100,\"severity\":\"c\"}],\"for\":3,\"message\":{\"zh\":\"{value}\"}},"
@@ -119,8 +122,12 @@ static void test_export_import_round_trip(void **state)
     struct ew_engine *a = engine(rules_json, reg, &ev_a);
     history(a);
     assert_true(ev_a.len > 0);
+    assert_non_null(strstr(ev_a.data, "\"event\":\"escalated\"")); /* S1's first step */
     struct ew_engine *b = round_trip(a, reg, &ev_b, &s1, &s2);
     struct ew_error err = {0};
+    struct ew_engine_stats st;
+    ew_engine_stats(b, &st);
+    assert_int_equal(st.loops, 2); /* S1's and S2's chains came along */
 
     /* both go on alike: the same events for the same input */
     ew_buf_clear(&ev_a);
@@ -136,6 +143,11 @@ static void test_export_import_round_trip(void **state)
     }
     assert_true(ev_a.len > 0);
     assert_non_null(strstr(ev_a.data, "\"mn\":\"S5\"")); /* the average carried over */
+    /* the second step, once and on both: the chain went on from where it was */
+    const char *step2 = strstr(ev_a.data, "-escalated-2\"");
+    assert_non_null(step2);
+    assert_null(strstr(step2 + 1, "-escalated-2\""));
+    assert_null(strstr(ev_a.data, "-escalated-1\""));
     assert_string_equal(ev_a.data, ev_b.data);
 
     /* a used engine refuses a state */
@@ -285,6 +297,36 @@ static void test_reload_keeps_unchanged_shapes(void **state)
     ew_buf_release(&ev);
 }
 
+/* A reload keeps the chains of rules whose policy is the same; one whose policy went loses its
+ * chain, and the alert fires on without one. */
+static void test_reload_keeps_chains(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    for (int h = 0; h < 3; h++)
+        feed(eng, 1, h, 120); /* fires at the third value: its loop starts */
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.loops, 1);
+    assert_int_equal(
+        ew_engine_reload(eng, compile(replace(rules_json, "\"above\":100", "\"above\":110"))), 0);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.loops, 1);
+    ew_buf_clear(&ev);
+    feed(eng, 1, 3, 120);
+    ew_engine_tick(eng, 1722441600000 + 4 * 3600000);
+    assert_non_null(strstr(ev.data, "-escalated-1\"")); /* due at 03:00, as before the reload */
+    assert_int_equal(
+        ew_engine_reload(eng, compile(replace(rules_json, "\"escalation\":\"p\",", ""))), 0);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.loops, 0);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+}
+
 static void test_forget_site(void **state)
 {
     (void)state;
@@ -418,11 +460,12 @@ static void test_reload_moves_rules(void **state)
     struct ew_buf ev = EW_BUF_INIT;
     /* a rule that never holds a key comes first, then the usual ones */
     char moved[4096];
-    snprintf(moved, sizeof moved,
-             "{\"rules\":[{\"id\":\"high\",\"kind\":\"threshold\",\"audience\":\"officer\","
-             "\"select\":{\"data\":[\"hour\"],\"field\":\"Avg\"},\"levels\":[{\"name\":"
-             "\"high\",\"above\":1000,\"severity\":\"c\"}],\"message\":{\"zh\":\"{value}\"}},%s",
-             rules_json + strlen("{\"rules\":["));
+    snprintf(moved, sizeof moved, "%s",
+             replace(rules_json, "\"rules\":[",
+                     "\"rules\":[{\"id\":\"high\",\"kind\":\"threshold\",\"audience\":"
+                     "\"officer\",\"select\":{\"data\":[\"hour\"],\"field\":\"Avg\"},\"levels\":"
+                     "[{\"name\":\"high\",\"above\":1000,\"severity\":\"c\"}],\"message\":{"
+                     "\"zh\":\"{value}\"}},"));
     struct ew_engine *eng = engine(moved, reg, &ev);
     feed(eng, 1, 0, 10); /* quiet: the keys of "flat" and of the average come first */
     for (int h = 1; h < 4; h++)
@@ -852,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_import_rejects_damage),
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
+        cmocka_unit_test(test_reload_keeps_chains),
         cmocka_unit_test(test_idle_keys_not_kept),
         cmocka_unit_test(test_out_of_memory_counted),
         cmocka_unit_test(test_reload_moves_rules),
