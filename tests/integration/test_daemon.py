@@ -56,6 +56,9 @@ def test_every_output_key(kafka, redis, redis_server, daemons):
     assert ("over-limit", "resolved") in kinds
     assert ("over-limit-3h", "firing") in kinds
     assert ("over-limit-reminder", "reminder") in kinds
+    # the reminder got no answer within 2 hours: escalated to the duty officer (the default
+    # policy), and its end reaches the officers too
+    assert ("over-limit-reminder", "escalated") in kinds
     fire = next(e for e in events if e["rule"] == "over-limit" and e["event"] == "firing")
     assert fire["mn"] == "MN-A1" and fire["enterprise_id"] == "E1"
     assert fire["value"] == 50 and fire["limit"] == 35
@@ -64,9 +67,13 @@ def test_every_output_key(kafka, redis, redis_server, daemons):
     # the audiences' streams
     duty = redis.events("ecowarn:duty")
     reminders = redis.events("ecowarn:reminders:E1")
-    assert duty and all(e["audience"] == "officer" for e in duty)
+    escalated = {e["fingerprint"] for e in events if e["event"] == "escalated"}
+    copies = [e["id"] for e in events if e["audience"] == "enterprise" and
+              e["event"] == "resolved" and e["fingerprint"] in escalated]
+    assert copies
+    assert duty and all(e["audience"] == "officer" or e["id"] in copies for e in duty)
     assert reminders and all(e["audience"] == "enterprise" for e in reminders)
-    assert len(duty) + len(reminders) == len(events)
+    assert len(duty) + len(reminders) == len(events) + len(copies)
     # resolved alerts leave the active hash; what is still active is there with its last event
     resolved = {e["fingerprint"] for e in events if e["event"] == "resolved"}
     active = redis("HGETALL", "ecowarn:active")
@@ -101,7 +108,7 @@ def test_poisoned_input_is_dead_lettered(kafka, redis, daemons):
         (kafka.tel, '{"mn": "MN-P1", "st": "31"'),              # broken JSON
         (kafka.ent, '{"type": "no.such.type"}'),                # an event nobody knows
         (kafka.ent, '{"type": "response", "alert_id": "a1", "enterprise_id": "E1", '
-              '"text": "x"}'),                                  # known, used later (the loop)
+              '"text": "x"}'),                                  # not an alert's id
         (kafka.hj, good),
         (kafka.hj, hourly_packet("MN-P1", hour(3), 20)),        # beyond the lateness (2 h)
     ])
@@ -111,8 +118,8 @@ def test_poisoned_input_is_dead_lettered(kafka, redis, daemons):
     assert d.proc.poll() is None and d.get("/health")[0] == 200
     dead = [f for _, f in redis.stream("ecowarn:deadletter")]
     errors = sorted(f["error"] for f in dead)
-    assert errors == sorted(["crc_mismatch", "malformed", "malformed", "malformed", "invalid",
-                             "late"]), errors
+    assert errors == sorted(["crc_mismatch", "malformed", "malformed", "malformed", "malformed",
+                             "invalid", "late"]), errors
     for f in dead:
         assert f["reason"] and f["topic"] in (kafka.hj, kafka.tel, kafka.ent)
         assert int(f["partition"]) >= 0 and int(f["kafka_offset"]) >= 0
@@ -123,8 +130,8 @@ def test_poisoned_input_is_dead_lettered(kafka, redis, daemons):
     assert crc["raw"] == bad_crc and crc["topic"] == kafka.hj
     m = d.metrics()
     assert m['ecowarn_decode_errors_total{code="crc_mismatch"}'] == 1
-    assert m["ecowarn_deadletters_total"] == 6
-    assert m["ecowarn_enterprise_events_ignored_total"] == 1
+    assert m["ecowarn_deadletters_total"] == 7
+    assert m["ecowarn_enterprise_events_ignored_total"] == 0
     assert d.stop() == 0
 
 

@@ -1,0 +1,196 @@
+"""The closed loop through the real daemon, the embedded broker and a real Redis, driven by the
+console (ecowarn-watch) as an officer and an enterprise would: three enterprises over a limit,
+one that nobody answers (escalated to the officer, then to the supervisor), one that answers in
+time (responded, not escalated), one whose officer alert is acknowledged (no step after it);
+then every alert resolves. Every stream entry is checked, and the active hash on the way.
+
+The data is real-time data of the last minutes (the loop's timers run on the engine's clock,
+which is data time bounded by processing time), and the policies here count in minutes."""
+import collections
+import datetime as dt
+import json
+import os
+import subprocess
+import time
+
+from conftest import BIN, Kafka, hj212, wait_for
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+MIN = dt.timedelta(minutes=1)
+
+RULES = {
+    "escalation": {
+        "remind": {"steps": [{"after": "10m", "to": "officer"}, {"after": "20m", "to": "supervisor"}]},
+        "duty": {"steps": [{"after": "15m", "to": "supervisor"}]},
+    },
+    "rules": [
+        {"id": "so2-reminder", "kind": "threshold", "audience": "enterprise", "escalation": "remind",
+         "select": {"data": ["realtime"], "field": "Rtd"},
+         "levels": [{"name": "over", "above": "100%", "severity": "major"}],
+         "message": {"zh": "{enterprise_name}：二氧化硫{value}{unit}超标（{time}）",
+                     "en": "{enterprise_name}: SO2 {value} {unit} over the limit ({time})"}},
+        {"id": "so2-over", "kind": "threshold", "audience": "officer", "escalation": "duty",
+         "select": {"data": ["realtime"], "field": "Rtd"},
+         "levels": [{"name": "over", "above": "100%", "severity": "major"}],
+         "message": {"zh": "{enterprise_name}（{mn}）二氧化硫{value}{unit}超标（{time}）"}},
+    ],
+}
+
+
+def stamp(t):
+    return t.astimezone(TZ).strftime("%Y%m%d%H%M%S")
+
+
+def iso(t):
+    return t.astimezone(TZ).isoformat(timespec="seconds")
+
+
+def packet(mn, t, so2):
+    return hj212(f"QN={stamp(t)}000;ST=31;CN=2011;PW=123456;MN={mn};Flag=4;"
+                 f"CP=&&DataTime={stamp(t)};a21026-Rtd={so2},a21026-Flag=N&&")
+
+
+def outlet(eid, name, mn):
+    return json.dumps({"type": "outlet.upsert", "enterprise_id": eid, "enterprise_name": name,
+                       "mn": mn, "st": "31",
+                       "limits": {"a21026": {"rtd": 35, "hour": 35, "unit": "mg/m3"}}},
+                      ensure_ascii=False)
+
+
+def watch(redis_port, *args):
+    """The console, as a user runs it; its output."""
+    p = subprocess.run([os.path.join(BIN, "ecowarn-watch"), *args, "--redis",
+                        f"redis://127.0.0.1:{redis_port}/0"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p.stdout
+
+
+def test_the_loop_through_the_daemon(redis, redis_server, daemons, tmp):
+    k = Kafka("embedded", partitions=2)
+    try:
+        run(k, redis, redis_server.port, daemons, tmp)
+    finally:
+        k.stop()
+
+
+def run(k, redis, port, daemons, tmp):
+    rules = os.path.join(tmp, "rules")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "loop.json"), "w") as f:
+        json.dump(RULES, f, ensure_ascii=False)
+    n = dt.datetime.now(TZ).replace(second=0, microsecond=0)
+    k.produce([(k.ent, outlet("E1", "越城热电", "L1")), (k.ent, outlet("E2", "柯桥印染", "L2")),
+               (k.ent, outlet("E3", "上虞化工", "L3"))])
+    d = daemons(k, extra={"rules.dir": rules, "engine.idle_partition_ms": "2000"})
+    d.wait_healthy()
+
+    # over the limit: L1 from 40 minutes ago, L3 from 10, L2 from 6; every 2 minutes up to now
+    start = {"L1": n - 40 * MIN, "L2": n - 6 * MIN, "L3": n - 10 * MIN}
+    first = [(k.hj, packet(mn, t0 + i * 2 * MIN, 80)) for mn, t0 in start.items()
+             for i in range(int((n - t0) / (2 * MIN)) + 1)]
+    k.produce(first)
+    d.wait_consumed(k.hj, len(first), timeout=60)
+    d.wait_settled()
+    # L1's steps fell due as the clock passed them; L3's first step is due at the clock now
+    wait_for("L1 escalated to the supervisor and L3 to the officer", lambda: {
+        (e["mn"], e["rule"], e["audience"]) for e in redis.events()
+        if e["event"] == "escalated"} >= {("L1", "so2-reminder", "officer"),
+                                          ("L1", "so2-reminder", "supervisor"),
+                                          ("L1", "so2-over", "supervisor"),
+                                          ("L3", "so2-reminder", "officer")})
+
+    # the enterprise answers its reminder; the officer acknowledges L3's alert; an answer to no
+    # alert at all is reported
+    reminder = next(e for e in redis.events("ecowarn:reminders:E2") if e["event"] == "reminder")
+    out = watch(port, "answer", reminder["id"], "--enterprise", "E2", "--text",
+                "已停炉检修，脱硫塔正在恢复", "--brokers", k.bootstrap, "--topic", k.ent)
+    assert "sent" in out
+    answered_at = dt.datetime.now(TZ)
+    watch(port, "answer", "ffffffffffffffff", "--enterprise", "E2", "--text", "无此告警",
+          "--brokers", k.bootstrap, "--topic", k.ent)
+    firing = next(e for e in redis.events("ecowarn:duty")
+                  if e["mn"] == "L3" and e["event"] == "firing")
+    watch(port, "ack", firing["id"], "--by", "值班员王五", "--note", "已电话联系企业")
+    wait_for("the acknowledgement", lambda: any(
+        e["event"] == "acknowledged" for e in redis.events()))
+    acked = json.loads(redis("HGET", "ecowarn:active", firing["fingerprint"]))
+    assert acked["event"] == "acknowledged" and acked["audience"] == "officer"
+    assert acked["evidence"]["loop"]["acknowledged"]["by"] == "值班员王五"
+    assert acked["evidence"]["note"] == "已电话联系企业"
+    assert [s["type"] for s in acked["evidence"]["loop"]["trail"]] == ["firing", "acknowledged"]
+    assert "next_step" not in acked["evidence"]["loop"]  # no step after it
+    wait_for("the acknowledgement taken from its group",
+             lambda: redis("XPENDING", "ecowarn:acks", "ecowarnd")[0] == 0)
+    listed = watch(port, "active")
+    assert "acknowledged by 值班员王五" in listed and "escalated to officer" in listed
+
+    # the clock moves past the answer (data a few minutes ahead is allowed), then everything is
+    # back under the limit
+    while dt.datetime.now(TZ) <= answered_at + dt.timedelta(seconds=1):
+        time.sleep(0.2)
+    more = [(k.hj, packet(mn, n + i * 2 * MIN, 80 if i < 4 else 10)) for i in range(1, 5)
+            for mn in start]
+    k.produce(more)
+    d.wait_consumed(k.hj, len(first) + len(more), timeout=60)
+    d.wait_consumed(k.ent, 5, timeout=60)
+    d.wait_settled()
+    wait_for("every alert resolved", lambda: redis("HLEN", "ecowarn:active") == 0, timeout=30)
+
+    events = redis.events()
+    by_site = collections.defaultdict(list)
+    for e in events:
+        by_site[e["mn"]].append((e["rule"], e["event"], e["audience"]))
+    log = d.logtext()[-3000:]
+    assert by_site["L1"] == [
+        ("so2-reminder", "reminder", "enterprise"), ("so2-over", "firing", "officer"),
+        ("so2-reminder", "escalated", "officer"), ("so2-over", "escalated", "supervisor"),
+        ("so2-reminder", "escalated", "supervisor"),
+        ("so2-reminder", "resolved", "enterprise"), ("so2-over", "resolved", "officer")], log
+    assert by_site["L3"] == [
+        ("so2-reminder", "reminder", "enterprise"), ("so2-over", "firing", "officer"),
+        ("so2-reminder", "escalated", "officer"), ("so2-over", "acknowledged", "officer"),
+        ("so2-reminder", "resolved", "enterprise"), ("so2-over", "resolved", "officer")], log
+    assert by_site["L2"] == [
+        ("so2-reminder", "reminder", "enterprise"), ("so2-over", "firing", "officer"),
+        ("so2-reminder", "responded", "officer"),
+        ("so2-reminder", "resolved", "enterprise"), ("so2-over", "resolved", "officer")], log
+    assert set(by_site) == {"L1", "L2", "L3"}
+
+    # what the events say
+    ev = {(e["mn"], e["rule"], e["event"], e["audience"]): e for e in events}
+    answer = ev[("L2", "so2-reminder", "responded", "officer")]
+    assert answer["evidence"]["loop"]["response"]["text"] == "已停炉检修，脱硫塔正在恢复"
+    assert answer["evidence"]["alert_id"] == reminder["id"]
+    assert "已停炉检修" in answer["message"]
+    step1 = ev[("L1", "so2-reminder", "escalated", "officer")]
+    assert step1["event_time"] == iso(start["L1"] + 10 * MIN)
+    assert step1["evidence"]["reason"] == "no response" and step1["evidence"]["step"] == 1
+    assert ev[("L1", "so2-reminder", "escalated", "supervisor")]["event_time"] == iso(
+        start["L1"] + 20 * MIN)
+    end = ev[("L1", "so2-reminder", "resolved", "enterprise")]["evidence"]["loop"]
+    assert [(s["type"], s["audience"]) for s in end["trail"]] == [
+        ("reminder", "enterprise"), ("escalated", "officer"), ("escalated", "supervisor"),
+        ("resolved", "enterprise")]
+    closed = ev[("L3", "so2-over", "resolved", "officer")]["evidence"]["loop"]
+    assert closed["acknowledged"]["by"] == "值班员王五"
+    assert [s["type"] for s in closed["trail"]] == ["firing", "acknowledged", "resolved"]
+
+    # the streams: every event once in events; the officers' and the supervisors' in duty, with
+    # the end of each enterprise alert that was escalated to them; each enterprise's own
+    assert len({e["id"] for e in events}) == len(events)
+    escalated = {e["fingerprint"] for e in events if e["event"] == "escalated"}
+    want_duty = [e["id"] for e in events if e["audience"] != "enterprise" or (
+        e["event"] == "resolved" and e["fingerprint"] in escalated)]
+    assert [e["id"] for e in redis.events("ecowarn:duty")] == want_duty
+    for eid, mn in (("E1", "L1"), ("E2", "L2"), ("E3", "L3")):
+        assert [e["id"] for e in redis.events(f"ecowarn:reminders:{eid}")] == [
+            e["id"] for e in events if e["mn"] == mn and e["audience"] == "enterprise"]
+    # the answer to nothing: a dead letter with its reason, counted
+    dead = [f for _, f in redis.stream("ecowarn:deadletter")]
+    assert [f["error"] for f in dead] == ["not_found"], dead
+    assert "ffffffffffffffff" in dead[0]["raw"] and dead[0]["topic"] == k.ent
+    m = d.metrics()
+    assert m["ecowarn_responses_total"] == 2 and m["ecowarn_responses_unknown_total"] == 1
+    assert m["ecowarn_escalations_total"] == 4 and m["ecowarn_alerts_in_loop"] == 0
+    assert d.stop() == 0
