@@ -26,11 +26,11 @@
  * within the run for one in five (their messages' time is the run's start).
  *
  * Anomalies, on a --anomalies share of the outlets (default 0.2), one kind each by turn:
- * over (values at 1.3-1.8x the limit from a random hour), drift (a ramp that crosses the limit
- * over the second half), flat (the real-time values freeze for the rest), offline (the site
- * sends nothing for two hours), fault (its values are flagged D for an hour), facility_off (its
- * treatment facility draws no power for an hour while production runs), shutdown (a shutdown is
- * declared for two hours and the site goes on running), weather (it has a plan in 330602 and
+ * over (values at 1.3-1.8x the limit for two hours from a random hour), drift (a ramp that crosses
+ * the limit over the second half), flat (the real-time values freeze for the rest), offline (the
+ * site sends nothing for two hours), fault (its values are flagged D for an hour), facility_off
+ * (its treatment facility draws no power for an hour while production runs), shutdown (a shutdown
+ * is declared for two hours and the site goes on running), weather (it has a plan in 330602 and
  * does not cut its flow during the warning). The chosen ones are listed on stderr.
  *
  * Output: to stdout as "TOPIC<TAB>PAYLOAD" lines in time order, or with --brokers to Kafka
@@ -221,7 +221,8 @@ static void ew_fleet(struct ew_sim *s, size_t first, size_t enterprises, double 
                 int64_t span = s->end - s->start;
                 o->anom_from = s->start + (int64_t)((0.2 + 0.4 * ew_rand(s)) * (double)span);
                 o->anom_from -= (o->anom_from + EW_TZ_OFFSET_MS) % 3600000; /* on the hour */
-                o->anom_to = o->anomaly == EW_ANOM_OFFLINE || o->anomaly == EW_ANOM_SHUTDOWN
+                o->anom_to = o->anomaly == EW_ANOM_OFFLINE || o->anomaly == EW_ANOM_SHUTDOWN ||
+                                     o->anomaly == EW_ANOM_OVER
                                  ? o->anom_from + 2 * 3600000
                              : o->anomaly == EW_ANOM_FAULT || o->anomaly == EW_ANOM_FACILITY_OFF
                                  ? o->anom_from + 3600000

@@ -9,13 +9,16 @@
  *   ecowarn-watch ack ALERT_ID --by NAME [--note TEXT]
  *                                             an officer's acknowledgement (PREFIX+acks)
  *   ecowarn-watch answer ALERT_ID --enterprise ID --text TEXT --brokers LIST [--topic T]
- *                                             the enterprise's answer: a `response` event on the
- *                                             e-enterprise topic (ecowarn.enterprise)
+ *                        [--at ISO]           the enterprise's answer: a `response` event on the
+ *                                             e-enterprise topic (ecowarn.enterprise); --at: when
+ *                                             it was given (the message's time; default now), as
+ *                                             a platform forwarding its answers late says
  *
  * Every command takes --redis URL (redis://host:port/db or unix:///path; the daemon's default)
  * and --prefix P ("ecowarn:"). ALERT_ID is an event's id or its fingerprint. Exit status 0, 1
  * when Redis or Kafka cannot be reached or refuses, 2 for a usage error.
  */
+#include "ew_time.h"
 #include "ew_url.h"
 
 #include <getopt.h>
@@ -38,7 +41,7 @@ static void ew_on_signal(int sig)
 }
 
 struct ew_args {
-    const char *redis, *prefix, *enterprise, *by, *note, *text, *brokers, *topic;
+    const char *redis, *prefix, *enterprise, *by, *note, *text, *brokers, *topic, *at;
     double seconds;
     bool json;
 };
@@ -238,6 +241,11 @@ static int ew_answer(const struct ew_args *a, const char *alert_id)
                         "--brokers LIST\n");
         return 2;
     }
+    int64_t at = 0; /* librdkafka's: now */
+    if (a->at && ew_time_parse_iso(a->at, strlen(a->at), &at)) {
+        fprintf(stderr, "ecowarn-watch: --at: expected an ISO 8601 time\n");
+        return 2;
+    }
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "type", "response", "alert_id", alert_id,
                            "enterprise_id", a->enterprise, "text", a->text);
     char *payload = ev ? json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -260,7 +268,7 @@ static int ew_answer(const struct ew_args *a, const char *alert_id)
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(a->topic), RD_KAFKA_V_KEY(a->enterprise, strlen(a->enterprise)),
         RD_KAFKA_V_VALUE(payload, strlen(payload)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_TIMESTAMP(at), RD_KAFKA_V_END);
     if (!e)
         e = rd_kafka_flush(rk, 15000);
     if (!e && rd_kafka_outq_len(rk) > 0)
@@ -281,7 +289,7 @@ static int ew_usage(FILE *out, int status)
                  "       ecowarn-watch active [--enterprise ID] [--json]\n"
                  "       ecowarn-watch ack ALERT_ID --by NAME [--note TEXT]\n"
                  "       ecowarn-watch answer ALERT_ID --enterprise ID --text TEXT --brokers LIST "
-                 "[--topic T]\n"
+                 "[--topic T] [--at ISO]\n"
                  "  common: --redis redis://host:port/db (redis://127.0.0.1:6379/0) --prefix P "
                  "(ecowarn:)\n");
     return status;
@@ -291,13 +299,19 @@ int main(int argc, char **argv)
 {
     struct ew_args a = {
         .redis = "redis://127.0.0.1:6379/0", .prefix = "ecowarn:", .topic = "ecowarn.enterprise"};
-    static const struct option opts[] = {
-        {"redis", required_argument, NULL, 'r'},   {"prefix", required_argument, NULL, 'p'},
-        {"seconds", required_argument, NULL, 's'}, {"enterprise", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},          {"by", required_argument, NULL, 'b'},
-        {"note", required_argument, NULL, 'n'},    {"text", required_argument, NULL, 't'},
-        {"brokers", required_argument, NULL, 'k'}, {"topic", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"redis", required_argument, NULL, 'r'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"seconds", required_argument, NULL, 's'},
+                                         {"enterprise", required_argument, NULL, 'e'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"by", required_argument, NULL, 'b'},
+                                         {"note", required_argument, NULL, 'n'},
+                                         {"text", required_argument, NULL, 't'},
+                                         {"brokers", required_argument, NULL, 'k'},
+                                         {"topic", required_argument, NULL, 'T'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (o) {
         case 'r':
@@ -329,6 +343,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             a.topic = optarg;
+            break;
+        case 'a':
+            a.at = optarg;
             break;
         case 'h':
             return ew_usage(stdout, 0);

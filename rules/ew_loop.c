@@ -612,7 +612,9 @@ int ew_engine_acknowledge(struct ew_engine *eng, const char *alert_id, const cha
         return EW_ENOTFOUND;
     if (l->ack_entry && entry && !strcmp(l->ack_entry, entry))
         return 1;     /* read again: applied already */
-    int64_t at = now; /* an officer's act: no step fires after it, whatever the clock */
+    /* on the engine's clock, as the rest of the history (data time, bounded by processing
+     * time): no step fires after it */
+    int64_t at = eng->clock != INT64_MIN && eng->clock < now ? eng->clock : now;
     if (l->acked == INT64_MIN)
         l->acked = at;
     if (!ew_loop_set_str(&l->ack_by, by && *by ? by : NULL) ||

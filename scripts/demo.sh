@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make demo: a local redis-server and the embedded Kafka broker, ecowarnd with the example
 # config, a few hours of a simulated fleet with anomalies fed in over a couple of minutes, and
-# the alerts and reminders printed as they appear. Everything it starts is stopped on exit.
+# the alerts and reminders printed as they appear. Meanwhile scripts/demo_desk.py plays the
+# people of the closed loop through the console (ecowarn-watch): some enterprises answer their
+# reminders, the others are escalated, the duty officer acknowledges the critical alerts; at the
+# end, each loop's history. Everything it starts is stopped on exit.
 #
 #   DEMO_ENTERPRISES (30)  DEMO_HOURS (8)  DEMO_RATE (messages/s, 250)  DEMO_SEED (7)
 set -euo pipefail
@@ -46,11 +49,15 @@ echo "demo: ecowarnd up; metrics at http://127.0.0.1:$http_port/metrics"
 "$bin/ecowarn-watch" --redis "redis://127.0.0.1:$redis_port/0" &
 pids+=($!)
 
+scripts/demo_desk.py "$bin" "redis://127.0.0.1:$redis_port/0" "$brokers" "$work/stop" &
+pids+=($!)
+
 echo "demo: feeding ${DEMO_HOURS:-8} h of ${DEMO_ENTERPRISES:-30} enterprises at ${DEMO_RATE:-250} messages/s"
 "$bin/ecowarn-sim" --seed "${DEMO_SEED:-7}" --enterprises "${DEMO_ENTERPRISES:-30}" \
   --duration "${DEMO_HOURS:-8}h" --anomalies 0.3 --rate "${DEMO_RATE:-250}" --brokers "$brokers" \
   2> >(sed 's/^/sim: /' >&2)
 sleep 5 # the last records, and the reorder window of the newest real-time data
+touch "$work/stop"
 curl -fs "http://127.0.0.1:$http_port/metrics" | grep -E '^ecowarn_(messages|events|deadletters)_total' || true
 echo "demo: the kinds raised (events per rule kind):"
 redis-cli -p "$redis_port" --raw xrange ecowarn:events - + | grep '^{' |
@@ -59,3 +66,8 @@ n = collections.Counter(json.loads(line)["kind"] for line in sys.stdin)
 print("\n".join(f"  {k:28} {v}" for k, v in sorted(n.items())))' || true
 echo "demo: redis streams: events $(redis-cli -p "$redis_port" xlen ecowarn:events)," \
      "duty $(redis-cli -p "$redis_port" xlen ecowarn:duty), active $(redis-cli -p "$redis_port" hlen ecowarn:active)"
+echo "demo: the closed loop, each alert's history (escalated, answered, acknowledged, resolved):"
+redis-cli -p "$redis_port" --raw xrange ecowarn:events - + | grep '^{' |
+  scripts/demo_desk.py --history || true
+echo "demo: still active (ecowarn-watch active):"
+"$bin/ecowarn-watch" active --redis "redis://127.0.0.1:$redis_port/0" | tail -12
