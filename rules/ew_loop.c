@@ -611,7 +611,7 @@ int ew_engine_acknowledge(struct ew_engine *eng, const char *alert_id, const cha
     if (!l)
         return EW_ENOTFOUND;
     if (l->ack_entry && entry && !strcmp(l->ack_entry, entry))
-        return 1;     /* read again: applied already */
+        return 1; /* read again: applied already */
     /* on the engine's clock, as the rest of the history (data time, bounded by processing
      * time): no step fires after it */
     int64_t at = eng->clock != INT64_MIN && eng->clock < now ? eng->clock : now;
