@@ -251,7 +251,6 @@ int main(int argc, char **argv)
                 status = 1;
             } else {
                 ew_engine_free(eng);
-                free(rules_text);
                 eng = ew_engine_new(&opts, again, reg, sink, &run);
                 if (!eng || ew_engine_import(eng, saved.data, saved.len, &err)) {
                     fprintf(stderr, "FAIL: input line %d: restore: %s\n", lineno, err.detail);
@@ -405,6 +404,7 @@ int main(int argc, char **argv)
     ew_record_free(rec);
     ew_clock_free(clock);
     ew_engine_free(eng);
+    free(rules_text);
     ew_registry_free(reg);
     if (!status)
         printf("PASS %s\n", dir);
