@@ -716,6 +716,8 @@ void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_k
 /* The alert as it stands becomes an `acknowledged` event (id FINGERPRINT-ack-ENTRY, evidence
  * {alert_id, by, note}) for the officers, written in one transaction with the entry's XACK:
  * once, even when the entry is read again. */
+#define EW_ACK_HANDOVER_MS 60000
+
 void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_event *cur)
 {
     struct ew_flow *f = ctx;
@@ -723,11 +725,19 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
         return;
     /* an alert in the closed loop here: its chain stops, and the event (with its history) goes
      * into its partition's transaction, written before the entry is acknowledged */
-    int rc = ew_engine_acknowledge(f->eng, a->alert_id, a->by, a->note, a->entry, ew_flow_now(f));
+    int64_t now = ew_flow_now(f);
+    int rc = ew_engine_acknowledge(f->eng, a->alert_id, a->by, a->note, a->entry, now);
     if (rc == 0 || rc == 1) {
         f->stats.acks_done += rc == 0;
         ew_flow_commit_all(f);
         ew_sink_ack_entry(f->sink, a->entry);
+        return;
+    }
+    /* its site is another instance's: left pending, for that one to claim (ew_acks.h), for a
+     * minute at most; then written here from the active hash, as an alert in no loop */
+    long long written = strtoll(a->entry, NULL, 10);
+    if (cur && !ew_part_of_site(f, cur->mn) && now - written < EW_ACK_HANDOVER_MS) {
+        f->stats.acks_elsewhere++;
         return;
     }
     if (!cur) {

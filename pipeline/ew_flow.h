@@ -43,6 +43,7 @@ struct ew_flow_stats {
     uint64_t deadletters, ignored, late, acks_done, acks_unknown, reloads, reload_failures;
     uint64_t responses, responses_unknown; /* enterprises' answers stored; of them, to no alert
                                               in the closed loop here */
+    uint64_t acks_elsewhere; /* acknowledgements left for the instance holding their alert */
     uint64_t commits;                      /* transactions sent */
     uint64_t commits_refused;              /* refused by Redis (logged) */
     uint64_t fenced;         /* partitions claimed again: another consumer had claimed them, or

@@ -28,6 +28,8 @@
 
 #define EW_METRICS_STATE(X)                                                                        \
     X("ecowarn_acks_total", "counter", "officers' acknowledgements applied", s->acks_done)         \
+    X("ecowarn_acks_elsewhere_total", "counter",                                                   \
+      "acknowledgements left pending for the instance that holds their alert", s->acks_elsewhere)  \
     X("ecowarn_reloads_total", "counter", "configurations reloaded", s->reloads)                   \
     X("ecowarn_reload_failures_total", "counter", "reloads refused", s->reload_failures)           \
     X("ecowarn_redis_reconnects_total", "counter", "Redis connection attempts", r.reconnects)      \

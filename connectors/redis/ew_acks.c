@@ -3,7 +3,9 @@
  *
  * XGROUP CREATE (BUSYGROUP: it was there), then XREADGROUP ... BLOCK in a loop; each entry's
  * alert is read with HGET PREFIX+active FINGERPRINT on the same connection, whose replies come
- * in order. An error reply (the stream or its group went) retries after a second.
+ * in order. An error reply (the stream or its group went) retries after a second. On a second
+ * connection (the first blocks), XAUTOCLAIM every EW_ACKS_CLAIM_MS takes the entries pending
+ * longer than EW_ACKS_IDLE_MS, which go the same way.
  */
 #include "ew_acks.h"
 
@@ -19,13 +21,13 @@
 
 struct ew_acks {
     struct ev_loop *loop;
-    struct ew_redis *conn;
+    struct ew_redis *conn, *claims; /* reads (blocking); claims and their HGETs */
     const struct ew_opts *opts;
     char consumer[64];
     ew_acks_fn fn;
     void *ctx;
-    ev_timer retry;
-    bool stopped;
+    ev_timer retry, claim;
+    bool stopped, claiming;
 };
 
 static char ew_acks_group_marker; /* the arg of XGROUP CREATE */
@@ -81,8 +83,9 @@ static void ew_acks_apply(struct ew_acks *a, struct ew_ack *ack, const redisRepl
     json_decref(doc);
 }
 
-/* One entry of XREADGROUP's reply: [id, [field, value...]]. */
-static void ew_acks_entry(struct ew_acks *a, const redisReply *e)
+/* One entry of XREADGROUP's or XAUTOCLAIM's reply: [id, [field, value...]]; its alert is read
+ * on conn. */
+static void ew_acks_entry(struct ew_acks *a, struct ew_redis *conn, const redisReply *e)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !e->element[0]->str)
         return;
@@ -114,8 +117,46 @@ static void ew_acks_entry(struct ew_acks *a, const redisReply *e)
     ew_acks_key(a, key, sizeof key, "active");
     const char *argv[3] = {"HGET", key, ack->fingerprint};
     size_t lens[3] = {4, strlen(key), 16};
-    if (ew_redis_cmd(a->conn, ack, 3, argv, lens))
+    if (ew_redis_cmd(conn, ack, 3, argv, lens))
         free(ack);
+}
+
+static char ew_acks_claim_marker; /* the arg of XAUTOCLAIM */
+
+static void ew_acks_on_claim_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct ew_acks *a = w->data;
+    if (a->stopped || a->claiming)
+        return;
+    char key[128], idle[24];
+    ew_acks_key(a, key, sizeof key, "acks");
+    snprintf(idle, sizeof idle, "%d", EW_ACKS_IDLE_MS);
+    const char *argv[] = {"XAUTOCLAIM", "", "ecowarnd", a->consumer, idle, "0-0", "COUNT", "100"};
+    argv[1] = key;
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    a->claiming = ew_redis_cmd(a->claims, &ew_acks_claim_marker, 8, argv, lens) == 0;
+}
+
+/* XAUTOCLAIM: [cursor, [[id, [field, value...]]...], (deleted ids)]; an entry deleted from the
+ * stream comes as nil (Redis 6.2) and is passed over. */
+static void ew_acks_on_claim_reply(void *ctx, redisReply *reply, void *arg)
+{
+    struct ew_acks *a = ctx;
+    if (arg != &ew_acks_claim_marker) { /* an HGET for a claimed entry */
+        ew_acks_apply(a, arg, reply->type == REDIS_REPLY_ERROR ? NULL : reply);
+        free(arg);
+        return;
+    }
+    a->claiming = false;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
+        reply->element[1]->type == REDIS_REPLY_ARRAY) {
+        redisReply *entries = reply->element[1];
+        for (size_t i = 0; i < entries->elements && !a->stopped; i++)
+            ew_acks_entry(a, a->claims, entries->element[i]);
+    }
 }
 
 static void ew_acks_on_reply(void *ctx, redisReply *reply, void *arg)
@@ -146,7 +187,7 @@ static void ew_acks_on_reply(void *ctx, redisReply *reply, void *arg)
         reply->element[0]->elements == 2) {
         redisReply *entries = reply->element[0]->element[1];
         for (size_t i = 0; i < entries->elements; i++)
-            ew_acks_entry(a, entries->element[i]);
+            ew_acks_entry(a, a->conn, entries->element[i]);
     }
     if (!a->stopped)
         ew_acks_read(a);
@@ -164,12 +205,22 @@ struct ew_acks *ew_acks_new(struct ev_loop *loop, const struct ew_redis_addr *ad
     /* its replies may wait for a whole BLOCK: a second more than the sink's timeout */
     a->conn = ew_redis_new(loop, addr, "redis-acks", (double)opts->redis_timeout_ms / 1000 + 1.0,
                            (double)opts->redis_reconnect_max_ms / 1000, ew_acks_on_reply, a);
-    if (!a->conn) {
+    a->claims =
+        a->conn
+            ? ew_redis_new(loop, addr, "redis-acks-claims", (double)opts->redis_timeout_ms / 1000,
+                           (double)opts->redis_reconnect_max_ms / 1000, ew_acks_on_claim_reply, a)
+            : NULL;
+    if (!a->claims) {
+        ew_redis_free(a->conn);
         free(a);
         return NULL;
     }
     ev_timer_init(&a->retry, ew_acks_on_retry, 1, 0);
     a->retry.data = a;
+    ev_timer_init(&a->claim, ew_acks_on_claim_timer, EW_ACKS_CLAIM_MS / 1000.0,
+                  EW_ACKS_CLAIM_MS / 1000.0);
+    a->claim.data = a;
+    ev_timer_start(loop, &a->claim);
     ew_acks_start(a);
     return a;
 }
@@ -178,6 +229,7 @@ void ew_acks_stop(struct ew_acks *a)
 {
     a->stopped = true;
     ev_timer_stop(a->loop, &a->retry);
+    ev_timer_stop(a->loop, &a->claim);
 }
 
 void ew_acks_free(struct ew_acks *a)
@@ -185,6 +237,8 @@ void ew_acks_free(struct ew_acks *a)
     if (!a)
         return;
     ev_timer_stop(a->loop, &a->retry);
+    ev_timer_stop(a->loop, &a->claim);
     ew_redis_free(a->conn);
+    ew_redis_free(a->claims);
     free(a);
 }

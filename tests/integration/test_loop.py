@@ -194,3 +194,53 @@ def run(k, redis, port, daemons, tmp):
     assert m["ecowarn_responses_total"] == 2 and m["ecowarn_responses_unknown_total"] == 1
     assert m["ecowarn_escalations_total"] == 4 and m["ecowarn_alerts_in_loop"] == 0
     assert d.stop() == 0
+
+
+def test_acknowledgements_reach_the_instance_holding_the_alert(redis, redis_server, daemons, tmp):
+    """Two instances share the partitions and the acknowledgements' consumer group: an
+    acknowledgement read by the one that does not hold its alert is left pending, claimed by the
+    other, and applied to the alert's loop there. The sites that moved to the second instance
+    took their loops with them."""
+    k = Kafka("embedded", partitions=2)
+    try:
+        rules = os.path.join(tmp, "rules")
+        os.makedirs(rules)
+        with open(os.path.join(rules, "loop.json"), "w") as f:
+            json.dump(RULES, f, ensure_ascii=False)
+        n = dt.datetime.now(TZ).replace(second=0, microsecond=0)
+        mns = [f"G{i}" for i in range(8)]
+        k.produce([(k.ent, outlet(f"E{i}", f"企业{i}", mn)) for i, mn in enumerate(mns)])
+        opts = {"rules.dir": rules, "engine.idle_partition_ms": "2000"}
+        a = daemons(k, extra=opts)
+        a.wait_healthy()
+        data = [(k.hj, packet(mn, n - (10 - i) * MIN, 80)) for i in range(0, 11, 2) for mn in mns]
+        k.produce(data)
+        a.wait_consumed(k.hj, len(data), timeout=60)
+        a.wait_settled()
+        b = daemons(k, extra=opts)
+        b.wait_healthy(timeout=60)
+        wait_for("b to claim a partition with its sites",
+                 lambda: b.metrics().get("ecowarn_sites_restored_total", 0) > 0, timeout=60)
+        assert 0 < b.metrics()["ecowarn_alerts_in_loop"] < 2 * len(mns)
+        firing = [e for e in redis.events("ecowarn:duty") if e["event"] == "firing"]
+        assert sorted(e["mn"] for e in firing) == sorted(mns)
+        for e in firing:
+            watch(redis_server.port, "ack", e["id"], "--by", "值班员", "--note", "已处理")
+
+        def acked():
+            return {e["mn"]: e for e in redis.events() if e["event"] == "acknowledged"}
+        wait_for("every acknowledgement applied by the instance holding its alert",
+                 lambda: len(acked()) == len(mns), timeout=60)
+        for mn, e in acked().items():
+            loop = e["evidence"]["loop"]  # the loop's own event: its holder wrote it
+            assert loop["acknowledged"]["by"] == "值班员" and "next_step" not in loop, (mn, e)
+        assert len(redis.events()) == len({e["id"] for e in redis.events()})
+        # each instance applied the acknowledgements of the alerts it holds, whichever read them
+        # first (those it read for the other were left for it: ecowarn_acks_elsewhere_total)
+        done = [d.metrics()["ecowarn_acks_total"] for d in (a, b)]
+        assert sum(done) == len(mns) and min(done) > 0, done
+        wait_for("nothing pending in the group",
+                 lambda: redis("XPENDING", "ecowarn:acks", "ecowarnd")[0] == 0, timeout=30)
+        assert a.stop() == 0 and b.stop() == 0
+    finally:
+        k.stop()
