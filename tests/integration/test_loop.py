@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 
-from conftest import BIN, Kafka, hj212, wait_for
+from conftest import BIN, Kafka, hj212, hourly_packet, wait_for
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 MIN = dt.timedelta(minutes=1)
@@ -242,5 +242,70 @@ def test_acknowledgements_reach_the_instance_holding_the_alert(redis, redis_serv
         wait_for("nothing pending in the group",
                  lambda: redis("XPENDING", "ecowarn:acks", "ecowarnd")[0] == 0, timeout=30)
         assert a.stop() == 0 and b.stop() == 0
+    finally:
+        k.stop()
+
+
+def test_answer_that_does_not_end_it_and_quiet_hours(redis, redis_server, daemons, tmp):
+    """Hourly data of two days in 2024 (the engine's clock is their time): P1 answers its
+    reminder half an hour after it (its message's time, ecowarn-watch answer --at) but stays
+    over the limit, and is escalated at the re-check; Q1 goes over at 23:00, inside the quiet
+    hours, so its reminder is held until 07:00, and the step counts from then."""
+    k = Kafka("embedded", partitions=2)
+    try:
+        rules = os.path.join(tmp, "rules")
+        os.makedirs(rules)
+        policy = {"steps": [{"after": "2h", "to": "officer"}], "recheck": "1h",
+                  "quiet": {"from": "22:00", "to": "07:00"}}
+        with open(os.path.join(rules, "r.json"), "w") as f:
+            json.dump({"escalation": {"p": policy}, "rules": [dict(
+                RULES["rules"][0], escalation="p", select={"data": ["hour"], "field": "ZsAvg"})]},
+                f, ensure_ascii=False)
+        day = dt.datetime(2024, 10, 1, tzinfo=TZ)
+        at = lambda h: day + dt.timedelta(hours=h)  # noqa: E731
+        k.produce([(k.ent, outlet("E1", "越城热电", "P1")), (k.ent, outlet("E2", "柯桥印染", "Q1"))])
+        d = daemons(k, extra={"rules.dir": rules, "engine.idle_partition_ms": "2000"})
+        d.wait_healthy()
+
+        def hourly(h):
+            p1 = 80 if 10 <= h < 15 else 10
+            q1 = 80 if 23 <= h < 34 else 10  # 23:00 to 09:00 the next day
+            return [(k.hj, hourly_packet("P1", stamp(at(h)), p1)), (k.hj, hourly_packet("Q1", stamp(at(h)), q1))]
+
+        first = [m for h in range(8, 11) for m in hourly(h)]
+        k.produce(first)
+        d.wait_consumed(k.hj, len(first))
+        reminder = wait_for("P1's reminder", lambda: next(
+            (e for e in redis.events("ecowarn:reminders:E1") if e["event"] == "reminder"), None))
+        watch(redis_server.port, "answer", reminder["fingerprint"], "--enterprise", "E1",
+              "--text", "已整改", "--brokers", k.bootstrap, "--topic", k.ent,
+              "--at", iso(at(10) + 30 * MIN))
+        d.wait_consumed(k.ent, 3)
+        rest = [m for h in range(11, 36) for m in hourly(h)]
+        k.produce(rest)
+        d.wait_consumed(k.hj, len(first) + len(rest), timeout=60)
+        d.wait_settled()
+        wait_for("every alert resolved", lambda: redis("HLEN", "ecowarn:active") == 0)
+
+        got = collections.defaultdict(list)
+        for e in redis.events():
+            got[e["mn"]].append((e["event"], e["audience"], e["event_time"]))
+        assert got["P1"] == [("reminder", "enterprise", iso(at(10))),
+                             ("responded", "officer", iso(at(10) + 30 * MIN)),
+                             ("escalated", "officer", iso(at(12))),
+                             ("resolved", "enterprise", iso(at(15)))], got
+        # held from 23:00 to 07:00: sent then (as it was), the step two hours after that
+        assert got["Q1"] == [("reminder", "enterprise", iso(at(23))),
+                             ("escalated", "officer", iso(at(33))),
+                             ("resolved", "enterprise", iso(at(34)))], got
+        ev = {(e["mn"], e["event"]): e for e in redis.events()}
+        step = ev[("P1", "escalated")]["evidence"]
+        assert step["reason"] == "the condition persists after the answer"
+        assert step["loop"]["response"]["text"] == "已整改"
+        assert ev[("Q1", "escalated")]["evidence"]["loop"]["notified_at"] == iso(at(31))
+        assert ev[("Q1", "reminder")]["detected_at"] >= ev[("P1", "resolved")]["detected_at"]
+        m = d.metrics()
+        assert m["ecowarn_reminders_held_total"] == 1 and m["ecowarn_escalations_total"] == 2
+        assert d.stop() == 0
     finally:
         k.stop()
