@@ -555,7 +555,7 @@ int ew_ruleset_add_json(struct ew_ruleset *set, const char *text, size_t len, co
     int rc = 0;
     size_t need = set->nrules + json_array_size(rules), npolicies = set->npolicies;
     char pwhy[160] = "";
-    if (!json_is_array(rules) && !json_object_get(doc, "escalation")) {
+    if ((rules || !json_object_get(doc, "escalation")) && !json_is_array(rules)) {
         rc = ew_error_set(err, EW_EINVAL, 0, "%s: expected {\"rules\": [...]}", file);
     } else if ((rc = ew_policies_add_json(set, json_object_get(doc, "escalation"), pwhy,
                                           sizeof pwhy))) {

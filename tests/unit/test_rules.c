@@ -57,6 +57,54 @@ static void test_good_rule_compiles(void **state)
     ew_ruleset_free(set);
 }
 
+/* Escalation policies: read whole or refused with the reason; a rule names one defined in any
+ * file of the set, linked once all are in. */
+static void test_policies(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"{\"escalation\":{\"p\":{\"steps\":[]}}}", "t.json: p.steps: expected 1 to 4 steps"},
+        {"{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"2h\",\"to\":\"boss\"}]}}}",
+         "t.json: p.steps[0].to: expected \"officer\" or \"supervisor\""},
+        {"{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"2h\",\"to\":\"officer\"},{\"after\":"
+         "\"1h\",\"to\":\"supervisor\"}]}}}",
+         "t.json: p.steps[1].after: steps come later one after the other"},
+        {"{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"2h\",\"to\":\"officer\",\"message\":{"
+         "\"zh\":\"{who}\"}}]}}}",
+         "t.json: p.steps[0].message: unknown placeholder {who}"},
+        {"{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"2h\",\"to\":\"officer\"}],\"quiet\":{"
+         "\"from\":\"25:00\",\"to\":\"07:00\"}}}}",
+         "t.json: p.quiet: expected {\"from\": \"22:00\", \"to\": \"07:00\"}"},
+        {"{\"escalation\":{},\"rules\":{}}", "t.json: expected {\"rules\": [...]}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *why = compile_error(bad[i].text);
+        assert_non_null(why);
+        assert_string_equal(why, bad[i].error);
+    }
+    /* a policy in one file, the rule naming it in another read before it */
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    const char *rules =
+        "{\"rules\":[{\"id\":\"r\",\"kind\":\"threshold\",\"audience\":"
+        "\"enterprise\",\"escalation\":\"p\",\"select\":{\"data\":[\"hour\"],\"field\":\"Avg\"},"
+        "\"levels\":[{\"name\":\"o\",\"above\":1,\"severity\":\"s\"}],"
+        "\"message\":{\"zh\":\"{value}\"}}]}";
+    const char *policy = "{\"escalation\":{\"p\":{\"steps\":[{\"after\":\"2h\",\"to\":"
+                         "\"officer\"}],\"repeat\":\"4h\"}}}";
+    assert_int_equal(ew_ruleset_add_json(set, rules, strlen(rules), "a.json", &err), 0);
+    assert_int_equal(ew_ruleset_link(set, &err), EW_EINVAL);
+    assert_string_equal(err.detail, "r: escalation: no policy named p");
+    assert_int_equal(ew_ruleset_add_json(set, policy, strlen(policy), "b.json", &err), 0);
+    assert_int_equal(ew_ruleset_link(set, &err), 0);
+    assert_non_null(set->rules[0].policy);
+    assert_int_equal(set->rules[0].policy->steps[0].after_ms, 2 * 3600000);
+    assert_int_equal(set->rules[0].repeat_ms, 4 * 3600000); /* the policy's, the rule has none */
+    ew_ruleset_free(set);
+}
+
 static void test_errors_name_file_rule_and_reason(void **state)
 {
     (void)state;
@@ -284,6 +332,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_rule_compiles),
+        cmocka_unit_test(test_policies),
         cmocka_unit_test(test_errors_name_file_rule_and_reason),
         cmocka_unit_test(test_sitetab_matches_model),
         cmocka_unit_test(test_registry_upsert_replaces),
