@@ -112,7 +112,7 @@ void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out)
     for (size_t i = 0; i < eng->nsrc; i++)
         out->held += eng->src[i].q.n;
     out->keys = eng->sites.keys;
-    out->loops = eng->loops.n;
+    out->loops = ew_loops_count(&eng->loops);
     out->state_bytes = eng->sites.cap * sizeof(struct ew_site) +
                        eng->sites.nindex * sizeof(*eng->sites.index) + eng->sites.key_bytes;
 }

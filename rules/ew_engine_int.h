@@ -99,7 +99,7 @@ static inline void ew_engine__evicted(struct ew_engine *eng)
 {
     if (!eng->sites.evicted[0])
         return;
-    if (eng->loops.n)
+    if (ew_loops_count(&eng->loops))
         ew_loops_drop_site(eng, eng->sites.evicted);
     ew_buf_add(&eng->gone, eng->sites.evicted, strlen(eng->sites.evicted) + 1);
     eng->sites.evicted[0] = '\0';

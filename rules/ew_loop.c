@@ -18,6 +18,7 @@
 
 #include "ew_alloc.h"
 #include "ew_engine_int.h"
+#include "ew_hash.h"
 #include "ew_render.h"
 
 #include <stdio.h>
@@ -54,39 +55,111 @@ static void ew_loop_free(struct ew_loop *l)
     ew_free(l);
 }
 
-void ew_loops_free(struct ew_loops *t)
+/* The two keys a set can be on. */
+static uint64_t ew_fp_hash(const struct ew_loop *l)
 {
-    for (size_t i = 0; i < t->n; i++)
-        ew_loop_free(t->v[i]);
-    ew_free(t->v);
-    *t = (struct ew_loops){0};
+    uint64_t h = 0;
+    for (int i = 0; i < 16; i++) /* 16 hex digits: a hash already */
+        h = h << 4 | (uint64_t)(l->fingerprint[i] <= '9' ? l->fingerprint[i] - '0'
+                                                         : l->fingerprint[i] - 'a' + 10);
+    return h * 0x9E3779B97F4A7C15u;
 }
 
-static struct ew_loop **ew_loop_slot(const struct ew_engine *eng, const char *fp)
+static uint64_t ew_site_hash(const struct ew_loop *l)
 {
-    for (size_t i = 0; i < eng->loops.n; i++)
-        if (!memcmp(eng->loops.v[i]->fingerprint, fp, 16))
-            return &eng->loops.v[i];
-    return NULL;
+    return ew_str_hash(l->mn);
+}
+
+typedef uint64_t (*ew_loop_key_fn)(const struct ew_loop *l);
+
+/* The slot of the loop that `same` says has the key, or the empty slot where it would go. */
+static size_t ew_set_slot(const struct ew_loopset *s, uint64_t h, const char *key, bool by_fp)
+{
+    size_t mask = s->cap - 1, i = (size_t)h & mask;
+    for (; s->slot[i]; i = (i + 1) & mask)
+        if (by_fp ? !memcmp(s->slot[i]->fingerprint, key, 16) : !strcmp(s->slot[i]->mn, key))
+            break;
+    return i;
+}
+
+static struct ew_loop *ew_set_find(const struct ew_loopset *s, const char *key, bool by_fp,
+                                   ew_loop_key_fn hash, const struct ew_loop *probe)
+{
+    return s->cap ? s->slot[ew_set_slot(s, hash(probe), key, by_fp)] : NULL;
+}
+
+/* Room for one more at half load at most; false out of memory. */
+static bool ew_set_reserve(struct ew_loopset *s, ew_loop_key_fn hash)
+{
+    if ((s->n + 1) * 2 <= s->cap)
+        return true;
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    struct ew_loop **slot = ew_calloc(cap, sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slot[i])
+            continue;
+        size_t j = (size_t)hash(s->slot[i]) & (cap - 1);
+        while (slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = s->slot[i];
+    }
+    ew_free(s->slot);
+    s->slot = slot;
+    s->cap = cap;
+    return true;
+}
+
+/* Empties slot i, moving back the entries of its probe run that may take it. */
+static void ew_set_erase(struct ew_loopset *s, size_t i, ew_loop_key_fn hash)
+{
+    size_t mask = s->cap - 1;
+    for (size_t j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)hash(s->slot[j]) & mask;
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            s->slot[i] = s->slot[j];
+            i = j;
+        }
+    }
+    s->slot[i] = NULL;
+    s->n--;
+}
+
+void ew_loops_free(struct ew_loops *t)
+{
+    for (size_t i = 0; i < t->by_fp.cap; i++)
+        if (t->by_fp.slot[i])
+            ew_loop_free(t->by_fp.slot[i]);
+    ew_free(t->by_fp.slot);
+    ew_free(t->by_site.slot);
+    *t = (struct ew_loops){0};
 }
 
 struct ew_loop *ew_loop_find(const struct ew_engine *eng, const char *fp)
 {
-    struct ew_loop **s = strlen(fp) >= 16 ? ew_loop_slot(eng, fp) : NULL;
-    return s ? *s : NULL;
+    struct ew_loop probe;
+    if (strlen(fp) < 16)
+        return NULL;
+    memcpy(probe.fingerprint, fp, 16);
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", fp[i]))
+            return NULL;
+    return ew_set_find(&eng->loops.by_fp, fp, true, ew_fp_hash, &probe);
+}
+
+struct ew_loop *ew_loops_of(const struct ew_engine *eng, const char *mn)
+{
+    struct ew_loop probe;
+    snprintf(probe.mn, sizeof probe.mn, "%s", mn);
+    return ew_set_find(&eng->loops.by_site, probe.mn, false, ew_site_hash, &probe);
 }
 
 struct ew_loop *ew_loop_add(struct ew_engine *eng, const char *fp, const char *mn, uint32_t rule)
 {
     struct ew_loops *t = &eng->loops;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        struct ew_loop **v = ew_grow(t->v, t->n, cap, sizeof *v);
-        if (!v)
-            return NULL;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (!ew_set_reserve(&t->by_fp, ew_fp_hash) || !ew_set_reserve(&t->by_site, ew_site_hash))
+        return NULL;
     struct ew_loop *l = ew_calloc(1, sizeof *l);
     if (!l)
         return NULL;
@@ -95,46 +168,80 @@ struct ew_loop *ew_loop_add(struct ew_engine *eng, const char *fp, const char *m
     l->rule = rule;
     l->level = -1;
     l->event_time = l->created = l->started = l->held = l->responded = l->acked = INT64_MIN;
-    t->v[t->n++] = l;
+    t->by_fp.slot[ew_set_slot(&t->by_fp, ew_fp_hash(l), l->fingerprint, true)] = l;
+    t->by_fp.n++;
+    size_t si = ew_set_slot(&t->by_site, ew_site_hash(l), l->mn, false);
+    struct ew_loop *last = t->by_site.slot[si];
+    if (!last) {
+        t->by_site.slot[si] = l;
+        t->by_site.n++;
+        return l;
+    }
+    while (last->site_next)
+        last = last->site_next;
+    last->site_next = l;
+    l->site_prev = last;
     return l;
 }
 
-static void ew_loop_remove(struct ew_engine *eng, struct ew_loop **slot)
+static void ew_loop_remove(struct ew_engine *eng, struct ew_loop *l)
 {
-    ew_loop_free(*slot);
-    *slot = eng->loops.v[--eng->loops.n];
+    struct ew_loops *t = &eng->loops;
+    ew_set_erase(&t->by_fp, ew_set_slot(&t->by_fp, ew_fp_hash(l), l->fingerprint, true),
+                 ew_fp_hash);
+    if (l->site_prev) {
+        l->site_prev->site_next = l->site_next;
+    } else { /* the site's first: the next one is, or the site has none */
+        size_t si = ew_set_slot(&t->by_site, ew_site_hash(l), l->mn, false);
+        if (l->site_next)
+            t->by_site.slot[si] = l->site_next;
+        else
+            ew_set_erase(&t->by_site, si, ew_site_hash);
+    }
+    if (l->site_next)
+        l->site_next->site_prev = l->site_prev;
+    ew_loop_free(l);
 }
 
 void ew_loop_end(struct ew_engine *eng, const char *fp)
 {
-    struct ew_loop **s = ew_loop_slot(eng, fp);
-    if (s)
-        ew_loop_remove(eng, s);
+    struct ew_loop *l = ew_loop_find(eng, fp);
+    if (l)
+        ew_loop_remove(eng, l);
 }
 
 void ew_loops_drop_site(struct ew_engine *eng, const char *mn)
 {
-    for (size_t i = 0; i < eng->loops.n;)
-        if (!strcmp(eng->loops.v[i]->mn, mn))
-            ew_loop_remove(eng, &eng->loops.v[i]);
-        else
-            i++;
+    for (struct ew_loop *l; (l = ew_loops_of(eng, mn));)
+        ew_loop_remove(eng, l);
 }
 
 void ew_loops_remap(struct ew_engine *eng, const int32_t *map, const struct ew_ruleset *old)
 {
-    for (size_t i = 0; i < eng->loops.n;) {
-        struct ew_loop *l = eng->loops.v[i];
+    /* renumbered in one pass, the ones whose chain means nothing to the new rule taken out
+     * after it (taking one out moves others in the table) */
+    struct ew_loopset *s = &eng->loops.by_fp;
+    struct ew_loop **gone = ew_malloc((s->n ? s->n : 1) * sizeof *gone);
+    size_t ngone = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        struct ew_loop *l = s->slot[i];
+        if (!l)
+            continue;
         int32_t j = map[l->rule];
         const struct ew_policy *was = old->rules[l->rule].policy;
         const struct ew_policy *now = j >= 0 ? eng->rules->rules[j].policy : NULL;
-        if (!now || !was || strcmp(was->name, now->name)) {
-            ew_loop_remove(eng, &eng->loops.v[i]); /* its chain means nothing to the new rule */
-            continue;
-        }
-        l->rule = (uint32_t)j;
-        i++;
+        if (now && was && !strcmp(was->name, now->name))
+            l->rule = (uint32_t)j;
+        else if (gone)
+            gone[ngone++] = l;
     }
+    if (!gone) { /* out of memory to list them: every chain goes */
+        ew_loops_free(&eng->loops);
+        return;
+    }
+    for (size_t i = 0; i < ngone; i++)
+        ew_loop_remove(eng, gone[i]);
+    ew_free(gone);
 }
 
 /* ---- times ---- */
@@ -230,18 +337,14 @@ int64_t ew_loops_due(struct ew_engine *eng, struct ew_site *site)
     if (!site->looped)
         return INT64_MAX;
     int64_t due = INT64_MAX;
-    bool any = false;
-    for (size_t i = 0; i < eng->loops.n; i++) {
-        const struct ew_loop *l = eng->loops.v[i];
-        if (strcmp(l->mn, site->mn))
-            continue;
-        any = true;
+    const struct ew_loop *l = ew_loops_of(eng, site->mn);
+    site->looped = l != NULL;
+    for (; l; l = l->site_next) {
         enum ew_loop_act act;
         int64_t t = ew_loop_next(eng, l, &act);
         if (t < due)
             due = t;
     }
-    site->looped = any;
     return due;
 }
 
@@ -580,10 +683,9 @@ void ew_loops_sweep(struct ew_engine *eng, struct ew_site *site, int64_t ref, in
         struct ew_loop *first = NULL;
         enum ew_loop_act act = EW_ACT_NONE;
         int64_t at = INT64_MAX;
-        for (size_t i = 0; i < eng->loops.n; i++) {
-            struct ew_loop *l = eng->loops.v[i];
+        for (struct ew_loop *l = ew_loops_of(eng, site->mn); l; l = l->site_next) {
             enum ew_loop_act a;
-            int64_t t = strcmp(l->mn, site->mn) ? INT64_MAX : ew_loop_next(eng, l, &a);
+            int64_t t = ew_loop_next(eng, l, &a);
             if (t <= ref && t < at)
                 first = l, act = a, at = t;
         }

@@ -9,6 +9,8 @@
  *
  * A loop is kept per alert (fingerprint) while it fires, in the engine's table, with a copy of
  * the alert's last event sent, so that a step can say what it escalates without judging again.
+ * The table finds a loop by fingerprint and a site's loops (in the order they were made) in
+ * constant time: an alert storm of a whole province costs per event what one alert does.
  */
 #ifndef EW_LOOP_H
 #define EW_LOOP_H
@@ -75,11 +77,18 @@ struct ew_loop {
     struct ew_trail trail[EW_TRAIL_MAX];
     char *response; /* the last response's text, owned; NULL none */
     char *ack_by, *ack_note, *ack_entry;
+    struct ew_loop *site_next, *site_prev; /* the site's loops, in the order they were made */
+};
+
+/* An open-addressing set of loops (power-of-two slots, linear probing, removal by shifting back),
+ * keyed by fingerprint (every loop) or by MN (the first loop of each site). */
+struct ew_loopset {
+    struct ew_loop **slot;
+    size_t n, cap;
 };
 
 struct ew_loops {
-    struct ew_loop **v;
-    size_t n, cap;
+    struct ew_loopset by_fp, by_site;
 };
 
 /* Placeholder values of a policy message (ew_policy_render). */
@@ -120,10 +129,18 @@ void ew_loops_free(struct ew_loops *l);
 
 /* ---- the table (ew_loop.c), for checkpoints ---- */
 
-/* A new loop in the table, zeroed but for its identity; NULL out of memory. */
+/* A new loop in the table, zeroed but for its identity, the last of its site's; NULL out of
+ * memory. */
 struct ew_loop *ew_loop_add(struct ew_engine *eng, const char *fp, const char *mn, uint32_t rule);
 /* The loop of fingerprint fp, or NULL. */
 struct ew_loop *ew_loop_find(const struct ew_engine *eng, const char *fp);
+/* The first of the site mn's loops (then l->site_next), or NULL. */
+struct ew_loop *ew_loops_of(const struct ew_engine *eng, const char *mn);
+/* How many loops there are. */
+static inline size_t ew_loops_count(const struct ew_loops *t)
+{
+    return t->by_fp.n;
+}
 /* Frees the strings a loop owns (not the loop). */
 void ew_loop_release(struct ew_loop *l);
 /* A copy of s into *slot (freeing what was there); s NULL clears it. false out of memory. */

@@ -88,13 +88,11 @@ static void ew_put_lstr(struct ew_buf *b, const char *s)
 static void ew_put_loops(const struct ew_engine *e, const struct ew_site *s, struct ew_buf *b)
 {
     uint32_t n = 0;
-    for (size_t i = 0; s->looped && i < e->loops.n; i++)
-        n += !strcmp(e->loops.v[i]->mn, s->mn);
+    const struct ew_loop *first = s->looped ? ew_loops_of(e, s->mn) : NULL;
+    for (const struct ew_loop *l = first; l; l = l->site_next)
+        n++;
     ew_put_u(b, n, 4);
-    for (size_t i = 0; n && i < e->loops.n; i++) {
-        const struct ew_loop *l = e->loops.v[i];
-        if (strcmp(l->mn, s->mn))
-            continue;
+    for (const struct ew_loop *l = first; l; l = l->site_next) {
         ew_buf_add(b, l->fingerprint, 16);
         ew_put_str(b, e->rules->rules[l->rule].id);
         ew_put_u(b, (uint8_t)l->level, 1);

@@ -327,6 +327,49 @@ static void test_reload_keeps_chains(void **state)
     ew_buf_release(&ev);
 }
 
+/* A storm: thousands of alerts in the loop at once, half of them ending, the rest through a
+ * checkpoint and to their end; the table finds each, and keeps none too many. */
+static void test_many_loops(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, s1 = EW_BUF_INIT, s2 = EW_BUF_INIT;
+    struct ew_ruleset *set = compile(rules_json);
+    struct ew_engine_opts opts = {.max_sites = 4096};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, &ev);
+    enum { SITES = 3000 };
+    for (int h = 0; h < 3; h++)
+        for (int s = 0; s < SITES; s++)
+            feed(eng, s, h, 120); /* "over" fires at the third value at each site */
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.loops, SITES);
+    for (int s = 0; s < SITES; s += 2)
+        feed(eng, s, 3, 10); /* half resolve: their loops go */
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.loops, SITES / 2);
+    ew_buf_clear(&ev);
+    ew_engine_tick(eng, 1722441600000 + 4 * 3600000); /* the first step of each that holds */
+    assert_int_equal(ew_test_count(ev.data, "-escalated-1\""), SITES / 2);
+    assert_int_equal(ew_engine_export(eng, &s1), 0);
+    struct ew_engine *b = ew_engine_new(&opts, compile(rules_json), reg, sink, &ev);
+    struct ew_error err = {0};
+    assert_int_equal(ew_engine_import(b, s1.data, s1.len, &err), 0);
+    assert_int_equal(ew_engine_export(b, &s2), 0);
+    assert_int_equal(s1.len, s2.len);
+    assert_memory_equal(s1.data, s2.data, s1.len);
+    for (int s = 1; s < SITES; s += 2)
+        feed(b, s, 4, 10);
+    ew_engine_stats(b, &st);
+    assert_int_equal(st.loops, 0);
+    ew_engine_free(eng);
+    ew_engine_free(b);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&s1);
+    ew_buf_release(&s2);
+}
+
 static void test_forget_site(void **state)
 {
     (void)state;
@@ -896,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_import_drops_unknown_rules),
         cmocka_unit_test(test_reload_keeps_unchanged_shapes),
         cmocka_unit_test(test_reload_keeps_chains),
+        cmocka_unit_test(test_many_loops),
         cmocka_unit_test(test_idle_keys_not_kept),
         cmocka_unit_test(test_out_of_memory_counted),
         cmocka_unit_test(test_reload_moves_rules),
