@@ -129,11 +129,19 @@ def run(k, redis, port, daemons, tmp):
     # back under the limit
     while dt.datetime.now(TZ) <= answered_at + dt.timedelta(seconds=1):
         time.sleep(0.2)
-    more = [(k.hj, packet(mn, n + i * 2 * MIN, 80 if i < 4 else 10)) for i in range(1, 5)
-            for mn in start]
+    more = [(k.hj, packet(mn, n + i * 2 * MIN, 80)) for i in range(1, 4) for mn in start]
     k.produce(more)
-    d.wait_consumed(k.hj, len(first) + len(more), timeout=60)
     d.wait_consumed(k.ent, 5, timeout=60)
+    # the answer is in the alert as the active hash holds it
+    now = wait_for("the answer applied", lambda: json.loads(
+        redis("HGET", "ecowarn:active", reminder["fingerprint"]) or b"{}").get(
+            "event") == "responded" and json.loads(
+        redis("HGET", "ecowarn:active", reminder["fingerprint"])), timeout=30)
+    assert now["evidence"]["loop"]["response"]["text"] == "已停炉检修，脱硫塔正在恢复"
+    assert "next_step" not in now["evidence"]["loop"]  # answered, no re-check: the chain ends
+    last = [(k.hj, packet(mn, n + 8 * MIN, 10)) for mn in start]
+    k.produce(last)
+    d.wait_consumed(k.hj, len(first) + len(more) + len(last), timeout=60)
     d.wait_settled()
     wait_for("every alert resolved", lambda: redis("HLEN", "ecowarn:active") == 0, timeout=30)
 
