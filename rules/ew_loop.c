@@ -29,6 +29,8 @@
 
 bool ew_loop_set_str(char **slot, const char *s)
 {
+    if (s && *slot && !strcmp(*slot, s))
+        return true; /* most of an alert's event says what the one before said */
     char *copy = NULL;
     if (s && !(copy = ew_malloc(strlen(s) + 1)))
         return false;
