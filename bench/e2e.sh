@@ -25,17 +25,7 @@ bin=${1:-build}/bin
 mode=${E2E_BROKER:-embedded}
 [ "$mode" = real ] && default_ents=2000 || default_ents=250
 ents=${E2E_ENTERPRISES:-$default_ents} hours=${E2E_HOURS:-6} load=${E2E_LOAD:-2000}
-work=$(mktemp -d /tmp/ecowarn-e2e.XXXXXX)
-pids=()
-kafka_dir=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "$kafka_dir" ] && scripts/kafka.sh stop "$kafka_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh e2e
 metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 extra=()

@@ -62,8 +62,14 @@ struct ew_claiming {
     uint64_t claim;
 };
 
-#define EW_BATCH_EVENTS   10000 /* a batch with this many events is written at the next chance */
-#define EW_QUIET_COMMIT_S 0.005 /* a quiet input's commit points: this far apart at least */
+#define EW_BATCH_EVENTS          10000 /* a batch with this many events is written at the next chance */
+#define EW_QUIET_COMMIT_S        0.005 /* a quiet input's commit points: this far apart at least */
+/* Under a backlog a transaction writes every site that changed since the last one, whatever
+ * the number of messages: with many sites that costs more than judging them. The commit timer
+ * then waits, up to this many periods, until the messages read since the last commit are this
+ * many times the sites to write (rules/RULES.md's one-site form, about 1-2 KB each). */
+#define EW_BACKLOG_MSGS_PER_SITE 8
+#define EW_BACKLOG_MAX_PERIODS   10
 
 struct ew_flow {
     struct ev_loop *loop;
@@ -82,7 +88,10 @@ struct ew_flow {
                               dead letters: at-least-once */
     uint64_t claims;
     bool commit_due; /* a batch is full: written once the message or tick being handled is done */
-    double committed_at; /* loop time of the last commit point */
+    double committed_at;   /* loop time of the last commit point */
+    uint64_t since_commit; /* messages of the group topics handed in since then */
+    unsigned waited;       /* commit timer periods passed over since then (a backlog) */
+    bool quiet_due;        /* the commit timer was brought forward for a quiet input */
     ev_timer commit_timer;
     struct ew_kafka *kafka; /* borrowed */
     struct ew_sink *sink;   /* borrowed */
@@ -376,6 +385,7 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
         f->stats.skipped++; /* done before the state it was restored from was saved */
         return;
     }
+    f->since_commit++;
     uint64_t ticket = ew_tracker_take(f->tracker, m->topic, m->partition, m->offset);
     if (!ticket) { /* no memory: it is read again after a restart */
         ew_log(EW_LOG_ERROR, "kafka", "cannot track %s[%d]@%lld", m->topic_name, m->partition,
@@ -447,6 +457,9 @@ static void ew_flow_commit_all(struct ew_flow *f)
 {
     f->commit_due = false;
     f->committed_at = ev_now(f->loop);
+    f->since_commit = 0;
+    f->waited = 0;
+    f->quiet_due = false;
     if (!f->sink)
         return;
     ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
@@ -486,13 +499,21 @@ static void ew_flow_drained(void *ctx, int64_t behind)
         ev_timer_stop(f->loop, &f->commit_timer);
         ev_timer_set(&f->commit_timer, wait, f->commit_timer.repeat);
         ev_timer_start(f->loop, &f->commit_timer);
+        f->quiet_due = true;
     }
 }
 
 static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
-    ew_flow_commit_all(w->data);
+    struct ew_flow *f = w->data;
+    /* messages flowing with few of them per changed site: a backlog (live input commits when
+     * it goes quiet); the state is written when it has gathered more of them, or in time */
+    if (!f->quiet_due && f->since_commit &&
+        f->since_commit < EW_BACKLOG_MSGS_PER_SITE * (uint64_t)ew_engine_dirty_count(f->eng) &&
+        ++f->waited < EW_BACKLOG_MAX_PERIODS)
+        return;
+    ew_flow_commit_all(f);
 }
 
 /* A partition's state goes from this member: its held records and split parts are let go

@@ -1007,7 +1007,13 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
     }
     ew_buf_clear(&eng->dirty);
     ew_buf_clear(&eng->gone);
+    eng->ndirty = 0;
     return n;
+}
+
+size_t ew_engine_dirty_count(const struct ew_engine *eng)
+{
+    return eng->ndirty;
 }
 
 int64_t ew_engine_held_oldest(const struct ew_engine *eng)

@@ -83,6 +83,7 @@ struct ew_engine {
     struct ew_buf dirty, gone; /* MNs (each NUL-ended) of the sites changed, and of those
                                   evicted, since they were last taken; when one could not grow
                                   (err), every site counts as changed */
+    size_t ndirty;             /* sites in dirty since the last ew_engine_take_dirty */
 };
 
 /* The site changed: it goes into the dirty list once. */
@@ -91,6 +92,7 @@ static inline void ew_site_dirty(struct ew_engine *eng, struct ew_site *site)
     if (site->dirty)
         return;
     site->dirty = 1;
+    eng->ndirty++;
     ew_buf_add(&eng->dirty, site->mn, strlen(site->mn) + 1);
 }
 

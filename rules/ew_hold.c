@@ -4,7 +4,9 @@
  *
  * A held record keeps only what the rules read: its identity, kind, time and numeric values,
  * packed into a buffer of its slot. Slots and their buffers are reused, so once the queue has
- * been as deep as it gets, holding a record allocates nothing.
+ * been as deep as it gets, holding a record allocates nothing. A value's code and field name are
+ * packed only when they are not the pollutant table's and the field table's own strings (an
+ * unknown code or field): under a backlog nearly every record passes through here.
  */
 #include "ew_hold.h"
 
@@ -25,7 +27,23 @@ struct ew_held_val {
     const struct ew_pollutant *pollutant;
     uint8_t field, type, flag_meaning;
     char flag;
+    uint8_t packed; /* which of its strings follow it */
 };
+
+enum { EW_HELD_CODE = 1, EW_HELD_FIELD = 2 };
+
+static uint8_t ew_held_strings(const struct ew_value *v)
+{
+    return (uint8_t)((v->pollutant && v->code == v->pollutant->code ? 0 : EW_HELD_CODE) |
+                     (v->field != EW_FIELD_OTHER ? 0 : EW_HELD_FIELD));
+}
+
+/* s (n bytes and its NUL) at w; returns the end. */
+static char *ew_put_str(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n + 1);
+    return w + n + 1;
+}
 
 static bool ew_held_before(const struct ew_holdq *q, uint32_t a, uint32_t b)
 {
@@ -55,17 +73,30 @@ static void ew_sift_down(struct ew_holdq *q, size_t i)
     }
 }
 
+/* The record into b, its size reserved at once. */
 static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
 {
     struct ew_held_hdr h = {
         .data_time = rec->data_time, .flag = rec->flag, .kind = rec->kind, .version = rec->version};
-    for (size_t i = 0; i < rec->nvalues; i++)
-        h.nvalues += rec->values[i].type == EW_VT_NUMBER;
+    size_t lmn = strlen(rec->mn), lst = strlen(rec->st), lcn = strlen(rec->cn);
+    size_t need = sizeof h + lmn + lst + lcn + 3;
+    for (size_t i = 0; i < rec->nvalues; i++) {
+        const struct ew_value *v = &rec->values[i];
+        if (v->type != EW_VT_NUMBER)
+            continue;
+        h.nvalues++;
+        uint8_t packed = ew_held_strings(v);
+        need += sizeof(struct ew_held_val) + (packed & EW_HELD_CODE ? strlen(v->code) + 1 : 0) +
+                (packed & EW_HELD_FIELD ? strlen(v->field_name) + 1 : 0);
+    }
     ew_buf_clear(b);
-    ew_buf_add(b, &h, sizeof h);
-    ew_buf_add(b, rec->mn, strlen(rec->mn) + 1);
-    ew_buf_add(b, rec->st, strlen(rec->st) + 1);
-    ew_buf_add(b, rec->cn, strlen(rec->cn) + 1);
+    if (!ew_buf_reserve(b, need))
+        return;
+    char *w = b->data;
+    memcpy(w, &h, sizeof h);
+    w = ew_put_str(w + sizeof h, rec->mn, lmn);
+    w = ew_put_str(w, rec->st, lst);
+    w = ew_put_str(w, rec->cn, lcn);
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *v = &rec->values[i];
         if (v->type != EW_VT_NUMBER)
@@ -75,11 +106,17 @@ static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
                                  .field = v->field,
                                  .type = v->type,
                                  .flag_meaning = v->flag_meaning,
-                                 .flag = v->flag};
-        ew_buf_add(b, &hv, sizeof hv);
-        ew_buf_add(b, v->code, strlen(v->code) + 1);
-        ew_buf_add(b, v->field_name, strlen(v->field_name) + 1);
+                                 .flag = v->flag,
+                                 .packed = ew_held_strings(v)};
+        memcpy(w, &hv, sizeof hv);
+        w += sizeof hv;
+        if (hv.packed & EW_HELD_CODE)
+            w = ew_put_str(w, v->code, strlen(v->code));
+        if (hv.packed & EW_HELD_FIELD)
+            w = ew_put_str(w, v->field_name, strlen(v->field_name));
     }
+    b->len = need;
+    b->data[need] = '\0';
 }
 
 /* Doubles the slots (the allocator has no realloc: new arrays, copied). */
@@ -190,8 +227,8 @@ uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
         v->type = hv.type;
         v->flag_meaning = hv.flag_meaning;
         v->flag = hv.flag;
-        v->code = ew_next_str(&p);
-        v->field_name = ew_next_str(&p);
+        v->code = hv.packed & EW_HELD_CODE ? ew_next_str(&p) : hv.pollutant->code;
+        v->field_name = hv.packed & EW_HELD_FIELD ? ew_next_str(&p) : ew_field_name(v->field);
         v->text = "";
     }
     return q->slots[slot].tag;

@@ -203,6 +203,8 @@ int ew_engine_import_site(struct ew_engine *eng, const void *buf, size_t len, st
  * for event-time order count as the state of their site. Returns how many. */
 typedef void (*ew_engine_dirty_fn)(void *ctx, const char *mn, bool held);
 size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx);
+/* How many sites changed since the last ew_engine_take_dirty (evicted ones not counted). */
+size_t ew_engine_dirty_count(const struct ew_engine *eng);
 
 /* Takes out, unjudged, every held record whose tag drop says (their partition went to another
  * consumer, which reads them again); `released` is called for each. Their sites are then

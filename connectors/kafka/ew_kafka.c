@@ -399,7 +399,11 @@ static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool t
         !ew_conf(conf, "enable.partition.eof", "false") || !ew_conf(conf, "log_level", "4") ||
         !ew_conf(conf, "session.timeout.ms", k->session_timeout) ||
         !ew_conf(conf, "heartbeat.interval.ms", "1000") ||
-        !ew_conf(conf, "fetch.wait.max.ms", "50")) {
+        !ew_conf(conf, "fetch.wait.max.ms", "50") ||
+        /* librdkafka 2.0 stops fetching at queued.min.messages (100,000) and looks again only
+         * at its next wakeup, a second later, by when a backlog's queue has long been empty:
+         * the bound is the bytes (queued.max.messages.kbytes, 64 MB) */
+        !ew_conf(conf, "queued.min.messages", "10000000")) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
