@@ -5,7 +5,7 @@
 # Input (deterministic, ecowarn-sim --seed 1): PROV_OUTLETS outlets (20,000 by default; an
 # enterprise has 1.33 on average) sending real-time (every 60 s), minute (every 10 min) and
 # hourly HJ 212 packets, the power meters of their facilities and their running state, over
-# PROV_HOURS hours (4), plus a twentieth as many outlets sending JSON telemetry
+# PROV_MINUTES minutes (240; PROV_HOURS=H for H × 60), plus a twentieth as many outlets sending JSON telemetry
 # (ecowarn.telemetry), all pre-loaded into a real Apache Kafka (scripts/kafka.sh), topics of
 # PROV_PARTITIONS partitions (4).
 #
@@ -17,12 +17,17 @@
 # Each prints messages/s, MB/s, CPU µs per message (user + system, all threads), peak RSS;
 # ecowarnd's line also its ratio to the raw limit. PROV_SET="key=value ..." passes more options
 # to ecowarnd (--set each); PROV_ECOWARND=PATH runs another daemon on the same input.
+# Then the latency from produce to alert readable in Redis (bench_latency: PROV_PROBES probes,
+# 2,000, at PROV_PROBE_RATE a second, 100) while a fleet of its own is sent at 10, 50 and 90 %
+# of the catch-up rate (PROV_LATENCY="10 50 90"; empty: none), with its checker's count of
+# alerts missing or extra; PROV_DUMP=PREFIX keeps each probe's latency in PREFIX.PCT.
 # PROV_PERF=FILE records a profile of ecowarnd into FILE (perf record, PROV_PERF_OPTS: -g).
 # PROV_RESULTS=FILE appends the table to FILE (bench/RESULTS.md keeps the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build}/bin
-outlets=${PROV_OUTLETS:-20000} hours=${PROV_HOURS:-4} parts=${PROV_PARTITIONS:-4}
+outlets=${PROV_OUTLETS:-20000} parts=${PROV_PARTITIONS:-4}
+minutes=${PROV_MINUTES:-$((${PROV_HOURS:-4} * 60))}
 topics=ecowarn.hj212,ecowarn.telemetry,ecowarn.enterprise
 . bench/lib.sh province
 metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }'; }
@@ -45,14 +50,16 @@ read -r brokers kafka_dir < <(EW_BIN="$bin" taskset -c 0 scripts/kafka.sh start)
 for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 ents=$((outlets * 3 / 4)) json=$((outlets / 20 * 3 / 4))
-start=$(date -u -d "-$((hours + 1)) hours" +%Y-%m-%dT%H:00:00Z)
-"$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --start "$start" --duration "${hours}h" \
+# the backlog ends 12 hours ago: the latency phase's fleet goes on from there
+start=$(date -u -d "-$((minutes + 720)) minutes" +%Y-%m-%dT%H:00:00Z)
+live=$(date -u -d "$start + $minutes minutes" +%Y-%m-%dT%H:%M:%SZ)
+"$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --start "$start" --duration "${minutes}m" \
   --brokers "$brokers" 2>"$work/sim.log"
 "$bin/ecowarn-sim" --seed 2 --first 1000000 --enterprises "$json" --start "$start" \
-  --duration "${hours}h" --format json --brokers "$brokers" 2>"$work/sim-json.log"
+  --duration "${minutes}m" --format json --brokers "$brokers" 2>"$work/sim-json.log"
 sent=$(cat "$work"/sim*.log | sed -n 's/^ecowarn-sim: \([0-9]*\) messages$/\1/p' |
   awk '{ s += $1 } END { print s }')
-echo "input: $sent messages, $outlets + $((outlets / 20)) outlets, $hours h, $parts partitions" \
+echo "input: $sent messages, $outlets + $((outlets / 20)) outlets, $minutes min, $parts partitions" \
   "(core 0: broker and Redis; core 1: the consumer)"
 
 taskset -c 1 "$bin/bench_consume" --brokers "$brokers" --topics "$topics" --messages "$sent" \
@@ -99,4 +106,45 @@ EOF
 echo "$table"
 echo "ecowarnd: $(redis-cli -p "$rport" xlen ecowarn:events) alert events," \
   "$(metric ecowarn_deadletters_total) dead letters"
+
+# Latency at shares of the catch-up rate: the province goes on live (the same fleet, from where
+# the backlog ended, its data time running ahead at the rate's pace but never past now), sent by
+# ecowarn-sim at each share's rate in turn (it sleeps between messages; --rate-file), and
+# bench_latency's probes beside it.
+lat_rows=""
+if [ -n "${PROV_LATENCY-10 50 90}" ]; then
+  echo 0 >"$work/rate"
+  taskset -c 0 "$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --start "$live" --duration 12h \
+    --rate-file "$work/rate" --brokers "$brokers" 2>/dev/null &
+  pids+=($!)
+fi
+warm=10 # the first share resends the registrations first
+for pct in ${PROV_LATENCY-10 50 90}; do
+  load=$(python3 -c "print(int($rate * $pct / 100))")
+  echo "$load" >"$work/rate"
+  sleep "$warm"
+  warm=3
+  m0=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}') t0=$(date +%s.%N)
+  probe=$(taskset -c 0 "$bin/bench_latency" --brokers "$brokers" --redis-port "$rport" \
+    --rate "${PROV_PROBE_RATE:-100}" --probes "${PROV_PROBES:-2000}" --id "$pct" \
+    ${PROV_DUMP:+--dump "$PROV_DUMP.$pct"} || true)
+  m1=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}') t1=$(date +%s.%N)
+  echo "$pct %: $probe (lag $(metric ecowarn_consumer_lag), buffered events $(metric ecowarn_buffered_events))"
+  lat_rows+=$(python3 - "$pct" "$load" "$m0" "$m1" "$t0" "$t1" "$probe" <<'EOF'
+import sys
+pct, load, m0, m1, t0, t1, probe = sys.argv[1:]
+kv = dict(x.split("=") for x in probe.split())
+got = (int(m1) - int(m0)) / (float(t1) - float(t0))
+lat = " | ".join(kv.get(k, "-") for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
+print(f"| {pct} % ({int(load):,} msgs/s asked, {got:,.0f} read) | {lat} | {kv.get('probes', '-')} "
+      f"| {kv.get('missing', '-')} | {kv.get('extra', '-')} |")
+EOF
+)$'\n'
+done
+if [ -n "$lat_rows" ]; then
+  table+=$(printf '\n\n%s\n%s\n%s' \
+    "| produce -> alert readable in Redis, at a share of the catch-up rate | p50 ms | p99 ms | p99.9 ms | max ms | probes | missing | extra |" \
+    "| --- | --- | --- | --- | --- | --- | --- | --- |" "${lat_rows%$'\n'}")
+  echo "$table" | tail -n +6
+fi
 [ -z "${PROV_RESULTS:-}" ] || printf '\n%s\n' "$table" >>"$PROV_RESULTS"

@@ -4,7 +4,8 @@
  *   ecowarn-sim [--seed N] [--enterprises N] [--first N] [--start ISO] [--duration 6h]
  *               [--realtime 60s]
  *               [--minutes 10m] [--no-hourly] [--format hj212|json] [--anomalies SHARE]
- *               [--brokers LIST] [--rate MSGS_PER_S] [--topics HJ212,TELEMETRY,ENTERPRISE]
+ *               [--brokers LIST] [--rate MSGS_PER_S] [--rate-file FILE]
+ *               [--topics HJ212,TELEMETRY,ENTERPRISE]
  *   ecowarn-sim --produce --brokers LIST      lines "TOPIC<TAB>PAYLOAD" from stdin to Kafka
  *
  * The fleet: enterprises numbered from --first (0; another number makes another fleet, of other
@@ -34,7 +35,10 @@
  * does not cut its flow during the warning). The chosen ones are listed on stderr.
  *
  * Output: to stdout as "TOPIC<TAB>PAYLOAD" lines in time order, or with --brokers to Kafka
- * (key: the MN), at --rate messages per second (0: as fast as it can).
+ * (key: the MN), at --rate messages per second (0: as fast as it can), sleeping between them.
+ * --rate-file FILE: the rate is read from FILE (a number) every 100 ms and counts from then on
+ * (a file absent or unreadable leaves it as it was, --rate's at first); with it, a rate of 0
+ * pauses the simulator until the file says more (a benchmark changes the rate as it goes).
  */
 #include "ew_hj212.h"
 #include "ew_recjson.h"
@@ -101,7 +105,10 @@ struct ew_sim {
     const char *topics[3];
     rd_kafka_t *rk;
     double rate;
-    struct timespec t0;
+    const char *rate_file; /* read again every 100 ms: the rate from then on (0: paused) */
+    double rate_checked;   /* when it was last read, seconds after t0 */
+    struct timespec t0;    /* the pace counts from here, at rate... */
+    uint64_t paced;        /* ...for the messages sent since this many */
     uint64_t sent, by_topic[3];
     struct ew_record *rec;
     struct ew_buf buf;
@@ -123,15 +130,50 @@ static double ew_gauss(struct ew_sim *s)
 
 /* ---- output ---- */
 
-static void ew_pace(struct ew_sim *s)
+static double ew_since(const struct timespec *t0)
 {
-    if (s->rate <= 0)
-        return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double elapsed =
-        (double)(now.tv_sec - s->t0.tv_sec) + (double)(now.tv_nsec - s->t0.tv_nsec) / 1e9;
-    double due = (double)s->sent / s->rate;
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* --rate-file: a new rate counts from now; paused (0) while the file says so. */
+static void ew_rate_file(struct ew_sim *s)
+{
+    for (;;) {
+        double elapsed = ew_since(&s->t0);
+        if (elapsed - s->rate_checked < 0.1 && s->rate > 0)
+            return;
+        s->rate_checked = elapsed;
+        FILE *f = fopen(s->rate_file, "r");
+        double rate = s->rate;
+        if (f) {
+            if (fscanf(f, "%lf", &rate) != 1)
+                rate = s->rate;
+            fclose(f);
+        }
+        if (rate != s->rate) {
+            s->rate = rate;
+            clock_gettime(CLOCK_MONOTONIC, &s->t0);
+            s->rate_checked = 0;
+            s->paced = s->sent;
+            if (s->rk)
+                rd_kafka_poll(s->rk, 0);
+        }
+        if (s->rate > 0)
+            return;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+}
+
+static void ew_pace(struct ew_sim *s)
+{
+    if (s->rate_file)
+        ew_rate_file(s);
+    if (s->rate <= 0)
+        return;
+    double elapsed = ew_since(&s->t0);
+    double due = (double)(s->sent - s->paced) / s->rate;
     if (due > elapsed) {
         double wait = due - elapsed;
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
@@ -569,7 +611,7 @@ int main(int argc, char **argv)
                     "usage: ecowarn-sim [--seed N] [--enterprises N] [--first N] [--start ISO] "
                     "[--duration 6h] [--realtime 60s] [--minutes 10m] [--no-hourly] "
                     "[--format hj212|json] [--anomalies SHARE] [--brokers LIST] "
-                    "[--rate MSGS_PER_S] [--topics A,B,C]\n"
+                    "[--rate MSGS_PER_S] [--rate-file FILE] [--topics A,B,C]\n"
                     "       ecowarn-sim --produce --brokers LIST < TOPIC<TAB>PAYLOAD\n");
             return strcmp(a, "--help") ? 2 : 0;
         } else {
@@ -599,6 +641,8 @@ int main(int argc, char **argv)
                 brokers = v;
             else if (!strcmp(a, "--rate"))
                 s.rate = atof(v);
+            else if (!strcmp(a, "--rate-file"))
+                s.rate_file = v;
             else if (!strcmp(a, "--topics")) {
                 snprintf(topics_arg, sizeof topics_arg, "%s", v);
                 char *t1 = strtok(topics_arg, ","), *t2 = strtok(NULL, ","),

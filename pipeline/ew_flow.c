@@ -64,10 +64,12 @@ struct ew_claiming {
 
 #define EW_BATCH_EVENTS          10000 /* a batch with this many events is written at the next chance */
 #define EW_QUIET_COMMIT_S        0.005 /* a quiet input's commit points: this far apart at least */
-/* Under a backlog a transaction writes every site that changed since the last one, whatever
- * the number of messages: with many sites that costs more than judging them. The commit timer
- * then waits, up to this many periods, until the messages read since the last commit are this
- * many times the sites to write (rules/RULES.md's one-site form, about 1-2 KB each). */
+/* A transaction writes every site that changed since the last one, whatever the number of
+ * messages: with many sites that costs more than judging them. Under a backlog (this many
+ * messages behind: a second's work or more) the commit timer waits, up to this many periods,
+ * until the messages read since the last commit are this many times the sites to write
+ * (rules/RULES.md's one-site form, about 1-2 KB each). Live input is never held back so. */
+#define EW_BACKLOG_LAG           200000
 #define EW_BACKLOG_MSGS_PER_SITE 8
 #define EW_BACKLOG_MAX_PERIODS   10
 
@@ -507,11 +509,12 @@ static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int reven
 {
     (void)loop, (void)revents;
     struct ew_flow *f = w->data;
-    /* messages flowing with few of them per changed site: a backlog (live input commits when
-     * it goes quiet); the state is written when it has gathered more of them, or in time */
+    /* a backlog, with few messages yet per changed site: the state is written when it has
+     * gathered more of them, or in time */
     if (!f->quiet_due && f->since_commit &&
         f->since_commit < EW_BACKLOG_MSGS_PER_SITE * (uint64_t)ew_engine_dirty_count(f->eng) &&
-        ++f->waited < EW_BACKLOG_MAX_PERIODS)
+        ++f->waited < EW_BACKLOG_MAX_PERIODS && f->kafka &&
+        ew_kafka_lag(f->kafka) >= EW_BACKLOG_LAG)
         return;
     ew_flow_commit_all(f);
 }

@@ -261,8 +261,7 @@ static void ew_table_message(struct ew_kafka *k, int topic, rd_kafka_message_t *
     }
 }
 
-/* Messages behind the high watermarks of the assigned partitions, as librdkafka last heard. */
-static int64_t ew_kafka_behind(struct ew_kafka *k)
+int64_t ew_kafka_lag(struct ew_kafka *k)
 {
     int64_t lag = 0;
     for (size_t i = 0; i < k->nslots; i++) {
@@ -287,7 +286,7 @@ static void ew_consume(struct ew_consumer *c)
         if (!m) {
             ev_idle_stop(k->loop, &c->more);
             if (!c->table && n && k->cb.drained)
-                k->cb.drained(k->cb.ctx, ew_kafka_behind(k));
+                k->cb.drained(k->cb.ctx, ew_kafka_lag(k));
             return;
         }
         if (m->err) {
@@ -670,7 +669,7 @@ bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition)
 
 void ew_kafka_stats(struct ew_kafka *k, struct ew_kafka_stats *out)
 {
-    k->stats.lag = ew_kafka_behind(k);
+    k->stats.lag = ew_kafka_lag(k);
     k->stats.paused = k->paused;
     *out = k->stats;
 }

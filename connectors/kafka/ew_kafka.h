@@ -104,6 +104,9 @@ void ew_kafka_seek(struct ew_kafka *k, int topic, int32_t partition, int64_t off
  * knows); false while no fetch has told its end, true when it is not assigned. */
 bool ew_kafka_caught_up(struct ew_kafka *k, int topic, int32_t partition);
 
+/* Messages behind the high watermarks of the assigned partitions, as librdkafka last heard. */
+int64_t ew_kafka_lag(struct ew_kafka *k);
+
 /* Stops (true) or resumes fetching on every assigned partition. */
 void ew_kafka_pause(struct ew_kafka *k, bool pause);
 
