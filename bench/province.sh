@@ -5,9 +5,9 @@
 # Input (deterministic, ecowarn-sim --seed 1): PROV_OUTLETS outlets (20,000 by default; an
 # enterprise has 1.33 on average) sending real-time (every 60 s), minute (every 10 min) and
 # hourly HJ 212 packets, the power meters of their facilities and their running state, over
-# PROV_MINUTES minutes (240; PROV_HOURS=H for H × 60), plus a twentieth as many outlets sending JSON telemetry
-# (ecowarn.telemetry), all pre-loaded into a real Apache Kafka (scripts/kafka.sh), topics of
-# PROV_PARTITIONS partitions (4).
+# PROV_MINUTES minutes (240; or PROV_HOURS), plus a twentieth as many outlets sending JSON
+# telemetry (ecowarn.telemetry), all pre-loaded into a real Apache Kafka (scripts/kafka.sh),
+# topics of PROV_PARTITIONS partitions (4).
 #
 # The broker and redis-server run on core 0, each consumer on core 1 (taskset), one at a time:
 #   raw      bench_consume: a bare librdkafka consumer of the same topics, set as ecowarnd is,
@@ -18,7 +18,7 @@
 # ecowarnd's line also its ratio to the raw limit. PROV_SET="key=value ..." passes more options
 # to ecowarnd (--set each); PROV_ECOWARND=PATH runs another daemon on the same input.
 # Then the latency from produce to alert readable in Redis (bench_latency: PROV_PROBES probes,
-# 2,000, at PROV_PROBE_RATE a second, 100) while a fleet of its own is sent at 10, 50 and 90 %
+# 2,000, at PROV_PROBE_RATE a second, 100) while the fleet goes on live at 10, 50 and 90 %
 # of the catch-up rate (PROV_LATENCY="10 50 90"; empty: none), with its checker's count of
 # alerts missing or extra; PROV_DUMP=PREFIX keeps each probe's latency in PREFIX.PCT.
 # PROV_PERF=FILE records a profile of ecowarnd into FILE (perf record, PROV_PERF_OPTS: -g).
@@ -30,7 +30,10 @@ outlets=${PROV_OUTLETS:-20000} parts=${PROV_PARTITIONS:-4}
 minutes=${PROV_MINUTES:-$((${PROV_HOURS:-4} * 60))}
 topics=ecowarn.hj212,ecowarn.telemetry,ecowarn.enterprise
 . bench/lib.sh province
-metric() { curl -fs "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }'; }
+metric() {
+  curl -fs "http://127.0.0.1:$http/metrics" |
+    awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }'
+}
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 row() { # name messages bytes seconds cpu_seconds rss_kb [ratio]
   python3 - "$@" <<'EOF'
@@ -76,7 +79,10 @@ taskset -c 1 "${PROV_ECOWARND:-$bin/ecowarnd}" -c config/ecowarn.json \
   --set "http.listen=127.0.0.1:$http" "${extra[@]}" 2>"$work/ecowarnd.log" &
 pid=$!
 pids+=($pid)
-if [ -n "${PROV_PERF:-}" ]; then perf record ${PROV_PERF_OPTS:--g} -p "$pid" -o "$PROV_PERF" 2>/dev/null & pids+=($!); fi
+if [ -n "${PROV_PERF:-}" ]; then
+  perf record ${PROV_PERF_OPTS:--g} -p "$pid" -o "$PROV_PERF" 2>/dev/null &
+  pids+=($!)
+fi
 first="" last="" cpu0=0
 for _ in $(seq 60000); do
   n=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}' || true)
@@ -87,7 +93,11 @@ for _ in $(seq 60000); do
      [ "$(metric ecowarn_buffered_events)" = 0 ]; then last=$(date +%s.%N); break; fi
   sleep 0.01
 done
-[ -n "$last" ] || { echo "province: the backlog was not consumed in time" >&2; tail "$work/ecowarnd.log" >&2; exit 1; }
+if [ -z "$last" ]; then
+  echo "province: the backlog was not consumed in time" >&2
+  tail "$work/ecowarnd.log" >&2
+  exit 1
+fi
 cpu=$(( $(cpu_ticks "$pid") - cpu0 ))
 rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
 secs=$(python3 -c "print($last - $first)")
@@ -129,7 +139,8 @@ for pct in ${PROV_LATENCY-10 50 90}; do
     --rate "${PROV_PROBE_RATE:-100}" --probes "${PROV_PROBES:-2000}" --id "$pct" \
     ${PROV_DUMP:+--dump "$PROV_DUMP.$pct"} || true)
   m1=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}') t1=$(date +%s.%N)
-  echo "$pct %: $probe (lag $(metric ecowarn_consumer_lag), buffered events $(metric ecowarn_buffered_events))"
+  echo "$pct %: $probe (lag $(metric ecowarn_consumer_lag)," \
+    "buffered events $(metric ecowarn_buffered_events))"
   lat_rows+=$(python3 - "$pct" "$load" "$m0" "$m1" "$t0" "$t1" "$probe" <<'EOF'
 import sys
 pct, load, m0, m1, t0, t1, probe = sys.argv[1:]
