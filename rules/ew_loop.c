@@ -1,9 +1,11 @@
 /*
  * ew_loop.c - the closed loop (see ew_loop.h).
  *
- * The loops are few (the alerts firing under a policy), so the table is an array searched by
- * fingerprint; a site says whether it has any (site->looped), so that a site without is never
- * searched for. What a loop does next is worked out from its times alone (ew_loop_next):
+ * The table is two hash sets over the same loops: by fingerprint (an alert's events, answers and
+ * acknowledgements find their loop) and by site (a site's loops, linked in a list from the
+ * first); a site says whether it has any (site->looped), so that a site without is never
+ * searched for. An alert storm costs per event what one alert does. What a loop does next is
+ * worked out from its times alone (ew_loop_next):
  *
  *   quiet hours ending   a held reminder is sent then (and the steps start counting)
  *   a response           at its time, the earliest not yet applied, sent after the alert was
@@ -588,6 +590,12 @@ static void ew_loop_vars(const struct ew_loop *l, struct ew_policy_vars *v)
                                  .note = l->ack_note};
 }
 
+/* The message rendered into eng->loop_msg, "" when there is none. */
+static const char *ew_loop_msg(const struct ew_engine *eng)
+{
+    return !eng->loop_msg.err && eng->loop_msg.data ? eng->loop_msg.data : "";
+}
+
 /* `{"reason":REASON` and the rest of an event of the loop's own into b. */
 static void ew_loop_reason(struct ew_buf *b, const char *reason)
 {
@@ -639,10 +647,7 @@ static void ew_loop_act(struct ew_engine *eng, struct ew_loop *l, enum ew_loop_a
         ew_buf_json_str(ev, r->alert_id);
         ew_buf_addc(ev, '}');
         eng->stats.loop_responses++;
-        ew_loop_emit(eng, l, EW_AEV_RESPONDED, EW_AUDIENCE_OFFICER, r->at, "0",
-                     eng->loop_msg.err    ? ""
-                     : eng->loop_msg.data ? eng->loop_msg.data
-                                          : "",
+        ew_loop_emit(eng, l, EW_AEV_RESPONDED, EW_AUDIENCE_OFFICER, r->at, "0", ew_loop_msg(eng),
                      ew_loop_evidence(eng, l, ev->err ? NULL : ev->data, false), now);
         return;
     }
@@ -665,10 +670,7 @@ static void ew_loop_act(struct ew_engine *eng, struct ew_loop *l, enum ew_loop_a
         ew_buf_addc(ev, '}');
         snprintf(tail, sizeof tail, "%d", step + 1);
         eng->stats.loop_escalations++;
-        ew_loop_emit(eng, l, EW_AEV_ESCALATED, to, at, tail,
-                     eng->loop_msg.err    ? ""
-                     : eng->loop_msg.data ? eng->loop_msg.data
-                                          : "",
+        ew_loop_emit(eng, l, EW_AEV_ESCALATED, to, at, tail, ew_loop_msg(eng),
                      ew_loop_evidence(eng, l, ev->err ? NULL : ev->data, false), now);
         return;
     }
@@ -741,10 +743,7 @@ int ew_engine_acknowledge(struct ew_engine *eng, const char *alert_id, const cha
     eng->tag = 0; /* no record caused it */
     eng->stats.loop_acks++;
     ew_loop_emit(eng, l, EW_AEV_ACKNOWLEDGED, EW_AUDIENCE_OFFICER, at, entry ? entry : "0",
-                 eng->loop_msg.err    ? ""
-                 : eng->loop_msg.data ? eng->loop_msg.data
-                                      : "",
-                 ew_loop_evidence(eng, l, ev->err ? NULL : ev->data, false), now);
+                 ew_loop_msg(eng), ew_loop_evidence(eng, l, ev->err ? NULL : ev->data, false), now);
     eng->tag = tag;
     ew_loop_touch(eng, l, true);
     return 0;
