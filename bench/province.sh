@@ -21,6 +21,8 @@
 # 2,000, at PROV_PROBE_RATE a second, 100) while the fleet goes on live at 10, 50 and 90 %
 # of the catch-up rate (PROV_LATENCY="10 50 90"; empty: none), with its checker's count of
 # alerts missing or extra; PROV_DUMP=PREFIX keeps each probe's latency in PREFIX.PCT.
+# Then each peer of PROV_PEERS ("python"; bench/peers/) catches up on the same input on core 1:
+# the Python one runs in a virtualenv made once from PyPI (EW_PEER_CACHE, ~/.cache/ecowarn).
 # PROV_PERF=FILE records a profile of ecowarnd into FILE (perf record, PROV_PERF_OPTS: -g).
 # PROV_RESULTS=FILE appends the table to FILE (bench/RESULTS.md keeps the figures).
 set -euo pipefail
@@ -33,6 +35,11 @@ topics=ecowarn.hj212,ecowarn.telemetry,ecowarn.enterprise
 metric() {
   curl -fs "http://127.0.0.1:$http/metrics" |
     awk -v m="$1" '$1 == m { s += $2 } END { if (NR) printf "%d", s }'
+}
+# the over-limit firings in PREFIX's events stream: what ecowarnd and the peers must agree on
+over_limit() {
+  redis-cli -p "$rport" --raw xrange "${1}events" - + | grep '"rule":"over-limit"' |
+    grep -c '"event":"firing"' || true
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 row() { # name messages bytes seconds cpu_seconds rss_kb [ratio]
@@ -71,6 +78,37 @@ eval "$(cat "$work/raw")" # messages= bytes= seconds= ... peak_rss_kb=
 raw_rate=$msgs_per_s
 raw=$(row "bare librdkafka consumer (bench_consume)" "$messages" "$bytes" "$seconds" \
   "$(python3 -c "print($cpu_us_per_msg * $messages / 1e6)")" "$peak_rss_kb")
+
+# The peers (bench/peers/), each on core 1 in turn, on the same input from its beginning (a
+# consumer group of their own), writing under a prefix of their own; before ecowarnd, so that
+# the topics hold the backlog alone.
+peer_lines=() peer_rates=()
+for peer in ${PROV_PEERS-python}; do
+  case "$peer" in
+  python)
+    venv=${EW_PEER_CACHE:-$HOME/.cache/ecowarn}/peer-python
+    name="Python peer (confluent-kafka, redis-py)"
+    if ! "$venv/bin/python" -c 'import confluent_kafka, redis' 2>/dev/null; then
+      if ! /usr/bin/python3 -m venv "$venv" >&2 ||
+         ! "$venv/bin/pip" install -q -r bench/peers/python/requirements.txt >&2; then
+        peer_lines+=("| $name: not run, its packages did not install | - | - | - | - | -")
+        peer_rates+=(0)
+        continue
+      fi
+    fi
+    cmd=("$venv/bin/python" bench/peers/python/peer.py) ;;
+  *) echo "province: no peer $peer" >&2; continue ;;
+  esac
+  out=$(taskset -c 1 "${cmd[@]}" --brokers "$brokers" --redis-port "$rport" --messages "$sent" \
+    --prefix "peer-$peer:" --group "province-$peer" | tail -1)
+  echo "$peer: $out; $(redis-cli -p "$rport" xlen "peer-$peer:events") alert events," \
+    "$(over_limit "peer-$peer:") over-limit firings"
+  eval "$out" # messages= seconds= msgs_per_s= cpu_us_per_msg= peak_rss_kb=
+  line=$(row "$name" "$messages" "$bytes" "$seconds" \
+    "$(python3 -c "print($cpu_us_per_msg * $messages / 1e6)")" "$peak_rss_kb" \
+    "$(python3 -c "print(f'{$msgs_per_s / $raw_rate:.2f}')")")
+  peer_lines+=("${line% |}") peer_rates+=("$msgs_per_s")
+done
 
 extra=()
 for kv in ${PROV_SET:-}; do extra+=(--set "$kv"); done
@@ -115,7 +153,7 @@ EOF
 )
 echo "$table"
 echo "ecowarnd: $(redis-cli -p "$rport" xlen ecowarn:events) alert events," \
-  "$(metric ecowarn_deadletters_total) dead letters"
+  "$(metric ecowarn_deadletters_total) dead letters, $(over_limit ecowarn:) over-limit firings"
 
 # Latency at shares of the catch-up rate: the province goes on live (the same fleet, from where
 # the backlog ended, its data time running ahead at the rate's pace but never past now), sent by
@@ -157,5 +195,16 @@ if [ -n "$lat_rows" ]; then
     "| produce -> alert readable in Redis, at a share of the catch-up rate | p50 ms | p99 ms | p99.9 ms | max ms | probes | missing | extra |" \
     "| --- | --- | --- | --- | --- | --- | --- | --- |" "${lat_rows%$'\n'}")
   echo "$table" | tail -n +6
+fi
+
+peer_rows=""
+for i in "${!peer_lines[@]}"; do
+  peer_rows+="${peer_lines[$i]} | $(python3 -c "r = ${peer_rates[$i]}; print(f'{$rate / r:.1f}' if r else '-')") |"$'\n'
+done
+if [ -n "$peer_rows" ]; then
+  table+=$(printf '\n\n%s\n%s\n%s' \
+    "| peer (the same input and core, catch-up) | msgs/s | MB/s | CPU µs/msg | peak RSS MB | ratio to raw | ecowarnd ÷ peer |" \
+    "| --- | --- | --- | --- | --- | --- | --- |" "${peer_rows%$'\n'}")
+  echo "$table" | tail -n 4
 fi
 [ -z "${PROV_RESULTS:-}" ] || printf '\n%s\n' "$table" >>"$PROV_RESULTS"
