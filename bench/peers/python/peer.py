@@ -96,8 +96,8 @@ class Peer:
         self.r, self.prefix = r, prefix
         self.outlets = {}  # mn -> outlet.upsert
         self.over = {}  # (mn, code) -> value while over
-        self.last = {}  # mn -> (partition, newest data time)
-        self.marks = {}  # partition -> newest data time
+        self.last = {}  # mn -> ((topic, partition), newest data time)
+        self.marks = {}  # (topic, partition) -> newest data time: each one's clock
         self.offline = set()
         self.pipe = r.pipeline(transaction=False)
 
@@ -223,9 +223,9 @@ def main():
                 if topic == "ecowarn.enterprise":
                     peer.enterprise(m.value())
                 elif topic == "ecowarn.hj212":
-                    peer.packet(m.partition(), m.value())
+                    peer.packet((topic, m.partition()), m.value())
                 else:
-                    peer.telemetry(m.partition(), m.value())
+                    peer.telemetry((topic, m.partition()), m.value())
             if batch:
                 peer.pipe.execute()
     except KeyboardInterrupt:
