@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
-            redis-server python3-pytest curl)
+            redis-server python3-pytest python3-venv curl)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
