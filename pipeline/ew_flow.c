@@ -511,9 +511,9 @@ static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int reven
     struct ew_flow *f = w->data;
     /* a backlog, with few messages yet per changed site: the state is written when it has
      * gathered more of them, or in time */
-    if (!f->quiet_due && f->since_commit &&
-        f->since_commit < EW_BACKLOG_MSGS_PER_SITE * (uint64_t)ew_engine_dirty_count(f->eng) &&
-        ++f->waited < EW_BACKLOG_MAX_PERIODS && f->kafka &&
+    bool few = f->since_commit && !f->quiet_due &&
+               f->since_commit < EW_BACKLOG_MSGS_PER_SITE * (uint64_t)ew_engine_dirty_count(f->eng);
+    if (few && f->kafka && ++f->waited < EW_BACKLOG_MAX_PERIODS &&
         ew_kafka_lag(f->kafka) >= EW_BACKLOG_LAG)
         return;
     ew_flow_commit_all(f);
