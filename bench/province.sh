@@ -7,7 +7,11 @@
 # hourly HJ 212 packets, the power meters of their facilities and their running state, over
 # PROV_MINUTES minutes (240; or PROV_HOURS), plus a twentieth as many outlets sending JSON
 # telemetry (ecowarn.telemetry), all pre-loaded into a real Apache Kafka (scripts/kafka.sh),
-# topics of PROV_PARTITIONS partitions (4).
+# topics of PROV_PARTITIONS partitions (4). PROV_BROKER=embedded: into the embedded broker
+# (ecowarn-kafka, librdkafka's mock cluster) instead, for its figures beside the real one's; it
+# keeps about 15,000 messages a partition, so the province must be small (e.g. PROV_OUTLETS=2000
+# PROV_MINUTES=60 PROV_PARTITIONS=16) and the script refuses a larger one; the JVM peers cannot
+# read from it (their Kafka client gets no metadata from it), so PROV_PEERS is "python" there.
 #
 # The broker and redis-server run on core 0, each consumer on core 1 (taskset), one at a time:
 #   raw      bench_consume: a bare librdkafka consumer of the same topics, set as ecowarnd is,
@@ -17,12 +21,17 @@
 # Each prints messages/s, MB/s, CPU µs per message (user + system, all threads), peak RSS;
 # ecowarnd's line also its ratio to the raw limit. PROV_SET="key=value ..." passes more options
 # to ecowarnd (--set each); PROV_ECOWARND=PATH runs another daemon on the same input.
+# The peers of PROV_PEERS ("python kstreams flink"; bench/peers/) catch up on the same input on
+# core 1, each in turn, before ecowarnd: the Python one runs in a virtualenv made once from
+# PyPI, the JVM ones are built with Maven from Maven Central (bench/peers/java/build.sh), both
+# in EW_PEER_CACHE (~/.cache/ecowarn).
 # Then the latency from produce to alert readable in Redis (bench_latency: PROV_PROBES probes,
-# 2,000, at PROV_PROBE_RATE a second, 100) while the fleet goes on live at 10, 50 and 90 %
-# of the catch-up rate (PROV_LATENCY="10 50 90"; empty: none), with its checker's count of
-# alerts missing or extra; PROV_DUMP=PREFIX keeps each probe's latency in PREFIX.PCT.
-# Then each peer of PROV_PEERS ("python"; bench/peers/) catches up on the same input on core 1:
-# the Python one runs in a virtualenv made once from PyPI (EW_PEER_CACHE, ~/.cache/ecowarn).
+# 2,000, at PROV_PROBE_RATE a second, 100) while the fleet goes on live at 0, 10, 50 and 90 %
+# of ecowarnd's catch-up rate (PROV_LATENCY="0 10 50 90"; empty: none), with its checker's
+# count of alerts missing (not in Redis 10 s after the last probe) or extra; then ecowarnd
+# stops and each peer, started beside the live fleet, is probed the same way at the shares of
+# PROV_PEER_LATENCY ("0 10"). PROV_DUMP=PREFIX keeps each probe's latency in
+# PREFIX.CONSUMER.PCT.
 # PROV_PERF=FILE records a profile of ecowarnd into FILE (perf record, PROV_PERF_OPTS: -g).
 # PROV_RESULTS=FILE appends the table to FILE (bench/RESULTS.md keeps the figures).
 set -euo pipefail
@@ -55,8 +64,18 @@ rport=$(port) http=$(port)
 taskset -c 0 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$work" >/dev/null 2>&1 &
 pids+=($!)
-read -r brokers kafka_dir < <(EW_BIN="$bin" taskset -c 0 scripts/kafka.sh start)
-"$bin/ecowarn-kafka" --create "$brokers" --topics "$topics" --partitions "$parts"
+broker="real Apache Kafka 4.2.0"
+if [ "${PROV_BROKER:-real}" = embedded ]; then
+  broker="embedded broker (librdkafka's mock cluster)"
+  taskset -c 0 "$bin/ecowarn-kafka" --partitions "$parts" --topics "$topics" >"$work/addr" \
+    2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
+  brokers=$(head -1 "$work/addr")
+else
+  read -r brokers kafka_dir < <(EW_BIN="$bin" taskset -c 0 scripts/kafka.sh start)
+  "$bin/ecowarn-kafka" --create "$brokers" --topics "$topics" --partitions "$parts"
+fi
 for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 ents=$((outlets * 3 / 4)) json=$((outlets / 20 * 3 / 4))
@@ -70,7 +89,13 @@ live=$(date -u -d "$start + $minutes minutes" +%Y-%m-%dT%H:%M:%SZ)
 sent=$(cat "$work"/sim*.log | sed -n 's/^ecowarn-sim: \([0-9]*\) messages$/\1/p' |
   awk '{ s += $1 } END { print s }')
 echo "input: $sent messages, $outlets + $((outlets / 20)) outlets, $minutes min, $parts partitions" \
-  "(core 0: broker and Redis; core 1: the consumer)"
+  "on the $broker (core 0: broker and Redis; core 1: the consumer)"
+if [ "${PROV_BROKER:-real}" = embedded ] && [ $((sent / parts)) -gt 12000 ]; then
+  # ecowarn-kafka: Debian's librdkafka 2.0.2 mock keeps about 15,000 messages a partition
+  echo "province: $((sent / parts)) messages a partition: more than the embedded broker keeps;" \
+    "raise PROV_PARTITIONS or make the province smaller" >&2
+  exit 2
+fi
 
 taskset -c 1 "$bin/bench_consume" --brokers "$brokers" --topics "$topics" --messages "$sent" \
   --group province-raw >"$work/raw"
@@ -79,28 +104,55 @@ raw_rate=$msgs_per_s
 raw=$(row "bare librdkafka consumer (bench_consume)" "$messages" "$bytes" "$seconds" \
   "$(python3 -c "print($cpu_us_per_msg * $messages / 1e6)")" "$peak_rss_kb")
 
-# The peers (bench/peers/), each on core 1 in turn, on the same input from its beginning (a
-# consumer group of their own), writing under a prefix of their own; before ecowarnd, so that
-# the topics hold the backlog alone.
-peer_lines=() peer_rates=()
-for peer in ${PROV_PEERS-python}; do
-  case "$peer" in
+# peer_cmd NAME: sets name (its line in the table) and cmd (how to run it); 1 when it cannot run
+peer_cmd() {
+  case "$1" in
   python)
     venv=${EW_PEER_CACHE:-$HOME/.cache/ecowarn}/peer-python
     name="Python peer (confluent-kafka, redis-py)"
     if ! "$venv/bin/python" -c 'import confluent_kafka, redis' 2>/dev/null; then
       if ! /usr/bin/python3 -m venv "$venv" >&2 ||
          ! "$venv/bin/pip" install -q -r bench/peers/python/requirements.txt >&2; then
-        peer_lines+=("| $name: not run, its packages did not install | - | - | - | - | -")
-        peer_rates+=(0)
-        continue
+        name+=": not run, its packages did not install"
+        return 1
       fi
     fi
     cmd=("$venv/bin/python" bench/peers/python/peer.py) ;;
-  *) echo "province: no peer $peer" >&2; continue ;;
+  kstreams | flink)
+    local main=ecowarn.peer.FlinkPeer
+    name="Flink peer (Flink 2.2.0 local, Kafka source, Jedis)"
+    if [ "$1" = kstreams ]; then
+      name="Kafka Streams peer (kafka-streams 4.2.0, Jedis)" main=ecowarn.peer.StreamsPeer
+    fi
+    if [ -z "${java_cps:-}" ] && ! java_cps=$(bench/peers/java/build.sh 2>"$work/peers-java.log"); then
+      tail "$work/peers-java.log" >&2
+      name+=": not run, it did not build"
+      return 1
+    fi
+    cmd=(java -cp "$(awk -v m="$1" '$1 == m { print $2 }' <<<"$java_cps")" "$main") ;;
+  *) name="$1: no such peer"; return 1 ;;
   esac
+}
+# The peers (bench/peers/), each on core 1 in turn, on the same input from its beginning (a
+# consumer group of their own), writing under a prefix of their own; before ecowarnd, so that
+# the topics hold the backlog alone.
+peer_lines=() peer_rates=() peers_run=()
+# the JVM clients (kafka-clients 4.2) get no metadata from the embedded broker: Python only there
+default_peers="python kstreams flink"
+[ "${PROV_BROKER:-real}" = real ] || default_peers=python
+for peer in ${PROV_PEERS-$default_peers}; do
+  if ! peer_cmd "$peer"; then
+    peer_lines+=("| $name | - | - | - | - | -") peer_rates+=(0)
+    continue
+  fi
+  peers_run+=("$peer")
   out=$(taskset -c 1 "${cmd[@]}" --brokers "$brokers" --redis-port "$rport" --messages "$sent" \
-    --prefix "peer-$peer:" --group "province-$peer" | tail -1)
+    --prefix "peer-$peer:" --group "province-$peer" 2>"$work/$peer.log" | tail -1)
+  if [[ "$out" != messages=* ]]; then # it stopped (30 s without a message) before any
+    tail -3 "$work/$peer.log" >&2
+    peer_lines+=("| $name: read nothing, stopped | - | - | - | - | -") peer_rates+=(0)
+    continue
+  fi
   echo "$peer: $out; $(redis-cli -p "$rport" xlen "peer-$peer:events") alert events," \
     "$(over_limit "peer-$peer:") over-limit firings"
   eval "$out" # messages= seconds= msgs_per_s= cpu_us_per_msg= peak_rss_kb=
@@ -145,7 +197,7 @@ daemon=$(row "ecowarnd, default config" "$sent" "$bytes" "$secs" \
   "$(python3 -c "print(f'{$rate / $raw_rate:.2f}')")")
 
 table=$(cat <<EOF
-| consumer (real broker, $sent messages, $outlets outlets) | msgs/s | MB/s | CPU µs/msg | peak RSS MB | ratio to raw |
+| consumer ($broker, $sent messages, $outlets outlets) | msgs/s | MB/s | CPU µs/msg | peak RSS MB | ratio to raw |
 | --- | --- | --- | --- | --- | --- |
 $raw
 $daemon
@@ -160,40 +212,69 @@ echo "ecowarnd: $(redis-cli -p "$rport" xlen ecowarn:events) alert events," \
 # ecowarn-sim at each share's rate in turn (it sleeps between messages; --rate-file), and
 # bench_latency's probes beside it.
 lat_rows=""
-if [ -n "${PROV_LATENCY-10 50 90}" ]; then
+# probe NAME PCT PREFIX ID: bench_latency's probes through the consumer now running, beside the
+# fleet at PCT % of ecowarnd's catch-up rate; one row of the latency table into lat_rows
+probe() {
+  local load m0 m1 t0 t1 out
+  load=$(python3 -c "print(int($rate * $2 / 100))")
+  echo "$load" >"$work/rate"
+  sleep "$warm"
+  warm=3
+  m0=$(sim_sent) t0=$(date +%s.%N)
+  out=$(taskset -c 0 "$bin/bench_latency" --brokers "$brokers" --redis-port "$rport" \
+    --rate "${PROV_PROBE_RATE:-100}" --probes "${PROV_PROBES:-2000}" --id "$4" --prefix "$3" \
+    ${PROV_DUMP:+--dump "$PROV_DUMP.$1.$2"} || true)
+  m1=$(sim_sent) t1=$(date +%s.%N)
+  echo "$1, $2 %: $out"
+  lat_rows+=$(python3 - "$1" "$2" "$load" "$m0" "$m1" "$t0" "$t1" "$out" <<'EOF'
+import sys
+name, pct, load, m0, m1, t0, t1, probe = sys.argv[1:]
+kv = dict(x.split("=") for x in probe.split())
+got = (int(m1) - int(m0)) / (float(t1) - float(t0))
+lat = " | ".join(kv.get(k, "-") for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
+print(f"| {name} | {pct} % ({int(load):,} msgs/s asked, {got:,.0f} sent) | {lat} "
+      f"| {kv.get('probes', '-')} | {kv.get('missing', '-')} | {kv.get('extra', '-')} |")
+EOF
+)$'\n'
+}
+# the live fleet's messages sent so far (ecowarn-sim --rate-file writes them beside the rate)
+sim_sent() { cat "$work/rate.sent" 2>/dev/null || echo 0; }
+peer_shares=${PROV_PEER_LATENCY-0 10}
+[ ${#peers_run[@]} -gt 0 ] || peer_shares=""
+if [ -n "${PROV_LATENCY-0 10 50 90}" ] || [ -n "$peer_shares" ]; then
   echo 0 >"$work/rate"
   taskset -c 0 "$bin/ecowarn-sim" --seed 1 --enterprises "$ents" --start "$live" --duration 12h \
     --rate-file "$work/rate" --brokers "$brokers" 2>/dev/null &
   pids+=($!)
 fi
 warm=10 # the first share resends the registrations first
-for pct in ${PROV_LATENCY-10 50 90}; do
-  load=$(python3 -c "print(int($rate * $pct / 100))")
-  echo "$load" >"$work/rate"
-  sleep "$warm"
-  warm=3
-  m0=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}') t0=$(date +%s.%N)
-  probe=$(taskset -c 0 "$bin/bench_latency" --brokers "$brokers" --redis-port "$rport" \
-    --rate "${PROV_PROBE_RATE:-100}" --probes "${PROV_PROBES:-2000}" --id "$pct" \
-    ${PROV_DUMP:+--dump "$PROV_DUMP.$pct"} || true)
-  m1=$(metric 'ecowarn_messages_total{topic="ecowarn.hj212"}') t1=$(date +%s.%N)
-  echo "$pct %: $probe (lag $(metric ecowarn_consumer_lag)," \
-    "buffered events $(metric ecowarn_buffered_events))"
-  lat_rows+=$(python3 - "$pct" "$load" "$m0" "$m1" "$t0" "$t1" "$probe" <<'EOF'
-import sys
-pct, load, m0, m1, t0, t1, probe = sys.argv[1:]
-kv = dict(x.split("=") for x in probe.split())
-got = (int(m1) - int(m0)) / (float(t1) - float(t0))
-lat = " | ".join(kv.get(k, "-") for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
-print(f"| {pct} % ({int(load):,} msgs/s asked, {got:,.0f} read) | {lat} | {kv.get('probes', '-')} "
-      f"| {kv.get('missing', '-')} | {kv.get('extra', '-')} |")
-EOF
-)$'\n'
+for pct in ${PROV_LATENCY-0 10 50 90}; do
+  probe ecowarnd "$pct" ecowarn: "$pct"
+  echo "  ecowarnd: lag $(metric ecowarn_consumer_lag), buffered events $(metric ecowarn_buffered_events)"
 done
+# Each peer's latency: ecowarnd stops; the peer starts beside the live fleet (--live: the data
+# topics from their end, the registry whole), given PROV_PEER_WARM seconds (20) to start, then
+# its probes at each share of PROV_PEER_LATENCY ("0 10").
+if [ -n "$peer_shares" ]; then
+  n=0
+  kill "$pid" && wait "$pid" 2>/dev/null || true
+  for peer in "${peers_run[@]}"; do
+    peer_cmd "$peer"
+    echo 0 >"$work/rate"
+    taskset -c 1 "${cmd[@]}" --brokers "$brokers" --redis-port "$rport" --live \
+      --prefix "peer-$peer:" --group "province-$peer-live" >"$work/$peer-live.log" 2>&1 &
+    ppid=$!
+    pids+=($ppid)
+    warm=${PROV_PEER_WARM:-20}
+    n=$((n + 1000)) # each run's probes are sites of their own (bench_latency --id)
+    for pct in $peer_shares; do probe "$peer" "$pct" "peer-$peer:" $((n + pct)); done
+    kill "$ppid" && wait "$ppid" 2>/dev/null || true
+  done
+fi
 if [ -n "$lat_rows" ]; then
   table+=$(printf '\n\n%s\n%s\n%s' \
-    "| produce -> alert readable in Redis, at a share of the catch-up rate | p50 ms | p99 ms | p99.9 ms | max ms | probes | missing | extra |" \
-    "| --- | --- | --- | --- | --- | --- | --- | --- |" "${lat_rows%$'\n'}")
+    "| produce -> alert readable in Redis | load beside it: a share of ecowarnd's catch-up rate | p50 ms | p99 ms | p99.9 ms | max ms | probes | missing | extra |" \
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" "${lat_rows%$'\n'}")
   echo "$table" | tail -n +6
 fi
 
@@ -202,9 +283,10 @@ for i in "${!peer_lines[@]}"; do
   peer_rows+="${peer_lines[$i]} | $(python3 -c "r = ${peer_rates[$i]}; print(f'{$rate / r:.1f}' if r else '-')") |"$'\n'
 done
 if [ -n "$peer_rows" ]; then
-  table+=$(printf '\n\n%s\n%s\n%s' \
+  peer_table=$(printf '%s\n%s\n%s' \
     "| peer (the same input and core, catch-up) | msgs/s | MB/s | CPU µs/msg | peak RSS MB | ratio to raw | ecowarnd ÷ peer |" \
     "| --- | --- | --- | --- | --- | --- | --- |" "${peer_rows%$'\n'}")
-  echo "$table" | tail -n 4
+  echo "$peer_table"
+  table+=$'\n\n'"$peer_table"
 fi
 [ -z "${PROV_RESULTS:-}" ] || printf '\n%s\n' "$table" >>"$PROV_RESULTS"

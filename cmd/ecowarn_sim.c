@@ -38,7 +38,8 @@
  * (key: the MN), at --rate messages per second (0: as fast as it can), sleeping between them.
  * --rate-file FILE: the rate is read from FILE (a number) every 100 ms and counts from then on
  * (a file absent or unreadable leaves it as it was, --rate's at first); with it, a rate of 0
- * pauses the simulator until the file says more (a benchmark changes the rate as it goes).
+ * pauses the simulator until the file says more (a benchmark changes the rate as it goes); the
+ * number of messages sent so far is written to FILE.sent as often (for the rate it achieved).
  */
 #include "ew_hj212.h"
 #include "ew_recjson.h"
@@ -137,6 +138,20 @@ static double ew_since(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* FILE.sent: the messages sent so far (written aside and renamed: a reader never sees half). */
+static void ew_rate_sent(const struct ew_sim *s)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s.sent", s->rate_file);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    bool ok = fprintf(f, "%llu\n", (unsigned long long)s->sent) > 0;
+    if (fclose(f) == 0 && ok)
+        rename(tmp, path);
+}
+
 /* --rate-file: a new rate counts from now; paused (0) while the file says so. */
 static void ew_rate_file(struct ew_sim *s)
 {
@@ -145,6 +160,7 @@ static void ew_rate_file(struct ew_sim *s)
         if (elapsed - s->rate_checked < 0.1 && s->rate > 0)
             return;
         s->rate_checked = elapsed;
+        ew_rate_sent(s);
         FILE *f = fopen(s->rate_file, "r");
         double rate = s->rate;
         if (f) {

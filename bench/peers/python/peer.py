@@ -2,10 +2,10 @@
 """The Python peer of bench/province.sh: what an integrator would write with confluent-kafka and
 redis-py to do ecowarnd's default threshold and offline rules.
 
-  peer.py --brokers LIST --redis-port P [--messages N] [--prefix ecowarn:] [--group G]
+  peer.py --brokers LIST --redis-port P [--messages N] [--prefix ecowarn:] [--group G] [--live]
 
-It reads ecowarn.enterprise (outlets and their hourly limits), ecowarn.hj212 and
-ecowarn.telemetry (JSON records) in one consumer group, checks each packet's length and CRC
+It reads ecowarn.enterprise (outlets and their hourly limits) to its end first, then it,
+ecowarn.hj212 and ecowarn.telemetry (JSON records) in one consumer group, checks each packet's length and CRC
 (HJ 212-2017's CRC-16), and raises, as ecowarnd's default rules do:
   * over-limit (officer) and over-limit-reminder (enterprise): an hourly ZsAvg (else Avg) flagged
     N (valid) above the outlet's hourly limit, `firing` / `reminder` when it goes over,
@@ -17,7 +17,8 @@ active, live) in one pipeline per batch of messages. The consumer is set as conf
 documentation has it for throughput (consume() in batches, offsets committed automatically).
 With --messages it stops after that many messages (or after 30 s without one) and prints one
 line of NAME=VALUE as bench_consume does (messages, seconds, msgs_per_s, cpu_us_per_msg,
-peak_rss_kb).
+peak_rss_kb). With --live it reads the data topics from their end (the registry from its
+beginning), as a consumer started beside live input: bench/province.sh measures its latency so.
 """
 import argparse
 import calendar
@@ -27,7 +28,7 @@ import resource
 import time
 
 import redis
-from confluent_kafka import Consumer
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 OFFLINE_MS = 30 * 60 * 1000
 TZ_MS = 8 * 3600 * 1000
@@ -193,6 +194,28 @@ class Peer:
                 self.emit("site-offline", "offline", "firing", "officer", mn, t + OFFLINE_MS)
 
 
+def load_registry(peer, brokers):
+    """Reads ecowarn.enterprise to its end before any data, as ecowarnd and the JVM peers do (a
+    packet judged before its outlet's limits are known raises nothing): for 60 s at most."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "peer-python-registry",
+                  "enable.auto.commit": False})
+    topic = "ecowarn.enterprise"
+    parts = [TopicPartition(topic, p, OFFSET_BEGINNING)
+             for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
+    left = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
+    left = {p: end for p, end in left.items() if end > 0}
+    c.assign(parts)
+    deadline = time.monotonic() + 60
+    while left and time.monotonic() < deadline:
+        for m in c.consume(num_messages=1000, timeout=0.1):
+            if m.error():
+                continue
+            peer.enterprise(m.value())
+            if m.offset() + 1 >= left.get(m.partition(), 0):
+                left.pop(m.partition(), None)
+    c.close()
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--brokers", required=True)
@@ -200,12 +223,26 @@ def main():
     a.add_argument("--messages", type=int, default=0)
     a.add_argument("--prefix", default="ecowarn:")
     a.add_argument("--group", default="peer-python")
+    a.add_argument("--live", action="store_true")
     args = a.parse_args()
     peer = Peer(redis.Redis(port=args.redis_port), args.prefix)
     c = Consumer({"bootstrap.servers": args.brokers, "group.id": args.group,
                   "auto.offset.reset": "earliest", "enable.auto.commit": True})
-    c.subscribe(["ecowarn.enterprise", "ecowarn.hj212", "ecowarn.telemetry"])
+    def from_end(consumer, parts):
+        for p in parts:
+            p.offset = OFFSET_BEGINNING if p.topic == "ecowarn.enterprise" else OFFSET_END
+        consumer.assign(parts)
+
+    topics = ["ecowarn.enterprise", "ecowarn.hj212", "ecowarn.telemetry"]
+    if args.live:
+        c.subscribe(topics, on_assign=from_end)
+    else:
+        c.subscribe(topics)
     n, first, cpu0, heard = 0, None, None, time.monotonic()
+    if args.messages:  # the clock starts with the registry's reading
+        first, cpu0 = time.monotonic(), time.process_time()
+    load_registry(peer, args.brokers)
+    heard = time.monotonic()
     try:
         while not args.messages or n < args.messages:
             batch = c.consume(num_messages=1000, timeout=0.1)
