@@ -202,8 +202,12 @@ int main(int argc, char **argv)
     printf("state bytes    %12zu  (%.0f per site)\n", st.state_bytes,
            (double)st.state_bytes / (double)sites);
     struct ew_buf ck = EW_BUF_INIT; /* after the clock: what a checkpoint of it weighs */
-    if (ew_engine_export(eng, &ck) == 0)
-        printf("checkpoint     %12zu  (%.0f per site)\n", ck.len, (double)ck.len / (double)sites);
+    double w0 = now_s();
+    int rc = ew_engine_export(eng, &ck);
+    double w1 = now_s();
+    if (rc == 0)
+        printf("checkpoint     %12zu  (%.0f per site, %.2f us per site to write)\n", ck.len,
+               (double)ck.len / (double)sites, (w1 - w0) * 1e6 / (double)sites);
     ew_buf_release(&ck);
     ew_record_free(rec);
     ew_record_free(power);

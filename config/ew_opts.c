@@ -85,8 +85,12 @@ static const struct ew_opt ew_opt_table[] = {
     I(engine_sweep_batch, "engine.sweep_batch", 0, 0, 100000000, F,
       "no longer used: each site is judged when its timer falls due (configs naming it load)"),
     I(redis_batch_ms, "redis.batch_ms", 200, 10, 60000, F,
-      "under a backlog, how often each partition's events, the state of its sites and its "
-      "offset are written to Redis in one transaction (live input is written as it goes quiet)"),
+      "under a backlog, how often each partition's events are written to Redis (live input is "
+      "written as it goes quiet)"),
+    I(redis_checkpoint_ms, "redis.checkpoint_ms", 30000, 0, 3600000, R,
+      "how often each partition's changed sites and offset are saved with its events (a "
+      "checkpoint); after a crash the records since are judged again, their events not written "
+      "twice (0: at every write)"),
     S(state_file, "state.file", "", NULL, F,
       "no longer used: the rule state is kept in Redis, per partition (configs naming it load)"),
     I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000, F,

@@ -41,8 +41,9 @@ struct ew_part {
     bool again;        /* claimed again while assigned (fenced): its reading position moves */
     uint64_t gen, seq; /* its generation (from the claim), the last batch's sequence */
     int64_t from;      /* where its claim resumed it: a message before that is in its state */
-    int64_t sent_next; /* the cut of its last transaction: next, and whether any were done */
+    int64_t sent_next; /* the cut of its last checkpoint: next, and whether any were done */
     bool sent_done;
+    double checkpointed_at; /* loop time of its last checkpoint (or of its claim) */
     struct ew_batch batch;
 };
 
@@ -62,16 +63,8 @@ struct ew_claiming {
     uint64_t claim;
 };
 
-#define EW_BATCH_EVENTS          10000 /* a batch with this many events is written at the next chance */
-#define EW_QUIET_COMMIT_S        0.005 /* a quiet input's commit points: this far apart at least */
-/* A transaction writes every site that changed since the last one, whatever the number of
- * messages: with many sites that costs more than judging them. Under a backlog (this many
- * messages behind: a second's work or more) the commit timer waits, up to this many periods,
- * until the messages read since the last commit are this many times the sites to write
- * (rules/RULES.md's one-site form, about 1-2 KB each). Live input is never held back so. */
-#define EW_BACKLOG_LAG           200000
-#define EW_BACKLOG_MSGS_PER_SITE 8
-#define EW_BACKLOG_MAX_PERIODS   10
+#define EW_BATCH_EVENTS   10000 /* a batch with this many events is written at the next chance */
+#define EW_QUIET_COMMIT_S 0.005 /* a quiet input's commit points: this far apart at least */
 
 struct ew_flow {
     struct ev_loop *loop;
@@ -90,11 +83,12 @@ struct ew_flow {
                               dead letters: at-least-once */
     uint64_t claims;
     bool commit_due; /* a batch is full: written once the message or tick being handled is done */
-    double committed_at;   /* loop time of the last commit point */
-    uint64_t since_commit; /* messages of the group topics handed in since then */
-    unsigned waited;       /* commit timer periods passed over since then (a backlog) */
-    bool quiet_due;        /* the commit timer was brought forward for a quiet input */
+    double committed_at;    /* loop time of the last commit point */
+    double checkpointed_at; /* and of the last checkpoint of a partition (state and cut) */
+    struct ew_part *saving; /* the partition whose sites ew_flow_dirty takes; NULL every one */
     ev_timer commit_timer;
+    ev_idle step;           /* held records and timers due, while the loop has nothing else to do */
+    double drained_at;      /* loop time the input was last quiet */
     struct ew_kafka *kafka; /* borrowed */
     struct ew_sink *sink;   /* borrowed */
     struct ew_flow_stats stats;
@@ -182,7 +176,8 @@ static void ew_flow_event(void *ctx, const struct ew_alert_event *ev)
     }
     if ((unsigned)ev->event < EW_AEV_COUNT)
         f->stats.events_by_type[ev->event]++;
-    struct ew_sink_event se = {f->json.data,
+    struct ew_sink_event se = {ev->id,
+                               f->json.data,
                                f->json.len,
                                ev->fingerprint,
                                ev->enterprise_id,
@@ -367,7 +362,7 @@ static void ew_flow_enterprise(struct ew_flow *f, const struct ew_kmsg *m)
         ew_flow_response(f, m, r);
 }
 
-static void ew_flow_commit_all(struct ew_flow *f);
+static void ew_flow_commit_all(struct ew_flow *f, bool all);
 
 static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
 {
@@ -387,7 +382,6 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
         f->stats.skipped++; /* done before the state it was restored from was saved */
         return;
     }
-    f->since_commit++;
     uint64_t ticket = ew_tracker_take(f->tracker, m->topic, m->partition, m->offset);
     if (!ticket) { /* no memory: it is read again after a restart */
         ew_log(EW_LOG_ERROR, "kafka", "cannot track %s[%d]@%lld", m->topic_name, m->partition,
@@ -400,34 +394,45 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
         ew_flow_telemetry(f, m, ticket);
     ew_tracker_done(f->tracker, ticket);
     if (f->commit_due)
-        ew_flow_commit_all(f);
+        ew_flow_commit_all(f, false);
 }
 
 /* ---- transactions: a consistent cut of every partition ---- */
 
-/* A site that changed: its state into its partition's batch. */
-static void ew_flow_dirty(void *ctx, const char *mn, bool held)
+/* A site that changed: its state into its partition's batch, when that partition is being
+ * saved (else it is left for the partition's own checkpoint). */
+static bool ew_flow_dirty(void *ctx, const char *mn, bool held)
 {
     struct ew_flow *f = ctx;
     struct ew_part *p = ew_part_of_site(f, mn);
     if (!p)
-        return; /* its partition is not read here any more: its state is its owner's */
+        return true; /* its partition is not read here any more: its state is its owner's */
+    if (f->saving && p != f->saving)
+        return false;
     ew_buf_clear(&f->blob);
     if (held && ew_engine_export_site(f->eng, mn, &f->blob)) {
         ew_log(EW_LOG_ERROR, "state", "cannot save the state of %s (out of memory)", mn);
-        return;
+        return true;
     }
     ew_batch_state(&p->batch, mn, held ? f->blob.data : NULL, held ? f->blob.len : 0);
+    return true;
 }
 
-/* Sends the partition's batch with its cut, when there is anything new. */
-static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p)
+/* Sends the partition's batch: its events, and at a checkpoint its sites' state and its cut,
+ * when there is anything new. */
+static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, bool checkpoint)
 {
-    ew_buf_clear(&f->done);
-    int64_t next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
-    bool done = f->done.len > 0;
-    if (ew_batch_empty(&p->batch) && next == p->sent_next && !done && !p->sent_done)
+    int64_t next = -1;
+    bool done = false;
+    if (checkpoint) {
+        ew_buf_clear(&f->done);
+        next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
+        done = f->done.len > 0;
+        if (ew_batch_empty(&p->batch) && next == p->sent_next && !done && !p->sent_done)
+            return;
+    } else if (ew_batch_empty(&p->batch)) {
         return;
+    }
     struct ew_sent *sent = malloc(sizeof *sent);
     if (!sent) {
         ew_log(EW_LOG_ERROR, "redis", "out of memory committing");
@@ -440,35 +445,68 @@ static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p)
     int64_t oldest = ew_engine_held_oldest(f->eng);
     struct ew_cut cut = {next, f->done.data, f->done.len, mark < oldest ? mark : oldest};
     if (ew_sink_commit(f->sink, &p->batch, f->stats.topics[p->topic], p->partition, p->gen,
-                       p->seq + 1, &cut, sent)) {
+                       p->seq + 1, checkpoint ? &cut : NULL, sent)) {
         free(sent);
         return;
     }
     p->seq++;
-    p->sent_next = next;
-    p->sent_done = done;
+    if (checkpoint) {
+        p->sent_next = next;
+        p->sent_done = done;
+        f->stats.checkpoints++;
+    }
     f->stats.commits++;
 }
 
 static void ew_flow_claim(struct ew_flow *f, struct ew_part *p);
 
-/* The commit point: every site that changed goes into its partition's batch, and each batch is
- * sent with where its partition stands. Between two messages only: what is saved and what is
- * read again then describe the same point of the input. */
-static void ew_flow_commit_all(struct ew_flow *f)
+/* The live partition whose checkpoint is due, if one is: each one's comes every
+ * redis.checkpoint_ms, and the partitions' are spread over that time (one at a time, the one
+ * saved longest ago), so that their sites' state is never written all at once. */
+static struct ew_part *ew_flow_checkpoint_due(struct ew_flow *f)
+{
+    double every = (double)f->cfg.opts.redis_checkpoint_ms / 1000, now = ev_now(f->loop);
+    struct ew_part *oldest = NULL;
+    size_t live = 0;
+    for (size_t i = 0; i < f->nparts; i++) {
+        struct ew_part *p = &f->parts[i];
+        if (p->state != EW_PART_LIVE)
+            continue;
+        live++;
+        if (!oldest || p->checkpointed_at < oldest->checkpointed_at)
+            oldest = p;
+    }
+    if (!oldest || now - oldest->checkpointed_at < every ||
+        now - f->checkpointed_at < every / (double)live)
+        return NULL;
+    return oldest;
+}
+
+/* The commit point: each partition's events are sent, and one partition's checkpoint when it
+ * is due (ew_flow_checkpoint_due): the sites of it that changed go into its batch, sent with
+ * where it stands. `all`: every partition's checkpoint (it leaves, an acknowledgement changed
+ * the state, the drain). Between two messages only: what is saved and what is read again then
+ * describe the same point of the input. */
+static void ew_flow_commit_all(struct ew_flow *f, bool all)
 {
     f->commit_due = false;
     f->committed_at = ev_now(f->loop);
-    f->since_commit = 0;
-    f->waited = 0;
-    f->quiet_due = false;
     if (!f->sink)
         return;
-    ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
+    all = all || !f->cfg.opts.redis_checkpoint_ms;
+    struct ew_part *due = all ? NULL : ew_flow_checkpoint_due(f);
+    if (all || due) {
+        f->checkpointed_at = f->committed_at;
+        f->saving = due;
+        ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
+        f->saving = NULL;
+    }
     for (size_t i = 0; i < f->nparts; i++) {
         struct ew_part *p = &f->parts[i];
+        if (p->state == EW_PART_LIVE && (all || p == due))
+            p->checkpointed_at = f->committed_at; /* also when it had nothing to save */
         if (p->state == EW_PART_LIVE)
-            ew_flow_commit_part(f, p);
+            ew_flow_commit_part(f, p, all || p == due);
         else if (p->claim_again)
             ew_flow_claim(f, p);
     }
@@ -482,17 +520,13 @@ static void ew_flow_commit_all(struct ew_flow *f)
     }
 }
 
-/* The input is quiet (live traffic: every message fetched handed out, less than a loop pass's
- * worth behind; not a backlog): what it brought is written now rather than at the next timer,
- * 5 ms apart at least, so that an alert waits for no batch. */
-static void ew_flow_drained(void *ctx, int64_t behind)
+/* What a quiet input brought is written now rather than at the next timer, 5 ms apart at
+ * least, so that an alert waits for no batch. */
+static void ew_flow_quiet_commit(struct ew_flow *f)
 {
-    struct ew_flow *f = ctx;
-    if (behind >= f->cfg.opts.kafka_batch)
-        return;
     double wait = f->committed_at + EW_QUIET_COMMIT_S - ev_now(f->loop);
     if (wait <= 0) {
-        ew_flow_commit_all(f);
+        ew_flow_commit_all(f, false);
         return;
     }
     /* too soon after the last one: the commit timer comes as soon as it may, not a whole
@@ -501,22 +535,48 @@ static void ew_flow_drained(void *ctx, int64_t behind)
         ev_timer_stop(f->loop, &f->commit_timer);
         ev_timer_set(&f->commit_timer, wait, f->commit_timer.repeat);
         ev_timer_start(f->loop, &f->commit_timer);
-        f->quiet_due = true;
     }
+}
+
+/* Work that falls due in bulk: held records a minute of the fleet at a time (every outlet's
+ * record of that minute, about 5 µs each), and the sites' timers as the clock moves. Each
+ * message read judges EW_RELEASE_PER_MSG held records (enough to keep up with any pace of
+ * input); with live input the rest, and a tick's timers, are done EW_STEP at a time in the
+ * loop's quiet moments, so that a message that comes meanwhile (an hourly record is due at
+ * once) waits for a few judgements, not for a minute's. Under a backlog a tick fires its
+ * timers at once, as it must to keep up. */
+#define EW_RELEASE_PER_MSG 2
+#define EW_STEP            64
+
+static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)revents;
+    struct ew_flow *f = w->data;
+    if (ew_engine_step(f->eng, f->stats.clock, ew_flow_now(f), EW_STEP))
+        return;
+    ev_idle_stop(loop, w);
+    ew_flow_quiet_commit(f);
+}
+
+/* The input is quiet (live traffic: every message fetched handed out, less than a loop pass's
+ * worth behind; not a backlog): held records that are due are judged in the loop's quiet
+ * moments, and what the input brought is written. */
+static void ew_flow_drained(void *ctx, int64_t behind)
+{
+    struct ew_flow *f = ctx;
+    if (behind >= f->cfg.opts.kafka_batch)
+        return;
+    f->drained_at = ev_now(f->loop);
+    if (ew_engine_release(f->eng, ew_flow_now(f), EW_STEP))
+        ev_idle_start(f->loop, &f->step);
+    ew_flow_quiet_commit(f);
 }
 
 static void ew_flow_on_commit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct ew_flow *f = w->data;
-    /* a backlog, with few messages yet per changed site: the state is written when it has
-     * gathered more of them, or in time */
-    bool few = f->since_commit && !f->quiet_due &&
-               f->since_commit < EW_BACKLOG_MSGS_PER_SITE * (uint64_t)ew_engine_dirty_count(f->eng);
-    if (few && f->kafka && ++f->waited < EW_BACKLOG_MAX_PERIODS &&
-        ew_kafka_lag(f->kafka) >= EW_BACKLOG_LAG)
-        return;
-    ew_flow_commit_all(f);
+    ew_flow_commit_all(f, false);
 }
 
 /* A partition's state goes from this member: its held records and split parts are let go
@@ -627,6 +687,7 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
     p->from = c->cut.next;
     p->sent_next = c->cut.next;
     p->sent_done = c->cut.donelen > 0;
+    p->checkpointed_at = ev_now(f->loop);
     p->state = EW_PART_LIVE;
     if (f->kafka) {
         /* nothing saved: a first start reads from Kafka's committed offset, as assigned; a
@@ -644,9 +705,10 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
 /* A transaction answered. Written: the partition's offset may be committed to Kafka up to its
  * cut. Fenced (another consumer claimed it, or Redis lost writes it had answered): the
  * partition's state here is let go and claimed again, read from what Redis keeps. */
-static void ew_flow_committed(void *ctx, void *arg, enum ew_commit_result result)
+static void ew_flow_committed(void *ctx, void *arg, enum ew_commit_result result, size_t again)
 {
     struct ew_flow *f = ctx;
+    f->stats.written_before += again;
     struct ew_sent *sent = arg;
     f->stats.events_pending -=
         sent->events < f->stats.events_pending ? sent->events : f->stats.events_pending;
@@ -709,7 +771,7 @@ static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
     if (!p)
         return;
     if (p->state == EW_PART_LIVE && !f->stats.draining)
-        ew_flow_commit_all(f);
+        ew_flow_commit_all(f, true);
     ew_flow_drop_state(f, p);
     ew_clock_revoke(f->clock, topic, partition);
     ew_batch_release(&p->batch);
@@ -753,7 +815,7 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
     int rc = ew_engine_acknowledge(f->eng, a->alert_id, a->by, a->note, a->entry, now);
     if (rc == 0 || rc == 1) {
         f->stats.acks_done += rc == 0;
-        ew_flow_commit_all(f);
+        ew_flow_commit_all(f, true); /* the ack is in the state before its entry is acked */
         ew_sink_ack_entry(f->sink, a->entry);
         return;
     }
@@ -788,8 +850,8 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
     if (!ew_alert_to_json(&ev, &f->json)) {
         f->stats.acks_done++;
         f->stats.events_by_type[EW_AEV_ACKNOWLEDGED]++;
-        struct ew_sink_event se = {f->json.data, f->json.len, a->fingerprint, "",
-                                   true,         false,       false};
+        struct ew_sink_event se = {ev.id, f->json.data, f->json.len, a->fingerprint,
+                                   "",    true,         false,       false};
         struct ew_batch ack = EW_BATCH_INIT;
         ew_batch_ack(&ack, a->entry);
         ew_batch_event(&ack, &se);
@@ -834,6 +896,7 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         .average_grace_ms = o->engine_average_grace_ms,
         .reorder_ms = o->engine_reorder_ms,
         .hold_max_ms = o->engine_idle_partition_ms, /* by then its partition is idle */
+        .release_max = EW_RELEASE_PER_MSG,
         .released = ew_flow_released,
     };
     f->reg = ew_registry_new();
@@ -861,6 +924,9 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
     ev_timer_init(&f->commit_timer, ew_flow_on_commit_timer, every, every);
     f->commit_timer.data = f;
     ev_timer_start(loop, &f->commit_timer);
+    ev_idle_init(&f->step, ew_flow_on_step);
+    f->step.data = f;
+    f->checkpointed_at = ev_now(loop);
     return f;
 }
 
@@ -869,6 +935,7 @@ void ew_flow_free(struct ew_flow *f)
     if (!f)
         return;
     ev_timer_stop(f->loop, &f->commit_timer);
+    ev_idle_stop(f->loop, &f->step);
     for (size_t i = 0; i < f->nparts; i++)
         ew_batch_release(&f->parts[i].batch);
     free(f->parts);
@@ -911,10 +978,17 @@ void ew_flow_tick(struct ew_flow *f)
 {
     int64_t now = ew_flow_now(f);
     f->stats.clock = ew_clock_now(f->clock, now, ew_flow_caught_up, f);
-    ew_engine_tick_at(f->eng, f->stats.clock, now);
+    /* live input (quiet within the last two ticks): the tick's work in the loop's quiet moments */
+    if (!f->stats.draining &&
+        ev_now(f->loop) - f->drained_at < 2 * (double)f->cfg.opts.engine_tick_ms / 1000) {
+        if (ew_engine_step(f->eng, f->stats.clock, now, EW_STEP))
+            ev_idle_start(f->loop, &f->step);
+    } else {
+        ew_engine_tick_at(f->eng, f->stats.clock, now);
+    }
     ew_split_expire(f->split, now, ew_flow_split_dropped, f);
     if (f->commit_due)
-        ew_flow_commit_all(f);
+        ew_flow_commit_all(f, false);
 }
 
 static void ew_flow_log_fixed(void *ctx, const char *name)
@@ -963,9 +1037,10 @@ void ew_flow_drain(struct ew_flow *f)
         ew_kafka_stop_consuming(f->kafka);
     /* records held for event-time order stay unjudged: the cut has them read again at the
      * next start, where they are judged as they would have been without the stop */
-    ew_flow_commit_all(f);
+    ew_flow_commit_all(f, true);
     f->stats.draining = true;
     ev_timer_stop(f->loop, &f->commit_timer);
+    ev_idle_stop(f->loop, &f->step);
 }
 
 bool ew_flow_safe(const struct ew_flow *f)
@@ -977,6 +1052,9 @@ void ew_flow_stats(const struct ew_flow *f, struct ew_flow_stats *out)
 {
     *out = f->stats;
     out->in_flight = ew_tracker_held(f->tracker);
+    out->partitions_live = 0;
+    for (size_t i = 0; i < f->nparts; i++)
+        out->partitions_live += f->parts[i].state == EW_PART_LIVE;
     ew_clock_stats(f->clock, &out->clock_sources);
     ew_engine_stats(f->eng, &out->engine);
     if (f->kafka)

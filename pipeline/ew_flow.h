@@ -43,19 +43,23 @@ struct ew_flow_stats {
     uint64_t deadletters, ignored, late, acks_done, acks_unknown, reloads, reload_failures;
     uint64_t responses, responses_unknown; /* enterprises' answers stored; of them, to no alert
                                               in the closed loop here */
-    uint64_t acks_elsewhere; /* acknowledgements left for the instance holding their alert */
-    uint64_t commits;                      /* transactions sent */
-    uint64_t commits_refused;              /* refused by Redis (logged) */
-    uint64_t fenced;         /* partitions claimed again: another consumer had claimed them, or
-                                Redis lost what it had answered */
-    uint64_t sites_restored; /* sites whose saved state a claim brought back */
-    uint64_t skipped;        /* messages read again after a restore, done before it */
-    uint64_t refetched;      /* messages of a partition being claimed (read again once it is),
-                                or from before the offset its state was saved at */
-    uint64_t loose;          /* events of a site of no partition read here (none expected) */
+    uint64_t acks_elsewhere;  /* acknowledgements left for the instance holding their alert */
+    uint64_t commits;         /* transactions sent */
+    uint64_t checkpoints;     /* of them, with the state and the cut */
+    uint64_t written_before;  /* events and dead letters judged again after a restore, written
+                                 before it: not again */
+    uint64_t commits_refused; /* refused by Redis (logged) */
+    uint64_t fenced;          /* partitions claimed again: another consumer had claimed them, or
+                                 Redis lost what it had answered */
+    uint64_t sites_restored;  /* sites whose saved state a claim brought back */
+    uint64_t skipped;         /* messages read again after a restore, done before it */
+    uint64_t refetched;       /* messages of a partition being claimed (read again once it is),
+                                 or from before the offset its state was saved at */
+    uint64_t loose;           /* events of a site of no partition read here (none expected) */
     uint64_t events_by_type[EW_AEV_COUNT];
-    size_t events_pending; /* alert events and dead letters not yet written to Redis */
-    size_t in_flight;      /* messages consumed, not yet safe */
+    size_t events_pending;  /* alert events and dead letters not yet written to Redis */
+    size_t in_flight;       /* messages consumed, not yet safe */
+    size_t partitions_live; /* partitions claimed (their state restored) and read here */
     bool draining;
     int64_t clock; /* the engine's, as of the last tick: event time, epoch ms; INT64_MIN none */
     struct ew_clock_stats clock_sources;

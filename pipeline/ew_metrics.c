@@ -38,9 +38,17 @@
     X("ecowarn_redis_refusals_total", "counter",                                                   \
       "refusals for now (loading, busy, out of memory...): sent again", r.refusals)                \
     X("ecowarn_transactions_total", "counter",                                                     \
-      "transactions sent: a partition's events, changed sites and cut", s->commits)                \
+      "transactions sent: a partition's events, and at a checkpoint its changed sites and cut",    \
+      s->commits)                                                                                  \
     X("ecowarn_transactions_refused_total", "counter", "transactions Redis refused",               \
       s->commits_refused)                                                                          \
+    X("ecowarn_checkpoints_total", "counter",                                                      \
+      "transactions that saved the state of the partition's changed sites and its cut",            \
+      s->checkpoints)                                                                              \
+    X("ecowarn_events_written_before_total", "counter",                                            \
+      "events and dead letters made again by records judged again after a restore: not written "   \
+      "twice",                                                                                     \
+      s->written_before)                                                                           \
     X("ecowarn_partitions_fenced_total", "counter",                                                \
       "partitions claimed again: claimed elsewhere, or Redis lost what it answered", s->fenced)    \
     X("ecowarn_sites_restored_total", "counter", "sites whose saved state a claim brought back",   \
@@ -53,6 +61,8 @@
     X("ecowarn_buffered_events", "gauge", "events and dead letters not yet in Redis",              \
       s->events_pending)                                                                           \
     X("ecowarn_consumer_lag", "gauge", "messages behind the high watermarks", s->kafka.lag)        \
+    X("ecowarn_partitions_live", "gauge",                                                          \
+      "partitions claimed (their state restored from Redis) and read here", s->partitions_live)    \
     X("ecowarn_messages_in_flight", "gauge",                                                       \
       "messages consumed, not yet judged: read again after a restart", s->in_flight)               \
     X("ecowarn_keys_tracked", "gauge", "rule and average states held", s->engine.keys)             \

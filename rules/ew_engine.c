@@ -63,6 +63,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->avg.rules = rules;
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
     eng->hold_max = opts && opts->hold_max_ms > eng->reorder ? opts->hold_max_ms : eng->reorder;
+    eng->release_max = opts ? opts->release_max : 0;
     eng->on_released = opts ? opts->released : NULL;
     if (eng->reorder && !(eng->released = ew_record_new()))
         goto err;
@@ -417,34 +418,36 @@ static void ew_site_sweep(struct ew_engine *eng, struct ew_site *site, int64_t r
     }
 }
 
-static void ew_release(struct ew_engine *eng, int64_t now, bool all);
+static size_t ew_release(struct ew_engine *eng, int64_t now, bool all, size_t max);
 
 /* Fires, in due order, every timer due by the earlier of clock and now: each site is judged as
  * of its timer's time, so a silence reaches its level when it did in the data, whenever the
  * clock passes it. */
-static void ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now)
+static size_t ew_engine_fire(struct ew_engine *eng, int64_t clock, int64_t now, size_t max)
 {
     if (clock == INT64_MIN || !ew_time_sane(now))
-        return;
+        return 0;
     int64_t limit = clock < now ? clock : now, due;
     /* nothing fires past a record still held for event-time order: it is judged first */
     int64_t held = eng->reorder ? ew_engine_held_oldest(eng) : INT64_MAX;
     if (held < limit)
         limit = held;
     struct ew_site *site;
-    for (int n = 0; n < EW_FIRE_MAX && (site = ew_timers__next(eng, limit, &due)); n++) {
+    size_t n = 0;
+    for (; n < max && (site = ew_timers__next(eng, limit, &due)); n++) {
         ew_site_dirty(eng, site);
         ew_site_sweep(eng, site, due, limit, now);
         /* a judgement moves every time it acts on past due: nothing fires twice */
         ew_timers__schedule(eng, site, ew_site_outlet(eng, site), due);
     }
+    return n;
 }
 
 int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     eng->clock = clock; /* as ew_engine_tick_at */
     eng->paced = true;
-    ew_engine_fire(eng, clock, now);
+    ew_engine_fire(eng, clock, now, EW_FIRE_MAX);
     return 0;
 }
 
@@ -452,9 +455,9 @@ int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
 static int ew_engine_tick_by(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, false);
+        ew_release(eng, now, false, eng->release_max);
     ew_timers__undefer(eng);
-    ew_engine_fire(eng, clock, now);
+    ew_engine_fire(eng, clock, now, EW_FIRE_MAX);
     return 0;
 }
 
@@ -468,6 +471,15 @@ int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now)
     eng->clock = clock; /* a caller's clock: records catch their site up to their time */
     eng->paced = true;
     return ew_engine_tick_by(eng, clock, now);
+}
+
+bool ew_engine_step(struct ew_engine *eng, int64_t clock, int64_t now, size_t max)
+{
+    eng->clock = clock;
+    eng->paced = true;
+    size_t released = eng->reorder && ew_time_sane(now) ? ew_release(eng, now, false, max) : 0;
+    ew_timers__undefer(eng);
+    return released == max || ew_engine_fire(eng, clock, now, max) == max;
 }
 
 /* ---- records ---- */
@@ -869,17 +881,22 @@ static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, i
 
 /* Judges the held records that are due: their source's newest data time (source 0: the
  * fleet's) or, for a quiet source, the processing clock has moved reorder (a caller's source:
- * hold_max) past them; all of them with `all`. */
-static void ew_release(struct ew_engine *eng, int64_t now, bool all)
+ * hold_max) past them, max of them at most (0: no bound); all of them with `all`. Returns how
+ * many. */
+static size_t ew_release(struct ew_engine *eng, int64_t now, bool all, size_t max)
 {
-    for (size_t i = 0; i < eng->nsrc; i++) {
+    size_t n = 0;
+    if (all || !max)
+        max = SIZE_MAX;
+    for (size_t i = 0; i < eng->nsrc && n < max; i++) {
         struct ew_holdsrc *src = &eng->src[i];
         int64_t mark = i ? src->mark : eng->watermark;
         int64_t wait = i ? eng->hold_max : eng->reorder;
         const struct ew_held *h;
-        while ((h = ew_hold_top(&src->q)) &&
+        while (n < max && (h = ew_hold_top(&src->q)) &&
                (all || (mark != INT64_MIN && h->time <= mark - eng->reorder) ||
                 h->arrived <= now - wait)) {
+            n++;
             int64_t before;
             eng->tag = ew_hold_pop(&src->q, eng->released, &before);
             ew_engine_judge(eng, eng->released, now, true, before);
@@ -888,6 +905,15 @@ static void ew_release(struct ew_engine *eng, int64_t now, bool all)
             eng->tag = 0;
         }
     }
+    return n;
+}
+
+bool ew_engine_release(struct ew_engine *eng, int64_t now, size_t max)
+{
+    if (!eng->reorder || !ew_time_sane(now))
+        return false;
+    size_t n = ew_release(eng, now, false, max);
+    return max && n == max;
 }
 
 /* The held records of a source, made when its first record comes; NULL: no memory. */
@@ -945,14 +971,14 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     if (!rc && rec->data_time > site->heard)
         site->heard = rec->data_time;
     if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
-        ew_release(eng, now, true);
+        ew_release(eng, now, true, 0);
         eng->tag = tag;
         ew_engine_judge(eng, rec, now, false, 0);
         eng->tag = 0;
         return rc;
     }
     *held = true;
-    ew_release(eng, now, false);
+    ew_release(eng, now, false, eng->release_max);
     return 0;
 }
 
@@ -978,37 +1004,81 @@ int ew_engine_record_tagged(struct ew_engine *eng, const struct ew_record *rec, 
 
 /* ---- the sites that changed, and held records that go elsewhere ---- */
 
+/* Walks a list of MNs (NUL after each), keeping in place those keep says to keep. */
+static size_t ew_mnlist_filter(struct ew_buf *list, bool (*keep)(void *arg, const char *mn),
+                               void *arg)
+{
+    size_t kept = 0, to = 0;
+    for (size_t off = 0; off < list->len;) {
+        const char *mn = list->data + off;
+        size_t len = strlen(mn) + 1;
+        if (keep(arg, mn)) {
+            memmove(list->data + to, mn, len);
+            to += len, kept++;
+        }
+        off += len;
+    }
+    list->len = to;
+    return kept;
+}
+
+struct ew_take {
+    struct ew_engine *eng;
+    ew_engine_dirty_fn fn;
+    void *ctx;
+    size_t n;
+};
+
+/* A changed site: kept in the list while the caller does not take it. */
+static bool ew_take_changed(void *arg, const char *mn)
+{
+    struct ew_take *t = arg;
+    struct ew_site *site = ew_sitetab_find(&t->eng->sites, mn, strlen(mn));
+    if (!site || !site->dirty) /* a site forgotten since is not reported */
+        return false;
+    if (!t->fn(t->ctx, mn, true))
+        return true;
+    site->dirty = 0;
+    t->n++;
+    return false;
+}
+
+/* An evicted site: likewise, unless it was made again since. */
+static bool ew_take_gone(void *arg, const char *mn)
+{
+    struct ew_take *t = arg;
+    if (ew_sitetab_find(&t->eng->sites, mn, strlen(mn)))
+        return false;
+    if (!t->fn(t->ctx, mn, false))
+        return true;
+    t->n++;
+    return false;
+}
+
 size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx)
 {
     struct ew_sitetab *t = &eng->sites;
-    size_t n = 0;
-    if (eng->dirty.err || eng->gone.err) { /* a list could not grow: any site may have changed */
-        for (size_t i = 0; i < t->used; i++, n++) {
-            t->sites[i].dirty = 0;
-            fn(ctx, t->sites[i].mn, true);
+    struct ew_take take = {eng, fn, ctx, 0};
+    if (eng->dirty.err || eng->gone.err) {
+        /* a list could not grow: any site may have changed, every one is offered, and the
+         * lists count again once each has been taken */
+        bool all = true;
+        for (size_t i = 0; i < t->used; i++) {
+            if (fn(ctx, t->sites[i].mn, true))
+                t->sites[i].dirty = 0, take.n++;
+            else
+                all = false;
         }
-    }
-    for (size_t off = 0; !eng->dirty.err && off < eng->dirty.len;) {
-        const char *mn = eng->dirty.data + off;
-        size_t len = strlen(mn);
-        off += len + 1;
-        struct ew_site *site = ew_sitetab_find(t, mn, len);
-        if (site && site->dirty) { /* a site forgotten since is not reported */
-            site->dirty = 0;
-            fn(ctx, mn, true), n++;
+        if (all) {
+            ew_buf_clear(&eng->dirty);
+            ew_buf_clear(&eng->gone);
+            eng->ndirty = 0;
         }
+        return take.n;
     }
-    for (size_t off = 0; !eng->gone.err && off < eng->gone.len;) {
-        const char *mn = eng->gone.data + off;
-        size_t len = strlen(mn);
-        off += len + 1;
-        if (!ew_sitetab_find(t, mn, len)) /* not made again since */
-            fn(ctx, mn, false), n++;
-    }
-    ew_buf_clear(&eng->dirty);
-    ew_buf_clear(&eng->gone);
-    eng->ndirty = 0;
-    return n;
+    eng->ndirty = ew_mnlist_filter(&eng->dirty, ew_take_changed, &take);
+    ew_mnlist_filter(&eng->gone, ew_take_gone, &take);
+    return take.n;
 }
 
 size_t ew_engine_dirty_count(const struct ew_engine *eng)
@@ -1059,6 +1129,6 @@ size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64
 int ew_engine_flush(struct ew_engine *eng, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, true);
+        ew_release(eng, now, true, 0);
     return 0;
 }

@@ -68,6 +68,12 @@ struct ew_engine_opts {
     int64_t hold_max_ms;         /* a record of a caller's source is released by processing time
                                     only this long after it came (its source quiet or stuck).
                                     Below reorder_ms (0): reorder_ms */
+    size_t release_max;          /* held records judged at most per record taken or tick, so that
+                                    a minute of a fleet's records falling due together does not
+                                    hold up the records that come meanwhile: the rest at the next
+                                    call, or by ew_engine_release when the caller has a moment.
+                                    0: every one due at once. Judging them later changes nothing
+                                    judged (no timer fires past a held record) */
     /* With reorder_ms: called exactly once for each ew_engine_record_tagged (or _from) call, with
      * its tag, once the record has been judged (or at once when it is not held: late, no time, not
      * judged), so that the caller knows when everything derived from it has been emitted. NULL: not
@@ -156,6 +162,12 @@ int ew_engine_tick(struct ew_engine *eng, int64_t now);
  * (pipeline/ew_clock.h). Returns 0. */
 int ew_engine_tick_at(struct ew_engine *eng, int64_t clock, int64_t now);
 
+/* A part of ew_engine_tick_at: max held records that are due judged at most, and max due timers
+ * fired, the rest in due order at the next call, the same ones as one tick would have judged
+ * (a caller with live input spreads a tick's work over its loop's quiet moments). Returns
+ * whether more may be due. max > 0. */
+bool ew_engine_step(struct ew_engine *eng, int64_t clock, int64_t now, size_t max);
+
 /* The clock moved (between ticks: before a record): fires the timers due by the earlier of
  * clock and now, as a tick does, without judging held records. A caller that advances the
  * clock before each record sees a silence inside a backlog replayed in one burst exactly as it
@@ -165,6 +177,10 @@ int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now);
 /* Judges every held record now, in event-time order (before a checkpoint or a shutdown: held
  * records are not part of the exported state). Returns 0. */
 int ew_engine_flush(struct ew_engine *eng, int64_t now);
+
+/* Judges held records that are due, max of them at most (0: all). Returns whether more may be
+ * due (max were judged): the caller calls again when its loop has a moment. */
+bool ew_engine_release(struct ew_engine *eng, int64_t now, size_t max);
 
 void ew_engine_stats(const struct ew_engine *eng, struct ew_engine_stats *out);
 
@@ -197,13 +213,15 @@ int ew_engine_export_site(const struct ew_engine *eng, const char *mn, struct ew
  * EW_ENOMEM. Keys of rules the engine does not have are dropped and counted. */
 int ew_engine_import_site(struct ew_engine *eng, const void *buf, size_t len, struct ew_error *err);
 
-/* The sites whose state changed since the last call: fn is called once for each, with held
- * true (export it with ew_engine_export_site), or false for one evicted to stay within
- * max_sites (its saved state is stale). A site forgotten since is not reported. Records held
- * for event-time order count as the state of their site. Returns how many. */
-typedef void (*ew_engine_dirty_fn)(void *ctx, const char *mn, bool held);
+/* The sites whose state changed since they were last taken: fn is called once for each, with
+ * held true (export it with ew_engine_export_site), or false for one evicted to stay within
+ * max_sites (its saved state is stale), and says whether it takes it: a site not taken stays
+ * changed, for a later call (a caller that saves its sites a part at a time). A site forgotten
+ * since is not reported. Records held for event-time order count as the state of their site.
+ * Returns how many were taken. */
+typedef bool (*ew_engine_dirty_fn)(void *ctx, const char *mn, bool held);
 size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx);
-/* How many sites changed since the last ew_engine_take_dirty (evicted ones not counted). */
+/* How many sites changed and were not taken yet (evicted ones not counted). */
 size_t ew_engine_dirty_count(const struct ew_engine *eng);
 
 /* Takes out, unjudged, every held record whose tag drop says (their partition went to another

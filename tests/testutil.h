@@ -48,6 +48,37 @@ static inline size_t ew_test_count(const char *s, const char *needle)
     return n;
 }
 
+static inline int ew_test_cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of s (each ending in '\n') in byte order, as a new string (free it): output whose
+ * lines may come in another order, compared as a set with its repeats. */
+static inline char *ew_test_sorted_lines(const char *s)
+{
+    size_t len = strlen(s), n = 0;
+    char *copy = malloc(len + 1), *out = malloc(len + 1);
+    char **lines = malloc((ew_test_count(s, "\n") + 1) * sizeof *lines);
+    if (!copy || !out || !lines)
+        abort();
+    memcpy(copy, s, len + 1);
+    for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n"))
+        lines[n++] = line;
+    qsort(lines, n, sizeof *lines, ew_test_cmp_line);
+    char *end = out;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(lines[i]);
+        memcpy(end, lines[i], l);
+        end[l] = '\n';
+        end += l + 1;
+    }
+    *end = '\0';
+    free(lines);
+    free(copy);
+    return out;
+}
+
 /* An allocator that fails the allocation numbered ew_test_fail_at (from 0, counting from the
  * last ew_test_fail_nth), for the tests that run a path once per failing allocation. */
 static long ew_test_fail_at = -1, ew_test_calls;

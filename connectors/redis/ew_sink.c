@@ -14,18 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: the partition's hash and its sites' state (none for a transaction of no partition).
- * ARGV: gen seq next done watermark prefix maxlen, then the operations:
- *   E json fingerprint audience resolved copy   an alert event (audience: "duty",
+/* KEYS: the partition's hash, its sites' state and the ids written since that state (none for
+ * a transaction of no partition).
+ * ARGV: gen seq next done watermark prefix maxlen checkpoint, then the operations:
+ *   E id json fingerprint audience resolved copy   an alert event (audience: "duty",
  *                                           "reminders:ID"; copy: "duty" or "", a second stream)
- *   D reason error offset topic partition kafka_offset encoding raw   a dead letter
+ *   D id reason error offset topic partition kafka_offset encoding raw   a dead letter
  *   S mn blob / X mn                        a site's saved state, or its removal
  *   A entry                                 an acknowledgement: nothing is written unless the
  *                                           entry was pending (the batch's first operation)
- * Returns 1 written, 0 written before, -1 fenced: another generation owns the partition, or
- * the sequence does not follow the last one written (Redis lost transactions it had answered). */
+ * An event or dead letter whose id is in the written set was written since the state was
+ * saved (its records are being judged again after a restore): it is not written again. A
+ * checkpoint ("1") saves the cut and the watermark with the state and empties the set; any other
+ * transaction adds its ids to it.
+ * Returns 1 + the number of events and dead letters not written again, 0 written before, -1 fenced:
+ * another generation owns the partition, or the sequence does not follow the last one written
+ * (Redis lost transactions it had answered). */
 static const char ew_commit_lua[] =
-    "local p, maxlen, i = ARGV[6], ARGV[7], 8\n"
+    "local p, maxlen, ckpt, i = ARGV[6], ARGV[7], ARGV[8] == '1', 9\n"
     "if #KEYS > 0 then\n"
     "  local m = redis.call('HMGET', KEYS[1], 'gen', 'seq')\n"
     "  if m[1] ~= ARGV[1] then return -1 end\n"
@@ -37,22 +43,32 @@ static const char ew_commit_lua[] =
     "  if maxlen == '0' then return redis.call('XADD', key, '*', ...) end\n"
     "  return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', ...)\n"
     "end\n"
+    "local again = 0\n"
+    "local function fresh(id)\n"
+    "  if #KEYS < 3 or id == '' or redis.call('SADD', KEYS[3], id) == 1 then return true end\n"
+    "  again = again + 1\n"
+    "  return false\n"
+    "end\n"
     "while i <= #ARGV do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'E' then\n"
-    "    local json = ARGV[i + 1]\n"
-    "    xadd(p .. 'events', 'json', json)\n"
-    "    xadd(p .. ARGV[i + 3], 'json', json)\n"
-    "    if ARGV[i + 5] ~= '' then xadd(p .. ARGV[i + 5], 'json', json) end\n"
-    "    if ARGV[i + 4] == '1' then redis.call('HDEL', p .. 'active', ARGV[i + 2])\n"
-    "    else redis.call('HSET', p .. 'active', ARGV[i + 2], json) end\n"
-    "    redis.call('PUBLISH', p .. 'live', json)\n"
-    "    i = i + 6\n"
+    "    if fresh(ARGV[i + 1]) then\n"
+    "      local json = ARGV[i + 2]\n"
+    "      xadd(p .. 'events', 'json', json)\n"
+    "      xadd(p .. ARGV[i + 4], 'json', json)\n"
+    "      if ARGV[i + 6] ~= '' then xadd(p .. ARGV[i + 6], 'json', json) end\n"
+    "      if ARGV[i + 5] == '1' then redis.call('HDEL', p .. 'active', ARGV[i + 3])\n"
+    "      else redis.call('HSET', p .. 'active', ARGV[i + 3], json) end\n"
+    "      redis.call('PUBLISH', p .. 'live', json)\n"
+    "    end\n"
+    "    i = i + 7\n"
     "  elseif op == 'D' then\n"
-    "    xadd(p .. 'deadletter', 'reason', ARGV[i + 1], 'error', ARGV[i + 2], 'offset',\n"
-    "         ARGV[i + 3], 'topic', ARGV[i + 4], 'partition', ARGV[i + 5], 'kafka_offset',\n"
-    "         ARGV[i + 6], 'encoding', ARGV[i + 7], 'raw', ARGV[i + 8])\n"
-    "    i = i + 9\n"
+    "    if fresh(ARGV[i + 1]) then\n"
+    "      xadd(p .. 'deadletter', 'reason', ARGV[i + 2], 'error', ARGV[i + 3], 'offset',\n"
+    "           ARGV[i + 4], 'topic', ARGV[i + 5], 'partition', ARGV[i + 6], 'kafka_offset',\n"
+    "           ARGV[i + 7], 'encoding', ARGV[i + 8], 'raw', ARGV[i + 9])\n"
+    "    end\n"
+    "    i = i + 10\n"
     "  elseif op == 'S' then redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]); i = i + 3\n"
     "  elseif op == 'X' then redis.call('HDEL', KEYS[2], ARGV[i + 1]); i = i + 2\n"
     "  elseif op == 'A' then\n"
@@ -61,10 +77,14 @@ static const char ew_commit_lua[] =
     "  else return redis.error_reply('ecowarn: unknown operation ' .. tostring(op)) end\n"
     "end\n"
     "if #KEYS > 0 then\n"
-    "  redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'wm', ARGV[5])\n"
-    "  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'next', ARGV[3], 'done', ARGV[4]) end\n"
+    "  redis.call('HSET', KEYS[1], 'seq', ARGV[2])\n"
+    "  if ckpt then\n"
+    "    redis.call('HSET', KEYS[1], 'wm', ARGV[5])\n"
+    "    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'next', ARGV[3], 'done', ARGV[4]) end\n"
+    "    redis.call('DEL', KEYS[3])\n"
+    "  end\n"
     "end\n"
-    "return 1\n";
+    "return 1 + again\n";
 
 /* KEYS: the partition's hash and its sites' state. The generation moves on; returns it, the
  * last sequence, the cut (next, done, watermark; "" none) and every site's state. */
@@ -88,6 +108,8 @@ struct ew_sink {
 };
 
 /* ---- batches ---- */
+
+#define EW_BATCH_KEEP (1u << 20) /* a batch's memory kept for the next one, at most */
 
 void ew_batch_clear(struct ew_batch *b)
 {
@@ -128,6 +150,7 @@ void ew_batch_event(struct ew_batch *b, const struct ew_sink_event *ev)
         snprintf(audience, sizeof audience, "reminders:%s",
                  *ev->enterprise_id ? ev->enterprise_id : "unregistered");
     ew_batch_args(b, "E");
+    ew_batch_args(b, ev->id);
     ew_batch_arg(b, ev->json, ev->len);
     ew_batch_args(b, ev->fingerprint);
     ew_batch_args(b, audience);
@@ -173,7 +196,11 @@ static void ew_base64(struct ew_buf *b, const unsigned char *p, size_t n)
 
 void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *raw, const struct ew_deadletter *dl)
 {
-    char off[24], part[24], koff[24];
+    char id[96] = "", off[24], part[24], koff[24];
+    /* one message's dead letter is the same when its message is read again */
+    if (dl->kafka_offset >= 0)
+        snprintf(id, sizeof id, "dl-%lld-%.40s-%zu", (long long)dl->kafka_offset, dl->error,
+                 dl->offset);
     snprintf(off, sizeof off, "%zu", dl->offset);
     snprintf(part, sizeof part, "%d", dl->partition);
     snprintf(koff, sizeof koff, "%lld", (long long)dl->kafka_offset);
@@ -184,6 +211,7 @@ void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *raw, const struct ew
     else
         ew_base64(raw, dl->raw, dl->len);
     ew_batch_args(b, "D");
+    ew_batch_args(b, id);
     ew_batch_args(b, dl->reason);
     ew_batch_args(b, dl->error);
     ew_batch_args(b, off);
@@ -276,7 +304,7 @@ static void ew_sink_on_reply(void *ctx, redisReply *reply, void *arg)
                                     : v > 0                          ? EW_COMMIT_WRITTEN
                                     : v == 0                         ? EW_COMMIT_AGAIN
                                                                      : EW_COMMIT_FENCED;
-        s->cb.committed(s->cb.ctx, p->arg, res);
+        s->cb.committed(s->cb.ctx, p->arg, res, v > 1 ? (size_t)(v - 1) : 0);
     }
     free(p);
 }
@@ -305,12 +333,14 @@ void ew_sink_free(struct ew_sink *s)
     free(s);
 }
 
-/* The partition's two keys. */
+/* The partition's keys: its hash, its sites' state, the ids written since that state. */
 static void ew_partition_keys(const struct ew_sink *s, const char *topic, int32_t partition,
-                              char meta[512], char state[512])
+                              char keys[3][512])
 {
-    snprintf(meta, 512, "%spartition:%s:%d", s->opts->redis_prefix, topic, partition);
-    snprintf(state, 512, "%sstate:%s:%d", s->opts->redis_prefix, topic, partition);
+    const char *prefix = s->opts->redis_prefix;
+    snprintf(keys[0], 512, "%spartition:%s:%d", prefix, topic, partition);
+    snprintf(keys[1], 512, "%sstate:%s:%d", prefix, topic, partition);
+    snprintf(keys[2], 512, "%swritten:%s:%d", prefix, topic, partition);
 }
 
 /* EVAL script with the keys, the fixed arguments and then the batch's, as one command. */
@@ -356,7 +386,7 @@ int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int
     if (!p)
         return -1;
     *p = (struct ew_pending){EW_PENDING_COMMIT, arg};
-    char keys[2][512], g[24], q[24], next[24], wm[24], maxlen[24];
+    char keys[3][512], g[24], q[24], next[24], wm[24], maxlen[24];
     snprintf(g, sizeof g, "%llu", (unsigned long long)gen);
     snprintf(q, sizeof q, "%llu", (unsigned long long)seq);
     next[0] = wm[0] = '\0';
@@ -366,21 +396,28 @@ int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int
         snprintf(wm, sizeof wm, "%lld", (long long)cut->watermark);
     snprintf(maxlen, sizeof maxlen, "%lld",
              (long long)(s->opts->redis_stream_maxlen > 0 ? s->opts->redis_stream_maxlen : 0));
-    const char *fixed[7] = {
-        g, q, next, cut && cut->done ? cut->done : "", wm, s->opts->redis_prefix, maxlen};
-    size_t fixedlen[7];
-    for (int i = 0; i < 7; i++)
+    const char *fixed[8] = {g,      q,
+                            next,   cut && cut->done ? cut->done : "",
+                            wm,     s->opts->redis_prefix,
+                            maxlen, cut ? "1" : ""};
+    size_t fixedlen[8];
+    for (int i = 0; i < 8; i++)
         fixedlen[i] = strlen(fixed[i]);
     fixedlen[3] = cut && cut->done ? cut->donelen : 0;
     int nkeys = 0;
     if (topic) {
-        ew_partition_keys(s, topic, partition, keys[0], keys[1]);
-        nkeys = 2;
+        ew_partition_keys(s, topic, partition, keys);
+        nkeys = 3;
     }
-    int rc = ew_sink_eval(s, ew_commit_lua, nkeys, keys, 7, fixed, fixedlen, b, p);
+    int rc = ew_sink_eval(s, ew_commit_lua, nkeys, keys, 8, fixed, fixedlen, b, p);
     if (rc)
         free(p);
-    ew_batch_clear(b);
+    /* a checkpoint's batch is large and rare: its memory goes back rather than waiting for the
+     * next one (the command queued holds a copy until Redis answers) */
+    if (b->args.cap > EW_BATCH_KEEP)
+        ew_batch_release(b);
+    else
+        ew_batch_clear(b);
     return rc;
 }
 
@@ -390,8 +427,8 @@ int ew_sink_claim(struct ew_sink *s, const char *topic, int32_t partition, void 
     if (!p)
         return -1;
     *p = (struct ew_pending){EW_PENDING_CLAIM, arg};
-    char keys[2][512];
-    ew_partition_keys(s, topic, partition, keys[0], keys[1]);
+    char keys[3][512];
+    ew_partition_keys(s, topic, partition, keys);
     int rc = ew_sink_eval(s, ew_claim_lua, 2, keys, 0, NULL, NULL, NULL, p);
     if (rc)
         free(p);

@@ -2,16 +2,20 @@
  * ew_sink.h - the Redis sink: CONTRACT.md's outputs, written in transactions on one connection
  * that loses nothing (ew_redis.h).
  *
- * A batch gathers what one transaction writes for one input partition: its alert events, its
- * dead letters, the saved state of its sites that changed, and where its input stands (the cut:
- * the offset to read again from, the offsets beyond it already done, its watermark). A commit
- * sends the batch as one Lua script (EVAL), which Redis runs whole and alone: either all of it
- * is written or none. Each partition's hash PREFIX+partition:TOPIC:N holds its owner's
- * generation, the sequence of the last batch written and the cut; PREFIX+state:TOPIC:N maps
- * each of its sites' MN to its saved state. A batch is written only when the generation is
- * still the committer's (a partition claimed by another consumer since fences the old one out)
- * and its sequence follows the last written: a batch sent again after a lost reply is written
- * once, and a gap (Redis lost batches it had answered) fences the committer as well.
+ * A batch gathers what one transaction writes for one input partition: its alert events and
+ * its dead letters and, when it is a checkpoint, the saved state of its sites that changed and
+ * where its input stands (the cut: the offset to read again from, the offsets beyond it already
+ * done, its watermark). A commit sends the batch as one Lua script (EVAL), which Redis runs
+ * whole and alone: either all of it is written or none. Each partition's hash
+ * PREFIX+partition:TOPIC:N holds its owner's generation, the sequence of the last batch written
+ * and the cut; PREFIX+state:TOPIC:N maps each of its sites' MN to its saved state;
+ * PREFIX+written:TOPIC:N holds the ids of the events and dead letters written since that state
+ * was saved. A batch is written only when the generation is still the committer's (a partition
+ * claimed by another consumer since fences the old one out) and its sequence follows the last
+ * written: a batch sent again after a lost reply is written once, and a gap (Redis lost batches
+ * it had answered) fences the committer as well. Events go out at once and the state less
+ * often: after a restore the records since the checkpoint are judged again and make the same
+ * events, with the same ids, which the written set keeps from being written twice.
  *
  * Per alert event, in this order: XADD PREFIX+events, XADD PREFIX+duty (officer events) or
  * PREFIX+reminders:ENTERPRISE (enterprise events), HSET PREFIX+active FINGERPRINT JSON (HDEL
@@ -34,6 +38,7 @@ struct ew_sink;
 
 /* One alert event, already written as JSON (borrowed during the call). */
 struct ew_sink_event {
+    const char *id; /* the event's id (the same when its input is judged again); "" none */
     const char *json;
     size_t len;
     const char *fingerprint;
@@ -106,8 +111,9 @@ enum ew_commit_result {
 };
 
 struct ew_sink_cb {
-    /* A commit answered; arg is the committer's. */
-    void (*committed)(void *ctx, void *arg, enum ew_commit_result result);
+    /* A commit answered; arg is the committer's; again: its events and dead letters that were
+     * in the written set already (not written twice). */
+    void (*committed)(void *ctx, void *arg, enum ew_commit_result result, size_t again);
     /* A claim answered (claim NULL: refused, logged); its fields are valid during the call. */
     void (*claimed)(void *ctx, void *arg, const struct ew_claim *claim);
     void *ctx;
@@ -121,8 +127,10 @@ struct ew_sink *ew_sink_new(struct ev_loop *loop, const struct ew_redis_addr *ad
 void ew_sink_free(struct ew_sink *s);
 
 /* Sends the batch as one transaction of the partition (topic, partition) of generation gen,
- * sequence seq, leaving the input at cut; topic NULL: a transaction of no partition (the
- * officers' acknowledgements: the batch begins with ew_batch_ack). The batch is cleared.
+ * sequence seq; with a cut, a checkpoint: the batch holds the state of every site of the
+ * partition that changed since the last one, and the input stands at cut. topic NULL: a
+ * transaction of no partition (the officers' acknowledgements: the batch begins with
+ * ew_batch_ack), whose events are not checked against a written set. The batch is cleared.
  * committed is called with arg once Redis has answered. Returns 0, or -1 when out of memory
  * (committed is then not called). */
 int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int32_t partition,

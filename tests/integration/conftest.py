@@ -453,8 +453,9 @@ def outputs(redis):
     keys = sorted(k.decode() for k in redis("KEYS", "ecowarn:*"))
     out = {}
     for key in keys:
-        if key.startswith(("ecowarn:partition:", "ecowarn:state:")):
-            continue  # the daemon's own: where each partition stands, its sites' state
+        if key.startswith(("ecowarn:partition:", "ecowarn:state:", "ecowarn:written:")):
+            continue  # the daemon's own: where each partition stands, its sites' state, the
+            # ids written since that state
         kind = redis("TYPE", key)
         if kind == "stream" and key == "ecowarn:deadletter":
             out[key] = sorted(json.dumps(f, sort_keys=True) for _, f in redis.stream(key))

@@ -163,8 +163,9 @@ def run_reference(path, total, broker, tmp, partitions):
 
 
 def live(d, timeout=60):
-    """The daemon has claimed its partitions and written a transaction: it is consuming."""
-    wait_for("the daemon consuming", lambda: d.metrics().get("ecowarn_transactions_total", 0) > 0,
+    """The daemon has claimed its partitions: it is consuming. (Its first transaction may wait
+    for events to write or for its first checkpoint, redis.checkpoint_ms later.)"""
+    wait_for("the daemon consuming", lambda: d.metrics().get("ecowarn_partitions_live", 0) > 0,
              timeout=timeout, step=0.1)
 
 

@@ -405,8 +405,18 @@ def test_two_daemons_share_the_partitions(kafka, redis, daemons):
     assert a.stop() == 0 and b.stop() == 0
 
 
+def noon_three_hour_alert(redis, mn, why):
+    """The site's three-hour over-limit alert at noon (its hours 10, 11 and 12 over), once."""
+    def fired():
+        return [e for e in redis.events()
+                if e["rule"] == "over-limit-3h" and e["event"] == "firing" and e["mn"] == mn]
+    got = wait_for(why, fired)
+    assert len(got) == 1 and got[0]["event_time"] == "2024-10-01T12:00:00+08:00"
+
+
 def test_crash_resumes_from_the_saved_state(kafka, redis, daemons, tmp):
-    d = daemons(kafka)
+    every = {"redis.checkpoint_ms": "0"}  # every commit saves the state: the hours are in it
+    d = daemons(kafka, extra=every)
     d.wait_healthy()
     register(kafka, d, "MN-C1", "MN-C2")
     kafka.produce([(kafka.hj, hourly_packet(mn, hour(h), 50)) for h in (10, 11) for mn in ("MN-C1",)])
@@ -417,23 +427,56 @@ def test_crash_resumes_from_the_saved_state(kafka, redis, daemons, tmp):
     d.proc.kill()  # no drain, no last transaction: a crash
     d.proc.wait()
     kafka.produce([(kafka.hj, hourly_packet("MN-C1", hour(12), 50))])
-    d2 = daemons(kafka)
+    d2 = daemons(kafka, extra=every)
     d2.wait_healthy()
     d2.wait_consumed(kafka.hj, 1)
     d2.wait_settled()
-
-    def third_hour():
-        return [e for e in redis.events()
-                if e["rule"] == "over-limit-3h" and e["event"] == "firing" and e["mn"] == "MN-C1"]
     # hours 10 and 11 are known only from the saved state: the third fires the three-hour alert
-    fired = wait_for("the three-hour alert across the crash", third_hour)
-    assert len(fired) == 1 and fired[0]["event_time"] == "2024-10-01T12:00:00+08:00"
+    noon_three_hour_alert(redis, "MN-C1", "the three-hour alert across the crash")
     # MN-C2's hour, read before the crash and perhaps written, is written once
     c2 = wait_for("MN-C2's alert", lambda: [e for e in redis.events() if e["mn"] == "MN-C2" and
                                             e["rule"] == "over-limit"])
     assert [e["event"] for e in c2] == ["firing"]
     assert d2.metrics()["ecowarn_sites_restored_total"] >= 1
     assert d2.stop() == 0
+
+
+def test_crash_between_checkpoints_writes_nothing_twice(kafka, redis, daemons, tmp):
+    """Events go out at once, the state at checkpoints (cmd/DAEMON.md, "A checkpoint"): killed
+    after its events were written and before any checkpoint saved the records that made them, the
+    daemon's successor judges those records again from the older state; what they make again is
+    in the written set and is not written twice, and the state they rebuild carries on."""
+    never = {"redis.checkpoint_ms": "3600000"}
+    d = daemons(kafka, extra=never)
+    d.wait_healthy()
+    register(kafka, d, "MN-K1", "MN-K2")
+    kafka.produce([(kafka.hj, hourly_packet(mn, hour(h), 50)) for h in (10, 11)
+                   for mn in ("MN-K1", "MN-K2")])
+    d.wait_consumed(kafka.hj, 4)
+    firing = lambda: [e for e in redis.events() if e["event"] == "firing"]  # noqa: E731
+    before = wait_for("the first hours' alerts", lambda: len(firing()) >= 2 and firing())
+    written = [k.decode() for k in redis("KEYS", "ecowarn:written:*")]
+    assert written and sum(redis("SCARD", k) for k in written) >= len(before), written
+    m = d.metrics()
+    # only the claims' first checkpoints (nothing to save then): the events went out without one
+    assert m["ecowarn_transactions_total"] > m["ecowarn_checkpoints_total"], m
+    d.proc.kill()
+    d.proc.wait()
+
+    kafka.produce([(kafka.hj, hourly_packet("MN-K1", hour(12), 50))])
+    d2 = daemons(kafka, extra=never)
+    d2.wait_healthy()
+    d2.wait_consumed(kafka.hj, 5)  # the four again, from the last checkpoint's cut, and the new
+    d2.wait_settled()
+    noon_three_hour_alert(redis, "MN-K1", "the three-hour alert, from the state the replay rebuilt")
+    events = redis.events()
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)), ids
+    for e in before:  # each first-hour event once, as the first daemon wrote it
+        assert ids.count(e["id"]) == 1
+    assert d2.metrics()["ecowarn_events_written_before_total"] >= len(before)
+    assert d2.stop() == 0  # the stop is a checkpoint: the written set goes with it
+    assert not redis("KEYS", "ecowarn:written:*")
 
 
 def test_backlog_of_500000_messages_on_one_partition(kafka_one_partition, redis, daemons):

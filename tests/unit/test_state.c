@@ -697,11 +697,12 @@ static void test_import_site_rejects_damage(void **state)
 }
 
 /* What take_dirty reported: each MN with 'h' (held) or 'g' (gone), in a line. */
-static void note_dirty(void *ctx, const char *mn, bool held)
+static bool note_dirty(void *ctx, const char *mn, bool held)
 {
     ew_buf_adds(ctx, mn);
     ew_buf_addc(ctx, held ? 'h' : 'g');
     ew_buf_addc(ctx, ' ');
+    return true;
 }
 
 static const char *dirty(struct ew_engine *eng, struct ew_buf *b)
@@ -748,6 +749,40 @@ static void test_dirty_sites(void **state)
     assert_null(strstr(after, "S2h"));
     assert_non_null(strstr(after, "S20h "));
     assert_non_null(strstr(after, "S5g ")); /* seen least recently: its minutes came first */
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&d);
+}
+
+/* Takes the sites whose MN ends in an odd digit only (a caller saving one partition at a time). */
+static bool note_odd(void *ctx, const char *mn, bool held)
+{
+    if (!((mn[strlen(mn) - 1] - '0') % 2))
+        return false;
+    return note_dirty(ctx, mn, held);
+}
+
+/* A site not taken stays changed, for a later call; one taken is not offered again until it
+ * changes again. */
+static void test_dirty_sites_taken_in_parts(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, d = EW_BUF_INIT;
+    struct ew_engine *eng = engine(rules_json, reg, &ev);
+    for (int si = 1; si <= 4; si++)
+        feed(eng, si, 6, 10);
+    assert_int_equal(ew_engine_dirty_count(eng), 4);
+    ew_buf_clear(&d);
+    assert_int_equal(ew_engine_take_dirty(eng, note_odd, &d), 2);
+    assert_string_equal(d.data, "S1h S3h ");
+    assert_int_equal(ew_engine_dirty_count(eng), 2);
+    feed(eng, 4, 7, 10); /* changed again while waiting: still once */
+    feed(eng, 1, 7, 10); /* taken, changed again: offered again */
+    assert_string_equal(dirty(eng, &d), "S2h S4h S1h ");
+    assert_int_equal(ew_engine_dirty_count(eng), 0);
+    assert_string_equal(dirty(eng, &d), "");
     ew_engine_free(eng);
     ew_registry_free(reg);
     ew_buf_release(&ev);
@@ -947,6 +982,7 @@ int main(void)
         cmocka_unit_test(test_site_moves_between_engines),
         cmocka_unit_test(test_import_site_rejects_damage),
         cmocka_unit_test(test_dirty_sites),
+        cmocka_unit_test(test_dirty_sites_taken_in_parts),
         cmocka_unit_test(test_held_records_come_again_after_a_restore),
         cmocka_unit_test(test_record_shapes),
     };
