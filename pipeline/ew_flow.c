@@ -11,6 +11,7 @@
 #include "ew_flow.h"
 
 #include "ew_alertjson.h"
+#include "ew_hash.h"
 #include "ew_clock.h"
 #include "ew_hj212.h"
 #include "ew_log.h"
@@ -28,6 +29,60 @@
 /* The flow's inputs, which are also the Kafka source's topic indexes. */
 enum ew_input { EW_IN_HJ212 = 0, EW_IN_TELEMETRY, EW_IN_ENTERPRISE, EW_IN_COUNT };
 
+/* The ids of a partition's events since its last checkpoint (their hashes), each with how
+ * many times it came: the engine may say the same event twice (a weather warning's reminder
+ * has been seen so), and the second is written as ID#2. Records judged again after a restore
+ * count from the same checkpoint and make the same keys, which the written set recognises;
+ * an event said twice is still written twice, whatever the checkpoints' timing. */
+struct ew_seen {
+    uint64_t *hash;
+    uint32_t *count;
+    size_t n, cap; /* cap: 0 or a power of two, at most half full */
+};
+
+static void ew_seen_clear(struct ew_seen *s)
+{
+    if (s->n)
+        memset(s->hash, 0, s->cap * sizeof *s->hash);
+    s->n = 0;
+}
+
+static void ew_seen_release(struct ew_seen *s)
+{
+    free(s->hash);
+    free(s->count);
+    *s = (struct ew_seen){0};
+}
+
+/* How many times id has come now, this one included; 1 when the table cannot grow. */
+static uint32_t ew_seen_note(struct ew_seen *s, const char *id)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        struct ew_seen g = {calloc(cap, sizeof *g.hash), calloc(cap, sizeof *g.count), 0, cap};
+        if (!g.hash || !g.count) {
+            ew_seen_release(&g);
+            return 1;
+        }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->hash[i]) {
+                size_t j = s->hash[i] & (cap - 1);
+                while (g.hash[j])
+                    j = (j + 1) & (cap - 1);
+                g.hash[j] = s->hash[i], g.count[j] = s->count[i], g.n++;
+            }
+        ew_seen_release(s);
+        *s = g;
+    }
+    uint64_t h = ew_str_hash(id) | 1; /* 0: an empty slot */
+    size_t j = h & (s->cap - 1);
+    while (s->hash[j] && s->hash[j] != h)
+        j = (j + 1) & (s->cap - 1);
+    if (!s->hash[j])
+        s->hash[j] = h, s->count[j] = 0, s->n++;
+    return ++s->count[j];
+}
+
 /* A partition this member reads: claimed from Redis (its state restored) before it is read,
  * then live; its batch is what its next transaction writes. */
 enum ew_part_state { EW_PART_CLAIMING = 0, EW_PART_LIVE };
@@ -44,6 +99,7 @@ struct ew_part {
     int64_t sent_next; /* the cut of its last checkpoint: next, and whether any were done */
     bool sent_done;
     double checkpointed_at; /* loop time of its last checkpoint (or of its claim) */
+    struct ew_seen seen;    /* its events' ids since then */
     struct ew_batch batch;
 };
 
@@ -188,6 +244,12 @@ static void ew_flow_event(void *ctx, const struct ew_alert_event *ev)
     if (!p) {
         f->stats.loose++;
         ew_log(EW_LOG_WARN, "engine", "an event of %s, a site of no partition read here", ev->mn);
+    }
+    char key[sizeof ev->id + 16];
+    uint32_t nth = p ? ew_seen_note(&p->seen, ev->id) : 1;
+    if (nth > 1) {
+        snprintf(key, sizeof key, "%s#%u", ev->id, nth);
+        se.id = key;
     }
     ew_flow_write(f, p ? &p->batch : &f->loose, &se);
 }
@@ -453,6 +515,7 @@ static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, bool check
     if (checkpoint) {
         p->sent_next = next;
         p->sent_done = done;
+        ew_seen_clear(&p->seen);
         f->stats.checkpoints++;
     }
     f->stats.commits++;
@@ -538,15 +601,14 @@ static void ew_flow_quiet_commit(struct ew_flow *f)
     }
 }
 
-/* Work that falls due in bulk: held records a minute of the fleet at a time (every outlet's
- * record of that minute, about 5 µs each), and the sites' timers as the clock moves. Each
- * message read judges EW_RELEASE_PER_MSG held records (enough to keep up with any pace of
- * input); with live input the rest, and a tick's timers, are done EW_STEP at a time in the
- * loop's quiet moments, so that a message that comes meanwhile (an hourly record is due at
- * once) waits for a few judgements, not for a minute's. Under a backlog a tick fires its
- * timers at once, as it must to keep up. */
-#define EW_RELEASE_PER_MSG 2
-#define EW_STEP            64
+/* A tick's work, the sites' timers that the clock has passed: with live input it is done
+ * EW_STEP at a time in the loop's quiet moments, so that a message that comes meanwhile waits
+ * for a few judgements, not for a tick's; under a backlog a tick fires its timers at once, as
+ * it must to keep up. Held records that fall due are judged at once by the message that makes
+ * them due (a minute of the fleet at a time: about 100 ms with 20,000 outlets), as before: the
+ * engine's release_max would spread them too, but bench/province.sh showed no gain beyond its
+ * noise for it (rules/RULES.md). */
+#define EW_STEP 64
 
 static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -620,6 +682,7 @@ static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
     ew_tracker_revoke(f->tracker, p->topic, p->partition);
     f->stats.events_pending -= p->batch.events; /* not written: they come again */
     ew_batch_clear(&p->batch);
+    ew_seen_clear(&p->seen);
     if (sites || held || groups)
         ew_log(EW_LOG_INFO, "state",
                "partition %d of %s let go: %zu sites, %zu records held, %zu split packets",
@@ -688,6 +751,7 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
     p->sent_next = c->cut.next;
     p->sent_done = c->cut.donelen > 0;
     p->checkpointed_at = ev_now(f->loop);
+    ew_seen_clear(&p->seen); /* its records are judged again from the checkpoint on */
     p->state = EW_PART_LIVE;
     if (f->kafka) {
         /* nothing saved: a first start reads from Kafka's committed offset, as assigned; a
@@ -775,6 +839,7 @@ static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
     ew_flow_drop_state(f, p);
     ew_clock_revoke(f->clock, topic, partition);
     ew_batch_release(&p->batch);
+    ew_seen_release(&p->seen);
     *p = f->parts[--f->nparts];
 }
 
@@ -896,7 +961,6 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
         .average_grace_ms = o->engine_average_grace_ms,
         .reorder_ms = o->engine_reorder_ms,
         .hold_max_ms = o->engine_idle_partition_ms, /* by then its partition is idle */
-        .release_max = EW_RELEASE_PER_MSG,
         .released = ew_flow_released,
     };
     f->reg = ew_registry_new();
@@ -936,8 +1000,10 @@ void ew_flow_free(struct ew_flow *f)
         return;
     ev_timer_stop(f->loop, &f->commit_timer);
     ev_idle_stop(f->loop, &f->step);
-    for (size_t i = 0; i < f->nparts; i++)
+    for (size_t i = 0; i < f->nparts; i++) {
         ew_batch_release(&f->parts[i].batch);
+        ew_seen_release(&f->parts[i].seen);
+    }
     free(f->parts);
     ew_batch_release(&f->loose);
     ew_buf_release(&f->raw);
