@@ -11,9 +11,17 @@ import pytest
 from conftest import BIN, ROOT
 
 
+# The sanitizer build's pass (make test runs the suite twice) leaves the peers out: they do not
+# run the daemon's code, and the first pass has run them.
+SANITIZED = os.environ.get("EW_SANITIZED") == "ON"
+
+
 def test_province_smoke(tmp_path):
     env = dict(os.environ, PROV_OUTLETS="100", PROV_MINUTES="180", PROV_LATENCY="10",
-               PROV_PEER_LATENCY="0", PROV_PROBES="100", PROV_PROBE_RATE="100", PROV_RESULTS=str(tmp_path / "r.md"))
+               PROV_PEER_LATENCY="0", PROV_PROBES="100", PROV_PROBE_RATE="100",
+               PROV_RESULTS=str(tmp_path / "r.md"))
+    if SANITIZED:
+        env["PROV_PEERS"] = ""
     p = subprocess.run([os.path.join(ROOT, "bench", "province.sh"), os.path.dirname(BIN)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     if p.returncode == 3 or "not found:" in p.stderr:  # kafka.sh: no Java or Maven
@@ -45,7 +53,7 @@ def test_province_smoke(tmp_path):
     # be installed (PyPI, Maven Central: said in its row)
     ours = re.search(r"^ecowarnd: .* (\d+) over-limit firings$", out, re.M)
     assert ours and int(ours.group(1)) > 0, out
-    for peer, name in (("python", r"Python peer \(confluent-kafka, redis-py\)"),
+    for peer, name in () if SANITIZED else (("python", r"Python peer \(confluent-kafka, redis-py\)"),
                        ("kstreams", r"Kafka Streams peer \(kafka-streams [\d.]+, Jedis\)"),
                        ("flink", r"Flink peer \(Flink [\d.]+ local, Kafka source, Jedis\)")):
         row = re.search(rf"^\| {name}(: not run[^|]*)? \|", out, re.M)
