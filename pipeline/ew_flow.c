@@ -605,9 +605,8 @@ static void ew_flow_quiet_commit(struct ew_flow *f)
  * EW_STEP at a time in the loop's quiet moments, so that a message that comes meanwhile waits
  * for a few judgements, not for a tick's; under a backlog a tick fires its timers at once, as
  * it must to keep up. Held records that fall due are judged at once by the message that makes
- * them due (a minute of the fleet at a time: about 100 ms with 20,000 outlets), as before: the
- * engine's release_max would spread them too, but bench/province.sh showed no gain beyond its
- * noise for it (rules/RULES.md). */
+ * them due (a minute of the fleet at a time: about 100 ms with 20,000 outlets), as before:
+ * spreading them too showed no gain beyond bench/province.sh's noise (rules/RULES.md). */
 #define EW_STEP 64
 
 static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
@@ -621,8 +620,8 @@ static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
 }
 
 /* The input is quiet (live traffic: every message fetched handed out, less than a loop pass's
- * worth behind; not a backlog): held records that are due are judged in the loop's quiet
- * moments, and what the input brought is written. */
+ * worth behind; not a backlog): held records due by processing time (a quiet partition's) are
+ * judged in the loop's quiet moments, and what the input brought is written. */
 static void ew_flow_drained(void *ctx, int64_t behind)
 {
     struct ew_flow *f = ctx;

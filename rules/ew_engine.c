@@ -63,7 +63,6 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->avg.rules = rules;
     eng->reorder = opts && opts->reorder_ms > 0 ? opts->reorder_ms : 0;
     eng->hold_max = opts && opts->hold_max_ms > eng->reorder ? opts->hold_max_ms : eng->reorder;
-    eng->release_max = opts ? opts->release_max : 0;
     eng->on_released = opts ? opts->released : NULL;
     if (eng->reorder && !(eng->released = ew_record_new()))
         goto err;
@@ -455,7 +454,7 @@ int ew_engine_advance(struct ew_engine *eng, int64_t clock, int64_t now)
 static int ew_engine_tick_by(struct ew_engine *eng, int64_t clock, int64_t now)
 {
     if (eng->reorder && ew_time_sane(now))
-        ew_release(eng, now, false, eng->release_max);
+        ew_release(eng, now, false, 0);
     ew_timers__undefer(eng);
     ew_engine_fire(eng, clock, now, EW_FIRE_MAX);
     return 0;
@@ -978,7 +977,7 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
         return rc;
     }
     *held = true;
-    ew_release(eng, now, false, eng->release_max);
+    ew_release(eng, now, false, 0);
     return 0;
 }
 

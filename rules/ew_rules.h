@@ -68,12 +68,6 @@ struct ew_engine_opts {
     int64_t hold_max_ms;         /* a record of a caller's source is released by processing time
                                     only this long after it came (its source quiet or stuck).
                                     Below reorder_ms (0): reorder_ms */
-    size_t release_max;          /* held records judged at most per record taken or tick, so that
-                                    a minute of a fleet's records falling due together does not
-                                    hold up the records that come meanwhile: the rest at the next
-                                    call, or by ew_engine_release when the caller has a moment.
-                                    0: every one due at once. Judging them later changes nothing
-                                    judged (no timer fires past a held record) */
     /* With reorder_ms: called exactly once for each ew_engine_record_tagged (or _from) call, with
      * its tag, once the record has been judged (or at once when it is not held: late, no time, not
      * judged), so that the caller knows when everything derived from it has been emitted. NULL: not

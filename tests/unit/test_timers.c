@@ -402,8 +402,8 @@ static void test_no_timer_fires_past_a_held_record(void **state)
 
 /* A fleet of 12 sites sending every minute for two hours through one source, half of them silent
  * together for 40 minutes and the rest each at its own time; the clock is the newest data time.
- * Engine 0 ticks each minute; engine 1 judges held records one per record, and the rest and the
- * timers 3 at a time until nothing is due (as the daemon does with live input). After each
+ * Engine 0 ticks each minute; engine 1 does a tick's work 3 timers at a time until nothing is
+ * due (as the daemon does with live input). After each
  * minute both have said the same (sorted: the order across sites may differ). */
 static void test_due_work_in_steps_gives_the_same_events(void **state)
 {
@@ -416,7 +416,7 @@ static void test_due_work_in_steps_gives_the_same_events(void **state)
         struct ew_error err = {0};
         assert_int_equal(ew_ruleset_add_json(set, rules_json, strlen(rules_json), "t.json", &err),
                          0);
-        struct ew_engine_opts opts = {.max_sites = 16, .reorder_ms = MIN, .release_max = e};
+        struct ew_engine_opts opts = {.max_sites = 16, .reorder_ms = MIN};
         assert_non_null(eng[e] = ew_engine_new(&opts, set, reg, sink, &out[e]));
     }
     struct ew_record *rec = ew_record_new();
