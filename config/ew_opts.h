@@ -32,6 +32,7 @@ struct ew_opts {
     int64_t redis_reconnect_max_ms;
     int64_t redis_batch_ms;
     int64_t redis_checkpoint_ms;
+    int64_t redis_checkpoint_sites;
     char http_listen[EW_OPT_STR_MAX];
     char rules_dir[EW_OPT_STR_MAX];
     int64_t engine_max_sites;

@@ -98,9 +98,17 @@ struct ew_part {
     int64_t from;      /* where its claim resumed it: a message before that is in its state */
     int64_t sent_next; /* the cut of its last checkpoint: next, and whether any were done */
     bool sent_done;
-    double checkpointed_at; /* loop time of its last checkpoint (or of its claim) */
-    struct ew_seen seen;    /* its events' ids since then */
+    double checkpointed_at; /* loop time its last checkpoint began (or of its claim) */
+    struct ew_seen seen;    /* its events' ids since that checkpoint's cut */
     struct ew_batch batch;
+    uint64_t epoch; /* its last checkpoint's number (ew_sink.h) */
+    bool staging;   /* the next one is begun: its sites frozen at the cut below being staged */
+    int64_t cut_next, cut_wm; /* that cut */
+    struct ew_buf cut_done;
+    size_t staged;      /* sites staged for it */
+    size_t batch_sites; /* of which in the batch, not sent yet */
+    size_t unmerged;    /* sites of the last checkpoint's stage not moved into the state yet (at
+                           most) */
 };
 
 /* A transaction in flight, for its answer. */
@@ -140,11 +148,11 @@ struct ew_flow {
     uint64_t claims;
     bool commit_due; /* a batch is full: written once the message or tick being handled is done */
     double committed_at;    /* loop time of the last commit point */
-    double checkpointed_at; /* and of the last checkpoint of a partition (state and cut) */
-    struct ew_part *saving; /* the partition whose sites ew_flow_dirty takes; NULL every one */
+    double checkpointed_at; /* and of the last checkpoint of a partition begun */
     ev_timer commit_timer;
     ev_idle step;           /* held records and timers due, while the loop has nothing else to do */
     double drained_at;      /* loop time the input was last quiet */
+    uint64_t since_drained; /* messages read since */
     struct ew_kafka *kafka; /* borrowed */
     struct ew_sink *sink;   /* borrowed */
     struct ew_flow_stats stats;
@@ -429,6 +437,7 @@ static void ew_flow_commit_all(struct ew_flow *f, bool all);
 static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
 {
     struct ew_flow *f = ctx;
+    f->since_drained++;
     if (m->topic == EW_IN_ENTERPRISE) { /* a table topic: nothing to commit */
         ew_flow_enterprise(f, m);
         return;
@@ -461,37 +470,80 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
 
 /* ---- transactions: a consistent cut of every partition ---- */
 
-/* A site that changed: its state into its partition's batch, when that partition is being
- * saved (else it is left for the partition's own checkpoint). */
+/* A site's state (held) or its removal into its partition's batch, for the checkpoint being
+ * made. */
+static void ew_flow_save_site(struct ew_flow *f, struct ew_part *p, const char *mn, bool held)
+{
+    ew_buf_clear(&f->blob);
+    if (held && ew_engine_export_site(f->eng, mn, &f->blob)) {
+        ew_log(EW_LOG_ERROR, "state", "cannot save the state of %s (out of memory)", mn);
+        return;
+    }
+    ew_batch_state(&p->batch, mn, held ? f->blob.data : NULL, held ? f->blob.len : 0);
+    p->staged++;
+    p->batch_sites++;
+}
+
+/* A site that changed, at a checkpoint of every partition: its state into its partition's
+ * batch. */
 static bool ew_flow_dirty(void *ctx, const char *mn, bool held)
 {
     struct ew_flow *f = ctx;
     struct ew_part *p = ew_part_of_site(f, mn);
-    if (!p)
-        return true; /* its partition is not read here any more: its state is its owner's */
-    if (f->saving && p != f->saving)
-        return false;
-    ew_buf_clear(&f->blob);
-    if (held && ew_engine_export_site(f->eng, mn, &f->blob)) {
-        ew_log(EW_LOG_ERROR, "state", "cannot save the state of %s (out of memory)", mn);
-        return true;
-    }
-    ew_batch_state(&p->batch, mn, held ? f->blob.data : NULL, held ? f->blob.len : 0);
+    if (p) /* else its partition is not read here any more: its state is its owner's */
+        ew_flow_save_site(f, p, mn, held);
     return true;
 }
 
-/* Sends the partition's batch: its events, and at a checkpoint its sites' state and its cut,
- * when there is anything new. */
-static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, bool checkpoint)
+/* A site that changed, as the staging partition's checkpoint begins: frozen (staged as it is
+ * now, a few at a time or before it changes again: ew_flow_staged); an evicted one's removal
+ * into the batch. Other partitions' stay changed, for their own checkpoints. */
+static bool ew_flow_freeze(void *ctx, const char *mn, bool held)
 {
-    int64_t next = -1;
-    bool done = false;
-    if (checkpoint) {
+    struct ew_flow *f = ctx;
+    struct ew_part *p = ew_part_of_site(f, mn);
+    if (!p)
+        return true; /* not read here any more: dropped (ew_flow_staged) */
+    if (!p->staging)
+        return false;
+    if (!held)
+        ew_flow_save_site(f, p, mn, false);
+    return true;
+}
+
+static void ew_flow_staged(void *ctx, const char *mn)
+{
+    struct ew_flow *f = ctx;
+    struct ew_part *p = ew_part_of_site(f, mn);
+    if (p && p->staging)
+        ew_flow_save_site(f, p, mn, true);
+}
+
+/* Sends the partition's batch: its events, the sites staged for its next checkpoint, a part
+ * of its last checkpoint's stage moved into its state, and the checkpoint's completion (ck),
+ * when there is anything new. */
+#define EW_MERGE_SITES 128 /* the last checkpoint's sites moved into the state per transaction */
+
+static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, enum ew_ckpt ck)
+{
+    struct ew_cut cut = {-1, NULL, 0, INT64_MIN};
+    if (ck == EW_CKPT_NOW) {
         ew_buf_clear(&f->done);
-        next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
-        done = f->done.len > 0;
-        if (ew_batch_empty(&p->batch) && next == p->sent_next && !done && !p->sent_done)
+        int64_t next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
+        /* the watermark, no later than the oldest record held: the records read again after a
+         * restore bring the clock past that, as they did before, not the saved state */
+        int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
+        int64_t oldest = ew_engine_held_oldest(f->eng);
+        cut = (struct ew_cut){next, f->done.data, f->done.len, mark < oldest ? mark : oldest};
+        if (!p->staging && !p->unmerged && ew_batch_empty(&p->batch) && next == p->sent_next &&
+            !f->done.len && !p->sent_done)
             return;
+    } else if (ck == EW_CKPT_STAGED) {
+        cut = (struct ew_cut){p->cut_next, p->cut_done.data, p->cut_done.len, p->cut_wm};
+    } else if (p->unmerged) {
+        size_t n = p->unmerged < EW_MERGE_SITES ? p->unmerged : EW_MERGE_SITES;
+        ew_batch_merge(&p->batch, n);
+        p->unmerged -= n;
     } else if (ew_batch_empty(&p->batch)) {
         return;
     }
@@ -500,25 +552,74 @@ static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, bool check
         ew_log(EW_LOG_ERROR, "redis", "out of memory committing");
         return;
     }
-    *sent = (struct ew_sent){p->topic, p->partition, p->gen, p->batch.events, next};
-    /* the watermark, no later than the oldest record held: the records read again after a
-     * restore bring the clock past that, as they did before, not the saved state */
-    int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
-    int64_t oldest = ew_engine_held_oldest(f->eng);
-    struct ew_cut cut = {next, f->done.data, f->done.len, mark < oldest ? mark : oldest};
-    if (ew_sink_commit(f->sink, &p->batch, f->stats.topics[p->topic], p->partition, p->gen,
-                       p->seq + 1, checkpoint ? &cut : NULL, sent)) {
+    *sent = (struct ew_sent){p->topic, p->partition, p->gen, p->batch.events, ck ? cut.next : -1};
+    struct ew_txn t = {p->gen, p->seq + 1, p->epoch, p->staging, ck, &cut};
+    int rc = ew_sink_commit(f->sink, &p->batch, f->stats.topics[p->topic], p->partition, &t, sent);
+    p->batch_sites = 0; /* the batch is cleared */
+    if (rc) {
         free(sent);
         return;
     }
     p->seq++;
-    if (checkpoint) {
-        p->sent_next = next;
-        p->sent_done = done;
-        ew_seen_clear(&p->seen);
+    if (ck) {
+        p->epoch++;
+        p->staging = false;
+        p->unmerged = p->staged; /* moved a part at a time from the next batches on */
+        p->staged = 0;
+        p->sent_next = cut.next;
+        p->sent_done = cut.donelen > 0;
+        if (ck == EW_CKPT_NOW)
+            ew_seen_clear(&p->seen);
         f->stats.checkpoints++;
     }
     f->stats.commits++;
+}
+
+/* How many more sites the partition's batch may stage (redis.checkpoint_sites a transaction,
+ * with live input). */
+static size_t ew_flow_stage_room(const struct ew_flow *f, const struct ew_part *p)
+{
+    size_t max = (size_t)f->cfg.opts.redis_checkpoint_sites;
+    return p->batch_sites < max ? max - p->batch_sites : 0;
+}
+
+/* A backlog: messages keep coming and the input was last quiet two ticks ago or more (not
+ * live input, nor none). */
+static bool ew_flow_backlog(const struct ew_flow *f)
+{
+    return f->since_drained &&
+           ev_now(f->loop) - f->drained_at >= 2 * (double)f->cfg.opts.engine_tick_ms / 1000;
+}
+
+/* The partition whose checkpoint is begun (one at a time), NULL none. */
+static struct ew_part *ew_flow_staging(struct ew_flow *f)
+{
+    for (size_t i = 0; i < f->nparts; i++)
+        if (f->parts[i].staging)
+            return &f->parts[i];
+    return NULL;
+}
+
+/* The partition's next checkpoint begins, at a commit point once its events so far have been
+ * sent: where its input stands now is the cut, and its sites that changed are frozen as they
+ * are, to be staged a few at a time in the loop's quiet moments and at commit points, or each
+ * just before it changes again (ew_engine_freeze_dirty); the checkpoint is complete (a small
+ * transaction) once every one is. Writing them all in one transaction held every partition's
+ * events behind it for 200-650 ms (bench/RESULTS.md). */
+static void ew_flow_begin_checkpoint(struct ew_flow *f, struct ew_part *p)
+{
+    ew_buf_clear(&p->cut_done);
+    p->cut_next = ew_tracker_cut(f->tracker, p->topic, p->partition, &p->cut_done);
+    int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
+    int64_t oldest = ew_engine_held_oldest(f->eng);
+    p->cut_wm = mark < oldest ? mark : oldest;
+    p->staging = true;
+    p->staged = 0;
+    ew_seen_clear(&p->seen); /* its ids from now on count from this cut */
+    f->checkpointed_at = p->checkpointed_at = f->committed_at;
+    ew_engine_freeze_dirty(f->eng, ew_flow_freeze, f);
+    if (!ew_flow_backlog(f)) /* else the next commit point stages them all */
+        ev_idle_start(f->loop, &f->step);
 }
 
 static void ew_flow_claim(struct ew_flow *f, struct ew_part *p);
@@ -545,11 +646,12 @@ static struct ew_part *ew_flow_checkpoint_due(struct ew_flow *f)
     return oldest;
 }
 
-/* The commit point: each partition's events are sent, and one partition's checkpoint when it
- * is due (ew_flow_checkpoint_due): the sites of it that changed go into its batch, sent with
- * where it stands. `all`: every partition's checkpoint (it leaves, an acknowledgement changed
- * the state, the drain). Between two messages only: what is saved and what is read again then
- * describe the same point of the input. */
+/* The commit point: each partition's events are sent; the partition whose checkpoint is
+ * begun stages a few more sites (every one under a backlog), and completes it once each is
+ * staged; when none is begun, the one due begins (ew_flow_checkpoint_due). `all`: every
+ * partition's checkpoint, now (it leaves, an acknowledgement changed the state, the drain).
+ * Between two messages only: what is saved and what is read again then describe the same
+ * point of the input. */
 static void ew_flow_commit_all(struct ew_flow *f, bool all)
 {
     f->commit_due = false;
@@ -557,27 +659,40 @@ static void ew_flow_commit_all(struct ew_flow *f, bool all)
     if (!f->sink)
         return;
     all = all || !f->cfg.opts.redis_checkpoint_ms;
-    struct ew_part *due = all ? NULL : ew_flow_checkpoint_due(f);
-    if (all || due) {
+    bool backlog = ew_flow_backlog(f);
+    struct ew_part *staging = ew_flow_staging(f);
+    bool staged = false;
+    if (all) {
+        /* every site as it is now: those frozen, and those changed since (staged again) */
+        ew_engine_stage(f->eng, SIZE_MAX);
         f->checkpointed_at = f->committed_at;
-        f->saving = due;
         ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
-        f->saving = NULL;
+    } else if (staging) {
+        staged = !ew_engine_stage(f->eng, backlog ? SIZE_MAX : ew_flow_stage_room(f, staging));
     }
     for (size_t i = 0; i < f->nparts; i++) {
         struct ew_part *p = &f->parts[i];
-        if (p->state == EW_PART_LIVE && (all || p == due))
-            p->checkpointed_at = f->committed_at; /* also when it had nothing to save */
-        if (p->state == EW_PART_LIVE)
-            ew_flow_commit_part(f, p, all || p == due);
-        else if (p->claim_again)
+        if (p->state == EW_PART_LIVE) {
+            if (all)
+                p->checkpointed_at = f->committed_at; /* also when it had nothing to save */
+            ew_flow_commit_part(f, p,
+                                all                      ? EW_CKPT_NOW
+                                : p == staging && staged ? EW_CKPT_STAGED
+                                                         : EW_CKPT_NONE);
+        } else if (p->claim_again) {
             ew_flow_claim(f, p);
+        }
     }
+    struct ew_part *due = all || staging ? NULL : ew_flow_checkpoint_due(f);
+    if (due)
+        ew_flow_begin_checkpoint(f, due);
+    else if (staging && staging->staging && !backlog)
+        ev_idle_start(f->loop, &f->step); /* the next sites in the next quiet moments */
     if (!ew_batch_empty(&f->loose)) {
         struct ew_sent *sent = malloc(sizeof *sent);
         if (sent) {
             *sent = (struct ew_sent){-1, -1, 0, f->loose.events, -1};
-            if (ew_sink_commit(f->sink, &f->loose, NULL, 0, 0, 0, NULL, sent))
+            if (ew_sink_commit(f->sink, &f->loose, NULL, 0, NULL, sent))
                 free(sent);
         }
     }
@@ -613,7 +728,14 @@ static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
 {
     (void)revents;
     struct ew_flow *f = w->data;
-    if (ew_engine_step(f->eng, f->stats.clock, ew_flow_now(f), EW_STEP))
+    bool more = ew_engine_step(f->eng, f->stats.clock, ew_flow_now(f), EW_STEP);
+    /* a checkpoint's next sites, as many as its next transaction takes: once that is full the
+     * quiet moment's commit sends it */
+    struct ew_part *p = ew_flow_staging(f);
+    size_t room = p ? ew_flow_stage_room(f, p) : 0;
+    if (room && ew_engine_stage(f->eng, room) && ew_flow_stage_room(f, p))
+        more = true;
+    if (more)
         return;
     ev_idle_stop(loop, w);
     ew_flow_quiet_commit(f);
@@ -628,6 +750,7 @@ static void ew_flow_drained(void *ctx, int64_t behind)
     if (behind >= f->cfg.opts.kafka_batch)
         return;
     f->drained_at = ev_now(f->loop);
+    f->since_drained = 0;
     if (ew_engine_release(f->eng, ew_flow_now(f), EW_STEP))
         ev_idle_start(f->loop, &f->step);
     ew_flow_quiet_commit(f);
@@ -675,6 +798,10 @@ static void ew_flow_forget(void *ctx, const char *mn)
 static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
 {
     struct ew_drop_ctx d = {f, p->topic, p->partition};
+    if (p->staging) /* its checkpoint is given up */
+        ew_engine_thaw(f->eng);
+    p->staging = false;
+    p->staged = p->unmerged = p->batch_sites = 0;
     size_t held = ew_engine_drop_held(f->eng, ew_flow_is_of, &d);
     size_t groups = ew_split_forget(f->split, ew_flow_is_of, ew_flow_let_go, &d);
     size_t sites = ew_owners_drop(f->owners, p->topic, p->partition, ew_flow_forget, &d);
@@ -693,6 +820,10 @@ static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
 static void ew_flow_claim(struct ew_flow *f, struct ew_part *p)
 {
     struct ew_claiming *c = malloc(sizeof *c);
+    if (p->staging) { /* its checkpoint is given up: the claim brings the last complete one */
+        ew_engine_thaw(f->eng);
+        p->staging = false;
+    }
     p->claim_again = false;
     p->state = EW_PART_CLAIMING;
     p->claim = ++f->claims;
@@ -746,6 +877,7 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
     ew_clock_restore(f->clock, p->topic, p->partition, c->cut.watermark, ew_flow_now(f));
     p->gen = c->gen;
     p->seq = c->seq;
+    p->epoch = c->epoch; /* its stage went into its state with the claim */
     p->from = c->cut.next;
     p->sent_next = c->cut.next;
     p->sent_done = c->cut.donelen > 0;
@@ -818,7 +950,10 @@ static void ew_flow_assigned(void *ctx, int topic, int32_t partition)
             f->capparts = cap;
         }
         p = &f->parts[f->nparts++];
-        *p = (struct ew_part){.topic = topic, .partition = partition, .batch = EW_BATCH_INIT};
+        *p = (struct ew_part){.topic = topic,
+                              .partition = partition,
+                              .batch = EW_BATCH_INIT,
+                              .cut_done = EW_BUF_INIT};
     }
     if (ew_clock_assign(f->clock, topic, partition))
         ew_log(EW_LOG_ERROR, "kafka", "out of memory tracking partition %d", partition);
@@ -838,6 +973,7 @@ static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
     ew_flow_drop_state(f, p);
     ew_clock_revoke(f->clock, topic, partition);
     ew_batch_release(&p->batch);
+    ew_buf_release(&p->cut_done);
     ew_seen_release(&p->seen);
     *p = f->parts[--f->nparts];
 }
@@ -923,7 +1059,7 @@ void ew_flow_acked(void *ctx, const struct ew_ack *a, const struct ew_alert_even
         if (sent) {
             *sent = (struct ew_sent){-1, -1, 0, 1, -1};
             f->stats.events_pending++;
-            if (ew_sink_commit(f->sink, &ack, NULL, 0, 0, 0, NULL, sent)) {
+            if (ew_sink_commit(f->sink, &ack, NULL, 0, NULL, sent)) {
                 f->stats.events_pending--;
                 free(sent);
             }
@@ -987,6 +1123,7 @@ struct ew_flow *ew_flow_new(struct ev_loop *loop, struct ew_config *cfg)
     ev_timer_init(&f->commit_timer, ew_flow_on_commit_timer, every, every);
     f->commit_timer.data = f;
     ev_timer_start(loop, &f->commit_timer);
+    ew_engine_on_stage(f->eng, ew_flow_staged, f);
     ev_idle_init(&f->step, ew_flow_on_step);
     f->step.data = f;
     f->checkpointed_at = ev_now(loop);
@@ -1001,6 +1138,7 @@ void ew_flow_free(struct ew_flow *f)
     ev_idle_stop(f->loop, &f->step);
     for (size_t i = 0; i < f->nparts; i++) {
         ew_batch_release(&f->parts[i].batch);
+        ew_buf_release(&f->parts[i].cut_done);
         ew_seen_release(&f->parts[i].seen);
     }
     free(f->parts);
@@ -1080,6 +1218,8 @@ int ew_flow_reload(struct ew_flow *f, const struct ew_config_src *src)
     }
     free(msg);
     size_t nrules = ew_ruleset_count(next.rules);
+    ew_engine_stage(f->eng,
+                    SIZE_MAX); /* a checkpoint begun: its sites as the old rules left them */
     int rc = ew_engine_reload(f->eng, next.rules); /* steals them */
     next.rules = NULL;
     if (rc) {

@@ -54,7 +54,7 @@ struct ew_engine *ew_engine_new(const struct ew_engine_opts *opts, struct ew_rul
     eng->lateness = opts && opts->allowed_lateness_ms ? opts->allowed_lateness_ms : 2 * 3600 * 1000;
     eng->watermark = INT64_MIN;
     eng->clock = INT64_MIN;
-    eng->dirty = eng->gone = (struct ew_buf)EW_BUF_INIT;
+    eng->dirty = eng->gone = eng->frozen = (struct ew_buf)EW_BUF_INIT;
     int64_t grace = opts ? opts->average_grace_ms : 0;
     eng->avg.grace = grace > 0 && grace < EW_HOUR_MS ? grace : 10 * EW_MINUTE_MS;
     eng->avg.sites = &eng->sites;
@@ -89,6 +89,7 @@ void ew_engine_free(struct ew_engine *eng)
     ew_buf_release(&eng->evidence);
     ew_buf_release(&eng->dirty);
     ew_buf_release(&eng->gone);
+    ew_buf_release(&eng->frozen);
     ew_loops_free(&eng->loops);
     ew_buf_release(&eng->loop_evidence);
     ew_buf_release(&eng->loop_msg);
@@ -128,6 +129,8 @@ bool ew_engine_forget(struct ew_engine *eng, const char *mn)
     size_t n = (size_t)(site - eng->sites.sites);
     if (site->looped)
         ew_loops_drop_site(eng, site->mn);
+    if (site->frozen) /* it leaves this engine: nothing to hand over */
+        site->frozen = 0, eng->nfrozen--;
     ew_sitetab_remove(&eng->sites, site);
     if (n < eng->sites.used) { /* the last site moved into its place: its timer goes with it */
         site->queued = INT64_MAX;
@@ -799,6 +802,7 @@ static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_rec
         return NULL;
     }
     bool created;
+    ew_engine__may_evict(eng);
     struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
     /* its keys, which the values are judged on after the outlet and the record's plan: asked
      * for now, the block comes while that work is done */
@@ -1026,7 +1030,26 @@ struct ew_take {
     ew_engine_dirty_fn fn;
     void *ctx;
     size_t n;
+    bool freeze;
 };
+
+/* A changed site taken: frozen when the taker stages it (ew_engine_freeze_dirty); one that
+ * cannot be listed is handed over at once. */
+static void ew_site_taken(struct ew_take *t, struct ew_site *site)
+{
+    struct ew_engine *eng = t->eng;
+    site->dirty = 0;
+    t->n++;
+    if (!t->freeze)
+        return;
+    ew_buf_add(&eng->frozen, site->mn, strlen(site->mn) + 1);
+    site->frozen = 1;
+    eng->nfrozen++;
+    if (eng->frozen.err) {
+        ew_site__stage(eng, site);
+        eng->frozen.err = 0;
+    }
+}
 
 /* A changed site: kept in the list while the caller does not take it. */
 static bool ew_take_changed(void *arg, const char *mn)
@@ -1037,8 +1060,7 @@ static bool ew_take_changed(void *arg, const char *mn)
         return false;
     if (!t->fn(t->ctx, mn, true))
         return true;
-    site->dirty = 0;
-    t->n++;
+    ew_site_taken(t, site);
     return false;
 }
 
@@ -1054,17 +1076,19 @@ static bool ew_take_gone(void *arg, const char *mn)
     return false;
 }
 
-size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx)
+static size_t ew_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx, bool freeze)
 {
     struct ew_sitetab *t = &eng->sites;
-    struct ew_take take = {eng, fn, ctx, 0};
+    struct ew_take take = {eng, fn, ctx, 0, freeze};
     if (eng->dirty.err || eng->gone.err) {
         /* a list could not grow: any site may have changed, every one is offered, and the
          * lists count again once each has been taken */
         bool all = true;
         for (size_t i = 0; i < t->used; i++) {
+            if (t->sites[i].frozen)
+                continue; /* taken already */
             if (fn(ctx, t->sites[i].mn, true))
-                t->sites[i].dirty = 0, take.n++;
+                ew_site_taken(&take, &t->sites[i]);
             else
                 all = false;
         }
@@ -1078,6 +1102,70 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
     eng->ndirty = ew_mnlist_filter(&eng->dirty, ew_take_changed, &take);
     ew_mnlist_filter(&eng->gone, ew_take_gone, &take);
     return take.n;
+}
+
+size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx)
+{
+    return ew_take_dirty(eng, fn, ctx, false);
+}
+
+size_t ew_engine_freeze_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx)
+{
+    return ew_take_dirty(eng, fn, ctx, true);
+}
+
+void ew_engine_on_stage(struct ew_engine *eng, ew_engine_stage_fn fn, void *ctx)
+{
+    eng->stage = fn;
+    eng->stage_ctx = ctx;
+}
+
+void ew_site__stage(struct ew_engine *eng, struct ew_site *site)
+{
+    site->frozen = 0;
+    eng->nfrozen--;
+    if (eng->stage)
+        eng->stage(eng->stage_ctx, site->mn);
+}
+
+/* The frozen list's last MN, taken off it; NULL when it is empty. */
+static const char *ew_frozen_pop(struct ew_engine *eng)
+{
+    struct ew_buf *b = &eng->frozen;
+    if (!b->len)
+        return NULL;
+    size_t start = b->len - 1; /* its NUL */
+    while (start && b->data[start - 1])
+        start--;
+    b->len = start;
+    return b->data + start; /* still there until the next add */
+}
+
+size_t ew_engine_stage(struct ew_engine *eng, size_t max)
+{
+    const char *mn;
+    for (size_t n = 0; n < max && eng->nfrozen && (mn = ew_frozen_pop(eng));) {
+        struct ew_site *site = ew_sitetab_find(&eng->sites, mn, strlen(mn));
+        if (site && site->frozen)
+            ew_site__stage(eng, site), n++;
+    }
+    if (!eng->nfrozen)
+        ew_buf_clear(&eng->frozen);
+    return eng->nfrozen;
+}
+
+void ew_engine_thaw(struct ew_engine *eng)
+{
+    const char *mn;
+    while (eng->nfrozen && (mn = ew_frozen_pop(eng))) {
+        struct ew_site *site = ew_sitetab_find(&eng->sites, mn, strlen(mn));
+        if (site && site->frozen) {
+            site->frozen = 0;
+            eng->nfrozen--;
+            ew_site_dirty(eng, site);
+        }
+    }
+    ew_buf_clear(&eng->frozen);
 }
 
 size_t ew_engine_dirty_count(const struct ew_engine *eng)

@@ -84,16 +84,34 @@ struct ew_engine {
                                   evicted, since they were last taken; when one could not grow
                                   (err), every site counts as changed */
     size_t ndirty;             /* sites in dirty since the last ew_engine_take_dirty */
+    struct ew_buf frozen;      /* MNs of the sites frozen by ew_engine_freeze_dirty (some
+                                  handed over since: their flag is down) */
+    size_t nfrozen;            /* sites frozen and not handed over yet */
+    ew_engine_stage_fn stage;
+    void *stage_ctx;
 };
+
+/* A frozen site goes to the stage function as it is (ew_engine_freeze_dirty). */
+void ew_site__stage(struct ew_engine *eng, struct ew_site *site);
 
 /* The site changed: it goes into the dirty list once. */
 static inline void ew_site_dirty(struct ew_engine *eng, struct ew_site *site)
 {
     if (site->dirty)
         return;
+    if (site->frozen) /* about to change: as it was first */
+        ew_site__stage(eng, site);
     site->dirty = 1;
     eng->ndirty++;
     ew_buf_add(&eng->dirty, site->mn, strlen(site->mn) + 1);
+}
+
+/* Before ew_sitetab_get: a frozen site it may evict is handed over first. */
+static inline void ew_engine__may_evict(struct ew_engine *eng)
+{
+    struct ew_sitetab *t = &eng->sites;
+    if (eng->nfrozen && t->used == t->cap && t->tail >= 0 && t->sites[t->tail].frozen)
+        ew_site__stage(eng, &t->sites[t->tail]);
 }
 
 /* A site evicted by the last ew_sitetab_get goes into the dirty list: its state is gone. */

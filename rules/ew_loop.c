@@ -718,6 +718,9 @@ int ew_engine_acknowledge(struct ew_engine *eng, const char *alert_id, const cha
         return EW_ENOTFOUND;
     if (l->ack_entry && entry && !strcmp(l->ack_entry, entry))
         return 1; /* read again: applied already */
+    struct ew_site *site = ew_sitetab_find(&eng->sites, l->mn, strlen(l->mn));
+    if (site)
+        ew_site_dirty(eng, site); /* before the loop changes: a frozen site as it was */
     /* on the engine's clock, as the rest of the history (data time, bounded by processing
      * time): no step fires after it */
     int64_t at = eng->clock != INT64_MIN && eng->clock < now ? eng->clock : now;

@@ -218,6 +218,20 @@ size_t ew_engine_take_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *
 /* How many sites changed and were not taken yet (evicted ones not counted). */
 size_t ew_engine_dirty_count(const struct ew_engine *eng);
 
+/* A checkpoint staged a few sites at a time, each as it was at one point of the input (copy
+ * on write): ew_engine_freeze_dirty offers the changed sites as ew_engine_take_dirty does; a
+ * held one that fn takes is frozen, an evicted one is taken. A frozen site is handed to the
+ * stage function (ew_engine_on_stage) as it is at the freeze, export it there: by
+ * ew_engine_stage, or else just before anything changes it (a record, a timer, an
+ * acknowledgement, its eviction), whichever comes first. Returns how many were frozen. */
+typedef void (*ew_engine_stage_fn)(void *ctx, const char *mn);
+void ew_engine_on_stage(struct ew_engine *eng, ew_engine_stage_fn fn, void *ctx);
+size_t ew_engine_freeze_dirty(struct ew_engine *eng, ew_engine_dirty_fn fn, void *ctx);
+/* Hands up to max frozen sites to the stage function; returns how many are still frozen. */
+size_t ew_engine_stage(struct ew_engine *eng, size_t max);
+/* The frozen sites not handed over yet count as changed again (the checkpoint is given up). */
+void ew_engine_thaw(struct ew_engine *eng);
+
 /* Takes out, unjudged, every held record whose tag drop says (their partition went to another
  * consumer, which reads them again); `released` is called for each. Their sites are then
  * forgotten by the caller. Returns how many. */

@@ -122,7 +122,8 @@ struct ew_site { /* 320 bytes, five cache lines (ew_sitetab aligns them) */
     int64_t queued;     /* due time of its earliest entry in the engine's timers, INT64_MAX none */
     uint8_t silent;     /* site-wide alerts firing now: records look for them only then */
     uint8_t deferred;   /* in the engine's deferred list: its records are behind the clock */
-    uint8_t dirty;      /* changed since the engine's dirty list was last taken (and in it) */
+    uint8_t dirty : 1;  /* changed since the engine's dirty list was last taken (and in it) */
+    uint8_t frozen : 1; /* in a checkpoint being staged: handed over before it next changes */
     uint8_t looped;     /* some alert of it is in the closed loop (rules/ew_loop.h) */
     uint32_t nheld;     /* its records held for event-time order now */
     int64_t anchored;   /* the last time its enterprise's warnings were judged at it (an anchor

@@ -196,6 +196,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->silent = 0;
     s->deferred = 0;
     s->dirty = 0;
+    s->frozen = 0; /* the engine hands a frozen site over before it is evicted */
     s->looped = 0;
     s->nheld = 0;
     s->heard_base = INT64_MIN;

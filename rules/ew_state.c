@@ -435,6 +435,7 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
         return -1;
     }
     bool created;
+    ew_engine__may_evict(e);
     struct ew_site *s = ew_sitetab_get(t, mn, strlen(mn), &created);
     ew_engine__evicted(e);
     if (!s)

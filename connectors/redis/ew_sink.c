@@ -14,24 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: the partition's hash, its sites' state and the ids written since that state (none for
- * a transaction of no partition).
- * ARGV: gen seq next done watermark prefix maxlen checkpoint, then the operations:
+/* KEYS: the partition's hash, its sites' state, the written set that this transaction's ids
+ * go into and the other one, the stage of the checkpoint being made (epoch + 1) and the stage of
+ * the last one (epoch) (none of them for a transaction of no partition).
+ * ARGV: gen seq next done watermark prefix maxlen checkpoint epoch, then the operations:
  *   E id json fingerprint audience resolved copy   an alert event (audience: "duty",
  *                                           "reminders:ID"; copy: "duty" or "", a second stream)
  *   D id reason error offset topic partition kafka_offset encoding raw   a dead letter
- *   S mn blob / X mn                        a site's saved state, or its removal
+ *   S mn blob / X mn                        a site's state as of the checkpoint being made, or
+ *                                           its removal (""), into that checkpoint's stage
+ *   M n                                     n sites of the last checkpoint's stage moved into
+ *                                           the state
  *   A entry                                 an acknowledgement: nothing is written unless the
  *                                           entry was pending (the batch's first operation)
- * An event or dead letter whose id is in the written set was written since the state was
- * saved (its records are being judged again after a restore): it is not written again. A
- * checkpoint ("1") saves the cut and the watermark with the state and empties the set; any other
- * transaction adds its ids to it.
+ * An event or dead letter whose id is in either written set was written since the state was
+ * saved (its records are being judged again after a restore): it is not written again.
+ * checkpoint "1": the stage is complete, the cut and the watermark (taken when it began) are
+ * saved with the epoch, the last checkpoint's stage moves into the state whole, and the written
+ * set of the ids from before the cut is emptied; "2": the same with a cut taken now, both sets
+ * emptied.
  * Returns 1 + the number of events and dead letters not written again, 0 written before, -1 fenced:
  * another generation owns the partition, or the sequence does not follow the last one written
  * (Redis lost transactions it had answered). */
 static const char ew_commit_lua[] =
-    "local p, maxlen, ckpt, i = ARGV[6], ARGV[7], ARGV[8] == '1', 9\n"
+    "local p, maxlen, ckpt, i = ARGV[6], ARGV[7], ARGV[8], 10\n"
     "if #KEYS > 0 then\n"
     "  local m = redis.call('HMGET', KEYS[1], 'gen', 'seq')\n"
     "  if m[1] ~= ARGV[1] then return -1 end\n"
@@ -45,9 +51,21 @@ static const char ew_commit_lua[] =
     "end\n"
     "local again = 0\n"
     "local function fresh(id)\n"
-    "  if #KEYS < 3 or id == '' or redis.call('SADD', KEYS[3], id) == 1 then return true end\n"
+    "  if #KEYS < 3 or id == '' or (redis.call('SISMEMBER', KEYS[4], id) == 0 and\n"
+    "      redis.call('SADD', KEYS[3], id) == 1) then return true end\n"
     "  again = again + 1\n"
     "  return false\n"
+    "end\n"
+    "local function merge(n)\n"
+    "  local f\n"
+    "  if n == 0 then f = redis.call('HGETALL', KEYS[6])\n"
+    "  else f = redis.call('HRANDFIELD', KEYS[6], n, 'WITHVALUES') end\n"
+    "  for j = 1, #f, 2 do\n"
+    "    if f[j + 1] == '' then redis.call('HDEL', KEYS[2], f[j])\n"
+    "    else redis.call('HSET', KEYS[2], f[j], f[j + 1]) end\n"
+    "    if n ~= 0 then redis.call('HDEL', KEYS[6], f[j]) end\n"
+    "  end\n"
+    "  if n == 0 then redis.call('DEL', KEYS[6]) end\n"
     "end\n"
     "while i <= #ARGV do\n"
     "  local op = ARGV[i]\n"
@@ -69,8 +87,9 @@ static const char ew_commit_lua[] =
     "           ARGV[i + 7], 'encoding', ARGV[i + 8], 'raw', ARGV[i + 9])\n"
     "    end\n"
     "    i = i + 10\n"
-    "  elseif op == 'S' then redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]); i = i + 3\n"
-    "  elseif op == 'X' then redis.call('HDEL', KEYS[2], ARGV[i + 1]); i = i + 2\n"
+    "  elseif op == 'S' then redis.call('HSET', KEYS[5], ARGV[i + 1], ARGV[i + 2]); i = i + 3\n"
+    "  elseif op == 'X' then redis.call('HSET', KEYS[5], ARGV[i + 1], ''); i = i + 2\n"
+    "  elseif op == 'M' then merge(tonumber(ARGV[i + 1])); i = i + 2\n"
     "  elseif op == 'A' then\n"
     "    if redis.call('XACK', p .. 'acks', 'ecowarnd', ARGV[i + 1]) == 0 then return 0 end\n"
     "    i = i + 2\n"
@@ -78,21 +97,35 @@ static const char ew_commit_lua[] =
     "end\n"
     "if #KEYS > 0 then\n"
     "  redis.call('HSET', KEYS[1], 'seq', ARGV[2])\n"
-    "  if ckpt then\n"
-    "    redis.call('HSET', KEYS[1], 'wm', ARGV[5])\n"
+    "  if ckpt ~= '' then\n"
+    "    merge(0)\n"
+    "    redis.call('HSET', KEYS[1], 'wm', ARGV[5], 'epoch', ARGV[9])\n"
     "    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'next', ARGV[3], 'done', ARGV[4]) end\n"
-    "    redis.call('DEL', KEYS[3])\n"
+    "    redis.call('DEL', KEYS[4])\n"
+    "    if ckpt == '2' then redis.call('DEL', KEYS[3]) end\n"
     "  end\n"
     "end\n"
     "return 1 + again\n";
 
-/* KEYS: the partition's hash and its sites' state. The generation moves on; returns it, the
- * last sequence, the cut (next, done, watermark; "" none) and every site's state. */
+/* KEYS: the partition's hash, its sites' state, its stages 0 and 1, its written sets 0 and 1,
+ * and the one written set of the versions before the stages. The generation moves on; the
+ * last checkpoint's stage goes into the state and the stage of one not completed goes; the ids
+ * written since the last checkpoint go into its set. Returns the generation, the last sequence,
+ * the cut (next, done, watermark; "" none), every site's state and the epoch. */
 static const char ew_claim_lua[] =
     "local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)\n"
-    "local m = redis.call('HMGET', KEYS[1], 'seq', 'next', 'done', 'wm')\n"
+    "local m = redis.call('HMGET', KEYS[1], 'seq', 'next', 'done', 'wm', 'epoch')\n"
+    "local e = tonumber(m[5] or '0') % 2\n"
+    "local f = redis.call('HGETALL', KEYS[3 + e])\n"
+    "for j = 1, #f, 2 do\n"
+    "  if f[j + 1] == '' then redis.call('HDEL', KEYS[2], f[j])\n"
+    "  else redis.call('HSET', KEYS[2], f[j], f[j + 1]) end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[3], KEYS[4])\n"
+    "redis.call('SUNIONSTORE', KEYS[5 + e], KEYS[5], KEYS[6], KEYS[7])\n"
+    "redis.call('DEL', KEYS[6 - e], KEYS[7])\n"
     "return {gen, m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('HGETALL', "
-    "KEYS[2])}\n";
+    "KEYS[2]), m[5] or '0'}\n";
 
 enum ew_pending_kind { EW_PENDING_COMMIT, EW_PENDING_CLAIM };
 
@@ -165,6 +198,14 @@ void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t
     ew_batch_args(b, mn);
     if (blob)
         ew_batch_arg(b, blob, len);
+}
+
+void ew_batch_merge(struct ew_batch *b, size_t n)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%zu", n);
+    ew_batch_args(b, "M");
+    ew_batch_args(b, num);
 }
 
 void ew_batch_ack(struct ew_batch *b, const char *entry)
@@ -243,7 +284,7 @@ static long long ew_reply_int(const redisReply *r, long long def)
 static void ew_sink_claimed(struct ew_sink *s, const redisReply *r, void *arg)
 {
     const redisReply *sites =
-        r->type == REDIS_REPLY_ARRAY && r->elements == 6 ? r->element[5] : NULL;
+        r->type == REDIS_REPLY_ARRAY && r->elements == 7 ? r->element[5] : NULL;
     if (!sites || sites->type != REDIS_REPLY_ARRAY || sites->elements % 2) {
         ew_log(EW_LOG_ERROR, "redis", "claim: an answer of an unknown shape");
         s->cb.claimed(s->cb.ctx, arg, NULL);
@@ -273,6 +314,7 @@ static void ew_sink_claimed(struct ew_sink *s, const redisReply *r, void *arg)
                     .watermark = wm->type == REDIS_REPLY_STRING && wm->len
                                      ? strtoll(wm->str, NULL, 10)
                                      : INT64_MIN},
+            .epoch = (uint64_t)ew_reply_int(r->element[6], 0),
             .nsites = n,
             .mn = mn,
             .blob = blob,
@@ -333,14 +375,21 @@ void ew_sink_free(struct ew_sink *s)
     free(s);
 }
 
-/* The partition's keys: its hash, its sites' state, the ids written since that state. */
+/* The partition's keys, in ew_claim_lua's order: its hash, its sites' state, its stages 0 and
+ * 1, its written sets 0 and 1, the written set of the versions before. */
+enum { EW_KEY_PART, EW_KEY_STATE, EW_KEY_STAGE, EW_KEY_WRITTEN = 4, EW_KEY_WRITTEN_OLD = 6 };
+
 static void ew_partition_keys(const struct ew_sink *s, const char *topic, int32_t partition,
-                              char keys[3][512])
+                              char keys[7][512])
 {
     const char *prefix = s->opts->redis_prefix;
-    snprintf(keys[0], 512, "%spartition:%s:%d", prefix, topic, partition);
-    snprintf(keys[1], 512, "%sstate:%s:%d", prefix, topic, partition);
-    snprintf(keys[2], 512, "%swritten:%s:%d", prefix, topic, partition);
+    snprintf(keys[EW_KEY_PART], 512, "%spartition:%s:%d", prefix, topic, partition);
+    snprintf(keys[EW_KEY_STATE], 512, "%sstate:%s:%d", prefix, topic, partition);
+    for (int i = 0; i < 2; i++) {
+        snprintf(keys[EW_KEY_STAGE + i], 512, "%sstage:%s:%d:%d", prefix, topic, partition, i);
+        snprintf(keys[EW_KEY_WRITTEN + i], 512, "%swritten:%s:%d:%d", prefix, topic, partition, i);
+    }
+    snprintf(keys[EW_KEY_WRITTEN_OLD], 512, "%swritten:%s:%d", prefix, topic, partition);
 }
 
 /* EVAL script with the keys, the fixed arguments and then the batch's, as one command. */
@@ -380,15 +429,20 @@ static int ew_sink_eval(struct ew_sink *s, const char *script, int nkeys, char k
 }
 
 int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int32_t partition,
-                   uint64_t gen, uint64_t seq, const struct ew_cut *cut, void *arg)
+                   const struct ew_txn *t, void *arg)
 {
     struct ew_pending *p = malloc(sizeof *p);
     if (!p)
         return -1;
     *p = (struct ew_pending){EW_PENDING_COMMIT, arg};
-    char keys[3][512], g[24], q[24], next[24], wm[24], maxlen[24];
-    snprintf(g, sizeof g, "%llu", (unsigned long long)gen);
-    snprintf(q, sizeof q, "%llu", (unsigned long long)seq);
+    static const struct ew_txn none = {0};
+    if (!topic || !t)
+        t = &none;
+    const struct ew_cut *cut = t->ckpt ? t->cut : NULL;
+    char keys[7][512], g[24], q[24], next[24], wm[24], maxlen[24], epoch[24];
+    snprintf(g, sizeof g, "%llu", (unsigned long long)t->gen);
+    snprintf(q, sizeof q, "%llu", (unsigned long long)t->seq);
+    snprintf(epoch, sizeof epoch, "%llu", (unsigned long long)t->epoch + 1);
     next[0] = wm[0] = '\0';
     if (cut && cut->next >= 0)
         snprintf(next, sizeof next, "%lld", (long long)cut->next);
@@ -396,20 +450,33 @@ int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int
         snprintf(wm, sizeof wm, "%lld", (long long)cut->watermark);
     snprintf(maxlen, sizeof maxlen, "%lld",
              (long long)(s->opts->redis_stream_maxlen > 0 ? s->opts->redis_stream_maxlen : 0));
-    const char *fixed[8] = {g,      q,
-                            next,   cut && cut->done ? cut->done : "",
-                            wm,     s->opts->redis_prefix,
-                            maxlen, cut ? "1" : ""};
-    size_t fixedlen[8];
-    for (int i = 0; i < 8; i++)
+    const char *ckpt = t->ckpt == EW_CKPT_STAGED ? "1" : t->ckpt == EW_CKPT_NOW ? "2" : "";
+    const char *fixed[9] = {
+        g,      q,    next,  cut && cut->done ? cut->done : "", wm, s->opts->redis_prefix,
+        maxlen, ckpt, epoch,
+    };
+    size_t fixedlen[9];
+    for (int i = 0; i < 9; i++)
         fixedlen[i] = strlen(fixed[i]);
     fixedlen[3] = cut && cut->done ? cut->donelen : 0;
     int nkeys = 0;
+    char order[6][512];
     if (topic) {
+        /* ew_commit_lua's: the written set of its ids, the other one, the stage being made,
+         * the last checkpoint's */
         ew_partition_keys(s, topic, partition, keys);
-        nkeys = 3;
+        unsigned mine = (unsigned)((t->epoch + t->staging) % 2), last = (unsigned)(t->epoch % 2);
+        const int idx[6] = {EW_KEY_PART,
+                            EW_KEY_STATE,
+                            EW_KEY_WRITTEN + (int)mine,
+                            EW_KEY_WRITTEN + (int)!mine,
+                            EW_KEY_STAGE + (int)!last,
+                            EW_KEY_STAGE + (int)last};
+        for (int i = 0; i < 6; i++)
+            memcpy(order[i], keys[idx[i]], sizeof order[i]);
+        nkeys = 6;
     }
-    int rc = ew_sink_eval(s, ew_commit_lua, nkeys, keys, 8, fixed, fixedlen, b, p);
+    int rc = ew_sink_eval(s, ew_commit_lua, nkeys, order, 9, fixed, fixedlen, b, p);
     if (rc)
         free(p);
     /* a checkpoint's batch is large and rare: its memory goes back rather than waiting for the
@@ -427,9 +494,9 @@ int ew_sink_claim(struct ew_sink *s, const char *topic, int32_t partition, void 
     if (!p)
         return -1;
     *p = (struct ew_pending){EW_PENDING_CLAIM, arg};
-    char keys[3][512];
+    char keys[7][512];
     ew_partition_keys(s, topic, partition, keys);
-    int rc = ew_sink_eval(s, ew_claim_lua, 2, keys, 0, NULL, NULL, NULL, p);
+    int rc = ew_sink_eval(s, ew_claim_lua, 7, keys, 0, NULL, NULL, NULL, p);
     if (rc)
         free(p);
     return rc;

@@ -3,14 +3,18 @@
  * that loses nothing (ew_redis.h).
  *
  * A batch gathers what one transaction writes for one input partition: its alert events and
- * its dead letters and, when it is a checkpoint, the saved state of its sites that changed and
- * where its input stands (the cut: the offset to read again from, the offsets beyond it already
- * done, its watermark). A commit sends the batch as one Lua script (EVAL), which Redis runs
- * whole and alone: either all of it is written or none. Each partition's hash
- * PREFIX+partition:TOPIC:N holds its owner's generation, the sequence of the last batch written
- * and the cut; PREFIX+state:TOPIC:N maps each of its sites' MN to its saved state;
- * PREFIX+written:TOPIC:N holds the ids of the events and dead letters written since that state
- * was saved. A batch is written only when the generation is still the committer's (a partition
+ * its dead letters, the state of some of its sites as of the checkpoint being made and, when
+ * that checkpoint is complete, where its input stood (the cut: the offset to read again from,
+ * the offsets beyond it already done, its watermark). A commit sends the batch as one Lua
+ * script (EVAL), which Redis runs whole and alone: either all of it is written or none. Each
+ * partition's hash PREFIX+partition:TOPIC:N holds its owner's generation, the sequence of the
+ * last batch written, the cut and the number (epoch) of the last checkpoint; its saved state is
+ * PREFIX+state:TOPIC:N (each site's MN to its state) with PREFIX+stage:TOPIC:N:(epoch % 2), the
+ * sites that changed by that checkpoint, over it (moved into it a few at a time by later
+ * batches, whole by the next checkpoint or a claim); the next checkpoint's sites are staged in
+ * the other stage until it is complete. PREFIX+written:TOPIC:N:0 and :1 hold the ids of the
+ * events and dead letters written since the last checkpoint's cut (one set per checkpoint).
+ * A batch is written only when the generation is still the committer's (a partition
  * claimed by another consumer since fences the old one out) and its sequence follows the last
  * written: a batch sent again after a lost reply is written once, and a gap (Redis lost batches
  * it had answered) fences the committer as well. Events go out at once and the state less
@@ -81,8 +85,10 @@ bool ew_batch_empty(const struct ew_batch *b);
 void ew_batch_event(struct ew_batch *b, const struct ew_sink_event *ev);
 void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *scratch,
                          const struct ew_deadletter *dl);
-/* A site's saved state (blob, len); blob NULL: the site has none any more. */
+/* A site's state (blob, len) as of the checkpoint being made; blob NULL: it has none any more. */
 void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t len);
+/* n sites of the last checkpoint's stage moved into the partition's state. */
+void ew_batch_merge(struct ew_batch *b, size_t n);
 
 /* Where the partition's input stands after the batch. */
 struct ew_cut {
@@ -92,9 +98,26 @@ struct ew_cut {
     int64_t watermark; /* the partition's, epoch ms; INT64_MIN none */
 };
 
+/* What a partition's transaction completes beside its events and staged sites. */
+enum ew_ckpt {
+    EW_CKPT_NONE = 0,
+    EW_CKPT_STAGED, /* the checkpoint begun at cut: every site it froze is staged */
+    EW_CKPT_NOW,    /* a checkpoint at cut, now: the batch stages every site changed since */
+};
+
+/* A partition's transaction: who sends it, where its checkpoints stand. */
+struct ew_txn {
+    uint64_t gen, seq;
+    uint64_t epoch; /* its last checkpoint's number; a checkpoint saves epoch + 1 */
+    bool staging;   /* checkpoint epoch + 1 is begun: its ids go with it */
+    enum ew_ckpt ckpt;
+    const struct ew_cut *cut; /* with a checkpoint */
+};
+
 /* A partition as Redis keeps it, read by a claim. */
 struct ew_claim {
     uint64_t gen, seq; /* the claimer's generation; the last batch's sequence */
+    uint64_t epoch;    /* its last checkpoint's number */
     struct ew_cut cut; /* next -1: nothing saved yet */
     size_t nsites;
     const char *const *mn; /* nsites of them, with their saved state */
@@ -126,15 +149,13 @@ struct ew_sink *ew_sink_new(struct ev_loop *loop, const struct ew_redis_addr *ad
                             const struct ew_opts *opts, const struct ew_sink_cb *cb);
 void ew_sink_free(struct ew_sink *s);
 
-/* Sends the batch as one transaction of the partition (topic, partition) of generation gen,
- * sequence seq; with a cut, a checkpoint: the batch holds the state of every site of the
- * partition that changed since the last one, and the input stands at cut. topic NULL: a
- * transaction of no partition (the officers' acknowledgements: the batch begins with
- * ew_batch_ack), whose events are not checked against a written set. The batch is cleared.
- * committed is called with arg once Redis has answered. Returns 0, or -1 when out of memory
- * (committed is then not called). */
+/* Sends the batch as one transaction t of the partition (topic, partition). topic NULL (t
+ * then unused): a transaction of no partition (the officers' acknowledgements: the batch
+ * begins with ew_batch_ack), whose events are not checked against a written set. The batch is
+ * cleared. committed is called with arg once Redis has answered. Returns 0, or -1 when out of
+ * memory (committed is then not called). */
 int ew_sink_commit(struct ew_sink *s, struct ew_batch *b, const char *topic, int32_t partition,
-                   uint64_t gen, uint64_t seq, const struct ew_cut *cut, void *arg);
+                   const struct ew_txn *t, void *arg);
 
 /* Claims the partition for this consumer: its generation moves on (fencing out the one before),
  * and what Redis keeps of it comes back to claimed, with arg. Returns 0 or -1 (no memory). */

@@ -453,7 +453,8 @@ def outputs(redis):
     keys = sorted(k.decode() for k in redis("KEYS", "ecowarn:*"))
     out = {}
     for key in keys:
-        if key.startswith(("ecowarn:partition:", "ecowarn:state:", "ecowarn:written:")):
+        if key.startswith(("ecowarn:partition:", "ecowarn:state:", "ecowarn:stage:",
+                           "ecowarn:written:")):
             continue  # the daemon's own: where each partition stands, its sites' state, the
             # ids written since that state
         kind = redis("TYPE", key)

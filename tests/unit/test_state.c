@@ -789,6 +789,118 @@ static void test_dirty_sites_taken_in_parts(void **state)
     ew_buf_release(&d);
 }
 
+/* What a checkpoint being staged received: each site's state as handed over, in order. */
+struct staged {
+    struct ew_engine *eng;
+    struct ew_buf order;    /* "S1 S3 " */
+    struct ew_buf blob[24]; /* by site number */
+};
+
+static void on_staged(void *ctx, const char *mn)
+{
+    struct staged *st = ctx;
+    ew_buf_adds(&st->order, mn);
+    ew_buf_addc(&st->order, ' ');
+    struct ew_buf *b = &st->blob[atoi(mn + 1)];
+    ew_buf_clear(b);
+    assert_int_equal(ew_engine_export_site(st->eng, mn, b), 0);
+}
+
+static void export_of(struct ew_engine *eng, int si, struct ew_buf *b)
+{
+    char mn[8];
+    snprintf(mn, sizeof mn, "S%d", si);
+    ew_buf_clear(b);
+    assert_int_equal(ew_engine_export_site(eng, mn, b), 0);
+}
+
+static bool take_odd(void *ctx, const char *mn, bool held)
+{
+    (void)ctx, (void)held;
+    return (mn[strlen(mn) - 1] - '0') % 2;
+}
+
+static bool take_all(void *ctx, const char *mn, bool held)
+{
+    (void)ctx, (void)mn, (void)held;
+    return true;
+}
+
+/* A frozen site is handed over as it was at the freeze: before a record changes it, before
+ * it is evicted, or when asked for; a thaw puts the rest back among the changed, a forgotten
+ * one is not handed over. */
+static void test_frozen_sites_staged_as_at_the_freeze(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf ev = EW_BUF_INIT, d = EW_BUF_INIT, want[24];
+    struct staged st = {.order = EW_BUF_INIT};
+    for (size_t i = 0; i < 24; i++)
+        st.blob[i] = want[i] = (struct ew_buf)EW_BUF_INIT;
+    struct ew_engine *eng = st.eng = engine(rules_json, reg, &ev);
+    ew_engine_on_stage(eng, on_staged, &st);
+    for (int si = 1; si <= 4; si++)
+        feed(eng, si, 6, 10);
+    assert_int_equal(ew_engine_freeze_dirty(eng, take_odd, NULL), 2);
+    for (int si = 1; si <= 4; si++)
+        export_of(eng, si, &want[si]);
+    assert_int_equal(ew_engine_dirty_count(eng), 2); /* S2 and S4 wait for their own */
+    assert_string_equal(dirty(eng, &d), "S2h S4h ");
+
+    feed(eng, 1, 7, 200); /* S1 changes: handed over first, as it was */
+    assert_string_equal(st.order.data, "S1 ");
+    assert_memory_equal(st.blob[1].data, want[1].data, want[1].len);
+    assert_int_equal(st.blob[1].len, want[1].len);
+    export_of(eng, 1, &d);
+    assert_false(d.len == want[1].len && !memcmp(d.data, want[1].data, d.len));
+    assert_string_equal(dirty(eng, &d), "S1h "); /* and is changed again, for the next one */
+
+    assert_int_equal(ew_engine_stage(eng, 8), 0); /* S3 asked for */
+    assert_string_equal(st.order.data, "S1 S3 ");
+    assert_int_equal(st.blob[3].len, want[3].len);
+    assert_memory_equal(st.blob[3].data, want[3].data, want[3].len);
+    assert_int_equal(ew_engine_stage(eng, 8), 0);
+    feed(eng, 3, 7, 10); /* handed over once only */
+    assert_string_equal(st.order.data, "S1 S3 ");
+
+    /* every site frozen, the table full (16): the least recently seen, S2, is handed over
+     * before a new site evicts it */
+    ew_buf_clear(&st.order);
+    for (int si = 5; si <= 16; si++)
+        feed(eng, si, 6, 10);
+    export_of(eng, 2, &want[2]);
+    dirty(eng, &d);
+    feed(eng, 2, 7, 10), feed(eng, 4, 7, 10), feed(eng, 1, 8, 10), feed(eng, 3, 8, 10);
+    for (int si = 5; si <= 16; si++)
+        feed(eng, si, 7, 10);
+    export_of(eng, 2, &want[2]);
+    assert_int_equal(ew_engine_freeze_dirty(eng, take_all, NULL), 16);
+    ew_buf_clear(&st.order);
+    feed(eng, 17, 6, 10); /* evicts S2 */
+    assert_string_equal(st.order.data, "S2 ");
+    assert_int_equal(st.blob[2].len, want[2].len);
+    assert_memory_equal(st.blob[2].data, want[2].data, want[2].len);
+
+    /* given up: the rest are changed sites again, handed to nobody; a forgotten one neither */
+    assert_true(ew_engine_forget(eng, "S5"));
+    ew_buf_clear(&st.order);
+    ew_engine_thaw(eng);
+    assert_int_equal(ew_engine_stage(eng, 100), 0);
+    assert_null(st.order.data && st.order.len ? st.order.data : NULL);
+    const char *back = dirty(eng, &d);
+    assert_non_null(strstr(back, "S4h "));
+    assert_null(strstr(back, "S5h "));
+    assert_non_null(strstr(back, "S2g ")); /* evicted since its last taking */
+
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&ev);
+    ew_buf_release(&d);
+    ew_buf_release(&st.order);
+    for (size_t i = 0; i < 24; i++)
+        ew_buf_release(&st.blob[i]), ew_buf_release(&want[i]);
+}
+
 static uint64_t released_tags[8];
 static size_t nreleased;
 
@@ -983,6 +1095,7 @@ int main(void)
         cmocka_unit_test(test_import_site_rejects_damage),
         cmocka_unit_test(test_dirty_sites),
         cmocka_unit_test(test_dirty_sites_taken_in_parts),
+        cmocka_unit_test(test_frozen_sites_staged_as_at_the_freeze),
         cmocka_unit_test(test_held_records_come_again_after_a_restore),
         cmocka_unit_test(test_record_shapes),
     };
