@@ -101,9 +101,9 @@ struct ew_part {
     double checkpointed_at; /* loop time its last checkpoint began (or of its claim) */
     struct ew_seen seen;    /* its events' ids since that checkpoint's cut */
     struct ew_batch batch;
-    uint64_t epoch; /* its last checkpoint's number (ew_sink.h) */
-    bool staging;   /* the next one is begun: its sites frozen at the cut below being staged */
-    int64_t cut_next, cut_wm; /* that cut */
+    uint64_t epoch;    /* its last checkpoint's number (ew_sink.h) */
+    bool staging;      /* the next one is begun: its sites frozen at the cut below being staged */
+    struct ew_cut cut; /* that cut (its done offsets in cut_done) */
     struct ew_buf cut_done;
     size_t staged;      /* sites staged for it */
     size_t batch_sites; /* of which in the batch, not sent yet */
@@ -524,22 +524,28 @@ static void ew_flow_staged(void *ctx, const char *mn)
  * when there is anything new. */
 #define EW_MERGE_SITES 128 /* the last checkpoint's sites moved into the state per transaction */
 
+/* Where the partition's input stands now (its done offsets into done). */
+static struct ew_cut ew_flow_cut(struct ew_flow *f, const struct ew_part *p, struct ew_buf *done)
+{
+    ew_buf_clear(done);
+    int64_t next = ew_tracker_cut(f->tracker, p->topic, p->partition, done);
+    /* the watermark, no later than the oldest record held: the records read again after a
+     * restore bring the clock past that, as they did before, not the saved state */
+    int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
+    int64_t oldest = ew_engine_held_oldest(f->eng);
+    return (struct ew_cut){next, done->data, done->len, mark < oldest ? mark : oldest};
+}
+
 static void ew_flow_commit_part(struct ew_flow *f, struct ew_part *p, enum ew_ckpt ck)
 {
     struct ew_cut cut = {-1, NULL, 0, INT64_MIN};
     if (ck == EW_CKPT_NOW) {
-        ew_buf_clear(&f->done);
-        int64_t next = ew_tracker_cut(f->tracker, p->topic, p->partition, &f->done);
-        /* the watermark, no later than the oldest record held: the records read again after a
-         * restore bring the clock past that, as they did before, not the saved state */
-        int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
-        int64_t oldest = ew_engine_held_oldest(f->eng);
-        cut = (struct ew_cut){next, f->done.data, f->done.len, mark < oldest ? mark : oldest};
-        if (!p->staging && !p->unmerged && ew_batch_empty(&p->batch) && next == p->sent_next &&
-            !f->done.len && !p->sent_done)
+        cut = ew_flow_cut(f, p, &f->done);
+        if (!p->staging && !p->unmerged && ew_batch_empty(&p->batch) && cut.next == p->sent_next &&
+            !cut.donelen && !p->sent_done)
             return;
     } else if (ck == EW_CKPT_STAGED) {
-        cut = (struct ew_cut){p->cut_next, p->cut_done.data, p->cut_done.len, p->cut_wm};
+        cut = p->cut;
     } else if (p->unmerged) {
         size_t n = p->unmerged < EW_MERGE_SITES ? p->unmerged : EW_MERGE_SITES;
         ew_batch_merge(&p->batch, n);
@@ -608,11 +614,7 @@ static struct ew_part *ew_flow_staging(struct ew_flow *f)
  * events behind it for 200-650 ms (bench/RESULTS.md). */
 static void ew_flow_begin_checkpoint(struct ew_flow *f, struct ew_part *p)
 {
-    ew_buf_clear(&p->cut_done);
-    p->cut_next = ew_tracker_cut(f->tracker, p->topic, p->partition, &p->cut_done);
-    int64_t mark = ew_clock_mark(f->clock, p->topic, p->partition);
-    int64_t oldest = ew_engine_held_oldest(f->eng);
-    p->cut_wm = mark < oldest ? mark : oldest;
+    p->cut = ew_flow_cut(f, p, &p->cut_done);
     p->staging = true;
     p->staged = 0;
     ew_seen_clear(&p->seen); /* its ids from now on count from this cut */

@@ -36,6 +36,21 @@
  * Returns 1 + the number of events and dead letters not written again, 0 written before, -1 fenced:
  * another generation owns the partition, or the sequence does not follow the last one written
  * (Redis lost transactions it had answered). */
+/* move(stage, state, n): n sites of a checkpoint's stage (0: all of it) into the state, "" a
+ * site's removal; taken out of the stage. */
+#define EW_LUA_MOVE                                                                                \
+    "local function move(stage, state, n)\n"                                                       \
+    "  local f\n"                                                                                  \
+    "  if n == 0 then f = redis.call('HGETALL', stage)\n"                                          \
+    "  else f = redis.call('HRANDFIELD', stage, n, 'WITHVALUES') end\n"                            \
+    "  for j = 1, #f, 2 do\n"                                                                      \
+    "    if f[j + 1] == '' then redis.call('HDEL', state, f[j])\n"                                 \
+    "    else redis.call('HSET', state, f[j], f[j + 1]) end\n"                                     \
+    "    if n ~= 0 then redis.call('HDEL', stage, f[j]) end\n"                                     \
+    "  end\n"                                                                                      \
+    "  if n == 0 then redis.call('DEL', stage) end\n"                                              \
+    "end\n"
+
 static const char ew_commit_lua[] =
     "local p, maxlen, ckpt, i = ARGV[6], ARGV[7], ARGV[8], 10\n"
     "if #KEYS > 0 then\n"
@@ -55,19 +70,7 @@ static const char ew_commit_lua[] =
     "      redis.call('SADD', KEYS[3], id) == 1) then return true end\n"
     "  again = again + 1\n"
     "  return false\n"
-    "end\n"
-    "local function merge(n)\n"
-    "  local f\n"
-    "  if n == 0 then f = redis.call('HGETALL', KEYS[6])\n"
-    "  else f = redis.call('HRANDFIELD', KEYS[6], n, 'WITHVALUES') end\n"
-    "  for j = 1, #f, 2 do\n"
-    "    if f[j + 1] == '' then redis.call('HDEL', KEYS[2], f[j])\n"
-    "    else redis.call('HSET', KEYS[2], f[j], f[j + 1]) end\n"
-    "    if n ~= 0 then redis.call('HDEL', KEYS[6], f[j]) end\n"
-    "  end\n"
-    "  if n == 0 then redis.call('DEL', KEYS[6]) end\n"
-    "end\n"
-    "while i <= #ARGV do\n"
+    "end\n" EW_LUA_MOVE "while i <= #ARGV do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'E' then\n"
     "    if fresh(ARGV[i + 1]) then\n"
@@ -89,7 +92,7 @@ static const char ew_commit_lua[] =
     "    i = i + 10\n"
     "  elseif op == 'S' then redis.call('HSET', KEYS[5], ARGV[i + 1], ARGV[i + 2]); i = i + 3\n"
     "  elseif op == 'X' then redis.call('HSET', KEYS[5], ARGV[i + 1], ''); i = i + 2\n"
-    "  elseif op == 'M' then merge(tonumber(ARGV[i + 1])); i = i + 2\n"
+    "  elseif op == 'M' then move(KEYS[6], KEYS[2], tonumber(ARGV[i + 1])); i = i + 2\n"
     "  elseif op == 'A' then\n"
     "    if redis.call('XACK', p .. 'acks', 'ecowarnd', ARGV[i + 1]) == 0 then return 0 end\n"
     "    i = i + 2\n"
@@ -98,7 +101,7 @@ static const char ew_commit_lua[] =
     "if #KEYS > 0 then\n"
     "  redis.call('HSET', KEYS[1], 'seq', ARGV[2])\n"
     "  if ckpt ~= '' then\n"
-    "    merge(0)\n"
+    "    move(KEYS[6], KEYS[2], 0)\n"
     "    redis.call('HSET', KEYS[1], 'wm', ARGV[5], 'epoch', ARGV[9])\n"
     "    if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'next', ARGV[3], 'done', ARGV[4]) end\n"
     "    redis.call('DEL', KEYS[4])\n"
@@ -115,13 +118,8 @@ static const char ew_commit_lua[] =
 static const char ew_claim_lua[] =
     "local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)\n"
     "local m = redis.call('HMGET', KEYS[1], 'seq', 'next', 'done', 'wm', 'epoch')\n"
-    "local e = tonumber(m[5] or '0') % 2\n"
-    "local f = redis.call('HGETALL', KEYS[3 + e])\n"
-    "for j = 1, #f, 2 do\n"
-    "  if f[j + 1] == '' then redis.call('HDEL', KEYS[2], f[j])\n"
-    "  else redis.call('HSET', KEYS[2], f[j], f[j + 1]) end\n"
-    "end\n"
-    "redis.call('DEL', KEYS[3], KEYS[4])\n"
+    "local e = tonumber(m[5] or '0') % 2\n" EW_LUA_MOVE "move(KEYS[3 + e], KEYS[2], 0)\n"
+    "redis.call('DEL', KEYS[4 - e])\n"
     "redis.call('SUNIONSTORE', KEYS[5 + e], KEYS[5], KEYS[6], KEYS[7])\n"
     "redis.call('DEL', KEYS[6 - e], KEYS[7])\n"
     "return {gen, m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('HGETALL', "
