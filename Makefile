@@ -31,6 +31,7 @@ demo: build
 	scripts/demo.sh
 
 test: build
+	@scripts/deps.sh test
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 

@@ -81,11 +81,13 @@ static void ew_print(const char *payload, size_t len)
 
 /* ---- Redis ---- */
 
-static redisContext *ew_connect(const char *url)
+static redisContext *ew_connect(const char *raw)
 {
+    const char *url;
     struct ew_redis_addr a;
-    char why[160];
-    if (ew_redis_url_parse(url, &a, why, sizeof why)) {
+    char why[160], shown[EW_URL_HOST_MAX + 64];
+    url = ew_url_redact(raw, shown, sizeof shown); /* what is printed */
+    if (ew_redis_url_parse(raw, &a, why, sizeof why)) {
         fprintf(stderr, "ecowarn-watch: --redis %s: %s\n", url, why);
         exit(2);
     }
@@ -98,6 +100,16 @@ static redisContext *ew_connect(const char *url)
         exit(1);
     }
     redisSetTimeout(c, tv);
+    if (a.password[0]) {
+        redisReply *r = a.user[0] ? redisCommand(c, "AUTH %s %s", a.user, a.password)
+                                  : redisCommand(c, "AUTH %s", a.password);
+        explicit_bzero(a.password, sizeof a.password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "ecowarn-watch: AUTH: %s\n", r ? r->str : c->errstr);
+            exit(1);
+        }
+        freeReplyObject(r);
+    }
     if (a.db) {
         redisReply *r = redisCommand(c, "SELECT %d", a.db);
         if (!r || r->type == REDIS_REPLY_ERROR) {

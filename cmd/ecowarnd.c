@@ -1,7 +1,7 @@
 /*
  * ecowarnd - the daemon: Kafka in, the codec and the rule engine, Redis out, in one libev loop.
  *
- *   ecowarnd -c FILE [--set NAME=VALUE]... [--check-config] [--help]
+ *   ecowarnd -c FILE [--set NAME=VALUE]... [--check-config] [--config-reference] [--help]
  *
  * This file parses the arguments, builds the parts (the configuration, the flow, the Redis
  * sink and the acknowledgements source, the Kafka source, the HTTP endpoint), wires them
@@ -11,6 +11,7 @@
 #include "ew_acks.h"
 #include "ew_config.h"
 #include "ew_flow.h"
+#include "ew_dashboard.h"
 #include "ew_http.h"
 #include "ew_kafka.h"
 #include "ew_log.h"
@@ -35,24 +36,28 @@ struct ew_daemon {
     struct ew_acks *acks;
     struct ew_kafka *kafka;
     struct ew_http *http;
+    struct ew_dashboard *dash;
     ev_timer tick, drain;
     ev_signal sighup, sigterm, sigint;
     double drain_started;
 };
 
-static int ew_on_http(void *ctx, const char *path, struct ew_buf *b, const char **type)
+static int ew_on_http(void *ctx, struct ew_http_req *r)
 {
     struct ew_daemon *d = ctx;
     struct ew_flow_stats s;
+    const char *path = ew_http_path(r);
     if (strcmp(path, "/health") && strcmp(path, "/metrics"))
-        return 404;
+        return ew_dashboard_serve(d->dash, r);
+    if (!strcmp(ew_http_method(r), "POST"))
+        return ew_http_not_allowed(r, "GET, HEAD");
     ew_flow_stats(d->flow, &s);
     if (!strcmp(path, "/health")) {
-        *type = "application/json";
-        return ew_metrics_health(&s, b);
+        ew_http_type(r, "application/json");
+        return ew_metrics_health(&s, ew_http_out(r));
     }
-    *type = "text/plain; version=0.0.4";
-    ew_metrics_prometheus(&s, b);
+    ew_http_type(r, "text/plain; version=0.0.4");
+    ew_metrics_prometheus(&s, ew_http_out(r));
     return 200;
 }
 
@@ -108,6 +113,8 @@ static void ew_usage(FILE *out)
                  "  --set NAME=VALUE   an option, over the file and the environment\n"
                  "  --check-config     check the config and every rule file, print\n"
                  "                     file:line: reason for each problem, exit 0 or 1\n"
+                 "  --config-reference print the options as the Markdown table of the\n"
+                 "                     operator's guide (docs/OPERATING.md) and exit\n"
                  "  -h, --help         this text\n"
                  "signals: HUP reloads config and rules; TERM and INT stop consuming, write\n"
                  "every partition's state and offset to Redis, commit and exit 0.\n\n");
@@ -117,11 +124,10 @@ static void ew_usage(FILE *out)
 /* Reads the arguments into d->src. Returns -1 to go on, else the exit status. */
 static int ew_parse_args(struct ew_daemon *d, int argc, char **argv, bool *check, const char **sets)
 {
-    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                             {"set", required_argument, NULL, 's'},
-                                             {"check-config", no_argument, NULL, 'k'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"check-config", no_argument, NULL, 'k'}, {"config-reference", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
@@ -137,6 +143,9 @@ static int ew_parse_args(struct ew_daemon *d, int argc, char **argv, bool *check
             break;
         case 'h':
             ew_usage(stdout);
+            return 0;
+        case 'r':
+            ew_opts_reference(stdout);
             return 0;
         default:
             fprintf(stderr, "ecowarnd: %s argument \"%s\"\n",
@@ -167,8 +176,15 @@ static int ew_build(struct ew_daemon *d)
                   : NULL;
     if (!d->acks)
         return -1;
+    struct ew_dashboard_conf dc = {&cfg->redis,
+                                   cfg->opts.redis_prefix,
+                                   (double)cfg->opts.redis_timeout_ms / 1000,
+                                   (double)cfg->opts.redis_reconnect_max_ms / 1000,
+                                   cfg->http_token,
+                                   ew_flow_registry(d->flow)};
     if (cfg->opts.http_listen[0] &&
-        !(d->http = ew_http_new(d->loop, cfg->opts.http_listen, ew_on_http, d)))
+        (!(d->dash = ew_dashboard_new(d->loop, &dc)) ||
+         !(d->http = ew_http_new(d->loop, cfg->opts.http_listen, ew_on_http, d))))
         return -1;
     struct ew_kafka_conf kc;
     struct ew_kafka_cb cb;
@@ -225,15 +241,17 @@ int main(int argc, char **argv)
         return 1;
     ew_signals(d);
     const struct ew_opts *o = &ew_flow_config(d->flow)->opts;
+    char url[EW_OPT_STR_MAX];
     ew_log(EW_LOG_INFO, "daemon", "ecowarnd running: %zu rules from %s, group %s, redis %s", nrules,
-           o->rules_dir, o->kafka_group_id, o->redis_url);
+           o->rules_dir, o->kafka_group_id, ew_url_redact(o->redis_url, url, sizeof url));
     ev_run(d->loop, 0);
 
     ew_kafka_free(d->kafka); /* commits the offsets Redis has the state of, leaves the group */
     ew_flow_connect(d->flow, NULL, d->sink);
     rc = 0;
     ew_log(EW_LOG_INFO, "daemon", "stopped");
-    ew_http_free(d->http);
+    ew_http_free(d->http); /* ends the dashboard's live pages */
+    ew_dashboard_free(d->dash);
     ew_acks_free(d->acks);
     ew_sink_free(d->sink);
     ew_flow_free(d->flow);

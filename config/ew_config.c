@@ -4,7 +4,9 @@
 #include "ew_config.h"
 
 #include "ew_rulefiles.h"
+#include "ew_secret.h"
 
+#include <librdkafka/rdkafka.h>
 #include <string.h>
 
 /* The --set arguments, after the file and the environment. */
@@ -29,14 +31,61 @@ static int ew_config_sets(const struct ew_config_src *src, struct ew_opts *o, FI
     return errors;
 }
 
+/* librdkafka properties ecowarn sets itself: delivery and ownership depend on them. */
+static const char *const ew_kafka_own[] = {
+    "bootstrap.servers",        "metadata.broker.list", "group.id",          "enable.auto.commit",
+    "enable.auto.offset.store", "enable.partition.eof", "auto.offset.reset", "session.timeout.ms",
+};
+
+/* kafka.properties: not one of ecowarn's own, secrets expanded, and as librdkafka takes it
+ * (its message names the property, not the value). */
+static int ew_config_kafka(const char *where, struct ew_config *c, FILE *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int errors = 0;
+    const char *raw;
+    for (const char *k = ew_props_next(&c->opts.kafka_properties, NULL, &raw); k;
+         k = ew_props_next(&c->opts.kafka_properties, k, &raw)) {
+        char value[EW_PROPS_MAX / 2], why[512];
+        bool own = false;
+        for (size_t i = 0; i < sizeof ew_kafka_own / sizeof ew_kafka_own[0]; i++)
+            own |= !strcmp(k, ew_kafka_own[i]);
+        if (own) {
+            fprintf(err, "%s:0: kafka.properties.%s: set by ecowarn itself (see ecowarnd --help)\n",
+                    where, k);
+            errors++;
+        } else if (ew_secret_expand(raw, value, sizeof value, why, sizeof why)) {
+            fprintf(err, "%s:0: kafka.properties.%s: %s\n", where, k, why);
+            errors++;
+        } else if (rd_kafka_conf_set(conf, k, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+            fprintf(err, "%s:0: kafka.properties.%s: %s\n", where, k, why);
+            errors++;
+        } else if (ew_props_set(&c->kafka, k, value)) {
+            fprintf(err, "%s:0: kafka.properties: too long once expanded\n", where);
+            errors++;
+        }
+        explicit_bzero(value, sizeof value);
+    }
+    rd_kafka_conf_destroy(conf);
+    return errors;
+}
+
 /* What the option table cannot check alone: values with a syntax of their own. */
 static int ew_config_check(const struct ew_config_src *src, struct ew_config *c, FILE *err)
 {
     const char *where = src->path ? src->path : "--set";
-    int errors = 0;
-    char why[256];
-    if (ew_redis_url_parse(c->opts.redis_url, &c->redis, why, sizeof why)) {
-        fprintf(err, "%s:0: redis.url \"%s\": %s\n", where, c->opts.redis_url, why);
+    int errors = ew_config_kafka(where, c, err);
+    char why[512], url[EW_OPT_STR_MAX], shown[EW_OPT_STR_MAX];
+    ew_url_redact(c->opts.redis_url, shown, sizeof shown);
+    if (ew_secret_expand(c->opts.redis_url, url, sizeof url, why, sizeof why) ||
+        ew_redis_url_parse(url, &c->redis, why, sizeof why)) {
+        fprintf(err, "%s:0: redis.url \"%s\": %s\n", where, shown, why);
+        errors++;
+    }
+    explicit_bzero(url, sizeof url); /* the expanded password lives on in c->redis only */
+    if (ew_secret_expand(c->opts.http_token, c->http_token, sizeof c->http_token, why,
+                         sizeof why)) {
+        fprintf(err, "%s:0: http.token: %s\n", where, why);
         errors++;
     }
     const char *colon = strrchr(c->opts.http_listen, ':');

@@ -17,8 +17,10 @@
 
 struct ew_config {
     struct ew_opts opts;
-    struct ew_redis_addr redis; /* redis.url, parsed */
-    struct ew_ruleset *rules;   /* owned; NULL once handed to the engine (which steals it) */
+    struct ew_redis_addr redis;      /* redis.url, its secrets expanded, parsed */
+    struct ew_props kafka;           /* kafka.properties, their secrets expanded and checked */
+    char http_token[EW_OPT_STR_MAX]; /* http.token, expanded ("": the dashboard is read-only) */
+    struct ew_ruleset *rules;        /* owned; NULL once handed to the engine (which steals it) */
 };
 
 /* Where a configuration comes from. */

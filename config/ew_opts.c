@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ew_opt_type { EW_OPT_STR, EW_OPT_INT };
+enum ew_opt_type { EW_OPT_STR, EW_OPT_INT, EW_OPT_MAP };
 
 struct ew_opt {
     const char *name;
@@ -18,7 +18,7 @@ struct ew_opt {
     size_t off, size; /* where in struct ew_opts; size of a string's buffer */
     const char *def;
     int64_t min, max;    /* integers */
-    const char *choices; /* strings: "zh|en", or NULL for any */
+    const char *choices; /* strings: "zh|en", or NULL for any; maps: what NAME is */
     bool reload;         /* SIGHUP may change it; else it applies at the next start */
     const char *help;
 };
@@ -34,6 +34,12 @@ struct ew_opt {
 #define I(field, name, def, min, max, reload, help)                                                \
     {                                                                                              \
         name, EW_OPT_INT, offsetof(struct ew_opts, field), 0, #def, min, max, NULL, reload, help   \
+    }
+/* A map: every NAME under it (name.NAME) is passed on as it is; size: the struct ew_props */
+#define M(field, name, what, reload, help)                                                         \
+    {                                                                                              \
+        name, EW_OPT_MAP, offsetof(struct ew_opts, field), sizeof(struct ew_props), "", 0, 0,      \
+            what, reload, help                                                                     \
     }
 
 static const struct ew_opt ew_opt_table[] = {
@@ -54,8 +60,14 @@ static const struct ew_opt ew_opt_table[] = {
       "partitions per topic of the embedded broker"),
     I(kafka_session_timeout_ms, "kafka.session_timeout_ms", 10000, 6000, 300000, F,
       "a member silent this long leaves the group: its partitions go to the others"),
+    M(kafka_properties, "kafka.properties", "any librdkafka property", F,
+      "librdkafka properties (security.protocol, sasl.*, ssl.*, tuning), checked by librdkafka at "
+      "--check-config; a value may name a secret: ${VAR} (an environment variable) or "
+      "${file:PATH} (a file's first line); ecowarn's own settings (bootstrap.servers, group.id, "
+      "offsets, session.timeout.ms) are refused: they have options of their own"),
     S(redis_url, "redis.url", "redis://127.0.0.1:6379/0", NULL, F,
-      "redis://host:port/db or unix:///path"),
+      "redis://[user:password@]host:port/db or unix:///path; a password may be a secret "
+      "reference (see kafka.properties), is sent with AUTH before SELECT and never logged"),
     S(redis_prefix, "redis.prefix", "ecowarn:", NULL, F, "prefix of every key written"),
     I(redis_timeout_ms, "redis.timeout_ms", 3000, 10, 600000, F,
       "a command without a reply this long closes the connection (it reconnects)"),
@@ -66,7 +78,10 @@ static const struct ew_opt ew_opt_table[] = {
     I(redis_reconnect_max_ms, "redis.reconnect_max_ms", 5000, 10, 600000, F,
       "longest wait between reconnection attempts (it doubles from 50 ms)"),
     S(http_listen, "http.listen", "127.0.0.1:9464", NULL, F,
-      "metrics and health endpoint, host:port (empty: none)"),
+      "the dashboard (/), metrics and health, host:port (empty: none)"),
+    S(http_token, "http.token", "", NULL, F,
+      "what the dashboard's acknowledge button must present (Authorization: Bearer TOKEN); "
+      "empty: the dashboard is read-only; a secret reference (see kafka.properties) is best"),
     S(rules_dir, "rules.dir", "config/rules", NULL, R, "folder of rule files (*.json)"),
     I(engine_max_sites, "engine.max_sites", 100000, 1, 100000000, F,
       "sites whose rule state is kept (least recently seen evicted beyond)"),
@@ -106,6 +121,7 @@ static const struct ew_opt ew_opt_table[] = {
 };
 #undef S
 #undef I
+#undef M
 #undef R
 #undef F
 
@@ -117,6 +133,58 @@ static const struct ew_opt *ew_opt_find(const char *name)
         if (!strcmp(ew_opt_table[i].name, name))
             return &ew_opt_table[i];
     return NULL;
+}
+
+/* The map option name is under ("kafka.properties.sasl.mechanism"), and *key the rest. */
+static const struct ew_opt *ew_opt_map_of(const char *name, const char **key)
+{
+    for (size_t i = 0; i < ew_nopts; i++) {
+        size_t n = strlen(ew_opt_table[i].name);
+        if (ew_opt_table[i].type == EW_OPT_MAP && !strncmp(ew_opt_table[i].name, name, n) &&
+            name[n] == '.' && name[n + 1]) {
+            *key = name + n + 1;
+            return &ew_opt_table[i];
+        }
+    }
+    return NULL;
+}
+
+const char *ew_props_next(const struct ew_props *p, const char *name, const char **value)
+{
+    const char *at = name ? name + strlen(name) + 1 : p->text;
+    at = name ? at + strlen(at) + 1 : at;
+    if (at >= p->text + p->len)
+        return NULL;
+    *value = at + strlen(at) + 1;
+    return at;
+}
+
+int ew_props_set(struct ew_props *p, const char *name, const char *value)
+{
+    struct ew_props next = {0};
+    bool put = false;
+    const char *v;
+    for (const char *k = ew_props_next(p, NULL, &v); k; k = ew_props_next(p, k, &v)) {
+        bool same = !strcmp(k, name);
+        put |= same;
+        const char *val = same ? value : v;
+        size_t kl = strlen(k) + 1, vl = strlen(val) + 1;
+        if (next.len + kl + vl > sizeof next.text)
+            return -1;
+        memcpy(next.text + next.len, k, kl);
+        memcpy(next.text + next.len + kl, val, vl);
+        next.len += kl + vl;
+    }
+    size_t kl = strlen(name) + 1, vl = strlen(value) + 1;
+    if (!put) {
+        if (next.len + kl + vl > sizeof next.text)
+            return -1;
+        memcpy(next.text + next.len, name, kl);
+        memcpy(next.text + next.len + kl, value, vl);
+        next.len += kl + vl;
+    }
+    memcpy(p, &next, sizeof next);
+    return 0;
 }
 
 static bool ew_choice_ok(const char *choices, const char *v)
@@ -134,12 +202,24 @@ static bool ew_choice_ok(const char *choices, const char *v)
 
 int ew_opts_set(struct ew_opts *o, const char *name, const char *value, char *why, size_t n)
 {
+    const char *key = NULL;
     const struct ew_opt *opt = ew_opt_find(name);
-    if (!opt) {
+    if (!opt && !(opt = ew_opt_map_of(name, &key))) {
         snprintf(why, n, "unknown option \"%s\" (ecowarnd --help lists them)", name);
         return -1;
     }
     char *dst = (char *)o + opt->off;
+    if (opt->type == EW_OPT_MAP) {
+        if (!key) {
+            snprintf(why, n, "%s: expected %s.NAME=VALUE", name, name);
+            return -1;
+        }
+        if (ew_props_set((struct ew_props *)(void *)dst, key, value)) {
+            snprintf(why, n, "%s: more than %zu bytes of properties", name, opt->size);
+            return -1;
+        }
+        return 0;
+    }
     if (opt->type == EW_OPT_STR) {
         if (strlen(value) >= opt->size) {
             snprintf(why, n, "%s: longer than %zu bytes", name, opt->size - 1);
@@ -174,7 +254,8 @@ void ew_opts_defaults(struct ew_opts *o)
     memset(o, 0, sizeof *o);
     char why[160];
     for (size_t i = 0; i < ew_nopts; i++)
-        if (ew_opts_set(o, ew_opt_table[i].name, ew_opt_table[i].def, why, sizeof why))
+        if (ew_opt_table[i].type != EW_OPT_MAP &&
+            ew_opts_set(o, ew_opt_table[i].name, ew_opt_table[i].def, why, sizeof why))
             abort(); /* the table's own defaults are within its bounds */
 }
 
@@ -201,7 +282,8 @@ static int ew_load_obj(struct ew_opts *o, json_t *obj, const char *prefix, const
     {
         char name[EW_OPT_STR_MAX];
         snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
-        if (json_is_object(v) && !ew_opt_find(name)) {
+        const struct ew_opt *opt = ew_opt_find(name);
+        if (json_is_object(v) && (!opt || opt->type == EW_OPT_MAP)) {
             errors += ew_load_obj(o, v, name, path, text, err);
             continue;
         }
@@ -210,8 +292,10 @@ static int ew_load_obj(struct ew_opts *o, json_t *obj, const char *prefix, const
             snprintf(buf, sizeof buf, "%s", json_string_value(v));
         else if (json_is_integer(v))
             snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        else if (json_is_boolean(v))
+            snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
         else {
-            fprintf(err, "%s:%d: %s: expected a string or an integer\n", path,
+            fprintf(err, "%s:%d: %s: expected a string, an integer or a boolean\n", path,
                     ew_line_of(text, key), name);
             errors++;
             continue;
@@ -269,16 +353,31 @@ int ew_opts_load_file(struct ew_opts *o, const char *path, FILE *err)
     return errors;
 }
 
+/* The option's name as written: a map's entries are NAME.KEY. */
+static const char *ew_opt_shown(const struct ew_opt *opt, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s", opt->name, opt->type == EW_OPT_MAP ? ".NAME" : "");
+    return buf;
+}
+
+/* The environment variable of a plain option (ECOWARN_KAFKA_BROKERS). */
+static const char *ew_opt_env(const struct ew_opt *opt, char *env, size_t n)
+{
+    size_t k = (size_t)snprintf(env, n, "ECOWARN_");
+    for (const char *p = opt->name; *p && k + 1 < n; p++)
+        env[k++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    env[k] = '\0';
+    return env;
+}
+
 int ew_opts_load_env(struct ew_opts *o, FILE *err)
 {
     int errors = 0;
     for (size_t i = 0; i < ew_nopts; i++) {
-        char env[EW_OPT_STR_MAX] = "ECOWARN_";
-        size_t k = strlen(env);
-        for (const char *p = ew_opt_table[i].name; *p && k + 1 < sizeof env; p++)
-            env[k++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-        env[k] = '\0';
-        const char *v = getenv(env);
+        if (ew_opt_table[i].type == EW_OPT_MAP)
+            continue; /* NAME has dots and underscores: a value names a variable instead */
+        char env[EW_OPT_STR_MAX];
+        const char *v = getenv(ew_opt_env(&ew_opt_table[i], env, sizeof env));
         char why[320];
         if (v && ew_opts_set(o, ew_opt_table[i].name, v, why, sizeof why)) {
             fprintf(err, "environment:%s: %s\n", env, why);
@@ -295,10 +394,15 @@ void ew_opts_help(FILE *out)
                  "SIGHUP applies a change, the others apply at the next start):\n");
     for (size_t i = 0; i < ew_nopts; i++) {
         const struct ew_opt *opt = &ew_opt_table[i];
-        fprintf(out, "  %-28s default %s", opt->name, *opt->def ? opt->def : "\"\"");
+        char name[80];
+        fprintf(out, "  %-28s ", ew_opt_shown(opt, name, sizeof name));
+        if (opt->type == EW_OPT_MAP)
+            fprintf(out, "(%s)", opt->choices);
+        else
+            fprintf(out, "default %s", *opt->def ? opt->def : "\"\"");
         if (opt->type == EW_OPT_INT)
             fprintf(out, "  [%lld..%lld]", (long long)opt->min, (long long)opt->max);
-        if (opt->choices)
+        if (opt->choices && opt->type != EW_OPT_MAP)
             fprintf(out, "  (%s)", opt->choices);
         if (opt->reload)
             fprintf(out, "  reloadable");
@@ -306,9 +410,50 @@ void ew_opts_help(FILE *out)
     }
 }
 
+/* A table cell: '|' would end it. */
+static void ew_md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+void ew_opts_reference(FILE *out)
+{
+    fprintf(out, "| option | default | values | SIGHUP | environment | what it does |\n"
+                 "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < ew_nopts; i++) {
+        const struct ew_opt *opt = &ew_opt_table[i];
+        char name[80], env[96];
+        fprintf(out, "| `%s` | ", ew_opt_shown(opt, name, sizeof name));
+        if (opt->type == EW_OPT_MAP)
+            fprintf(out, "(none)");
+        else
+            fprintf(out, "`%s`", *opt->def ? opt->def : "\"\"");
+        fprintf(out, " | ");
+        if (opt->type == EW_OPT_INT)
+            fprintf(out, "%lld to %lld", (long long)opt->min, (long long)opt->max);
+        else if (opt->choices)
+            ew_md_cell(out, opt->choices);
+        fprintf(out, " | %s | ", opt->reload ? "reloads" : "next start");
+        if (opt->type == EW_OPT_MAP)
+            fprintf(out, "(a value may be `${VAR}`)");
+        else
+            fprintf(out, "`%s`", ew_opt_env(opt, env, sizeof env));
+        fprintf(out, " | ");
+        ew_md_cell(out, opt->help);
+        fprintf(out, " |\n");
+    }
+}
+
 int ew_opts_reloadable(const char *name)
 {
+    const char *key;
     const struct ew_opt *opt = ew_opt_find(name);
+    if (!opt)
+        opt = ew_opt_map_of(name, &key);
     return opt ? opt->reload : -1;
 }
 
@@ -318,7 +463,7 @@ size_t ew_opts_keep_fixed(struct ew_opts *next, const struct ew_opts *cur,
     size_t n = 0;
     for (size_t i = 0; i < ew_nopts; i++) {
         const struct ew_opt *opt = &ew_opt_table[i];
-        size_t size = opt->type == EW_OPT_STR ? opt->size : sizeof(int64_t);
+        size_t size = opt->type == EW_OPT_INT ? sizeof(int64_t) : opt->size;
         char *dst = (char *)next + opt->off;
         const char *src = (const char *)cur + opt->off;
         bool same = opt->type == EW_OPT_STR ? !strcmp(dst, src) : !memcmp(dst, src, size);

@@ -13,6 +13,15 @@
 #include <stdio.h>
 
 #define EW_OPT_STR_MAX 256
+#define EW_PROPS_MAX   16384
+
+/* Properties passed through to a library as they are (kafka.properties.NAME=VALUE): NAME\0VALUE\0
+ * pairs, in the order first set (a later value replaces an earlier one in place). Plain bytes:
+ * copied and compared as a whole. */
+struct ew_props {
+    size_t len;
+    char text[EW_PROPS_MAX];
+};
 
 struct ew_opts {
     char kafka_brokers[EW_OPT_STR_MAX]; /* "embedded": an in-process mock cluster */
@@ -24,6 +33,7 @@ struct ew_opts {
     int64_t kafka_commit_interval_ms;
     int64_t kafka_embedded_partitions;
     int64_t kafka_session_timeout_ms;
+    struct ew_props kafka_properties; /* librdkafka properties, values as written (${...}) */
     char redis_url[EW_OPT_STR_MAX];
     char redis_prefix[64];
     int64_t redis_timeout_ms;
@@ -34,6 +44,7 @@ struct ew_opts {
     int64_t redis_checkpoint_ms;
     int64_t redis_checkpoint_sites;
     char http_listen[EW_OPT_STR_MAX];
+    char http_token[EW_OPT_STR_MAX];
     char rules_dir[EW_OPT_STR_MAX];
     int64_t engine_max_sites;
     char engine_lang[8];
@@ -49,6 +60,12 @@ struct ew_opts {
     int64_t split_timeout_ms;
     int64_t split_max_groups;
 };
+
+/* Walks a property list: pass NULL first, then what it returned; NULL at the end. */
+const char *ew_props_next(const struct ew_props *p, const char *name, const char **value);
+
+/* Sets NAME to VALUE (replacing it). Returns 0, or -1 when the list is full. */
+int ew_props_set(struct ew_props *p, const char *name, const char *value);
 
 /* Fills every option with its default. */
 void ew_opts_defaults(struct ew_opts *o);
@@ -67,6 +84,9 @@ int ew_opts_load_env(struct ew_opts *o, FILE *err);
 
 /* Prints every option with its default, its bounds, whether it is reloadable and what it does. */
 void ew_opts_help(FILE *out);
+
+/* The same as a Markdown table: the configuration reference of docs/OPERATING.md. */
+void ew_opts_reference(FILE *out);
 
 /* 1 when SIGHUP may change the option, 0 when it applies at the next start, -1 unknown. */
 int ew_opts_reloadable(const char *name);

@@ -60,8 +60,52 @@ static int ew_url_unix(const UriUriA *u, struct ew_redis_addr *out, char *why, s
     return 0;
 }
 
+/* Percent-decodes len bytes of s into out (NUL-terminated); false when they do not fit or a
+ * "%XY" is not one. */
+static bool ew_url_decode(const char *s, size_t len, char *out, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++, k++) {
+        if (k + 1 >= n)
+            return false;
+        char c = s[i];
+        if (c == '%') {
+            unsigned v;
+            char hex[3] = {0};
+            if (i + 2 >= len)
+                return false;
+            memcpy(hex, s + i + 1, 2);
+            if (strspn(hex, "0123456789abcdefABCDEF") != 2 || sscanf(hex, "%2x", &v) != 1 || !v)
+                return false;
+            c = (char)v;
+            i += 2;
+        }
+        out[k] = c;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+/* user:password, or :password (Redis's default user). */
+static int ew_url_userinfo(const UriTextRangeA *r, struct ew_redis_addr *out, char *why, size_t n)
+{
+    size_t len = ew_range_len(r);
+    const char *colon = memchr(r->first, ':', len);
+    if (!colon)
+        return ew_url_fail(why, n, "expected user:password@ or :password@ before the host");
+    size_t ul = (size_t)(colon - r->first);
+    if (!ew_url_decode(r->first, ul, out->user, sizeof out->user) ||
+        !ew_url_decode(colon + 1, len - ul - 1, out->password, sizeof out->password))
+        return ew_url_fail(why, n, "the user or password is too long or badly percent-encoded");
+    if (!out->password[0])
+        return ew_url_fail(why, n, "an empty password: leave out user:password@");
+    return 0;
+}
+
 static int ew_url_tcp(const UriUriA *u, struct ew_redis_addr *out, char *why, size_t n)
 {
+    if (ew_range_len(&u->userInfo) && ew_url_userinfo(&u->userInfo, out, why, n))
+        return -1;
     size_t hl = ew_range_len(&u->hostText);
     if (!hl)
         return ew_url_fail(why, n, "expected a host: redis://host:port/db");
@@ -97,8 +141,8 @@ int ew_redis_url_parse(const char *url, struct ew_redis_addr *out, char *why, si
         return -1;
     }
     int rc;
-    if (ew_range_len(&u.userInfo))
-        rc = ew_url_fail(why, n, "a user or password in the URL is not supported");
+    if (ew_range_len(&u.userInfo) && !ew_range_is(&u.scheme, "redis"))
+        rc = ew_url_fail(why, n, "a password goes with redis://; a socket is guarded by its mode");
     else if (u.query.first || u.fragment.first)
         rc = ew_url_fail(why, n, "a query or fragment is not part of a Redis URL");
     else if (ew_range_is(&u.scheme, "unix"))
@@ -109,4 +153,15 @@ int ew_redis_url_parse(const char *url, struct ew_redis_addr *out, char *why, si
         rc = ew_url_fail(why, n, "expected redis://host:port/db or unix:///path");
     uriFreeUriMembersA(&u);
     return rc;
+}
+
+const char *ew_url_redact(const char *url, char *out, size_t n)
+{
+    /* the last '@': a password written without its percent-encoding is hidden too */
+    const char *auth = strstr(url, "://"), *at = strrchr(url, '@');
+    if (!auth || !at || at < auth)
+        snprintf(out, n, "%s", url);
+    else
+        snprintf(out, n, "%.*s***%s", (int)(auth + 3 - url), url, at);
+    return out;
 }

@@ -994,6 +994,8 @@ void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_k
         .batch = (size_t)o->kafka_batch,
         .commit_interval_s = (double)o->kafka_commit_interval_ms / 1000,
         .session_timeout_ms = (int)o->kafka_session_timeout_ms,
+        .props = f->cfg.kafka.text,
+        .props_len = f->cfg.kafka.len,
     };
     *cb = (struct ew_kafka_cb){ew_flow_message, ew_flow_assigned, ew_flow_revoked, ew_flow_drained,
                                f};
@@ -1162,6 +1164,11 @@ void ew_flow_free(struct ew_flow *f)
     free(f);
 }
 
+const struct ew_registry *ew_flow_registry(const struct ew_flow *f)
+{
+    return f->reg;
+}
+
 const struct ew_config *ew_flow_config(const struct ew_flow *f)
 {
     return &f->cfg;
@@ -1231,7 +1238,9 @@ int ew_flow_reload(struct ew_flow *f, const struct ew_config_src *src)
     }
     ew_opts_keep_fixed(&next.opts, &f->cfg.opts, ew_flow_log_fixed, NULL);
     next.redis = f->cfg.redis; /* redis.url is fixed: so is what it says */
-    f->cfg = next;             /* whole: every part reads it at its next use */
+    next.kafka = f->cfg.kafka; /* and so are kafka.properties */
+    memcpy(next.http_token, f->cfg.http_token, sizeof next.http_token); /* and http.token */
+    f->cfg = next; /* whole: every part reads it at its next use */
     ew_log_set_level(f->cfg.opts.log_level);
     f->stats.reloads++;
     ew_log(EW_LOG_INFO, "config", "reloaded: %zu rules", nrules);

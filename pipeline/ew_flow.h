@@ -79,6 +79,10 @@ void ew_flow_free(struct ew_flow *f);
 /* The configuration in force (borrowed, for the flow's life; a reload swaps its contents). */
 const struct ew_config *ew_flow_config(const struct ew_flow *f);
 
+/* What the e-enterprise platform said (outlets and the rest), as read so far; it changes only
+ * on the loop, between two calls. */
+const struct ew_registry *ew_flow_registry(const struct ew_flow *f);
+
 /* What the Kafka source is to be built with: topics and their roles, and the callbacks. */
 void ew_flow_kafka_conf(struct ew_flow *f, struct ew_kafka_conf *kc, struct ew_kafka_cb *cb);
 

@@ -74,6 +74,14 @@ size_t ew_registry_count(const struct ew_registry *reg)
     return reg->count;
 }
 
+void ew_registry_each(const struct ew_registry *reg,
+                      void (*fn)(void *ctx, const struct ew_outlet *o), void *ctx)
+{
+    for (size_t i = 0; i < reg->nslots; i++)
+        if (reg->slots[i])
+            fn(ctx, reg->slots[i]);
+}
+
 const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code)
 {
     for (size_t i = 0; o && i < o->nlimits; i++)
@@ -128,6 +136,8 @@ static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
         p += n;
     }
     o->o2_ref = s->o2_ref;
+    o->lon = s->lon;
+    o->lat = s->lat;
     o->nlimits = s->nlimits;
     o->limits = lim;
     o->ntags = s->ntags;

@@ -32,6 +32,7 @@ struct ew_outlet {
     size_t ntags; /* labels rules may select on ("key-unit", "district-yuecheng") */
     const char *const *tags;
     const char *region; /* district code that weather warnings name ("330602"); may be NULL */
+    double lon, lat;    /* where the site is (WGS 84 degrees), for maps; NAN when not given */
 };
 
 struct ew_registry;
@@ -51,6 +52,10 @@ const struct ew_outlet *ew_registry_find(const struct ew_registry *reg, const ch
 const struct ew_limit *ew_outlet_limit(const struct ew_outlet *o, uint64_t code);
 
 size_t ew_registry_count(const struct ew_registry *reg);
+
+/* Calls fn for every outlet, in no particular order; the registry must not change meanwhile. */
+void ew_registry_each(const struct ew_registry *reg,
+                      void (*fn)(void *ctx, const struct ew_outlet *o), void *ctx);
 
 /* Changes whenever an outlet is added or replaced (never 0): an outlet pointer found under one
  * generation is valid as long as the generation is the same. */

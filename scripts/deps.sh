@@ -4,18 +4,23 @@
 # Works as root, or through sudo when it is available.
 #
 #   scripts/deps.sh            build + test packages
+#   scripts/deps.sh test       also what make test drives: Chromium and its WebDriver (the
+#                              dashboard's browser test; a CJK font for its screenshot), lintian
+#                              (the Debian package's check)
 #   scripts/deps.sh fuzz       also clang and its fuzzer/sanitizer runtime
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
             redis-server python3-pytest python3-venv curl)
+test_pkgs=(chromium chromium-driver fonts-wqy-microhei lintian)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 for group in "$@"; do
   case "$group" in
+    test) want+=("${test_pkgs[@]}") ;;
     fuzz) want+=("${fuzz_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (known: fuzz)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown group '$group' (known: test, fuzz)" >&2; exit 2 ;;
   esac
 done
 

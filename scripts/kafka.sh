@@ -5,6 +5,10 @@
 #   scripts/kafka.sh fetch           download the broker into the cache (once) and exit
 #   scripts/kafka.sh start           fetch if needed, start, wait until it answers a metadata
 #                                    request; prints "BOOTSTRAP DIR" (DIR: give it to stop)
+#                                    DIR/sasl_bootstrap: a second listener, SASL_PLAINTEXT with
+#                                    PLAIN (user ecowarn, password in DIR/sasl_password). Not
+#                                    SCRAM: librdkafka before 2.6.1 (Debian 12 has 2.0.2) fails
+#                                    SCRAM against Kafka 4 (confluentinc/librdkafka#4895)
 #   scripts/kafka.sh restart DIR     kill that broker (-9: a crash) and start it again on the
 #                                    same ports and storage; waits until it answers again
 #   scripts/kafka.sh stop DIR        stop that broker and remove its files
@@ -63,18 +67,22 @@ port() {
 start() {
   fetch
   need "$java" "a Java 17+ JDK runs the broker"
-  local dir bport cport
+  local dir bport cport sport password
   dir=$(mktemp -d /tmp/ecowarn-kafka.XXXXXX)
   bport=$(port)
   cport=$(port)
+  sport=$(port)
+  password=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_ecowarn="$password";
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
@@ -94,6 +102,8 @@ EOF
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
     { cat "$dir/format.log" >&2; rm -rf "$dir"; exit 1; }
   echo "127.0.0.1:$bport" >"$dir/bootstrap"
+  echo "127.0.0.1:$sport" >"$dir/sasl_bootstrap"
+  (umask 077; echo "$password" >"$dir/sasl_password")
   launch "$dir" || { stop "$dir"; exit 1; }
 }
 

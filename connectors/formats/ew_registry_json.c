@@ -33,6 +33,19 @@ static double ew_rj_num(json_t *obj, const char *key, int *bad)
     return json_number_value(v);
 }
 
+/* A coordinate in [-bound, bound] degrees, NAN when absent. */
+static double ew_rj_degrees(json_t *obj, const char *key, double bound, int *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return NAN;
+    if (!json_is_number(v) || !(fabs(json_number_value(v)) <= bound)) {
+        *bad = 1;
+        return NAN;
+    }
+    return json_number_value(v);
+}
+
 static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *err)
 {
     struct ew_limit limits[EW_OUTLET_MAX_LIMITS];
@@ -49,9 +62,12 @@ static int ew_rj_outlet(json_t *ev, struct ew_registry *reg, struct ew_error *er
     };
     int bad = 0;
     o.o2_ref = ew_rj_num(ev, "o2_ref", &bad);
+    o.lon = ew_rj_degrees(ev, "lon", 180, &bad);
+    o.lat = ew_rj_degrees(ev, "lat", 90, &bad);
     if (!o.mn || !*o.mn || !o.enterprise_id || !*o.enterprise_id || bad)
         return ew_error_set(err, EW_EMALFORMED, 0,
-                            "outlet.upsert: needs mn and enterprise_id strings (o2_ref a number)");
+                            "outlet.upsert: needs mn and enterprise_id strings (o2_ref a number, "
+                            "lon and lat degrees)");
     json_t *jtags = json_object_get(ev, "tags"), *tag;
     size_t ti;
     if (jtags && (!json_is_array(jtags) || json_array_size(jtags) > EW_OUTLET_MAX_TAGS))

@@ -53,6 +53,8 @@ struct ew_kafka {
     ev_timer table_retry;
     bool joined, tables_started;
     char brokers[512], group_id[256], session_timeout[16];
+    char *props; /* kafka.properties: NAME\0VALUE\0... (their values may be secrets) */
+    size_t props_len;
     rd_kafka_t *mock_owner;
     rd_kafka_mock_cluster_t *mock;
     char bootstraps[512];
@@ -406,6 +408,17 @@ static rd_kafka_t *ew_consumer_new(struct ew_kafka *k, const char *group, bool t
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    /* the operator's properties, after ecowarn's defaults (which they may tune); a value is
+     * never logged: it may be a password */
+    for (size_t at = 0; at < k->props_len;) {
+        const char *name = k->props + at, *value = name + strlen(name) + 1;
+        at = (size_t)(value + strlen(value) + 1 - k->props);
+        if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+            ew_log(EW_LOG_ERROR, "kafka", "kafka.properties.%s: %s", name, err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
     if (!table) {
         rd_kafka_conf_set_rebalance_cb(conf, ew_rebalance);
         rd_kafka_conf_set_offset_commit_cb(conf, ew_on_commit);
@@ -443,12 +456,15 @@ static void ew_join_group(struct ew_kafka *k)
         ew_log(EW_LOG_ERROR, "kafka", "subscribe: %s", rd_kafka_err2str(e));
 }
 
-/* The number of partitions of a topic, or 0 when the broker does not say yet (logged). */
+/* The number of partitions of a topic, or 0 when the broker does not say yet (logged). The
+ * request blocks the loop (librdkafka 2.0 has no asynchronous one): at most 200 ms, tried again a
+ * second later, so that a broker that cannot be reached (or refuses the login) leaves Redis,
+ * /health and the signals served (a reachable broker answers in milliseconds once connected). */
 static int ew_partition_count(rd_kafka_t *rk, const char *topic)
 {
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = t ? rd_kafka_metadata(rk, 0, t, &md, 2000) : RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t err = t ? rd_kafka_metadata(rk, 0, t, &md, 200) : RD_KAFKA_RESP_ERR__FAIL;
     if (t)
         rd_kafka_topic_destroy(t);
     int n = 0;
@@ -546,6 +562,12 @@ struct ew_kafka *ew_kafka_new(struct ev_loop *loop, const struct ew_kafka_conf *
     snprintf(k->brokers, sizeof k->brokers, "%s", brokers);
     snprintf(k->group_id, sizeof k->group_id, "%s", conf->group);
     snprintf(k->session_timeout, sizeof k->session_timeout, "%d", conf->session_timeout_ms);
+    if (conf->props_len) {
+        if (!(k->props = malloc(conf->props_len)))
+            goto err;
+        memcpy(k->props, conf->props, conf->props_len);
+        k->props_len = conf->props_len;
+    }
     char table_group[300]; /* never joined (assign only), never committed */
     snprintf(table_group, sizeof table_group, "%s.registry-reader", conf->group);
     if (!(k->group.rk = ew_consumer_new(k, conf->group, false)) ||
@@ -653,6 +675,9 @@ void ew_kafka_free(struct ew_kafka *k)
         free(k->topics[i]);
     free(k->slots);
     free(k->targets);
+    if (k->props)
+        explicit_bzero(k->props, k->props_len);
+    free(k->props);
     free(k);
 }
 

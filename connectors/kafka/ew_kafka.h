@@ -82,6 +82,9 @@ struct ew_kafka_conf {
     size_t batch;
     double commit_interval_s;
     int session_timeout_ms;
+    /* more librdkafka properties, already checked: NAME\0VALUE\0... (props_len bytes) */
+    const char *props;
+    size_t props_len;
 };
 
 /* new: free with ew_kafka_free. The strings of conf are copied. NULL on error (logged). */

@@ -45,10 +45,7 @@ static void ew_acks_read(struct ew_acks *a)
     snprintf(block, sizeof block, "%lld", (long long)(b > 0 ? b : 1));
     const char *argv[] = {"XREADGROUP", "GROUP", "ecowarnd", a->consumer, "COUNT", "100",
                           "BLOCK",      block,   "STREAMS",  key,         ">"};
-    size_t lens[11];
-    for (int i = 0; i < 11; i++)
-        lens[i] = strlen(argv[i]);
-    ew_redis_cmd(a->conn, NULL, 11, argv, lens);
+    ew_redis_cmds(a->conn, NULL, 11, argv);
 }
 
 static void ew_acks_start(struct ew_acks *a)
@@ -56,10 +53,7 @@ static void ew_acks_start(struct ew_acks *a)
     char key[128];
     ew_acks_key(a, key, sizeof key, "acks");
     const char *argv[] = {"XGROUP", "CREATE", key, "ecowarnd", "0", "MKSTREAM"};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
-    ew_redis_cmd(a->conn, &ew_acks_group_marker, 6, argv, lens);
+    ew_redis_cmds(a->conn, &ew_acks_group_marker, 6, argv);
 }
 
 static void ew_acks_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -116,8 +110,7 @@ static void ew_acks_entry(struct ew_acks *a, struct ew_redis *conn, const redisR
     char key[128];
     ew_acks_key(a, key, sizeof key, "active");
     const char *argv[3] = {"HGET", key, ack->fingerprint};
-    size_t lens[3] = {4, strlen(key), 16};
-    if (ew_redis_cmd(conn, ack, 3, argv, lens))
+    if (ew_redis_cmds(conn, ack, 3, argv))
         free(ack);
 }
 
@@ -134,10 +127,7 @@ static void ew_acks_on_claim_timer(struct ev_loop *loop, ev_timer *w, int revent
     snprintf(idle, sizeof idle, "%d", EW_ACKS_IDLE_MS);
     const char *argv[] = {"XAUTOCLAIM", "", "ecowarnd", a->consumer, idle, "0-0", "COUNT", "100"};
     argv[1] = key;
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
-        lens[i] = strlen(argv[i]);
-    a->claiming = ew_redis_cmd(a->claims, &ew_acks_claim_marker, 8, argv, lens) == 0;
+    a->claiming = ew_redis_cmds(a->claims, &ew_acks_claim_marker, 8, argv) == 0;
 }
 
 /* XAUTOCLAIM: [cursor, [[id, [field, value...]]...], (deleted ids)]; an entry deleted from the

@@ -12,6 +12,7 @@
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct ew_redis {
     char host[EW_URL_HOST_MAX];
     int port, db;
     bool unix_socket;
+    char user[128], password[512]; /* AUTH on every connection when a password is set */
     double timeout, backoff, backoff_max;
     ew_redis_reply_fn fn;
     void *ctx;
@@ -147,24 +149,61 @@ static void ew_redis_ready(struct ew_redis *r)
     ew_redis_flush(r);
 }
 
-/* No command is written before SELECT's reply: after a SELECT that failed, the server would run
- * them in database 0. A refusal closes the connection, made again after the backoff. */
-static void ew_redis_on_select(redisAsyncContext *ac, void *reply, void *priv)
+/* A connection is ready after AUTH (with a password) then SELECT (with a database other than
+ * 0), each answered; no command is written before: after a SELECT that failed, the server would
+ * run them in database 0. A refusal closes the connection, made again after the backoff. */
+static void ew_redis_handshake(struct ew_redis *r, int step);
+
+static void ew_redis_on_handshake(redisAsyncContext *ac, void *reply, void *priv)
 {
-    struct ew_redis *r = priv;
+    struct ew_redis *r = ac->data;
     redisReply *rep = reply;
+    int step = (int)(intptr_t)priv;
     if (!rep) /* the connection is going */
         return;
     if (rep->type != REDIS_REPLY_ERROR) {
-        ew_redis_ready(r);
+        ew_redis_handshake(r, step + 1);
         return;
     }
-    if (ew_redis_not_now(rep))
+    if (step == 0) /* WRONGPASS, or that user has no password: the operator's to fix */
+        ew_log(EW_LOG_ERROR, r->name,
+               "AUTH%s%s refused: %.*s (check the user and password of redis.url); "
+               "connecting again later",
+               r->user[0] ? " as " : "", r->user, (int)rep->len, rep->str);
+    else if (!strncmp(rep->str, "NOAUTH", 6))
+        ew_log(EW_LOG_ERROR, r->name,
+               "the server asks for a password: %.*s (give it in redis.url: "
+               "redis://user:password@host:port/db); connecting again later",
+               (int)rep->len, rep->str);
+    else if (ew_redis_not_now(rep))
         ew_redis_log_not_now(r, rep);
     else
-        ew_log(EW_LOG_ERROR, r->name, "SELECT %d refused: %.*s; connecting again later", r->db,
-               (int)rep->len, rep->str);
+        ew_log(EW_LOG_ERROR, r->name, "%s refused: %.*s; connecting again later",
+               r->db ? "SELECT" : "PING", (int)rep->len, rep->str);
     ew_redis_refused(r, ac);
+}
+
+/* Step 0: AUTH (with a password), 1: SELECT (with a database other than 0) or else PING (a
+ * server that wants a password says so here, not on the first event), 2: ready. The watchdog
+ * closes a connection whose answer is late. */
+static void ew_redis_handshake(struct ew_redis *r, int step)
+{
+    if (step == 0 && r->password[0]) {
+        if (r->user[0])
+            redisAsyncCommand(r->ac, ew_redis_on_handshake, (void *)0, "AUTH %s %s", r->user,
+                              r->password);
+        else
+            redisAsyncCommand(r->ac, ew_redis_on_handshake, (void *)0, "AUTH %s", r->password);
+    } else if (step <= 1) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->db);
+        if (r->db)
+            redisAsyncCommand(r->ac, ew_redis_on_handshake, (void *)1, "SELECT %s", db);
+        else
+            redisAsyncCommand(r->ac, ew_redis_on_handshake, (void *)1, "PING");
+    } else {
+        ew_redis_ready(r);
+    }
 }
 
 static void ew_redis_schedule(struct ew_redis *r)
@@ -188,13 +227,7 @@ static void ew_redis_on_connect(const redisAsyncContext *ac, int status)
     }
     ew_log(EW_LOG_INFO, r->name, "connected to %s%s%d", r->host, r->unix_socket ? "" : ":",
            r->unix_socket ? r->db : r->port);
-    if (r->db) { /* ready once it answers (a late answer: the watchdog closes it) */
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->db);
-        redisAsyncCommand(r->ac, ew_redis_on_select, r, "SELECT %s", db);
-        return;
-    }
-    ew_redis_ready(r);
+    ew_redis_handshake(r, 0);
 }
 
 static void ew_redis_on_disconnect(const redisAsyncContext *ac, int status)
@@ -270,6 +303,8 @@ struct ew_redis *ew_redis_new(struct ev_loop *loop, const struct ew_redis_addr *
     r->port = addr->port;
     r->db = addr->db;
     r->unix_socket = addr->unix_socket;
+    snprintf(r->user, sizeof r->user, "%s", addr->user);
+    snprintf(r->password, sizeof r->password, "%s", addr->password);
     r->loop = loop;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->timeout = timeout_s;
@@ -298,6 +333,7 @@ void ew_redis_free(struct ew_redis *r)
     for (size_t i = 0; i < r->n; i++)
         redisFreeCommand(ew_q_at(r, i)->cmd);
     free(r->q);
+    explicit_bzero(r->password, sizeof r->password);
     free(r);
 }
 
@@ -339,4 +375,14 @@ size_t ew_redis_queued(const struct ew_redis *r)
 const struct ew_redis_stats *ew_redis_stats(const struct ew_redis *r)
 {
     return &r->stats;
+}
+
+int ew_redis_cmds(struct ew_redis *r, void *arg, int argc, const char **argv)
+{
+    size_t lens[16];
+    if (argc < 1 || argc > 16)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return ew_redis_cmd(r, arg, argc, argv, lens);
 }

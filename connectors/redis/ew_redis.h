@@ -47,6 +47,9 @@ void ew_redis_free(struct ew_redis *r);
  * memory). */
 int ew_redis_cmd(struct ew_redis *r, void *arg, int argc, const char **argv, const size_t *lens);
 
+/* The same with every argument a NUL-ended string (at most 16 of them). */
+int ew_redis_cmds(struct ew_redis *r, void *arg, int argc, const char **argv);
+
 bool ew_redis_connected(const struct ew_redis *r);
 size_t ew_redis_queued(const struct ew_redis *r); /* commands without a reply yet */
 const struct ew_redis_stats *ew_redis_stats(const struct ew_redis *r);

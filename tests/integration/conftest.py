@@ -42,11 +42,32 @@ def wait_for(what, predicate, timeout=20.0, step=0.05):
         time.sleep(step)
 
 
+def http_request(port, method, path, headers=None, body=None, timeout=5):
+    """One HTTP/1.0 request to 127.0.0.1:port; returns (status, head text, body text), status
+    None when the connection closed without an answer."""
+    lines = [f"{method} {path} HTTP/1.0"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+    data = (body or "").encode()
+    if body is not None:
+        lines.append(f"Content-Length: {len(data)}")
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    head, _, rest = got.partition(b"\r\n\r\n")
+    return (int(head.split()[1]) if head else None), head.decode(), rest.decode()
+
+
 class Redis:
     """A small RESP client: enough for the tests' commands, replies parsed in full."""
 
-    def __init__(self, port):
+    def __init__(self, port, auth=()):
+        """auth: AUTH's arguments, sent on every connection ((user, password) or (password,))."""
         self.port = port
+        self.auth = auth
         self.sock = None
         self.buf = b""
 
@@ -54,6 +75,17 @@ class Redis:
         if self.sock is None:
             self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
             self.buf = b""
+            if self.auth:
+                self.sock.sendall(self._command(("AUTH",) + tuple(self.auth)))
+                self._reply()
+
+    @staticmethod
+    def _command(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
 
     def _line(self):
         while b"\r\n" not in self.buf:
@@ -92,12 +124,8 @@ class Redis:
 
     def __call__(self, *args):
         self._connect()
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
         try:
-            self.sock.sendall(b"".join(out))
+            self.sock.sendall(self._command(args))
             return self._reply()
         except (ConnectionError, OSError):
             self.close()
@@ -124,11 +152,13 @@ class RedisServer:
     """A redis-server of the test's own; with persist, every write is on disk before its reply
     (appendfsync always), so that a restart shows what was acknowledged before it."""
 
-    def __init__(self, tmp, persist=False):
+    def __init__(self, tmp, persist=False, args=(), auth=()):
+        """args: more redis-server arguments (--requirepass...); auth: what AUTH takes then."""
         self.port = free_port()
         self.dir = os.path.join(tmp, f"redis-{self.port}")
         os.makedirs(self.dir)
         self.persist = persist
+        self.args, self.auth = list(args), auth
         self.proc = None
         self.start()
 
@@ -137,9 +167,9 @@ class RedisServer:
             ["--appendonly", "no"]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", self.dir] + aof,
+             "--dir", self.dir] + aof + self.args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = Redis(self.port)
+        client = Redis(self.port, self.auth)
 
         def up():
             try:
@@ -191,6 +221,9 @@ class RealBroker:
         assert r.returncode == 0, r.stderr
         self.bootstrap, self.dir = r.stdout.split()
         self.error = None
+        with open(os.path.join(self.dir, "sasl_bootstrap")) as f:
+            self.sasl_bootstrap = f.read().strip()  # SASL_PLAINTEXT, SCRAM-SHA-512, ecowarn
+        self.sasl_password_file = os.path.join(self.dir, "sasl_password")
 
     def create(self, topics, partitions):
         r = subprocess.run([os.path.join(BIN, "ecowarn-kafka"), "--create", self.bootstrap,
@@ -258,9 +291,10 @@ class Kafka:
 
 
 class Daemon:
-    def __init__(self, kafka, redis_port, tmp, extra=None, config=None):
-        """extra: options for --set; config: a config file (then rules.dir is its business)."""
-        self.http = free_port()
+    def __init__(self, kafka, redis_port, tmp, extra=None, config=None, http_port=None):
+        """extra: options for --set; config: a config file (then rules.dir is its business);
+        http_port: the HTTP endpoint's port (a free one when None)."""
+        self.http = http_port or free_port()
         self.log_path = os.path.join(tmp, f"ecowarnd-{time.monotonic_ns()}.log")
         self.args = [os.path.join(BIN, "ecowarnd")]
         if config:
@@ -286,19 +320,10 @@ class Daemon:
 
     def get(self, path):
         try:
-            with socket.create_connection(("127.0.0.1", self.http), timeout=2) as s:
-                s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+            status, _, body = http_request(self.http, "GET", path, timeout=2)
         except OSError:
             return None, ""
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = int(head.split()[1]) if head else None
-        return status, body.decode()
+        return status, body
 
     def metrics(self):
         status, body = self.get("/metrics")
@@ -429,11 +454,13 @@ def hourly_packet(mn, hour, so2, st="31", flag="N", qn=None, extra=""):
                  f"a21026-ZsAvg={so2},a21026-Flag={flag}{extra}&&")
 
 
-def outlet(mn, enterprise="E1", name="绍兴测试热电", so2_limit=35):
-    return json.dumps({"type": "outlet.upsert", "enterprise_id": enterprise,
-                       "enterprise_name": name, "outlet_id": f"{enterprise}-DA001", "mn": mn,
-                       "st": "31", "limits": {"a21026": {"hour": so2_limit, "day": so2_limit,
-                                                         "unit": "mg/m3"}}},
+def outlet(mn, enterprise="E1", name="绍兴测试热电", so2_limit=35, **more):
+    """more: other members (region, lon, lat...)."""
+    return json.dumps(dict({"type": "outlet.upsert", "enterprise_id": enterprise,
+                            "enterprise_name": name, "outlet_id": f"{enterprise}-DA001",
+                            "mn": mn, "st": "31",
+                            "limits": {"a21026": {"hour": so2_limit, "day": so2_limit,
+                                                  "unit": "mg/m3"}}}, **more),
                       ensure_ascii=False)
 
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests: the HTTP endpoint (connectors/http/ew_http.h) serving the daemon's /metrics and
- * /health (pipeline/ew_metrics.h) from a known set of stats, over real loopback sockets: the
- * libev loop runs in a thread, the test is a plain socket client.
+ * /health (pipeline/ew_metrics.h) from a known set of stats, a POST body and its headers, and
+ * streams (written later, from the loop; the client that goes is noticed), over real loopback
+ * sockets: the libev loop runs in a thread, the test is a plain socket client.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,6 +10,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,20 +32,80 @@ static ev_async stop;
 static pthread_t thread;
 static char last_path[256];
 
-static int handler(void *ctx, const char *path, struct ew_buf *b, const char **type)
+/* A stream written on the loop by a timer: "/later" twice then its end, "/forever" until its
+ * client goes. */
+static struct ew_http_stream *stream;
+static ev_timer ticker;
+static int ticks;
+static volatile int closed_calls;
+
+static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)l, (void)w, (void)revents;
+    ticks++;
+    ew_http_stream_write(stream, "tick\n", 5);
+    if (w->repeat == 0) { /* "/later": its second part, then its end */
+        ew_http_stream_end(stream);
+        stream = NULL;
+    }
+}
+
+static void on_closed(void *ctx, struct ew_http_stream *s)
 {
     (void)ctx;
+    assert_ptr_equal(s, stream);
+    ev_timer_stop(loop, &ticker);
+    stream = NULL;
+    closed_calls++;
+}
+
+static int handler(void *ctx, struct ew_http_req *r)
+{
+    (void)ctx;
+    const char *path = ew_http_path(r);
     snprintf(last_path, sizeof last_path, "%s", path);
-    if (!strcmp(path, "/health")) {
-        *type = "application/json";
-        return ew_metrics_health(&stats, b);
-    }
-    if (!strcmp(path, "/metrics")) {
-        *type = "text/plain; version=0.0.4";
-        ew_metrics_prometheus(&stats, b);
+    if (!strcmp(path, "/echo")) { /* the body, a header and an argument back */
+        size_t len;
+        const char *body = ew_http_body(r, &len);
+        const char *h = ew_http_header(r, "X-Test"), *q = ew_http_arg(r, "q");
+        struct ew_buf *b = ew_http_out(r);
+        ew_buf_adds(b, ew_http_method(r));
+        ew_buf_adds(b, "|");
+        ew_buf_add(b, body, len);
+        ew_buf_adds(b, "|");
+        ew_buf_adds(b, h ? h : "-");
+        ew_buf_adds(b, "|");
+        ew_buf_adds(b, q ? q : "-");
+        ew_http_set_header(r, "X-Echo", "yes");
         return 200;
     }
-    return 404;
+    if (!strcmp(path, "/idle")) { /* open, suspended, until the server stops */
+        ew_http_type(r, "text/event-stream");
+        stream = ew_http_stream_open(r, 200, on_closed, NULL);
+        ew_http_stream_write(stream, "first\n", 6);
+        return 0;
+    }
+    if (!strcmp(path, "/later") || !strcmp(path, "/forever")) {
+        ew_http_type(r, "text/event-stream");
+        stream = ew_http_stream_open(r, 200, on_closed, NULL);
+        assert_non_null(stream);
+        ew_http_stream_write(stream, "first\n", 6);
+        bool forever = !strcmp(path, "/forever");
+        ev_timer_init(&ticker, on_tick, 0.05, forever ? 0.02 : 0);
+        ev_timer_start(loop, &ticker);
+        return 0;
+    }
+    if (strcmp(path, "/health") && strcmp(path, "/metrics"))
+        return 404;
+    if (!strcmp(ew_http_method(r), "POST"))
+        return ew_http_not_allowed(r, "GET, HEAD");
+    if (!strcmp(path, "/health")) {
+        ew_http_type(r, "application/json");
+        return ew_metrics_health(&stats, ew_http_out(r));
+    }
+    ew_http_type(r, "text/plain; version=0.0.4");
+    ew_metrics_prometheus(&stats, ew_http_out(r));
+    return 200;
 }
 
 static void on_stop(struct ev_loop *l, ev_async *w, int revents)
@@ -81,14 +143,18 @@ static int setup(void **state)
     return pthread_create(&thread, NULL, run, NULL);
 }
 
+static int idle_fd = -1, idle_closed_before;
+
 static int teardown(void **state)
 {
     (void)state;
     ev_async_send(loop, &stop);
     pthread_join(thread, NULL);
-    ew_http_free(http);
+    ew_http_free(http); /* with a suspended stream open: it ends, and its owner is told */
     ev_loop_destroy(loop);
-    return 0;
+    if (idle_fd >= 0)
+        close(idle_fd);
+    return idle_fd >= 0 && closed_calls != idle_closed_before + 1;
 }
 
 static int connect_to_server(void)
@@ -193,6 +259,90 @@ static void test_not_found_and_methods(void **state)
     assert_int_equal(get("BREW /pot HTCPCP/1.0\r\n\r\n", r, sizeof r) / 100, 4);
 }
 
+/* A POST's body, a header and a query argument reach the handler; a body over 8 KiB is 413. */
+static void test_post_body_headers_args(void **state)
+{
+    (void)state;
+    static char r[65536], big[12000];
+    assert_int_equal(get("POST /echo?q=a%20b HTTP/1.1\r\nHost: x\r\nX-Test: hi\r\n"
+                         "Content-Length: 10\r\n\r\n{\"k\": \"v\"}",
+                         r, sizeof r),
+                     200);
+    assert_non_null(strstr(r, "X-Echo: yes"));
+    assert_non_null(strstr(r, "\r\n\r\nPOST|{\"k\": \"v\"}|hi|a b"));
+    assert_int_equal(get("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r), 200);
+    assert_non_null(strstr(r, "\r\n\r\nGET||-|-"));
+    int n =
+        snprintf(big, sizeof big, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n");
+    memset(big + n, 'a', 9000);
+    big[n + 9000] = '\0';
+    assert_int_equal(get(big, r, sizeof r), 413);
+    assert_int_equal(get("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", r, sizeof r),
+                     405);
+    assert_non_null(strstr(r, "Allow: GET, HEAD, POST"));
+}
+
+/* Reads from fd until text is in what came (or 5 s pass); returns what came. */
+static const char *read_until(int fd, char *out, size_t n, const char *text)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    while (!strstr(out, text) && len + 1 < n) {
+        ssize_t got = read(fd, out + len, n - 1 - len);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        out[len] = '\0';
+    }
+    return out;
+}
+
+/* A stream: its first part at once, the rest when the loop writes it, then its end (chunked). */
+static void test_stream_written_later(void **state)
+{
+    (void)state;
+    static char r[65536];
+    int fd = connect_to_server();
+    send_all(fd, "GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_until(fd, r, sizeof r, "\r\n0\r\n\r\n"); /* the last chunk */
+    close(fd);
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    assert_non_null(strstr(r, "Content-Type: text/event-stream"));
+    const char *first = strstr(r, "first\n"), *tick = strstr(r, "tick\n");
+    assert_non_null(first);
+    assert_non_null(tick);
+    assert_true(first < tick);
+    assert_non_null(strstr(r, "\r\n0\r\n\r\n"));
+    assert_int_equal(closed_calls, 0); /* ended by its owner: not told again */
+}
+
+/* A client that goes is noticed at the next write: closed is called, once. */
+static void test_stream_client_goes(void **state)
+{
+    (void)state;
+    static char r[65536];
+    int before = closed_calls;
+    int fd = connect_to_server();
+    send_all(fd, "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_until(fd, r, sizeof r, "tick\n");
+    assert_non_null(strstr(r, "tick\n"));
+    close(fd);
+    for (int i = 0; i < 500 && closed_calls == before; i++)
+        usleep(10000);
+    assert_int_equal(closed_calls, before + 1);
+}
+
+/* A stream left open and idle (its connection suspended) when the server stops: teardown. */
+static void test_stream_idle_at_free(void **state)
+{
+    (void)state;
+    static char r[4096];
+    idle_closed_before = closed_calls;
+    idle_fd = connect_to_server();
+    send_all(idle_fd, "GET /idle HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_non_null(strstr(read_until(idle_fd, r, sizeof r, "first\n"), "first\n"));
+}
+
 /* A request larger than a connection may hold is refused, and the server goes on. */
 static void test_oversized_request(void **state)
 {
@@ -218,6 +368,10 @@ int main(void)
         cmocka_unit_test(test_keep_alive_and_query),
         cmocka_unit_test(test_not_found_and_methods),
         cmocka_unit_test(test_oversized_request),
+        cmocka_unit_test(test_post_body_headers_args),
+        cmocka_unit_test(test_stream_written_later),
+        cmocka_unit_test(test_stream_client_goes),
+        cmocka_unit_test(test_stream_idle_at_free), /* the last: teardown stops the server */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,9 @@
 /*
  * Unit tests: the option table and the whole configuration (config/ew_opts.h, ew_config.h,
  * ew_url.h): defaults, the config file, the environment and --set in that order of
- * precedence, bounds and choices, unknown names, the reloadable column, and the strict
- * parsing of redis.url.
+ * precedence, bounds and choices, unknown names, the reloadable column, the strict parsing of
+ * redis.url (with its user and password), kafka.properties passed through and checked by
+ * librdkafka, and secrets named as ${VAR} or ${file:PATH} (ew_secret.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "ew_config.h"
 #include "ew_opts.h"
+#include "ew_secret.h"
 #include "ew_url.h"
 
 /* A config file in a temporary directory, with text. */
@@ -252,13 +254,24 @@ static void test_redis_url(void **state)
     assert_string_equal(a.host, "/run/redis/redis.sock");
     static const char *const bad[] = {
         "redis://h:12x/0", /* the old parser read 12 */
-        "redis://h:0/0",     "redis://h:65536",
-        "redis://h:6379/0x", "redis://h:6379/1/2",
-        "redis://:6379/0",   "redis://h/0?x=1",
-        "redis://h/0#f",     "redis://u:p@h/0",
-        "http://h:6379/0",   "h:6379",
-        "unix://",           "unix://host/sock",
-        "redis://h:6379/-1", "",
+        "redis://h:0/0",
+        "redis://h:65536",
+        "redis://h:6379/0x",
+        "redis://h:6379/1/2",
+        "redis://:6379/0",
+        "redis://h/0?x=1",
+        "redis://h/0#f",
+        "redis://u@h/0",
+        "redis://u:@h/0",
+        "redis://u:p%4@h/0",
+        "redis://u:p%00@h/0",
+        "unix://:p@/run/redis.sock",
+        "http://h:6379/0",
+        "h:6379",
+        "unix://",
+        "unix://host/sock",
+        "redis://h:6379/-1",
+        "",
         "redis://h :1/0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -267,6 +280,122 @@ static void test_redis_url(void **state)
             fail_msg("\"%s\" was accepted", bad[i]);
         assert_true(why[0] != '\0');
     }
+}
+
+/* user:password@ and :password@, percent-decoded; printed only redacted. */
+static void test_redis_url_credentials(void **state)
+{
+    (void)state;
+    struct ew_redis_addr a;
+    char why[256], shown[128];
+    assert_int_equal(
+        ew_redis_url_parse("redis://ecowarn:p%40ss%3Aw%2Fd@h:6380/2", &a, why, sizeof why), 0);
+    assert_string_equal(a.user, "ecowarn");
+    assert_string_equal(a.password, "p@ss:w/d");
+    assert_string_equal(a.host, "h");
+    assert_int_equal(a.port, 6380);
+    assert_int_equal(a.db, 2);
+    assert_int_equal(ew_redis_url_parse("redis://:secret@h/0", &a, why, sizeof why), 0);
+    assert_string_equal(a.user, "");
+    assert_string_equal(a.password, "secret");
+    assert_int_equal(ew_redis_url_parse("redis://h/0", &a, why, sizeof why), 0);
+    assert_string_equal(a.password, "");
+    assert_string_equal(ew_url_redact("redis://u:secret@h:1/0", shown, sizeof shown),
+                        "redis://***@h:1/0");
+    assert_string_equal(ew_url_redact("redis://u:se@cr/et@h:1/0", shown, sizeof shown),
+                        "redis://***@h:1/0");
+    assert_string_equal(ew_url_redact("redis://h:1/0", shown, sizeof shown), "redis://h:1/0");
+    assert_string_equal(ew_url_redact("unix:///run/r.sock", shown, sizeof shown),
+                        "unix:///run/r.sock");
+}
+
+/* ${VAR} and ${file:PATH}, inside other text; errors name the variable or file, never a value. */
+static void test_secret_expand(void **state)
+{
+    (void)state;
+    char out[64], why[256], path[256];
+    setenv("EW_TEST_SECRET", "s3cr3t", 1);
+    unsetenv("EW_TEST_UNSET");
+    write_file(path, sizeof path, "secret", "from-a-file\nsecond line\n");
+    char in[512];
+    snprintf(in, sizeof in, "a-${EW_TEST_SECRET}-${file:%s}-z", path);
+    assert_int_equal(ew_secret_expand(in, out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "a-s3cr3t-from-a-file-z");
+    assert_int_equal(ew_secret_expand("no reference", out, sizeof out, why, sizeof why), 0);
+    assert_string_equal(out, "no reference");
+    assert_int_equal(ew_secret_expand("${EW_TEST_UNSET}", out, sizeof out, why, sizeof why), -1);
+    assert_non_null(strstr(why, "EW_TEST_UNSET"));
+    assert_int_equal(ew_secret_expand("${file:/nonexistent/x}", out, sizeof out, why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "/nonexistent/x"));
+    assert_int_equal(ew_secret_expand("${EW_TEST_SECRET", out, sizeof out, why, sizeof why), -1);
+    assert_int_equal(ew_secret_expand("${}", out, sizeof out, why, sizeof why), -1);
+    assert_int_equal(ew_secret_expand("${EW_TEST_SECRET}", out, 4, why, sizeof why), -1);
+    assert_null(strstr(why, "s3cr3t"));
+    unlink(path);
+}
+
+/* kafka.properties: from the file (nested or dotted), --set, later wins in place; a reload
+ * keeps them; librdkafka checks them; ecowarn's own are refused; a secret never printed. */
+static void test_kafka_properties(void **state)
+{
+    (void)state;
+    char path[256];
+    write_file(path, sizeof path, "props.json",
+               "{\"kafka\": {\"properties\": {\"security.protocol\": \"SASL_PLAINTEXT\",\n"
+               "  \"sasl\": {\"mechanism\": \"PLAIN\"}, \"socket.keepalive.enable\": true,\n"
+               "  \"fetch.wait.max.ms\": 20}},\n \"rules\": {\"dir\": \"" EW_RULES_DIR "\"}}\n");
+    setenv("EW_TEST_KPASS", "kafka-secret", 1);
+    const char *sets[] = {"kafka.properties.sasl.mechanism=SCRAM-SHA-512",
+                          "kafka.properties.sasl.username=ecowarn",
+                          "kafka.properties.sasl.password=${EW_TEST_KPASS}"};
+    struct ew_config_src src = {path, sets, 3};
+    struct ew_config c;
+    struct out out;
+    assert_int_equal(load(&src, &c, &out), 0);
+    free(out.text);
+    const char *v, *names[8], *values[8];
+    size_t n = 0;
+    for (const char *k = ew_props_next(&c.kafka, NULL, &v); k && n < 8;
+         k = ew_props_next(&c.kafka, k, &v), n++)
+        names[n] = k, values[n] = v;
+    assert_int_equal(n, 6);
+    assert_string_equal(names[0], "security.protocol");
+    assert_string_equal(names[1], "sasl.mechanism");
+    assert_string_equal(values[1], "SCRAM-SHA-512"); /* --set over the file, in its place */
+    assert_string_equal(values[2], "true");
+    assert_string_equal(values[3], "20");
+    assert_string_equal(names[5], "sasl.password");
+    assert_string_equal(values[5], "kafka-secret"); /* expanded where it is used */
+    assert_int_equal(ew_opts_reloadable("kafka.properties.sasl.password"), 0);
+    struct ew_opts next;
+    ew_opts_defaults(&next);
+    assert_int_equal(ew_opts_keep_fixed(&next, &c.opts, NULL, NULL), 1);
+    assert_memory_equal(&next.kafka_properties, &c.opts.kafka_properties,
+                        sizeof next.kafka_properties);
+    ew_config_release(&c);
+
+    static const struct {
+        const char *set, *says;
+    } bad[] = {
+        {"kafka.properties.group.id=x", "kafka.properties.group.id: set by ecowarn itself"},
+        {"kafka.properties.no.such.property=1", "No such configuration property"},
+        {"kafka.properties.fetch.wait.max.ms=soon", "kafka.properties.fetch.wait.max.ms: Invalid"},
+        {"kafka.properties.ssl.key.password=${EW_TEST_UNSET}", "EW_TEST_UNSET is not set"},
+        {"kafka.properties=x", "expected kafka.properties.NAME=VALUE"},
+        {"redis.url=redis://u:kafka-secret@h:notaport/0", "redis.url \"redis://***@h:notaport/0\""},
+    };
+    unsetenv("EW_TEST_UNSET");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ew_config_src one = {path, &bad[i].set, 1};
+        if (load(&one, &c, &out) == 0)
+            fail_msg("%s was accepted", bad[i].set);
+        if (!strstr(out.text, bad[i].says))
+            fail_msg("%s: \"%s\" not in: %s", bad[i].set, bad[i].says, out.text);
+        assert_null(strstr(out.text, "kafka-secret")); /* never printed */
+        free(out.text);
+    }
+    unlink(path);
 }
 
 int main(void)
@@ -280,6 +409,9 @@ int main(void)
         cmocka_unit_test(test_reloadable_column),
         cmocka_unit_test(test_keep_fixed),
         cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_url_credentials),
+        cmocka_unit_test(test_secret_expand),
+        cmocka_unit_test(test_kafka_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
