@@ -4,6 +4,8 @@
 #   make demo       local redis-server + embedded Kafka + ecowarnd + a simulated fleet: alerts live
 #   make test       build, run every test label, then again under ASan+UBSan (build-asan/)
 #   make bench      build and run the benchmarks (bench/)
+#   make deb        the Debian package, checked by lintian (build-deb/ecowarn_*.deb)
+#   make reference  write ecowarnd's option table into OPERATING.md's configuration reference
 #   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
 #   make format     clang-format every C file in place
 
@@ -16,7 +18,7 @@ GENERATOR    := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # CI builds with -Werror; a developer's build only warns.
 WERROR       := $(if $(filter true,$(CI)),-DEW_WERROR=ON,)
 
-.PHONY: all deps build demo test test-asan bench fuzz format clean
+.PHONY: all deps build demo test test-asan bench deb reference fuzz format clean
 
 all: build
 
@@ -44,6 +46,13 @@ bench: build
 	$(BUILD)/bin/bench_hj212
 	$(BUILD)/bin/bench_rules
 
+deb:
+	@scripts/deps.sh test
+	scripts/deb.sh
+
+reference: build
+	python3 tests/docs/reference.py $(BUILD)/bin/ecowarnd OPERATING.md --write
+
 fuzz:
 	@scripts/deps.sh fuzz
 	CC=clang-14 cmake --preset fuzz $(GENERATOR) >/dev/null
@@ -54,4 +63,4 @@ format:
 	clang-format-14 -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-deb

@@ -68,6 +68,8 @@ enum {
 static const char *const ew_anom_names[] = {
     "none", "over", "drift", "flat", "offline", "fault", "facility_off", "shutdown", "weather"};
 static const char *const ew_regions[] = {"330602", "330603", "330604"};
+/* each district's middle (longitude, latitude): where its enterprises are put on a map */
+static const double ew_region_at[][2] = {{120.58, 30.00}, {120.49, 30.08}, {120.87, 30.03}};
 
 struct ew_pol {
     const char *code;
@@ -369,32 +371,48 @@ static void ew_register_more(struct ew_sim *s)
     }
 }
 
+/* An enterprise's place: within 0.08 degrees of its district's middle, from its number alone
+ * (the random stream the values come from is left as it was). */
+static void ew_place(size_t enterprise_no, bool water, double *lon, double *lat)
+{
+    uint64_t h = (uint64_t)enterprise_no * 0x9E3779B97F4A7C15u;
+    h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9u;
+    h ^= h >> 29;
+    const double *mid = ew_region_at[enterprise_no % 3];
+    *lon = mid[0] + ((double)(h & 0xffff) / 65535.0 - 0.5) * 0.16 + (water ? 0.002 : 0);
+    *lat = mid[1] + ((double)((h >> 16) & 0xffff) / 65535.0 - 0.5) * 0.16;
+}
+
 static void ew_register(struct ew_sim *s)
 {
     for (size_t i = 0; i < s->noutlets; i++) {
         const struct ew_outlet_sim *o = &s->outlets[i];
         char ev[1024];
+        double lon, lat;
+        ew_place(o->enterprise_no, o->water, &lon, &lat);
         int n =
             o->water
                 ? snprintf(ev, sizeof ev,
                            "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
                            "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                           "\"st\":\"32\",\"region\":\"%s\",\"limits\":{\"w01018\":{\"hour\":100,"
+                           "\"st\":\"32\",\"region\":\"%s\",\"lon\":%.5f,\"lat\":%.5f,"
+                           "\"limits\":{\"w01018\":{\"hour\":100,"
                            "\"day\":100,"
                            "\"unit\":\"mg/L\"},\"w21003\":{\"hour\":15,\"day\":15,\"unit\":"
                            "\"mg/L\"},\"w21011\":{\"hour\":0.5,\"day\":0.5,\"unit\":\"mg/L\"}}}",
                            o->enterprise, o->name, o->outlet, o->mn,
-                           ew_regions[o->enterprise_no % 3])
+                           ew_regions[o->enterprise_no % 3], lon, lat)
                 : snprintf(ev, sizeof ev,
                            "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"%s\","
                            "\"enterprise_name\":\"%s\",\"outlet_id\":\"%s\",\"mn\":\"%s\","
-                           "\"st\":\"31\",\"region\":\"%s\",\"o2_ref\":6,\"limits\":{\"a21026\":{"
+                           "\"st\":\"31\",\"region\":\"%s\",\"lon\":%.5f,\"lat\":%.5f,"
+                           "\"o2_ref\":6,\"limits\":{\"a21026\":{"
                            "\"hour\":35,"
                            "\"day\":35,\"unit\":\"mg/m3\"},\"a21002\":{\"hour\":50,\"day\":50,"
                            "\"unit\":\"mg/m3\"},\"a34013\":{\"hour\":10,\"day\":10,\"unit\":"
                            "\"mg/m3\"}}}",
                            o->enterprise, o->name, o->outlet, o->mn,
-                           ew_regions[o->enterprise_no % 3]);
+                           ew_regions[o->enterprise_no % 3], lon, lat);
         ew_emit(s, 2, o->mn, ev, (size_t)n);
     }
     ew_register_more(s);

@@ -60,30 +60,16 @@ static int ew_url_unix(const UriUriA *u, struct ew_redis_addr *out, char *why, s
     return 0;
 }
 
-/* Percent-decodes len bytes of s into out (NUL-terminated); false when they do not fit or a
- * "%XY" is not one. */
+/* Percent-decodes len bytes of s into out with uriparser; false when they do not fit or hold a
+ * NUL once decoded ("%00"). */
 static bool ew_url_decode(const char *s, size_t len, char *out, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < len; i++, k++) {
-        if (k + 1 >= n)
-            return false;
-        char c = s[i];
-        if (c == '%') {
-            unsigned v;
-            char hex[3] = {0};
-            if (i + 2 >= len)
-                return false;
-            memcpy(hex, s + i + 1, 2);
-            if (strspn(hex, "0123456789abcdefABCDEF") != 2 || sscanf(hex, "%2x", &v) != 1 || !v)
-                return false;
-            c = (char)v;
-            i += 2;
-        }
-        out[k] = c;
-    }
-    out[k] = '\0';
-    return true;
+    if (len >= n)
+        return false;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    const char *end = uriUnescapeInPlaceExA(out, URI_FALSE, URI_BR_DONT_TOUCH);
+    return (size_t)(end - out) == strlen(out);
 }
 
 /* user:password, or :password (Redis's default user). */

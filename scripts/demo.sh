@@ -25,7 +25,7 @@ free_port() {
 }
 
 redis_port=$(free_port)
-http_port=$(free_port)
+http_port=${DEMO_HTTP_PORT:-$(free_port)}
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
   >"$work/redis.log" 2>&1 &
 pids+=($!)
@@ -44,7 +44,7 @@ pids+=($!)
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break; sleep 0.2
 done
-echo "demo: ecowarnd up; metrics at http://127.0.0.1:$http_port/metrics"
+echo "demo: ecowarnd up; the live risk map at http://127.0.0.1:$http_port/ (open it in a browser), metrics at /metrics"
 
 "$bin/ecowarn-watch" --redis "redis://127.0.0.1:$redis_port/0" &
 pids+=($!)

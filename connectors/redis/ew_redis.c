@@ -177,9 +177,12 @@ static void ew_redis_on_handshake(redisAsyncContext *ac, void *reply, void *priv
                (int)rep->len, rep->str);
     else if (ew_redis_not_now(rep))
         ew_redis_log_not_now(r, rep);
+    else if (r->db)
+        ew_log(EW_LOG_ERROR, r->name, "SELECT %d refused: %.*s; connecting again later", r->db,
+               (int)rep->len, rep->str);
     else
-        ew_log(EW_LOG_ERROR, r->name, "%s refused: %.*s; connecting again later",
-               r->db ? "SELECT" : "PING", (int)rep->len, rep->str);
+        ew_log(EW_LOG_ERROR, r->name, "PING refused: %.*s; connecting again later", (int)rep->len,
+               rep->str);
     ew_redis_refused(r, ac);
 }
 

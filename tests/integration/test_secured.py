@@ -4,11 +4,12 @@ secret references (${file:...}, ${VAR}), never appear in its log or /metrics, an
 a clear error and a health of 503, never a crash or a silent loop."""
 import json
 import os
+import subprocess
 import time
 
 import pytest
 
-from conftest import Kafka, Redis, RedisServer, hourly_packet, outlet, wait_for
+from conftest import BIN, Kafka, Redis, RedisServer, hourly_packet, outlet, wait_for
 
 REDIS_USER_PASSWORD = "redis-user-Pa55"
 REDIS_DEFAULT_PASSWORD = "redis-default-Pa55"
@@ -16,9 +17,10 @@ REDIS_DEFAULT_PASSWORD = "redis-default-Pa55"
 
 @pytest.fixture
 def secured_redis(tmp):
+    # the ACL OPERATING.md gives: ecowarnd's keys and channels only, nothing @dangerous
     r = RedisServer(tmp, args=["--requirepass", REDIS_DEFAULT_PASSWORD,
-                               "--user", "ecowarn", "on", ">" + REDIS_USER_PASSWORD, "~*", "&*",
-                               "+@all"],
+                               "--user", "ecowarn", "on", ">" + REDIS_USER_PASSWORD,
+                               "~ecowarn:*", "&ecowarn:*", "+@all", "-@dangerous"],
                     auth=("ecowarn", REDIS_USER_PASSWORD))
     yield r
     r.stop()
@@ -73,6 +75,11 @@ def test_sasl_broker_and_redis_acl_user(sasl_kafka, secured_redis, daemons, monk
     assert any(e["rule"] == "over-limit" and e["event"] == "firing" and e["mn"] == "MN-SEC1"
                for e in events)
     no_secret_shown(d, sasl_password, REDIS_USER_PASSWORD)
+    # the console logs in as the same user
+    url = f"redis://ecowarn:{REDIS_USER_PASSWORD}@127.0.0.1:{secured_redis.port}/0"
+    w = subprocess.run([os.path.join(BIN, "ecowarn-watch"), "active", "--json", "--redis", url],
+                       capture_output=True, text=True, timeout=30)
+    assert w.returncode == 0 and "MN-SEC1" in w.stdout, w.stderr
     assert d.stop() == 0
     redis.close()
 
