@@ -54,6 +54,12 @@ static int ew_config_kafka(const char *where, struct ew_config *c, FILE *err)
             fprintf(err, "%s:0: kafka.properties.%s: set by ecowarn itself (see ecowarnd --help)\n",
                     where, k);
             errors++;
+        } else if (!strcmp(k, "partition.assignment.strategy") && strstr(raw, "cooperative")) {
+            fprintf(err,
+                    "%s:0: kafka.properties.%s: ecowarnd takes its partitions eagerly (range, "
+                    "roundrobin); a cooperative assignor would need incremental assignment\n",
+                    where, k);
+            errors++;
         } else if (ew_secret_expand(raw, value, sizeof value, why, sizeof why)) {
             fprintf(err, "%s:0: kafka.properties.%s: %s\n", where, k, why);
             errors++;

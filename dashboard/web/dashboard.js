@@ -6,6 +6,7 @@
 const RANK = { critical: 4, major: 3, minor: 2, warning: 2, info: 1 };
 const COLOUR = { 4: "red", 3: "orange", 2: "yellow", 1: "blue", 0: "green" };
 const FEED_MAX = 200;
+const ROWS_MAX = 300; // active alerts listed, the worst first (a bad day has thousands)
 
 const state = {
   sites: new Map(),   // mn -> site
@@ -15,6 +16,7 @@ const state = {
   source: null,
   pending: false,
   circles: new Map(),  // mn -> its circle on the map
+  radius: 7,           // of a site with an alert (a quiet one: half), smaller for many sites
   coloured: new Map(), // mn -> the rank it is painted with, for those not quiet
 };
 
@@ -180,6 +182,7 @@ function drawSites() {
   const k = Math.cos(((y0 + y1) / 2) * Math.PI / 180);
   const w = Math.max((x1 - x0) * k, 1e-6), h = Math.max(y1 - y0, 1e-6);
   const scale = Math.min(960 / w, 600 / h);
+  state.radius = Math.max(1.5, Math.min(7, 500 / Math.sqrt(placed.length)));
   for (const s of placed) {
     const c = document.createElementNS(NS, "circle");
     c.setAttribute("cx", (20 + (s.lon - x0) * k * scale).toFixed(1));
@@ -196,7 +199,7 @@ function drawSites() {
 }
 
 function paint(c, r) {
-  c.setAttribute("r", r ? "7" : "4");
+  c.setAttribute("r", (r ? state.radius : state.radius / 2).toFixed(1));
   c.setAttribute("class", "site " + colour(r));
   c.dataset.colour = colour(r);
 }
@@ -268,7 +271,7 @@ function renderAlerts() {
   body.replaceChildren();
   const list = [...state.active.values()].sort(
     (a, b) => rank(b) - rank(a) || String(b.event_time).localeCompare(String(a.event_time)));
-  for (const ev of list) {
+  for (const ev of list.slice(0, ROWS_MAX)) {
     const tr = el("tr", null, "alert");
     tr.dataset.fingerprint = ev.fingerprint;
     tr.dataset.event = ev.event;
@@ -290,19 +293,30 @@ function renderAlerts() {
       cell.appendChild(b);
     }
     tr.appendChild(cell);
-    const more = el("tr", null, "more");
-    const td = el("td");
-    td.colSpan = 8;
-    td.appendChild(details(ev));
-    more.appendChild(td);
-    more.hidden = !open.has(ev.fingerprint);
-    if (!more.hidden) tr.classList.add("open");
-    tr.addEventListener("click", () => {
-      more.hidden = !more.hidden;
-      tr.classList.toggle("open", !more.hidden);
-    });
     body.appendChild(tr);
-    body.appendChild(more);
+    let more = null; // its evidence and trail, made when first opened
+    const toggle = (show) => {
+      if (show && !more) {
+        more = el("tr", null, "more");
+        const td = el("td");
+        td.colSpan = 8;
+        td.appendChild(details(ev));
+        more.appendChild(td);
+        tr.after(more);
+      }
+      if (more) more.hidden = !show;
+      tr.classList.toggle("open", show);
+    };
+    if (open.has(ev.fingerprint)) toggle(true);
+    tr.addEventListener("click", () => toggle(!tr.classList.contains("open")));
+  }
+  if (list.length > ROWS_MAX) {
+    const tr = el("tr", null, "rest");
+    const td = el("td", "还有 " + (list.length - ROWS_MAX) + " 条 · " +
+      (list.length - ROWS_MAX) + " more, less severe or older");
+    td.colSpan = 8;
+    tr.appendChild(td);
+    body.appendChild(tr);
   }
   $("nactive").textContent = String(list.length);
 }

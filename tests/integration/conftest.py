@@ -423,9 +423,17 @@ def kafka_one_partition(request, real_broker):
     k.stop()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test, for fixtures that act on a failure."""
+    outcome = yield
+    setattr(item, "rep_" + outcome.get_result().when, outcome.get_result())
+
+
 @pytest.fixture
-def daemons(redis_server, tmp):
-    """start(kafka, ...) starts an ecowarnd on the test's broker and Redis."""
+def daemons(request, redis_server, tmp):
+    """start(kafka, ...) starts an ecowarnd on the test's broker and Redis. When the test
+    fails, the end of each daemon's log is printed (pytest shows it with the failure)."""
     started = []
 
     def start(kafka, redis_port=None, **kw):
@@ -437,6 +445,12 @@ def daemons(redis_server, tmp):
         if d.proc.poll() is None:
             d.proc.kill()
             d.proc.wait()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for i, d in enumerate(started):
+            d.log.flush()
+            print(f"---- ecowarnd #{i} ({d.log_path}), its last 60 lines ----")
+            print("".join(d.logtext().splitlines(True)[-60:]))
 
 
 # ---- inputs ----

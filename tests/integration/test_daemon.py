@@ -595,6 +595,7 @@ def test_redis_reply_timeout_reconnects(kafka, redis, redis_server, daemons):
     redis_server.proc.send_signal(signal.SIGSTOP)
     try:
         kafka.produce([(kafka.hj, hourly_packet("MN-T1", hour(10), 50))])
+        d.wait_consumed(kafka.hj, 1, timeout=60)  # a loaded machine (CI's sanitizer pass)
         wait_for("a reply timeout", lambda: d.metrics()["ecowarn_redis_timeouts_total"] >= 1,
                  timeout=30)
     finally:

@@ -383,6 +383,7 @@ static void test_kafka_properties(void **state)
         {"kafka.properties.fetch.wait.max.ms=soon", "kafka.properties.fetch.wait.max.ms: Invalid"},
         {"kafka.properties.ssl.key.password=${EW_TEST_UNSET}", "EW_TEST_UNSET is not set"},
         {"kafka.properties=x", "expected kafka.properties.NAME=VALUE"},
+        {"kafka.properties.partition.assignment.strategy=cooperative-sticky", "eagerly"},
         {"redis.url=redis://u:kafka-secret@h:notaport/0", "redis.url \"redis://***@h:notaport/0\""},
     };
     unsetenv("EW_TEST_UNSET");
