@@ -6,13 +6,13 @@
 #   scripts/deps.sh            build + test packages
 #   scripts/deps.sh test       also what make test drives: Chromium and its WebDriver (the
 #                              dashboard's browser test; a CJK font for its screenshot), lintian
-#                              (the Debian package's check)
+#                              and dpkg-dev (the Debian package: its build and its check)
 #   scripts/deps.sh fuzz       also clang and its fuzzer/sanitizer runtime
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
             redis-server python3-pytest python3-venv curl)
-test_pkgs=(chromium chromium-driver fonts-wqy-microhei lintian)
+test_pkgs=(chromium chromium-driver fonts-wqy-microhei lintian dpkg-dev)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")

@@ -52,9 +52,10 @@ def token_in_environment(monkeypatch):
 
 
 def register(kafka, daemon, mn, **more):
+    name = f'ecowarn_messages_total{{topic="{kafka.ent}"}}'
+    before = daemon.metrics().get(name, 0)  # read before: the daemon may be quicker than us
     kafka.produce([(kafka.ent, outlet(mn, **more))])
-    daemon.wait_consumed(kafka.ent, daemon.metrics().get(
-        f'ecowarn_messages_total{{topic="{kafka.ent}"}}', 0) + 1)
+    daemon.wait_consumed(kafka.ent, before + 1)
 
 
 @pytest.mark.parametrize("kafka", ["embedded"], indirect=True)
