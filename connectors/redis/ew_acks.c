@@ -4,8 +4,9 @@
  * XGROUP CREATE (BUSYGROUP: it was there), then XREADGROUP ... BLOCK in a loop; each entry's
  * alert is read with HGET PREFIX+active FINGERPRINT on the same connection, whose replies come
  * in order. An error reply (the stream or its group went) retries after a second. On a second
- * connection (the first blocks), XAUTOCLAIM every EW_ACKS_CLAIM_MS takes the entries pending
- * longer than EW_ACKS_IDLE_MS, which go the same way.
+ * connection (the first blocks), every EW_ACKS_CLAIM_MS, XPENDING lists the entries pending
+ * longer than EW_ACKS_IDLE_MS and XCLAIM takes those of other consumers (and this one's own
+ * after EW_ACKS_OWN_IDLE_MS), which go the same way.
  */
 #include "ew_acks.h"
 
@@ -77,7 +78,7 @@ static void ew_acks_apply(struct ew_acks *a, struct ew_ack *ack, const redisRepl
     json_decref(doc);
 }
 
-/* One entry of XREADGROUP's or XAUTOCLAIM's reply: [id, [field, value...]]; its alert is read
+/* One entry of XREADGROUP's or XCLAIM's reply: [id, [field, value...]]; its alert is read
  * on conn. */
 static void ew_acks_entry(struct ew_acks *a, struct ew_redis *conn, const redisReply *e)
 {
@@ -114,39 +115,73 @@ static void ew_acks_entry(struct ew_acks *a, struct ew_redis *conn, const redisR
         free(ack);
 }
 
-static char ew_acks_claim_marker; /* the arg of XAUTOCLAIM */
+#define EW_ACKS_BATCH 100 /* entries looked at, and claimed, at a time */
 
+static char ew_acks_pending_marker; /* the arg of XPENDING */
+static char ew_acks_claim_marker;   /* the arg of XCLAIM */
+
+/* Every EW_ACKS_CLAIM_MS: which entries have been pending EW_ACKS_IDLE_MS, and with whom. */
 static void ew_acks_on_claim_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct ew_acks *a = w->data;
     if (a->stopped || a->claiming)
         return;
+    char key[128], idle[24], count[24];
+    ew_acks_key(a, key, sizeof key, "acks");
+    snprintf(idle, sizeof idle, "%d", EW_ACKS_IDLE_MS);
+    snprintf(count, sizeof count, "%d", EW_ACKS_BATCH);
+    const char *argv[] = {"XPENDING", key, "ecowarnd", "IDLE", idle, "-", "+", count};
+    a->claiming = ew_redis_cmds(a->claims, &ew_acks_pending_marker, 8, argv) == 0;
+}
+
+/* XPENDING's reply: [[id, consumer, idle ms, deliveries]...]. Another consumer's entries are
+ * claimed (XCLAIM, with the same least idle time, so that two instances never both take one);
+ * this one's own only after EW_ACKS_OWN_IDLE_MS: an entry it left for another instance is not
+ * taken back before that one could look (XAUTOCLAIM would: each instance looking every second
+ * and an entry claimable every EW_ACKS_IDLE_MS, the one that left it could take it back each
+ * time first, for as long as their timers kept step). */
+static void ew_acks_claim(struct ew_acks *a, const redisReply *r)
+{
+    const char *argv[5 + EW_ACKS_BATCH];
+    int argc = 0;
     char key[128], idle[24];
     ew_acks_key(a, key, sizeof key, "acks");
     snprintf(idle, sizeof idle, "%d", EW_ACKS_IDLE_MS);
-    const char *argv[] = {"XAUTOCLAIM", "", "ecowarnd", a->consumer, idle, "0-0", "COUNT", "100"};
-    argv[1] = key;
-    a->claiming = ew_redis_cmds(a->claims, &ew_acks_claim_marker, 8, argv) == 0;
+    argv[argc++] = "XCLAIM", argv[argc++] = key, argv[argc++] = "ecowarnd";
+    argv[argc++] = a->consumer, argv[argc++] = idle;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && argc < 5 + EW_ACKS_BATCH;
+         i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || !e->element[0]->str ||
+            !e->element[1]->str || e->element[2]->type != REDIS_REPLY_INTEGER)
+            continue;
+        if (strcmp(e->element[1]->str, a->consumer) ||
+            e->element[2]->integer >= EW_ACKS_OWN_IDLE_MS)
+            argv[argc++] = e->element[0]->str;
+    }
+    a->claiming = argc > 5 && ew_redis_cmd(a->claims, &ew_acks_claim_marker, argc, argv, NULL) == 0;
 }
 
-/* XAUTOCLAIM: [cursor, [[id, [field, value...]]...], (deleted ids)]; an entry deleted from the
- * stream comes as nil (Redis 6.2) and is passed over. */
+/* XCLAIM: [[id, [field, value...]]...]; an entry deleted from the stream meanwhile is not
+ * among them (or comes as nil, and is passed over). */
 static void ew_acks_on_claim_reply(void *ctx, redisReply *reply, void *arg)
 {
     struct ew_acks *a = ctx;
+    if (arg == &ew_acks_pending_marker) {
+        a->claiming = false;
+        if (!a->stopped)
+            ew_acks_claim(a, reply);
+        return;
+    }
     if (arg != &ew_acks_claim_marker) { /* an HGET for a claimed entry */
         ew_acks_apply(a, arg, reply->type == REDIS_REPLY_ERROR ? NULL : reply);
         free(arg);
         return;
     }
     a->claiming = false;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-        reply->element[1]->type == REDIS_REPLY_ARRAY) {
-        redisReply *entries = reply->element[1];
-        for (size_t i = 0; i < entries->elements && !a->stopped; i++)
-            ew_acks_entry(a, a->claims, entries->element[i]);
-    }
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements && !a->stopped; i++)
+        ew_acks_entry(a, a->claims, reply->element[i]);
 }
 
 static void ew_acks_on_reply(void *ctx, redisReply *reply, void *arg)

@@ -5,9 +5,11 @@
  * as it stands in PREFIX+active is looked up and handed to the handler with the entry.
  *
  * An entry the handler leaves (another instance holds its alert) stays pending in the group;
- * every instance claims the entries pending longer than EW_ACKS_IDLE_MS (XAUTOCLAIM) and hands
- * them on again, so that the one holding the alert gets it, and so do the entries of an
- * instance that stopped before it acknowledged them.
+ * every instance claims the entries another consumer has left pending longer than
+ * EW_ACKS_IDLE_MS (XPENDING, XCLAIM) and hands them on again, so that the one holding the alert
+ * gets it, and so do the entries of an instance that stopped before it acknowledged them. Its
+ * own it takes back only after EW_ACKS_OWN_IDLE_MS, once the others have had their turn (alone,
+ * it looks again at what it could not apply then).
  */
 #ifndef EW_ACKS_H
 #define EW_ACKS_H
@@ -28,8 +30,9 @@ struct ew_ack {
     char fingerprint[17]; /* the alert_id's first 16 characters; "" when it is not an alert id */
 };
 
-#define EW_ACKS_IDLE_MS  3000 /* pending this long: claimed by whichever instance looks next */
-#define EW_ACKS_CLAIM_MS 1000 /* how often each instance looks */
+#define EW_ACKS_IDLE_MS     3000  /* pending this long: claimed by whichever instance looks next */
+#define EW_ACKS_CLAIM_MS    1000  /* how often each instance looks */
+#define EW_ACKS_OWN_IDLE_MS 10000 /* its own pending this long: taken back */
 
 /* cur: the alert as it stands now, or NULL when there is none (or alert_id is not an id this
  * daemon made). Both are borrowed during the call. The handler writes what follows and then

@@ -27,17 +27,22 @@ for f in ./usr/sbin/ecowarnd ./usr/bin/ecowarn-hj212 ./usr/bin/ecowarn-watch ./u
   grep -q " $f\$" <<<"$contents" || { echo "FAIL: $f not in $deb" >&2; exit 1; }
 done
 [ "$(dpkg-deb -f "$deb" Package)" = ecowarn ]
-dpkg-deb -f "$deb" Depends | grep -q librdkafka1 || { echo "FAIL: no Depends on librdkafka1" >&2; exit 1; }
+grep -q librdkafka1 <<<"$(dpkg-deb -f "$deb" Depends)" || { echo "FAIL: no Depends on librdkafka1" >&2; exit 1; }
 
 dpkg -i "$deb"
 out=$(/usr/sbin/ecowarnd -c /etc/ecowarn/ecowarn.json --check-config)
 echo "$out"
-grep -q "^ok: [0-9]* rules from /etc/ecowarn/rules$" <<<"$out"
-[ "$(stat -c %a /etc/default/ecowarnd)" = 600 ]
-grep -qx /etc/ecowarn/ecowarn.json /var/lib/dpkg/info/ecowarn.conffiles
-echo '{"mn":"MN1","st":"31","cn":"2061","data_time":"2024-01-22T17:00:00+08:00","values":[{"code":"a21026","field":"ZsAvg","value":31.2,"flag":"N"}]}' |
-  /usr/bin/ecowarn-hj212 encode | /usr/bin/ecowarn-hj212 decode | grep -q '^{"ok":true,"mn":"MN1"'
-/usr/sbin/ecowarnd --help | grep -q "kafka.properties.NAME"
+grep -q "^ok: [0-9]* rules from /etc/ecowarn/rules$" <<<"$out" || { echo "FAIL: --check-config" >&2; exit 1; }
+[ "$(stat -c %a /etc/default/ecowarnd)" = 600 ] || { echo "FAIL: /etc/default/ecowarnd not 0600" >&2; exit 1; }
+grep -qx /etc/ecowarn/ecowarn.json /var/lib/dpkg/info/ecowarn.conffiles ||
+  { echo "FAIL: /etc/ecowarn/ecowarn.json not a conffile" >&2; exit 1; }
+# outputs are read whole before they are searched: grep -q leaving a pipe early would kill its
+# writer with SIGPIPE, and pipefail would fail the test for it (--help is longer than a pipe write)
+decoded=$(echo '{"mn":"MN1","st":"31","cn":"2061","data_time":"2024-01-22T17:00:00+08:00","values":[{"code":"a21026","field":"ZsAvg","value":31.2,"flag":"N"}]}' |
+  /usr/bin/ecowarn-hj212 encode | /usr/bin/ecowarn-hj212 decode)
+grep -q '^{"ok":true,"mn":"MN1"' <<<"$decoded" || { echo "FAIL: encode | decode: $decoded" >&2; exit 1; }
+help=$(/usr/sbin/ecowarnd --help)
+grep -q "kafka.properties.NAME" <<<"$help" || { echo "FAIL: --help names no kafka.properties" >&2; exit 1; }
 if command -v systemd-analyze >/dev/null; then
   # offline: the unit's syntax and the binaries it names (not whether systemd runs here)
   systemd-analyze verify --man=no /lib/systemd/system/ecowarnd.service
