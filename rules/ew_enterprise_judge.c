@@ -98,6 +98,19 @@ static bool ew_kind_key_may(const struct ew_ruleset *set, const struct ew_site *
     return false;
 }
 
+/* The site's facilities: its outlet's facts (looked up once per change of the tables), or
+ * for a site the registry does not know, from the table. */
+static const struct ew_facility *ew_site_facilities(const struct ew_engine *eng,
+                                                    const struct ew_site *site,
+                                                    const struct ew_outlet *o, size_t *n)
+{
+    if (!o)
+        return ew_registry_facilities(eng->reg, site->mn, n);
+    const struct ew_outlet_facts *f = ew_registry_facts(eng->reg, o);
+    *n = f->nfac;
+    return f->fac;
+}
+
 /* facility_off: each treatment facility the record measures, against its enterprise's
  * production lines on the same logger (their largest reading over its on_threshold). */
 static void ew_reg_facilities(struct ew_engine *eng, struct ew_site *site,
@@ -105,7 +118,7 @@ static void ew_reg_facilities(struct ew_engine *eng, struct ew_site *site,
                               int64_t now)
 {
     size_t n;
-    const struct ew_facility *fac = ew_registry_facilities(eng->reg, site->mn, &n);
+    const struct ew_facility *fac = ew_site_facilities(eng, site, o, &n);
     for (size_t t = 0; t < n; t++) {
         if (fac[t].role != EW_FAC_TREATMENT)
             continue;
@@ -159,7 +172,7 @@ static void ew_reg_contradiction(struct ew_engine *eng, struct ew_site *site,
                          &ctx, span, now, d != NULL);
     }
     size_t n;
-    const struct ew_facility *fac = ew_registry_facilities(eng->reg, site->mn, &n);
+    const struct ew_facility *fac = ew_site_facilities(eng, site, o, &n);
     for (size_t i = 0; i < n; i++) {
         const struct ew_value *v =
             fac[i].role == EW_FAC_PRODUCTION ? ew_reg_value(rec, fac[i].key, false) : NULL;
@@ -175,7 +188,13 @@ static void ew_reg_weather(struct ew_engine *eng, struct ew_site *site, const st
                            const struct ew_record *rec, int64_t span, int64_t now)
 {
     size_t n;
-    const struct ew_emergency *plan = ew_registry_plans(eng->reg, site->mn, &n);
+    const struct ew_emergency *plan;
+    if (o) {
+        const struct ew_outlet_facts *f = ew_registry_facts(eng->reg, o);
+        plan = f->plan, n = f->nplan;
+    } else {
+        plan = ew_registry_plans(eng->reg, site->mn, &n);
+    }
     if (!n)
         return;
     int64_t until;
@@ -395,10 +414,11 @@ struct ew_anchor {
 static bool ew_anchor_of(const struct ew_engine *eng, const struct ew_outlet *o,
                          struct ew_anchor *a)
 {
-    if (!ew_registry_is_anchor(eng->reg, o))
+    const struct ew_outlet_facts *f = o ? ew_registry_facts(eng->reg, o) : NULL;
+    if (!f || !f->anchor)
         return false;
     a->d = ew_registry_deadlines(eng->reg, o->enterprise_id, &a->n);
-    a->listed = ew_registry_on_emergency_list(eng->reg, o->enterprise_id) && o->region;
+    a->listed = f->listed && o->region;
     return true;
 }
 

@@ -13,7 +13,15 @@
 #include "ew_registry_int.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+/* An outlet as the registry holds it: the outlet, then what the e-enterprise tables say of it
+ * (looked up again only when they change), then its limits, tags and strings. */
+struct ew_reg_outlet {
+    struct ew_outlet o; /* first: an outlet the registry handed out is one of these */
+    struct ew_outlet_facts facts;
+};
 
 struct ew_registry {
     struct ew_outlet **slots;
@@ -95,18 +103,20 @@ static struct ew_outlet *ew_reg__copy(const struct ew_outlet *s)
 {
     const char *strs[] = {s->mn,        s->st,    s->enterprise_id, s->enterprise_name,
                           s->outlet_id, s->region};
-    size_t need =
-        sizeof(struct ew_outlet) + s->nlimits * sizeof(struct ew_limit) + s->ntags * sizeof(char *);
+    size_t need = sizeof(struct ew_reg_outlet) + s->nlimits * sizeof(struct ew_limit) +
+                  s->ntags * sizeof(char *);
     for (size_t i = 0; i < 6; i++)
         need += strs[i] ? strlen(strs[i]) + 1 : 0;
     for (size_t i = 0; i < s->nlimits; i++)
         need += s->limits[i].unit ? strlen(s->limits[i].unit) + 1 : 0;
     for (size_t i = 0; i < s->ntags; i++)
         need += strlen(s->tags[i]) + 1;
-    struct ew_outlet *o = ew_malloc(need);
-    if (!o)
+    struct ew_reg_outlet *ro = ew_malloc(need);
+    if (!ro)
         return NULL;
-    struct ew_limit *lim = (struct ew_limit *)(o + 1);
+    ro->facts.version = 0; /* not looked up */
+    struct ew_outlet *o = &ro->o;
+    struct ew_limit *lim = (struct ew_limit *)(ro + 1);
     const char **tags = (const char **)(lim + s->nlimits);
     char *p = (char *)(tags + s->ntags);
     const char **dst[] = {&o->mn,        &o->st,    &o->enterprise_id, &o->enterprise_name,
@@ -258,14 +268,36 @@ const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, con
     return ew_bags_warnings(reg->bags, region, n);
 }
 
+/* The tables' facts of an outlet the registry handed out. The registry is const to its
+ * readers; these are a cache of what they would look up, made again when the tables' version
+ * moves (every change of them, outlets' anchors included). */
+const struct ew_outlet_facts *ew_registry_facts(const struct ew_registry *reg,
+                                                const struct ew_outlet *o)
+{
+    struct ew_outlet_facts *f = &((struct ew_reg_outlet *)(uintptr_t)o)->facts;
+    uint64_t version = ew_bags_version(reg->bags) + 1; /* never 0 */
+    if (f->version == version)
+        return f;
+    size_t nfac, nplan, ndecl;
+    f->fac = ew_bags_facilities(reg->bags, o->mn, &nfac);
+    f->plan = ew_bags_plans(reg->bags, o->mn, &nplan);
+    f->decl = ew_bags_declarations(reg->bags, o->enterprise_id, &ndecl);
+    f->nfac = nfac, f->nplan = nplan, f->ndecl = ndecl;
+    f->anchor = ew_bags_is_anchor(reg->bags, o->enterprise_id, o->mn);
+    f->listed = ew_bags_on_list(reg->bags, o->enterprise_id);
+    f->version = version;
+    return f;
+}
+
 const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,
                                                   const struct ew_outlet *o, int64_t t,
                                                   unsigned kinds)
 {
-    size_t n;
-    const struct ew_declaration *d =
-        o ? ew_bags_declarations(reg->bags, o->enterprise_id, &n) : NULL;
-    for (size_t i = 0; d && i < n; i++)
+    if (!o)
+        return NULL;
+    const struct ew_outlet_facts *f = ew_registry_facts(reg, o);
+    const struct ew_declaration *d = f->decl;
+    for (size_t i = 0; i < f->ndecl; i++)
         if (((kinds >> d[i].kind) & 1) && (!d[i].mn[0] || !strcmp(d[i].mn, o->mn)) &&
             d[i].from <= t && t < d[i].to)
             return &d[i];
@@ -300,7 +332,7 @@ const char *ew_registry_anchor(const struct ew_registry *reg, const char *enterp
 
 bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o)
 {
-    return o && ew_bags_is_anchor(reg->bags, o->enterprise_id, o->mn);
+    return o && ew_registry_facts(reg, o)->anchor;
 }
 
 bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id)

@@ -151,6 +151,24 @@ const struct ew_response *ew_registry_responses(const struct ew_registry *reg, c
 /* The last response stored (NULL none) and how many have been (a caller tells a new one). */
 const struct ew_response *ew_registry_last_response(const struct ew_registry *reg, uint64_t *count);
 
+/* What the e-enterprise tables say of an outlet: its facilities and emergency plans (by its
+ * MN), its enterprise's declarations, whether it is the enterprise's anchor and whether the
+ * enterprise is on the emergency list. Looked up once after each change of the tables and kept
+ * with the outlet, where the engine would look them up for every record (a hash and a string
+ * compare in a table of a province's enterprises, each). */
+struct ew_outlet_facts {
+    uint64_t version; /* the tables' version they are of; 0: not looked up */
+    const struct ew_facility *fac;
+    const struct ew_emergency *plan;
+    const struct ew_declaration *decl;
+    uint32_t nfac, nplan, ndecl;
+    bool anchor, listed;
+};
+
+/* o: an outlet this registry handed out (ew_registry_find). Borrowed until the next change. */
+const struct ew_outlet_facts *ew_registry_facts(const struct ew_registry *reg,
+                                                const struct ew_outlet *o);
+
 /* The declaration of kind mask (bit per enum ew_decl_kind) covering the site at time t, or
  * NULL. */
 const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,

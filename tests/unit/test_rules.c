@@ -312,6 +312,62 @@ static void test_registry_upsert_replaces(void **state)
 }
 
 /* The rule set shipped in config/rules compiles, and a bad directory is reported. */
+/* An outlet's facts (ew_registry_facts) are looked up once and kept: each change of the tables
+ * after that (a facility, a plan, a declaration, an outlet that takes the anchor) shows in them
+ * at the next call, and an outlet replaced starts afresh. */
+static void test_registry_facts_follow_changes(void **state)
+{
+    (void)state;
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_error err;
+    const char *events[] = {
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M5\",\"st\":\"32\"}",
+        "{\"type\":\"facility.upsert\",\"enterprise_id\":\"E1\",\"facility_id\":\"line-1\","
+        "\"role\":\"production\",\"mn\":\"M5\",\"code\":\"ele01\",\"on_threshold\":50}",
+        "{\"type\":\"emergency.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M5\",\"code\":"
+        "\"w00000\",\"baseline\":100,\"cuts\":{\"yellow\":0.1}}",
+        "{\"type\":\"declaration\",\"enterprise_id\":\"E1\",\"kind\":\"shutdown\","
+        "\"from\":\"2024-06-03T02:00:00+08:00\",\"to\":\"2024-06-03T06:00:00+08:00\"}",
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M1\",\"st\":\"32\"}",
+    };
+    const int64_t inside = 1717354800000; /* 2024-06-03T03:00:00+08:00 */
+    assert_int_equal(ew_registry_apply_json(reg, events[0], strlen(events[0]), &err), 0);
+    const struct ew_outlet *o = ew_registry_find(reg, "M5");
+    const struct ew_outlet_facts *f = ew_registry_facts(reg, o);
+    assert_int_equal(f->nfac, 0);
+    assert_int_equal(f->nplan, 0);
+    assert_true(f->anchor); /* its enterprise's only outlet */
+    assert_false(f->listed);
+    assert_null(ew_registry_declared(reg, o, inside, 1u << EW_DECL_SHUTDOWN));
+
+    assert_int_equal(ew_registry_apply_json(reg, events[1], strlen(events[1]), &err), 0);
+    f = ew_registry_facts(reg, o);
+    assert_int_equal(f->nfac, 1);
+    assert_string_equal(f->fac[0].facility_id, "line-1");
+    assert_int_equal(ew_registry_apply_json(reg, events[2], strlen(events[2]), &err), 0);
+    f = ew_registry_facts(reg, o);
+    assert_int_equal(f->nplan, 1);
+    assert_true(f->listed);
+    assert_int_equal(ew_registry_apply_json(reg, events[3], strlen(events[3]), &err), 0);
+    assert_non_null(ew_registry_declared(reg, o, inside, 1u << EW_DECL_SHUTDOWN));
+    assert_int_equal(ew_registry_facts(reg, o)->ndecl, 1);
+
+    /* M1 < M5: the enterprise's anchor moves to it */
+    assert_int_equal(ew_registry_apply_json(reg, events[4], strlen(events[4]), &err), 0);
+    assert_false(ew_registry_facts(reg, o)->anchor);
+    assert_false(ew_registry_is_anchor(reg, o));
+    assert_true(ew_registry_is_anchor(reg, ew_registry_find(reg, "M1")));
+
+    /* M5 replaced: a new entry, its facts looked up again, the tables unchanged */
+    assert_int_equal(ew_registry_apply_json(reg, events[0], strlen(events[0]), &err), 0);
+    o = ew_registry_find(reg, "M5");
+    f = ew_registry_facts(reg, o);
+    assert_int_equal(f->nfac, 1);
+    assert_int_equal(f->nplan, 1);
+    assert_false(f->anchor);
+    ew_registry_free(reg);
+}
+
 static void test_default_rules_load(void **state)
 {
     (void)state;
@@ -386,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_rule_and_reason),
         cmocka_unit_test(test_sitetab_matches_model),
         cmocka_unit_test(test_registry_upsert_replaces),
+        cmocka_unit_test(test_registry_facts_follow_changes),
         cmocka_unit_test(test_default_rules_load),
         cmocka_unit_test(test_hold_round_trip),
     };
