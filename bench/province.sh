@@ -206,6 +206,22 @@ EOF
 echo "$table"
 echo "ecowarnd: $(redis-cli -p "$rport" xlen ecowarn:events) alert events," \
   "$(metric ecowarn_deadletters_total) dead letters, $(over_limit ecowarn:) over-limit firings"
+# PROV_EVENTS=FILE: the whole stream of alert events, for comparing two builds on the same input
+# (diff the files): read once every partition has been idle for engine.idle_partition_ms (60 s)
+# and every held record has been judged (PROV_EVENTS_WAIT seconds, 75), one JSON object a line
+# without detected_at (processing time), sorted. The count above is read at the end of the
+# catch-up, before the last held records are judged: it can differ between runs.
+if [ -n "${PROV_EVENTS:-}" ]; then
+  sleep "${PROV_EVENTS_WAIT:-75}"
+  redis-cli -p "$rport" --raw xrange ecowarn:events - + | grep '^{' | python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    e.pop("detected_at", None)
+    print(json.dumps(e, sort_keys=True, ensure_ascii=False))
+' | sort >"$PROV_EVENTS"
+  echo "ecowarnd: $(wc -l <"$PROV_EVENTS") alert events in $PROV_EVENTS"
+fi
 
 # Latency at shares of the catch-up rate: the province goes on live (the same fleet, from where
 # the backlog ended, its data time running ahead at the rate's pace but never past now), sent by

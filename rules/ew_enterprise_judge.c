@@ -98,17 +98,21 @@ static bool ew_kind_key_may(const struct ew_ruleset *set, const struct ew_site *
     return false;
 }
 
-/* The site's facilities: its outlet's facts (looked up once per change of the tables), or
- * for a site the registry does not know, from the table. */
-static const struct ew_facility *ew_site_facilities(const struct ew_engine *eng,
-                                                    const struct ew_site *site,
-                                                    const struct ew_outlet *o, size_t *n)
+/* The tables' facts of the site: its outlet's (looked up once per change of the tables), or,
+ * for a site the registry does not know, its facilities and plans from the tables into tmp. */
+static const struct ew_outlet_facts *ew_site_facts(const struct ew_engine *eng,
+                                                   const struct ew_site *site,
+                                                   const struct ew_outlet *o,
+                                                   struct ew_outlet_facts *tmp)
 {
-    if (!o)
-        return ew_registry_facilities(eng->reg, site->mn, n);
-    const struct ew_outlet_facts *f = ew_registry_facts(eng->reg, o);
-    *n = f->nfac;
-    return f->fac;
+    if (o)
+        return ew_registry_facts(eng->reg, o);
+    size_t nfac, nplan;
+    *tmp = (struct ew_outlet_facts){0};
+    tmp->fac = ew_registry_facilities(eng->reg, site->mn, &nfac);
+    tmp->plan = ew_registry_plans(eng->reg, site->mn, &nplan);
+    tmp->nfac = (uint32_t)nfac, tmp->nplan = (uint32_t)nplan;
+    return tmp;
 }
 
 /* facility_off: each treatment facility the record measures, against its enterprise's
@@ -117,8 +121,10 @@ static void ew_reg_facilities(struct ew_engine *eng, struct ew_site *site,
                               const struct ew_outlet *o, const struct ew_record *rec, int64_t span,
                               int64_t now)
 {
-    size_t n;
-    const struct ew_facility *fac = ew_site_facilities(eng, site, o, &n);
+    struct ew_outlet_facts tmp;
+    const struct ew_outlet_facts *facts = ew_site_facts(eng, site, o, &tmp);
+    const struct ew_facility *fac = facts->fac;
+    size_t n = facts->nfac;
     for (size_t t = 0; t < n; t++) {
         if (fac[t].role != EW_FAC_TREATMENT)
             continue;
@@ -171,8 +177,10 @@ static void ew_reg_contradiction(struct ew_engine *eng, struct ew_site *site,
             ew_reg_judge(eng, site, o, rec, &ew_kind_declaration_contradiction, v, flows[i], 0,
                          &ctx, span, now, d != NULL);
     }
-    size_t n;
-    const struct ew_facility *fac = ew_site_facilities(eng, site, o, &n);
+    struct ew_outlet_facts tmp;
+    const struct ew_outlet_facts *facts = ew_site_facts(eng, site, o, &tmp);
+    const struct ew_facility *fac = facts->fac;
+    size_t n = facts->nfac;
     for (size_t i = 0; i < n; i++) {
         const struct ew_value *v =
             fac[i].role == EW_FAC_PRODUCTION ? ew_reg_value(rec, fac[i].key, false) : NULL;
@@ -187,14 +195,10 @@ static void ew_reg_contradiction(struct ew_engine *eng, struct ew_site *site,
 static void ew_reg_weather(struct ew_engine *eng, struct ew_site *site, const struct ew_outlet *o,
                            const struct ew_record *rec, int64_t span, int64_t now)
 {
-    size_t n;
-    const struct ew_emergency *plan;
-    if (o) {
-        const struct ew_outlet_facts *f = ew_registry_facts(eng->reg, o);
-        plan = f->plan, n = f->nplan;
-    } else {
-        plan = ew_registry_plans(eng->reg, site->mn, &n);
-    }
+    struct ew_outlet_facts tmp;
+    const struct ew_outlet_facts *facts = ew_site_facts(eng, site, o, &tmp);
+    const struct ew_emergency *plan = facts->plan;
+    size_t n = facts->nplan;
     if (!n)
         return;
     int64_t until;

@@ -335,11 +335,6 @@ bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet
     return o && ew_registry_facts(reg, o)->anchor;
 }
 
-bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id)
-{
-    return ew_bags_on_list(reg->bags, enterprise_id);
-}
-
 void ew_registry_counts(const struct ew_registry *reg, struct ew_registry_counts *out)
 {
     ew_bags_counts(reg->bags, out);

@@ -153,7 +153,7 @@ const struct ew_response *ew_registry_last_response(const struct ew_registry *re
 
 /* What the e-enterprise tables say of an outlet: its facilities and emergency plans (by its
  * MN), its enterprise's declarations, whether it is the enterprise's anchor and whether the
- * enterprise is on the emergency list. Looked up once after each change of the tables and kept
+ * enterprise is on the emergency list (has an emergency plan). Looked up once after each change of the tables and kept
  * with the outlet, where the engine would look them up for every record (a hash and a string
  * compare in a table of a province's enterprises, each). */
 struct ew_outlet_facts {
@@ -183,8 +183,6 @@ int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_
 bool ew_registry_is_anchor(const struct ew_registry *reg, const struct ew_outlet *o);
 /* The enterprise's anchor MN, or NULL when none of its outlets is known. */
 const char *ew_registry_anchor(const struct ew_registry *reg, const char *enterprise_id);
-/* Whether the enterprise has an emergency plan (it is on the emergency list). */
-bool ew_registry_on_emergency_list(const struct ew_registry *reg, const char *enterprise_id);
 
 /* Counts of each kind of item held. */
 struct ew_registry_counts {
