@@ -7,7 +7,9 @@
  *   hourly-cold  the same with the memo of value keys off: every key resolved as if new;
  *   mix          real-time, minute and hourly packets of 100 to 1,600 bytes, in the proportions
  *                a fleet sends them (many small real-time packets, fewer large minute ones);
- *   crc-only     the CRC alone over the mix, to show what framing costs.
+ *   crc-only     the CRC alone over the mix, to show what framing costs;
+ *   telemetry-json  the mix's records as the telemetry topic's JSON (ew_record_to_json), read
+ *                back (ew_record_from_json): what a JSON telemetry message costs.
  * Packets are built with the project's own encoder, so every one is valid.
  *
  * bench_hj212 --packets N [--pollutants P] decodes exactly N typical hourly packets (with P
@@ -16,6 +18,7 @@
  */
 #include "ew_alloc.h"
 #include "ew_hj212.h"
+#include "ew_recjson.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +78,11 @@ static struct pkt build(const char *st, const char *cn, int npol, const char *co
     return (struct pkt){out.data, out.len};
 }
 
-/* Decodes the set round-robin for `seconds`; returns packets/s and fills *mbs. */
-static double run(const struct pkt *set, size_t n, double seconds, double *mbs, int crc_only)
+enum what { DECODE, CRC_ONLY, READ_JSON };
+
+/* Decodes (or checks, or reads as JSON) the set round-robin for `seconds`; returns packets/s
+ * and fills *mbs. */
+static double run(const struct pkt *set, size_t n, double seconds, double *mbs, enum what what)
 {
     struct ew_record *rec = ew_record_new();
     size_t done = 0, bytes = 0, values = 0, next = 0;
@@ -86,11 +92,13 @@ static double run(const struct pkt *set, size_t n, double seconds, double *mbs, 
             /* round robin without a 64-bit division per packet, which is not the decoder's */
             const struct pkt *p = &set[next];
             next = next + 1 == n ? 0 : next + 1;
-            if (crc_only) {
+            if (what == CRC_ONLY) {
                 values += ew_hj212_crc(p->data + 6, p->len - 12);
             } else {
-                if (ew_hj212_decode(p->data, p->len, NULL, rec, NULL) != 0) {
-                    fprintf(stderr, "bench: decode failed\n");
+                int rc = what == DECODE ? ew_hj212_decode(p->data, p->len, NULL, rec, NULL)
+                                        : ew_record_from_json(p->data, p->len, rec, NULL);
+                if (rc != 0) {
+                    fprintf(stderr, "bench: %s failed\n", what == DECODE ? "decode" : "JSON read");
                     exit(1);
                 }
                 values += rec->nvalues;
@@ -165,21 +173,40 @@ int main(int argc, char **argv)
 
     double mbs;
     printf("bench_hj212: %.1f s per case, one core\n", seconds);
-    double pps = run(typical, 64, seconds, &mbs, 0);
+    double pps = run(typical, 64, seconds, &mbs, DECODE);
     printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s\n", "hourly-300", typical[0].len, pps,
            mbs);
     /* the same packets with every key resolved again, as if each were new (the memo off) */
     ew_hj212_use_memo(false);
-    pps = run(typical, 64, seconds, &mbs, 0);
+    pps = run(typical, 64, seconds, &mbs, DECODE);
     ew_hj212_use_memo(true);
     printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s  (key memo off)\n", "hourly-cold",
            typical[0].len, pps, mbs);
-    pps = run(mix, nmix, seconds, &mbs, 0);
+    pps = run(mix, nmix, seconds, &mbs, DECODE);
     printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s  (%zu..%zu B)\n", "mix", total / nmix,
            pps, mbs, minlen, maxlen);
-    pps = run(mix, nmix, seconds, &mbs, 1);
+    pps = run(mix, nmix, seconds, &mbs, CRC_ONLY);
     printf("%-12s %5zu B/packet  %10.0f packets/s  %8.1f MB/s\n", "crc-only", total / nmix, pps,
            mbs);
+    struct pkt json[100];
+    struct ew_record *rec = ew_record_new();
+    total = 0;
+    for (size_t i = 0; i < nmix; i++) {
+        struct ew_buf b = EW_BUF_INIT;
+        if (ew_hj212_decode(mix[i].data, mix[i].len, NULL, rec, NULL) ||
+            ew_record_to_json(rec, 0, &b)) {
+            fprintf(stderr, "bench: cannot build JSON\n");
+            return 1;
+        }
+        json[i] = (struct pkt){b.data, b.len};
+        total += b.len;
+    }
+    ew_record_free(rec);
+    pps = run(json, nmix, seconds, &mbs, READ_JSON);
+    printf("%-12s %5zu B/record  %10.0f records/s  %8.1f MB/s\n", "telemetry-json", total / nmix,
+           pps, mbs);
+    for (size_t i = 0; i < nmix; i++)
+        ew_free(json[i].data);
     for (size_t i = 0; i < nmix; i++)
         ew_free(mix[i].data);
     for (int i = 0; i < 64; i++)

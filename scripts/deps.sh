@@ -10,7 +10,7 @@
 #   scripts/deps.sh fuzz       also clang and its fuzzer/sanitizer runtime
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libjansson-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
+build_pkgs=(gcc make cmake pkg-config libjansson-dev libyajl-dev libcmocka-dev librdkafka-dev libhiredis-dev libev-dev libmicrohttpd-dev liburiparser-dev
             redis-server python3-pytest python3-venv curl)
 test_pkgs=(chromium chromium-driver fonts-wqy-microhei lintian dpkg-dev)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)

@@ -2,7 +2,7 @@
  * ew_recjson.h - the normalized record as JSON, both ways: the shape of the ecowarn.telemetry
  * topic and of `ecowarn-hj212 decode` (CONTRACT.md), documented in connectors/formats/CODEC.md.
  *
- * Reading uses jansson. Writing is a direct emitter into an ew_buf: it keeps the documented
+ * Reading uses yajl's events (no tree; see ew_recjson.c). Writing is a direct emitter into an ew_buf: it keeps the documented
  * key order, prints every number with the shortest text that reads back exactly (jansson
  * prints 31.2 as 31.199999999999999), and allocates nothing once the buffer has grown.
  */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -132,6 +133,123 @@ static void test_too_many_values(void **state)
     ew_buf_release(&in);
 }
 
+/* What the reader refuses besides the members' types: each a clear error, the record empty. */
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        int rc;
+        const char *detail; /* NULL: yajl's own words */
+    } cases[] = {
+        {"", EW_EMALFORMED, NULL},
+        {"5", EW_EMALFORMED, "record: expected an object"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]} x", EW_EMALFORMED, NULL},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]", EW_EMALFORMED, NULL},
+        {"{\"mn\":\"M\\u0000\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED,
+         "mn: string holds a NUL character"},
+        {"{\"mn\":\"M\",\"x\":1,\"x\":2,\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}",
+         EW_EMALFORMED, "duplicate object key"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[{\"code\":\"a\",\"field\":"
+         "\"Rtd\",\"value\":1,\"code\":\"b\"}]}",
+         EW_EMALFORMED, "duplicate object key"},
+        {"{\"mn\":\"M\",\"flag\":99999999999999999999,\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}",
+         EW_EMALFORMED, "too big integer"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[{\"code\":\"a\",\"field\":"
+         "\"Rtd\",\"value\":1e999}]}",
+         EW_EMALFORMED, "real number overflow"},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[{\"code\":\"a\",\"field\":"
+         "\"Rtd\",\"value\":01}]}",
+         EW_EMALFORMED, NULL},
+        {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[], /* c */ \"qn\":\"1\"}",
+         EW_EMALFORMED, NULL},
+        {"{\"mn\":\"\xff\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED, NULL},
+    };
+    struct ew_record *rec = ew_record_new();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ew_error err = {0};
+        int rc = ew_record_from_json(cases[i].json, strlen(cases[i].json), rec, &err);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: %d (%s)", i, rc, err.detail);
+        if (cases[i].detail)
+            assert_string_equal(err.detail, cases[i].detail);
+        assert_true(err.detail[0] != '\0');
+        assert_int_equal(rec->nvalues, 0);
+        assert_null(rec->mn);
+    }
+    ew_record_free(rec);
+}
+
+/* Depth and width are bounded: a text cannot make the reader's work or memory grow faster than
+ * the text. */
+/* head, then arrays nested `levels` deep as the value of its last member, then the record's end */
+static void nested(struct ew_buf *in, const char *head, int levels)
+{
+    ew_buf_clear(in);
+    ew_buf_adds(in, head);
+    for (int i = 0; i < levels; i++)
+        ew_buf_addc(in, '[');
+    for (int i = 0; i < levels; i++)
+        ew_buf_addc(in, ']');
+    ew_buf_addc(in, '}');
+}
+
+static void test_nesting_and_members_bounded(void **state)
+{
+    (void)state;
+    struct ew_buf in = EW_BUF_INIT;
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    nested(&in, "{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[],\"x\":", 63);
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), 0); /* 64 levels */
+    nested(&in, "{\"x\":", 64);
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), EW_EMALFORMED);
+    assert_string_equal(err.detail, "nested deeper than 64 levels");
+
+    ew_buf_clear(&in);
+    ew_buf_adds(&in, "{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]");
+    char key[32];
+    for (int i = 0; i < 256 - 4; i++) {
+        snprintf(key, sizeof key, ",\"k%d\":%d", i, i);
+        ew_buf_adds(&in, key);
+    }
+    ew_buf_adds(&in, "}");
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), 0); /* 256 members */
+    in.data[--in.len] = '\0';
+    ew_buf_adds(&in, ",\"one_more\":0}");
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), EW_ETOO_LONG);
+    assert_string_equal(err.detail, "an object of more than 256 members");
+    ew_buf_release(&in);
+    ew_record_free(rec);
+}
+
+/* A text dense in member names needs more room than the reader first takes (about four times
+ * its length): it is read again with more, and decodes as any other. */
+static void test_dense_text_read_again(void **state)
+{
+    (void)state;
+    struct ew_buf in = EW_BUF_INIT;
+    ew_buf_adds(&in, "{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"x\":[");
+    char key[32];
+    for (int o = 0; o < 40; o++) {
+        ew_buf_adds(&in, o ? ",{" : "{");
+        for (int i = 0; i < 256; i++) {
+            snprintf(key, sizeof key, "%s\"%d\":0", i ? "," : "", i);
+            ew_buf_adds(&in, key);
+        }
+        ew_buf_addc(&in, '}');
+    }
+    ew_buf_adds(&in, "],\"values\":[{\"code\":\"a21026\",\"field\":\"Rtd\",\"value\":1.5}]}");
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(in.data, in.len, rec, &err), 0);
+    assert_int_equal(rec->nvalues, 1);
+    assert_true(rec->values[0].num == 1.5);
+    assert_string_equal(rec->mn, "M");
+    ew_buf_release(&in);
+    ew_record_free(rec);
+}
+
 static void test_error_json(void **state)
 {
     (void)state;
@@ -152,6 +270,9 @@ int main(void)
         cmocka_unit_test(test_syntax_error_has_position),
         cmocka_unit_test(test_type_errors_name_the_member),
         cmocka_unit_test(test_too_many_values),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_nesting_and_members_bounded),
+        cmocka_unit_test(test_dense_text_read_again),
         cmocka_unit_test(test_error_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
