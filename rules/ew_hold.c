@@ -1,6 +1,12 @@
 /*
  * ew_hold.c - records held back so that they are judged in event-time order (the engine's
- * reorder option): a min-heap by data time, then arrival.
+ * reorder option): taken out by data time, then arrival.
+ *
+ * Most records come in order (a partition's real-time data): a record no older than the last
+ * one queued in order joins the end of a ring, which stays sorted; an older one (a minute or
+ * hourly packet, which comes after its period) goes into a min-heap, which therefore stays
+ * small. The earliest held record is the earlier of the ring's head and the heap's top. Both
+ * keep each record's (time, seq) beside its slot's number, so ordering reads no slot.
  *
  * A held record keeps only what the rules read: its identity, kind, time and numeric values,
  * packed into a buffer of its slot. Slots and their buffers are reused, so once the queue has
@@ -45,32 +51,51 @@ static char *ew_put_str(char *w, const char *s, size_t n)
     return w + n + 1;
 }
 
-static bool ew_held_before(const struct ew_holdq *q, uint32_t a, uint32_t b)
+static bool ew_key_before(const struct ew_hkey *x, const struct ew_hkey *y)
 {
-    const struct ew_held *x = &q->slots[a], *y = &q->slots[b];
     return x->time != y->time ? x->time < y->time : x->seq < y->seq;
-}
-
-static void ew_heap_swap(uint32_t *h, size_t i, size_t j)
-{
-    uint32_t t = h[i];
-    h[i] = h[j];
-    h[j] = t;
 }
 
 static void ew_sift_down(struct ew_holdq *q, size_t i)
 {
+    struct ew_hkey *h = q->heap, k = h[i];
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < q->n && ew_held_before(q, q->heap[l], q->heap[m]))
-            m = l;
-        if (r < q->n && ew_held_before(q, q->heap[r], q->heap[m]))
+        size_t l = 2 * i + 1, r = l + 1, m = l;
+        if (l >= q->nheap)
+            break;
+        if (r < q->nheap && ew_key_before(&h[r], &h[l]))
             m = r;
-        if (m == i)
-            return;
-        ew_heap_swap(q->heap, i, m);
+        if (!ew_key_before(&h[m], &k))
+            break;
+        h[i] = h[m];
         i = m;
     }
+    h[i] = k;
+}
+
+static void ew_sift_up(struct ew_holdq *q, size_t i)
+{
+    struct ew_hkey *h = q->heap, k = h[i];
+    while (i && ew_key_before(&k, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = k;
+}
+
+static struct ew_hkey *ew_run_at(const struct ew_holdq *q, size_t i)
+{
+    size_t at = q->head + i;
+    return &q->run[at < q->cap ? at : at - q->cap];
+}
+
+/* The earliest key: the ring's head or the heap's top; *from_run says which. NULL: none. */
+static const struct ew_hkey *ew_hold_first(const struct ew_holdq *q, bool *from_run)
+{
+    const struct ew_hkey *r = q->nrun ? &q->run[q->head] : NULL;
+    const struct ew_hkey *h = q->nheap ? &q->heap[0] : NULL;
+    *from_run = r && (!h || ew_key_before(r, h));
+    return *from_run ? r : h;
 }
 
 /* The record into b, its size reserved at once. */
@@ -119,28 +144,36 @@ static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
     b->data[need] = '\0';
 }
 
-/* Doubles the slots (the allocator has no realloc: new arrays, copied). */
+/* Doubles the slots (the allocator has no realloc: new arrays, copied; the ring from its head
+ * on). */
 static int ew_hold_grow(struct ew_holdq *q)
 {
     size_t cap = q->cap ? 2 * q->cap : 64;
     struct ew_held *slots = ew_malloc(cap * sizeof *slots);
-    uint32_t *heap = ew_malloc(cap * sizeof *heap);
+    struct ew_hkey *run = ew_malloc(cap * sizeof *run);
+    struct ew_hkey *heap = ew_malloc(cap * sizeof *heap);
     uint32_t *spare = ew_malloc(cap * sizeof *spare);
-    if (!slots || !heap || !spare) {
+    if (!slots || !run || !heap || !spare) {
         ew_free(slots);
+        ew_free(run);
         ew_free(heap);
         ew_free(spare);
         return EW_ENOMEM;
     }
     if (q->cap) {
         memcpy(slots, q->slots, q->nslots * sizeof *slots);
-        memcpy(heap, q->heap, q->n * sizeof *heap);
+        for (size_t i = 0; i < q->nrun; i++)
+            run[i] = *ew_run_at(q, i);
+        memcpy(heap, q->heap, q->nheap * sizeof *heap);
         memcpy(spare, q->spare, q->nspare * sizeof *spare);
     }
     ew_free(q->slots);
+    ew_free(q->run);
     ew_free(q->heap);
     ew_free(q->spare);
     q->slots = slots;
+    q->run = run;
+    q->head = 0;
     q->heap = heap;
     q->spare = spare;
     q->cap = cap;
@@ -171,18 +204,22 @@ int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, u
     h->seq = q->seq++;
     h->tag = tag;
     h->before = before;
-    size_t i = q->n++;
-    q->heap[i] = slot;
-    while (i && ew_held_before(q, q->heap[i], q->heap[(i - 1) / 2])) {
-        ew_heap_swap(q->heap, i, (i - 1) / 2);
-        i = (i - 1) / 2;
+    struct ew_hkey k = {h->time, h->seq, slot};
+    q->n++;
+    if (!q->nrun || h->time >= ew_run_at(q, q->nrun - 1)->time) {
+        *ew_run_at(q, q->nrun++) = k; /* in order: after the ring's last, whose seq is lower */
+    } else {
+        q->heap[q->nheap] = k;
+        ew_sift_up(q, q->nheap++);
     }
     return 0;
 }
 
 const struct ew_held *ew_hold_top(const struct ew_holdq *q)
 {
-    return q->n ? &q->slots[q->heap[0]] : NULL;
+    bool from_run;
+    const struct ew_hkey *k = ew_hold_first(q, &from_run);
+    return k ? &q->slots[k->slot] : NULL;
 }
 
 /* The string at *p; *p moves past it. */
@@ -195,10 +232,17 @@ static const char *ew_next_str(const char **p)
 
 uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
 {
-    uint32_t slot = q->heap[0];
+    bool from_run;
+    uint32_t slot = ew_hold_first(q, &from_run)->slot;
+    if (from_run) {
+        q->head = q->head + 1 == q->cap ? 0 : q->head + 1;
+        q->nrun--;
+    } else {
+        q->heap[0] = q->heap[--q->nheap];
+        ew_sift_down(q, 0);
+    }
+    q->n--;
     *before = q->slots[slot].before;
-    q->heap[0] = q->heap[--q->n];
-    ew_sift_down(q, 0);
     q->spare[q->nspare++] = slot;
     /* unpack: the strings stay in the slot's buffer until it is reused by the next push */
     const char *p = q->slots[slot].blob.data;
@@ -239,22 +283,37 @@ const char *ew_held_mn(const struct ew_held *h)
     return h->blob.data + sizeof(struct ew_held_hdr);
 }
 
+/* Keeps in place, in their order, the keys of keys[0..n) whose records drop does not take;
+ * returns how many are kept. */
+static size_t ew_hold_filter(struct ew_holdq *q,
+                             struct ew_hkey *(*at)(const struct ew_holdq *, size_t), size_t n,
+                             bool (*drop)(void *ctx, const struct ew_held *h), void *ctx)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ew_hkey k = *at(q, i);
+        if (drop(ctx, &q->slots[k.slot]))
+            q->spare[q->nspare++] = k.slot;
+        else
+            *at(q, kept++) = k;
+    }
+    return kept;
+}
+
+static struct ew_hkey *ew_heap_at(const struct ew_holdq *q, size_t i)
+{
+    return &q->heap[i];
+}
+
 size_t ew_hold_drop(struct ew_holdq *q, bool (*drop)(void *ctx, const struct ew_held *h), void *ctx)
 {
-    size_t kept = 0, dropped = 0;
-    for (size_t i = 0; i < q->n; i++) {
-        uint32_t slot = q->heap[i];
-        if (drop(ctx, &q->slots[slot])) {
-            q->spare[q->nspare++] = slot;
-            dropped++;
-        } else {
-            q->heap[kept++] = slot;
-        }
-    }
-    q->n = kept;
-    for (size_t i = kept / 2; i-- > 0;) /* the heap again, bottom up */
+    size_t before = q->n;
+    q->nrun = ew_hold_filter(q, ew_run_at, q->nrun, drop, ctx); /* still in order */
+    q->nheap = ew_hold_filter(q, ew_heap_at, q->nheap, drop, ctx);
+    for (size_t i = q->nheap / 2; i-- > 0;) /* the heap again, bottom up */
         ew_sift_down(q, i);
-    return dropped;
+    q->n = q->nrun + q->nheap;
+    return before - q->n;
 }
 
 void ew_hold_release(struct ew_holdq *q)
@@ -262,6 +321,7 @@ void ew_hold_release(struct ew_holdq *q)
     for (size_t i = 0; i < q->nslots; i++)
         ew_buf_release(&q->slots[i].blob);
     ew_free(q->slots);
+    ew_free(q->run);
     ew_free(q->heap);
     ew_free(q->spare);
     memset(q, 0, sizeof *q);

@@ -1,6 +1,7 @@
 /*
- * ew_hold.h - records held back for event-time order (engine.reorder_ms): a min-heap by data
- * time and arrival. Internal to rules/.
+ * ew_hold.h - records held back for event-time order (engine.reorder_ms), taken out by data
+ * time and arrival: those that come in order queue in a ring, the others in a min-heap.
+ * Internal to rules/.
  */
 #ifndef EW_HOLD_H
 #define EW_HOLD_H
@@ -21,11 +22,19 @@ struct ew_held {
     struct ew_buf blob;
 };
 
+/* A held record's order, kept beside its slot's number so that ordering reads no slot. */
+struct ew_hkey {
+    int64_t time;
+    uint64_t seq;
+    uint32_t slot;
+};
+
 struct ew_holdq {
     struct ew_held *slots;
-    uint32_t *heap;  /* slot numbers, a min-heap by (time, seq) */
-    uint32_t *spare; /* slots free for reuse */
-    size_t nslots, n, nspare, cap;
+    struct ew_hkey *run;  /* a ring, cap long: records that came in order, oldest at head */
+    struct ew_hkey *heap; /* the others: a min-heap by (time, seq) */
+    uint32_t *spare;      /* slots free for reuse */
+    size_t nslots, n, nrun, head, nheap, nspare, cap; /* n = nrun + nheap */
     uint64_t seq;
 };
 

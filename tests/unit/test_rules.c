@@ -434,6 +434,81 @@ static void test_hold_round_trip(void **state)
     ew_record_free(out);
 }
 
+/* The hold gives its records back by data time, then arrival, whatever mix of in-order and
+ * late arrivals, pops and drops came: checked against a plain sorted model. */
+struct hold_model {
+    int64_t time;
+    uint64_t tag;
+};
+
+static bool hold_drop_odd_tens(void *ctx, const struct ew_held *h)
+{
+    (void)ctx;
+    return (h->tag / 10) % 2 == 1;
+}
+
+static void test_hold_order(void **state)
+{
+    (void)state;
+    struct ew_record *in = ew_record_new(), *out = ew_record_new();
+    in->mn = "ORDER001", in->st = "31", in->cn = "2011", in->has_time = true;
+    struct ew_holdq q = {0};
+    static struct hold_model model[4000];
+    size_t nm = 0;
+    uint64_t rng = 12345, tag = 0;
+    int64_t clock = 1700000000000;
+    for (int step = 0; step < 3000; step++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(rng >> 33);
+        if (r % 7 < 5) { /* in order, or at the same time as the last */
+            clock += (r / 7) % 3 ? 1000 : 0;
+            in->data_time = clock;
+        } else { /* an older period's, up to an hour back */
+            in->data_time = clock - (int64_t)((r / 7) % 3600) * 1000;
+        }
+        assert_int_equal(ew_hold_push(&q, in, 0, tag, 0), 0);
+        model[nm++] = (struct hold_model){in->data_time, tag++};
+        if (r % 5 == 0 || step == 1500) { /* take out the earliest few */
+            for (int k = 0; k < (int)(r % 4) && nm; k++) {
+                size_t best = 0;
+                for (size_t i = 1; i < nm; i++)
+                    if (model[i].time < model[best].time ||
+                        (model[i].time == model[best].time && model[i].tag < model[best].tag))
+                        best = i;
+                assert_int_equal(ew_hold_top(&q)->tag, model[best].tag);
+                int64_t before;
+                assert_int_equal(ew_hold_pop(&q, out, &before), model[best].tag);
+                assert_int_equal(out->data_time, model[best].time);
+                model[best] = model[--nm];
+            }
+        }
+        if (step == 1500) {
+            size_t kept = 0, dropped = ew_hold_drop(&q, hold_drop_odd_tens, NULL);
+            for (size_t i = 0; i < nm; i++)
+                if ((model[i].tag / 10) % 2 == 0)
+                    model[kept++] = model[i];
+            assert_int_equal(dropped, nm - kept);
+            nm = kept;
+        }
+        assert_int_equal(q.n, nm);
+    }
+    while (nm) {
+        size_t best = 0;
+        for (size_t i = 1; i < nm; i++)
+            if (model[i].time < model[best].time ||
+                (model[i].time == model[best].time && model[i].tag < model[best].tag))
+                best = i;
+        int64_t before;
+        assert_int_equal(ew_hold_pop(&q, out, &before), model[best].tag);
+        model[best] = model[--nm];
+    }
+    assert_null(ew_hold_top(&q));
+    ew_hold_release(&q);
+    in->mn = in->st = in->cn = NULL;
+    ew_record_free(in);
+    ew_record_free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_registry_facts_follow_changes),
         cmocka_unit_test(test_default_rules_load),
         cmocka_unit_test(test_hold_round_trip),
+        cmocka_unit_test(test_hold_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
