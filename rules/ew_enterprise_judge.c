@@ -412,6 +412,8 @@ static bool ew_anchor_wants(const struct ew_rule *r, const struct ew_site *site,
 struct ew_anchor {
     const struct ew_deadline *d;
     size_t n;
+    const struct ew_warning *w; /* its district's warnings */
+    size_t nw;
     bool listed;
 };
 
@@ -421,7 +423,8 @@ static bool ew_anchor_of(const struct ew_engine *eng, const struct ew_outlet *o,
     const struct ew_outlet_facts *f = o ? ew_registry_facts(eng->reg, o) : NULL;
     if (!f || !f->anchor)
         return false;
-    a->d = ew_registry_deadlines(eng->reg, o->enterprise_id, &a->n);
+    a->d = f->dl, a->n = f->ndl;
+    a->w = f->warn, a->nw = f->nwarn;
     a->listed = f->listed && o->region;
     return true;
 }
@@ -442,8 +445,8 @@ int64_t ew_enterprise_due(struct ew_engine *eng, struct ew_site *site, const str
             continue;
         if (r->kind == &ew_kind_weather_warning && an.listed) {
             /* the next change of the region's warnings after it was last judged here */
-            size_t nw;
-            const struct ew_warning *w = ew_registry_warnings(eng->reg, o->region, &nw);
+            const struct ew_warning *w = an.w;
+            size_t nw = an.nw;
             const struct ew_sitekey *k =
                 ew_site_key(&eng->sites, site, ri, ew_subject_code(o->region), false);
             int64_t after = k && k->life.since > site->anchored ? k->life.since : site->anchored;

@@ -278,11 +278,14 @@ const struct ew_outlet_facts *ew_registry_facts(const struct ew_registry *reg,
     uint64_t version = ew_bags_version(reg->bags) + 1; /* never 0 */
     if (f->version == version)
         return f;
-    size_t nfac, nplan, ndecl;
+    size_t nfac, nplan, ndecl, ndl, nwarn = 0;
     f->fac = ew_bags_facilities(reg->bags, o->mn, &nfac);
     f->plan = ew_bags_plans(reg->bags, o->mn, &nplan);
     f->decl = ew_bags_declarations(reg->bags, o->enterprise_id, &ndecl);
+    f->dl = ew_bags_deadlines(reg->bags, o->enterprise_id, &ndl);
+    f->warn = o->region ? ew_bags_warnings(reg->bags, o->region, &nwarn) : NULL;
     f->nfac = nfac, f->nplan = nplan, f->ndecl = ndecl;
+    f->ndl = (uint32_t)ndl, f->nwarn = (uint32_t)nwarn;
     f->anchor = ew_bags_is_anchor(reg->bags, o->enterprise_id, o->mn);
     f->listed = ew_bags_on_list(reg->bags, o->enterprise_id);
     f->version = version;

@@ -152,16 +152,19 @@ const struct ew_response *ew_registry_responses(const struct ew_registry *reg, c
 const struct ew_response *ew_registry_last_response(const struct ew_registry *reg, uint64_t *count);
 
 /* What the e-enterprise tables say of an outlet: its facilities and emergency plans (by its
- * MN), its enterprise's declarations, whether it is the enterprise's anchor and whether the
- * enterprise is on the emergency list (has an emergency plan). Looked up once after each change of the tables and kept
- * with the outlet, where the engine would look them up for every record (a hash and a string
- * compare in a table of a province's enterprises, each). */
+ * MN), its enterprise's declarations and deadlines, its district's weather warnings, whether it
+ * is the enterprise's anchor and whether the enterprise is on the emergency list (has an
+ * emergency plan). Looked up once after each change of the tables and kept with the outlet,
+ * where the engine would look them up for every record (a hash and a string compare in a table
+ * of a province's enterprises, each). */
 struct ew_outlet_facts {
     uint64_t version; /* the tables' version they are of; 0: not looked up */
     const struct ew_facility *fac;
     const struct ew_emergency *plan;
     const struct ew_declaration *decl;
-    uint32_t nfac, nplan, ndecl;
+    const struct ew_deadline *dl;
+    const struct ew_warning *warn;
+    uint32_t nfac, nplan, ndecl, ndl, nwarn;
     bool anchor, listed;
 };
 

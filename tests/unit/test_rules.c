@@ -365,6 +365,29 @@ static void test_registry_facts_follow_changes(void **state)
     assert_int_equal(f->nfac, 1);
     assert_int_equal(f->nplan, 1);
     assert_false(f->anchor);
+    assert_int_equal(f->ndl, 0);
+    assert_int_equal(f->nwarn, 0);
+
+    /* its enterprise's deadlines; its district's warnings once it has a district */
+    const char *later[] = {
+        "{\"type\":\"deadline\",\"enterprise_id\":\"E1\",\"deadline_id\":\"d1\",\"kind\":"
+        "\"k\",\"due\":\"2024-08-09T00:00:00+08:00\",\"title\":\"report\"}",
+        "{\"type\":\"weather_warning\",\"region\":\"R\",\"level\":\"yellow\",\"from\":"
+        "\"2024-08-03T08:00:00+08:00\",\"to\":\"2024-08-06T00:00:00+08:00\"}",
+        "{\"type\":\"outlet.upsert\",\"enterprise_id\":\"E1\",\"mn\":\"M5\",\"st\":\"32\","
+        "\"region\":\"R\"}",
+    };
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(ew_registry_apply_json(reg, later[i], strlen(later[i]), &err), 0);
+    assert_int_equal(ew_registry_facts(reg, o)->ndl, 1);
+    assert_int_equal(ew_registry_facts(reg, o)->nwarn, 0); /* no district */
+    assert_int_equal(ew_registry_apply_json(reg, later[2], strlen(later[2]), &err), 0);
+    o = ew_registry_find(reg, "M5");
+    f = ew_registry_facts(reg, o);
+    assert_int_equal(f->ndl, 1);
+    assert_string_equal(f->dl[0].deadline_id, "d1");
+    assert_int_equal(f->nwarn, 1);
+    assert_int_equal(f->warn[0].level, EW_WL_YELLOW);
     ew_registry_free(reg);
 }
 
