@@ -376,6 +376,8 @@ static int ew_jon_number(void *ctx, const char *s, size_t n)
 static int ew_jon_string(void *ctx, const unsigned char *s, size_t n)
 {
     struct ew_jstash *st = ctx;
+    if (!ew_utf8_valid((const char *)s, n)) /* yajl lets overlong forms and surrogates by */
+        return ew_jrefuse(st, EW_EMALFORMED, "invalid UTF-8 in a string");
     struct ew_jv *v;
     ew_jscalar(st, EW_JT_STRING, &v);
     if (v) {
@@ -430,6 +432,8 @@ static int ew_jon_key(void *ctx, const unsigned char *s, size_t n)
 {
     struct ew_jstash *st = ctx;
     struct ew_jframe *f = &st->stack[st->depth - 1];
+    if (!ew_utf8_valid((const char *)s, n))
+        return ew_jrefuse(st, EW_EMALFORMED, "invalid UTF-8 in a member's name");
     if (f->members == EW_JSON_MEMBERS_MAX)
         return ew_jrefuse(st, EW_ETOO_LONG, "an object of more than 256 members");
     f->members++;
@@ -679,6 +683,47 @@ static int ew_jsyntax(struct ew_error *err, const char *buf, size_t at, const ch
     return EW_EMALFORMED;
 }
 
+/* The value of the 4 hex digits at s, or -1. */
+static long ew_hex4(const char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = (unsigned char)s[i], d = c >= '0' && c <= '9'   ? c - '0'
+                                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                                : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* The offset of the first \u escape that is half a surrogate pair without its other half, or
+ * len. yajl would decode one into some other character; a backslash stands only in strings in
+ * a text that parses, so the whole text is looked at, before yajl. */
+static size_t ew_bad_surrogate(const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end && (p = memchr(p, '\\', (size_t)(end - p)))) {
+        if (end - p < 6 || p[1] != 'u') {
+            p += 2; /* another escape, or the text's end */
+            continue;
+        }
+        long u = ew_hex4(p + 2);
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return (size_t)(p - buf); /* a low half alone */
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            long lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? ew_hex4(p + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return (size_t)(p - buf); /* a high half without its low one */
+            p += 6;
+        }
+        p += 6;
+    }
+    return len;
+}
+
 /* One read of the text into st with the arena as it is; 1 when the arena was too small. */
 static int ew_jparse(const char *buf, size_t len, struct ew_jstash *st, struct ew_error *err,
                      int *rc)
@@ -712,6 +757,9 @@ static int ew_jparse(const char *buf, size_t len, struct ew_jstash *st, struct e
 int ew_record_from_json(const char *buf, size_t len, struct ew_record *rec, struct ew_error *err)
 {
     ew_record_reset(rec);
+    size_t bad = ew_bad_surrogate(buf, len);
+    if (bad < len)
+        return ew_jsyntax(err, buf, bad, "invalid Unicode escape: half a surrogate pair");
     struct ew_jarena a = {.cap = 4 * len + 16384};
     struct ew_jstash *st = ew_malloc(sizeof *st);
     int rc = EW_ENOMEM;

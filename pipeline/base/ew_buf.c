@@ -100,6 +100,15 @@ static size_t ew_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+bool ew_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0, len; i < n; i += len)
+        if (!(len = ew_utf8_len(u + i, n - i)))
+            return false;
+    return true;
+}
+
 void ew_buf_json_strn(struct ew_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -36,6 +36,10 @@ void ew_buf_add(struct ew_buf *b, const void *p, size_t n);
 void ew_buf_adds(struct ew_buf *b, const char *s);
 void ew_buf_addc(struct ew_buf *b, char c);
 
+/* Whether s (n bytes) is valid UTF-8: no overlong form, surrogate or code point above
+ * U+10FFFF (what JSON allows, and what the literals below write as it is). */
+bool ew_utf8_valid(const char *s, size_t n);
+
 /* JSON: a string literal with quotes and escapes (invalid UTF-8 becomes U+FFFD), and the
  * shortest number text that reads back exactly (null for NaN and infinities). */
 void ew_buf_json_str(struct ew_buf *b, const char *s);

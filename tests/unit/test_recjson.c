@@ -164,6 +164,18 @@ static void test_refusals(void **state)
         {"{\"mn\":\"M\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[], /* c */ \"qn\":\"1\"}",
          EW_EMALFORMED, NULL},
         {"{\"mn\":\"\xff\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED, NULL},
+        /* what yajl lets by and JSON does not allow: an overlong form, an encoded surrogate,
+         * half a surrogate pair in an escape */
+        {"{\"mn\":\"\xc0\xaf\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED,
+         "invalid UTF-8 in a string"},
+        {"{\"mn\":\"M\",\"\xed\xa0\x80\":1,\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}",
+         EW_EMALFORMED, "invalid UTF-8 in a member's name"},
+        {"{\"mn\":\"M\\ud800\\ud600\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED,
+         "invalid Unicode escape: half a surrogate pair"},
+        {"{\"mn\":\"M\\udc00\",\"st\":\"31\",\"cn\":\"2011\",\"values\":[]}", EW_EMALFORMED,
+         "invalid Unicode escape: half a surrogate pair"},
+        {"{\"mn\":\"M\\ud800\"}", EW_EMALFORMED, "invalid Unicode escape: half a surrogate pair"},
+        {"{\"mn\":\"M\\", EW_EMALFORMED, NULL},
     };
     struct ew_record *rec = ew_record_new();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -177,6 +189,19 @@ static void test_refusals(void **state)
         assert_int_equal(rec->nvalues, 0);
         assert_null(rec->mn);
     }
+    ew_record_free(rec);
+}
+
+/* A surrogate pair in escapes is one character; an escaped backslash before "u" is text. */
+static void test_escapes_read(void **state)
+{
+    (void)state;
+    const char *in = "{\"mn\":\"M\\ud83d\\ude00\\\\ud800\",\"st\":\"31\",\"cn\":\"2011\","
+                     "\"values\":[]}";
+    struct ew_record *rec = ew_record_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_record_from_json(in, strlen(in), rec, &err), 0);
+    assert_string_equal(rec->mn, "M\xf0\x9f\x98\x80\\ud800");
     ew_record_free(rec);
 }
 
@@ -271,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_type_errors_name_the_member),
         cmocka_unit_test(test_too_many_values),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_escapes_read),
         cmocka_unit_test(test_nesting_and_members_bounded),
         cmocka_unit_test(test_dense_text_read_again),
         cmocka_unit_test(test_error_json),
