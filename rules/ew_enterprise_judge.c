@@ -202,7 +202,7 @@ static void ew_reg_weather(struct ew_engine *eng, struct ew_site *site, const st
     if (!n)
         return;
     int64_t until;
-    int level = ew_registry_wlevel(eng->reg, o ? o->region : NULL, rec->data_time, &until);
+    int level = ew_registry_wlevel(eng->reg, o, rec->data_time, &until);
     for (size_t i = 0; i < n; i++) {
         const struct ew_value *v = ew_reg_value(rec, plan[i].key, false);
         if (!v)
@@ -346,11 +346,12 @@ static const char *ew_warning_evidence(struct ew_buf *b, const char *reason, con
     return b->err ? NULL : b->data;
 }
 
-/* The time the region's warning level at ref began: the latest change at or before it. */
-static int64_t ew_level_since(const struct ew_registry *reg, const char *region, int64_t ref)
+/* The time the warning level of o's district at ref began: the latest change at or before it. */
+static int64_t ew_level_since(const struct ew_registry *reg, const struct ew_outlet *o, int64_t ref)
 {
-    size_t n;
-    const struct ew_warning *w = ew_registry_warnings(reg, region, &n);
+    const struct ew_outlet_facts *f = ew_registry_facts(reg, o);
+    const struct ew_warning *w = f->warn;
+    size_t n = f->nwarn;
     int64_t since = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         if (w[i].from <= ref && w[i].from > since)
@@ -366,7 +367,7 @@ static void ew_judge_warning(struct ew_engine *eng, struct ew_site *site, const 
                              uint32_t ri, int64_t ref, int64_t now)
 {
     const struct ew_rule *r = &eng->rules->rules[ri];
-    int wl = ew_registry_wlevel(eng->reg, o->region, ref, NULL), level = -1;
+    int wl = ew_registry_wlevel(eng->reg, o, ref, NULL), level = -1;
     for (size_t i = 0; i < r->nlevels; i++)
         if ((int)r->levels[i].above.value == wl)
             level = (int)i;
@@ -377,7 +378,7 @@ static void ew_judge_warning(struct ew_engine *eng, struct ew_site *site, const 
         eng->stats.nomem += !k && level >= 0;
         return;
     }
-    int64_t since = ew_level_since(eng->reg, o->region, ref);
+    int64_t since = ew_level_since(eng->reg, o, ref);
     struct ew_judge j = {
         .r = r, .mn = site->mn, .outlet = o, .now = now, .subject = o->region, .last_data = since};
     j.obs.limit = NAN;

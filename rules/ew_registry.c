@@ -250,24 +250,6 @@ const struct ew_emergency *ew_registry_plans(const struct ew_registry *reg, cons
     return ew_bags_plans(reg->bags, mn, n);
 }
 
-const struct ew_declaration *ew_registry_declarations(const struct ew_registry *reg,
-                                                      const char *enterprise_id, size_t *n)
-{
-    return ew_bags_declarations(reg->bags, enterprise_id, n);
-}
-
-const struct ew_deadline *ew_registry_deadlines(const struct ew_registry *reg,
-                                                const char *enterprise_id, size_t *n)
-{
-    return ew_bags_deadlines(reg->bags, enterprise_id, n);
-}
-
-const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, const char *region,
-                                              size_t *n)
-{
-    return ew_bags_warnings(reg->bags, region, n);
-}
-
 /* The tables' facts of an outlet the registry handed out. The registry is const to its
  * readers; these are a cache of what they would look up, made again when the tables' version
  * moves (every change of them, outlets' anchors included). */
@@ -307,13 +289,15 @@ const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,
     return NULL;
 }
 
-int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_t t, int64_t *until)
+int ew_registry_wlevel(const struct ew_registry *reg, const struct ew_outlet *o, int64_t t,
+                       int64_t *until)
 {
-    size_t n;
-    const struct ew_warning *w = region ? ew_bags_warnings(reg->bags, region, &n) : NULL;
+    const struct ew_outlet_facts *f = o ? ew_registry_facts(reg, o) : NULL;
+    const struct ew_warning *w = f ? f->warn : NULL;
+    size_t n = f ? f->nwarn : 0;
     int level = -1;
     int64_t from = INT64_MIN, next = INT64_MAX;
-    for (size_t i = 0; w && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (w[i].from <= t && t < w[i].to && w[i].from >= from) {
             level = w[i].level; /* the latest that holds: a level change is a later warning */
             from = w[i].from;

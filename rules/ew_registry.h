@@ -139,12 +139,6 @@ const struct ew_facility *ew_registry_facilities(const struct ew_registry *reg, 
                                                  size_t *n);
 const struct ew_emergency *ew_registry_plans(const struct ew_registry *reg, const char *mn,
                                              size_t *n);
-const struct ew_declaration *ew_registry_declarations(const struct ew_registry *reg,
-                                                      const char *enterprise_id, size_t *n);
-const struct ew_deadline *ew_registry_deadlines(const struct ew_registry *reg,
-                                                const char *enterprise_id, size_t *n);
-const struct ew_warning *ew_registry_warnings(const struct ew_registry *reg, const char *region,
-                                              size_t *n);
 /* The responses to the alert of fingerprint fp (16 hex digits), in the order they came. */
 const struct ew_response *ew_registry_responses(const struct ew_registry *reg, const char *fp,
                                                 size_t *n);
@@ -177,9 +171,10 @@ const struct ew_outlet_facts *ew_registry_facts(const struct ew_registry *reg,
 const struct ew_declaration *ew_registry_declared(const struct ew_registry *reg,
                                                   const struct ew_outlet *o, int64_t t,
                                                   unsigned kinds);
-/* The warning level of the region at time t: the warning announced latest among those whose
- * [from, to) holds t; -1 none. *until gets when that answer may change next (INT64_MAX). */
-int ew_registry_wlevel(const struct ew_registry *reg, const char *region, int64_t t,
+/* The warning level of o's district at time t: the warning announced latest among those whose
+ * [from, to) holds t; -1 none (also for no outlet, or one without a district). *until gets when
+ * that answer may change next (INT64_MAX). */
+int ew_registry_wlevel(const struct ew_registry *reg, const struct ew_outlet *o, int64_t t,
                        int64_t *until);
 /* Whether mn is its enterprise's anchor: the smallest MN of its registered outlets, the site
  * at which its deadlines and warnings are judged (one site of one partition). */
