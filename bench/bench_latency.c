@@ -19,7 +19,9 @@
  * CONTRACT.md); a probe whose packet librdkafka could not deliver is counted apart. Prints one line
  * of NAME=VALUE (probes, delivered, missing, extra, p50_ms, p99_ms, p999_ms, max_ms; ack_p50_ms and
  * ack_p99_ms, from producing to the broker's acknowledgement) and exits 1 when an alert is missing
- * or extra. --dump writes each probe's number and latency in ms (or "missing") to FILE.
+ * or extra. --dump writes each probe's number, latency in ms (or "missing"), the time it was
+ * sent (CLOCK_MONOTONIC, s: to set beside a profile taken with `perf record -k CLOCK_MONOTONIC`)
+ * and its broker acknowledgement's latency in ms (-1: none) to FILE.
  */
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -302,9 +304,11 @@ int main(int argc, char **argv)
                 fprintf(out, "%d missing\n", i);
             continue;
         }
-        lat[got] = (double)(p->seen_ns - atomic_load(&p->sent_ns)) / 1e6;
+        int64_t sent = atomic_load(&p->sent_ns);
+        lat[got] = (double)(p->seen_ns - sent) / 1e6;
         if (out)
-            fprintf(out, "%d %.3f\n", i, lat[got]);
+            fprintf(out, "%d %.3f %.6f %.3f\n", i, lat[got], (double)sent / 1e9,
+                    p->acked_ns ? (double)(p->acked_ns - sent) / 1e6 : -1.0);
         got++;
     }
     if (out)

@@ -107,8 +107,8 @@ static const struct ew_opt ew_opt_table[] = {
       "checkpoint); after a crash the records since are judged again, their events not written "
       "twice (0: at every write)"),
     I(redis_checkpoint_sites, "redis.checkpoint_sites", 64, 1, 1000000, R,
-      "with live input, how many of a checkpoint's sites are written per transaction (the rest "
-      "in the next ones, each before it changes again): fewer hold an alert back less"),
+      "with live input, how many of a checkpoint's sites are written per transaction at most (the "
+      "rest in the next ones; one about to change is copied first): fewer hold an alert back less"),
     S(state_file, "state.file", "", NULL, F,
       "no longer used: the rule state is kept in Redis, per partition (configs naming it load)"),
     I(state_interval_ms, "state.interval_ms", 60000, 1000, 3600000, F,

@@ -105,10 +105,13 @@ struct ew_part {
     bool staging;      /* the next one is begun: its sites frozen at the cut below being staged */
     struct ew_cut cut; /* that cut (its done offsets in cut_done) */
     struct ew_buf cut_done;
-    size_t staged;      /* sites staged for it */
-    size_t batch_sites; /* of which in the batch, not sent yet */
-    size_t unmerged;    /* sites of the last checkpoint's stage not moved into the state yet (at
-                           most) */
+    size_t staged;          /* sites staged for it */
+    size_t batch_sites;     /* of which in the batch, not sent yet */
+    struct ew_batch frozen; /* of which handed over (each just before it changed), not in the
+                               batch yet: redis.checkpoint_sites go into each transaction */
+    size_t frozen_off;      /* where the ones not in the batch yet begin in frozen */
+    size_t unmerged;        /* sites of the last checkpoint's stage not moved into the state yet (at
+                               most) */
 };
 
 /* A transaction in flight, for its answer. */
@@ -310,6 +313,18 @@ static void ew_flow_codec_error(struct ew_flow *f, const struct ew_kmsg *m, int 
 
 /* ---- input ---- */
 
+/* Live input: quiet within the last two ticks, and not stopping. */
+static bool ew_flow_live(const struct ew_flow *f)
+{
+    return !f->stats.draining &&
+           ev_now(f->loop) - f->drained_at < 2 * (double)f->cfg.opts.engine_tick_ms / 1000;
+}
+
+/* Held records a record judges at most with live input; the others due, in the loop's quiet
+ * moments (ew_flow_on_step). Without a bound, the record that made a minute of the fleet due
+ * judged it whole: 60-300 ms during which nothing else was read (bench/RESULTS.md). */
+#define EW_RELEASE 4
+
 static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t ticket,
                           const struct ew_record *rec)
 {
@@ -325,8 +340,12 @@ static void ew_flow_judge(struct ew_flow *f, const struct ew_kmsg *m, uint64_t t
     /* held by its partition's own watermark: its sites' records judged in an order that
      * depends on that partition's input alone */
     struct ew_part *p = ew_part_find(f, m->topic, m->partition);
+    bool live = ew_flow_live(f);
+    ew_engine_release_bound(f->eng, live ? EW_RELEASE : 0);
     int rc = ew_engine_record_from(f->eng, rec, now, ticket, p ? (uint32_t)(p - f->parts) + 1 : 0,
                                    ew_clock_mark(f->clock, m->topic, m->partition));
+    if (live && f->cfg.opts.engine_reorder_ms)
+        ev_idle_start(f->loop, &f->step); /* what it left due */
     if (rc == EW_ELATE) {
         f->stats.late++;
         ew_flow_reject(f, m, "late: older than the allowed lateness", "late", 0);
@@ -470,18 +489,20 @@ static void ew_flow_message(void *ctx, const struct ew_kmsg *m)
 
 /* ---- transactions: a consistent cut of every partition ---- */
 
-/* A site's state (held) or its removal into its partition's batch, for the checkpoint being
- * made. */
-static void ew_flow_save_site(struct ew_flow *f, struct ew_part *p, const char *mn, bool held)
+/* A site's state (held: else its removal) for the partition's next checkpoint, into its batch
+ * or (frozen) the queue its next transactions take a few from at a time. */
+static void ew_flow_save_site(struct ew_flow *f, struct ew_part *p, const char *mn, bool held,
+                              bool frozen)
 {
     ew_buf_clear(&f->blob);
     if (held && ew_engine_export_site(f->eng, mn, &f->blob)) {
         ew_log(EW_LOG_ERROR, "state", "cannot save the state of %s (out of memory)", mn);
         return;
     }
-    ew_batch_state(&p->batch, mn, held ? f->blob.data : NULL, held ? f->blob.len : 0);
+    ew_batch_state(frozen ? &p->frozen : &p->batch, mn, held ? f->blob.data : NULL,
+                   held ? f->blob.len : 0);
     p->staged++;
-    p->batch_sites++;
+    p->batch_sites += !frozen;
 }
 
 /* A site that changed, at a checkpoint of every partition: its state into its partition's
@@ -491,7 +512,7 @@ static bool ew_flow_dirty(void *ctx, const char *mn, bool held)
     struct ew_flow *f = ctx;
     struct ew_part *p = ew_part_of_site(f, mn);
     if (p) /* else its partition is not read here any more: its state is its owner's */
-        ew_flow_save_site(f, p, mn, held);
+        ew_flow_save_site(f, p, mn, held, false);
     return true;
 }
 
@@ -507,7 +528,7 @@ static bool ew_flow_freeze(void *ctx, const char *mn, bool held)
     if (!p->staging)
         return false;
     if (!held)
-        ew_flow_save_site(f, p, mn, false);
+        ew_flow_save_site(f, p, mn, false, true);
     return true;
 }
 
@@ -516,7 +537,31 @@ static void ew_flow_staged(void *ctx, const char *mn)
     struct ew_flow *f = ctx;
     struct ew_part *p = ew_part_of_site(f, mn);
     if (p && p->staging)
-        ew_flow_save_site(f, p, mn, true);
+        ew_flow_save_site(f, p, mn, true, true);
+}
+
+/* The staging partition's frozen sites into its batch, max at most: those handed over already,
+ * then more from the engine. Returns whether every one is in (its checkpoint can complete). A
+ * site handed over as it changed waits its turn like the others: at 20,000 outlets the sites
+ * that changed right after a cut went into one transaction of up to 4,600 sites, which held
+ * Redis, and every partition's events behind it, for 130 ms (bench/RESULTS.md). */
+static bool ew_flow_stage(struct ew_flow *f, struct ew_part *p, size_t max)
+{
+    size_t n = ew_batch_take_states(&p->batch, &p->frozen, &p->frozen_off, max);
+    size_t left = ew_engine_stage(f->eng, max - n); /* into frozen (ew_flow_staged) */
+    n += ew_batch_take_states(&p->batch, &p->frozen, &p->frozen_off, max - n);
+    p->batch_sites += n;
+    return !left && ew_batch_empty(&p->frozen);
+}
+
+/* The partition's frozen sites not in its batch are let go (its checkpoint is given up). */
+static void ew_flow_unstage(struct ew_flow *f, struct ew_part *p)
+{
+    if (p->staging)
+        ew_engine_thaw(f->eng);
+    p->staging = false;
+    ew_batch_release(&p->frozen);
+    p->frozen_off = 0;
 }
 
 /* Sends the partition's batch: its events, the sites staged for its next checkpoint, a part
@@ -666,11 +711,14 @@ static void ew_flow_commit_all(struct ew_flow *f, bool all)
     bool staged = false;
     if (all) {
         /* every site as it is now: those frozen, and those changed since (staged again) */
-        ew_engine_stage(f->eng, SIZE_MAX);
+        if (staging)
+            ew_flow_stage(f, staging, SIZE_MAX);
+        else
+            ew_engine_stage(f->eng, SIZE_MAX);
         f->checkpointed_at = f->committed_at;
         ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
     } else if (staging) {
-        staged = !ew_engine_stage(f->eng, backlog ? SIZE_MAX : ew_flow_stage_room(f, staging));
+        staged = ew_flow_stage(f, staging, backlog ? SIZE_MAX : ew_flow_stage_room(f, staging));
     }
     for (size_t i = 0; i < f->nparts; i++) {
         struct ew_part *p = &f->parts[i];
@@ -721,9 +769,8 @@ static void ew_flow_quiet_commit(struct ew_flow *f)
 /* A tick's work, the sites' timers that the clock has passed: with live input it is done
  * EW_STEP at a time in the loop's quiet moments, so that a message that comes meanwhile waits
  * for a few judgements, not for a tick's; under a backlog a tick fires its timers at once, as
- * it must to keep up. Held records that fall due are judged at once by the message that makes
- * them due (a minute of the fleet at a time: about 100 ms with 20,000 outlets), as before:
- * spreading them too showed no gain beyond bench/province.sh's noise (rules/RULES.md). */
+ * it must to keep up. Held records that fall due (a minute of the fleet at a time) likewise:
+ * each message judges EW_RELEASE of them with live input, and the rest are judged here. */
 #define EW_STEP 64
 
 static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
@@ -735,7 +782,7 @@ static void ew_flow_on_step(struct ev_loop *loop, ev_idle *w, int revents)
      * quiet moment's commit sends it */
     struct ew_part *p = ew_flow_staging(f);
     size_t room = p ? ew_flow_stage_room(f, p) : 0;
-    if (room && ew_engine_stage(f->eng, room) && ew_flow_stage_room(f, p))
+    if (room && !ew_flow_stage(f, p, room) && ew_flow_stage_room(f, p))
         more = true;
     if (more)
         return;
@@ -800,9 +847,7 @@ static void ew_flow_forget(void *ctx, const char *mn)
 static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
 {
     struct ew_drop_ctx d = {f, p->topic, p->partition};
-    if (p->staging) /* its checkpoint is given up */
-        ew_engine_thaw(f->eng);
-    p->staging = false;
+    ew_flow_unstage(f, p); /* its checkpoint is given up */
     p->staged = p->unmerged = p->batch_sites = 0;
     size_t held = ew_engine_drop_held(f->eng, ew_flow_is_of, &d);
     size_t groups = ew_split_forget(f->split, ew_flow_is_of, ew_flow_let_go, &d);
@@ -822,10 +867,7 @@ static void ew_flow_drop_state(struct ew_flow *f, struct ew_part *p)
 static void ew_flow_claim(struct ew_flow *f, struct ew_part *p)
 {
     struct ew_claiming *c = malloc(sizeof *c);
-    if (p->staging) { /* its checkpoint is given up: the claim brings the last complete one */
-        ew_engine_thaw(f->eng);
-        p->staging = false;
-    }
+    ew_flow_unstage(f, p); /* its checkpoint is given up: the claim brings the last complete one */
     p->claim_again = false;
     p->state = EW_PART_CLAIMING;
     p->claim = ++f->claims;
@@ -955,6 +997,7 @@ static void ew_flow_assigned(void *ctx, int topic, int32_t partition)
         *p = (struct ew_part){.topic = topic,
                               .partition = partition,
                               .batch = EW_BATCH_INIT,
+                              .frozen = EW_BATCH_INIT,
                               .cut_done = EW_BUF_INIT};
     }
     if (ew_clock_assign(f->clock, topic, partition))
@@ -975,6 +1018,7 @@ static void ew_flow_revoked(void *ctx, int topic, int32_t partition)
     ew_flow_drop_state(f, p);
     ew_clock_revoke(f->clock, topic, partition);
     ew_batch_release(&p->batch);
+    ew_batch_release(&p->frozen);
     ew_buf_release(&p->cut_done);
     ew_seen_release(&p->seen);
     *p = f->parts[--f->nparts];
@@ -1142,6 +1186,7 @@ void ew_flow_free(struct ew_flow *f)
     ev_idle_stop(f->loop, &f->step);
     for (size_t i = 0; i < f->nparts; i++) {
         ew_batch_release(&f->parts[i].batch);
+        ew_batch_release(&f->parts[i].frozen);
         ew_buf_release(&f->parts[i].cut_done);
         ew_seen_release(&f->parts[i].seen);
     }
@@ -1190,9 +1235,8 @@ void ew_flow_tick(struct ew_flow *f)
 {
     int64_t now = ew_flow_now(f);
     f->stats.clock = ew_clock_now(f->clock, now, ew_flow_caught_up, f);
-    /* live input (quiet within the last two ticks): the tick's work in the loop's quiet moments */
-    if (!f->stats.draining &&
-        ev_now(f->loop) - f->drained_at < 2 * (double)f->cfg.opts.engine_tick_ms / 1000) {
+    /* live input: the tick's work in the loop's quiet moments */
+    if (ew_flow_live(f)) {
         if (ew_engine_step(f->eng, f->stats.clock, now, EW_STEP))
             ev_idle_start(f->loop, &f->step);
     } else {

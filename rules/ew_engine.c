@@ -806,9 +806,11 @@ static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_rec
     struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
     /* its keys, which the values are judged on after the outlet and the record's plan: asked
      * for now, the block comes while that work is done */
-    const char *kb = (const char *)site->keys, *ke = kb + site->nkeys * sizeof *site->keys;
-    for (const char *p = kb; p < ke; p += 64)
-        __builtin_prefetch(p);
+    if (site->nkeys) { /* a new site has none, nor a block (NULL + 0 is undefined) */
+        const char *kb = (const char *)site->keys, *ke = kb + site->nkeys * sizeof *site->keys;
+        for (const char *p = kb; p < ke; p += 64)
+            __builtin_prefetch(p);
+    }
     ew_engine__evicted(eng);
     ew_site_dirty(eng, site);
     return site;
@@ -981,8 +983,13 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
         return rc;
     }
     *held = true;
-    ew_release(eng, now, false, 0);
+    ew_release(eng, now, false, eng->release_max);
     return 0;
+}
+
+void ew_engine_release_bound(struct ew_engine *eng, size_t max)
+{
+    eng->release_max = max;
 }
 
 int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, int64_t now,

@@ -71,6 +71,7 @@ struct ew_engine {
     struct ew_averages avg; /* with averaging */
     int64_t reorder;        /* reorder_ms: how long records are held; 0 none */
     int64_t hold_max;       /* hold_max_ms: how long at most, by processing time, per source */
+    size_t release_max;     /* held records a record taken judges at most, 0 every one due */
     struct ew_holdsrc *src; /* records held for event-time order, by input source: 0 the
                                fleet's (released by its watermark), then the caller's own */
     size_t nsrc;

@@ -247,6 +247,13 @@ size_t ew_engine_drop_held(struct ew_engine *eng, bool (*drop)(void *ctx, uint64
 int ew_engine_record_from(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
                           uint64_t tag, uint32_t source, int64_t mark);
 
+/* A record taken judges at most max of the held records that are due (0, the default: every
+ * one); the others stay held, still due, for the next records and ew_engine_step, which judge
+ * them in the same order (the same events). A caller with live input keeps its loop free this
+ * way: a minute of the fleet falls due at once, and judging it whole held back every message
+ * behind the one that made it due (bench/RESULTS.md). */
+void ew_engine_release_bound(struct ew_engine *eng, size_t max);
+
 /* The data time of the oldest record held for event-time order, INT64_MAX none: no timer fires
  * past it (a partition's watermark is saved no later than it, so that a restored clock does not
  * run ahead of the records read again). */

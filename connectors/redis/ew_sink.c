@@ -198,6 +198,37 @@ void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t
         ew_batch_arg(b, blob, len);
 }
 
+/* The length of the argument at off. */
+static uint32_t ew_batch_arglen(const struct ew_batch *b, size_t off)
+{
+    uint32_t len;
+    memcpy(&len, b->args.data + off, sizeof len);
+    return len;
+}
+
+size_t ew_batch_take_states(struct ew_batch *b, struct ew_batch *from, size_t *off, size_t max)
+{
+    size_t at = *off, n = 0, nargs = 0;
+    while (n < max && at < from->args.len) {
+        /* "S", the site, its bytes; or "X", the site */
+        size_t k = ew_batch_arglen(from, at) == 1 && from->args.data[at + 4] == 'S' ? 3 : 2;
+        for (size_t i = 0; i < k; i++)
+            at += sizeof(uint32_t) + ew_batch_arglen(from, at);
+        nargs += k;
+        n++;
+    }
+    if (n) {
+        ew_buf_add(&b->args, from->args.data + *off, at - *off);
+        b->nargs += nargs;
+    }
+    *off = at;
+    if (at == from->args.len) {
+        ew_batch_release(from);
+        *off = 0;
+    }
+    return n;
+}
+
 void ew_batch_merge(struct ew_batch *b, size_t n)
 {
     char num[24];

@@ -84,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t t = 1727748000000; /* 2024-10-01 10:00 Beijing */
     int64_t now = t, clock = INT64_MIN, marks[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
     bool clocked = data[0] & 2;
+    ew_engine_release_bound(eng, (data[0] >> 2) & 3); /* 0: every held record due at once */
     uint64_t tagged = 0, tag_sum = 0;
     ew_released_count = ew_released_sum = 0;
     for (size_t i = 1; i + 6 <= size; i += 6) {

@@ -262,9 +262,10 @@ class Kafka:
                 "kafka.topics.hj212": self.hj, "kafka.topics.telemetry": self.tel,
                 "kafka.topics.enterprise": self.ent}
 
-    def produce(self, lines, timeout=120):
-        """lines: (topic, payload) pairs, produced in order (key: the payload's MN)."""
-        self._produce((f"{t}\t{p}\n" for t, p in lines), timeout)
+    def produce(self, lines, timeout=120, pace=0):
+        """lines: (topic, payload) pairs, produced in order (key: the payload's MN); pace: the
+        seconds between two, as live input comes."""
+        self._produce((f"{t}\t{p}\n" for t, p in lines), timeout, pace)
 
     def produce_file(self, path, names, timeout=120):
         """Produces a file of TOPIC<TAB>PAYLOAD lines in order, topics renamed by names."""
@@ -275,12 +276,15 @@ class Kafka:
         with open(path) as f:
             self._produce(renamed(f), timeout)
 
-    def _produce(self, lines, timeout):
+    def _produce(self, lines, timeout, pace=0):
         p = subprocess.Popen([os.path.join(BIN, "ecowarn-sim"), "--produce", "--brokers",
                               self.bootstrap], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         for line in lines:
             p.stdin.write(line)
+            if pace:
+                p.stdin.flush()
+                time.sleep(pace)
         p.stdin.close()
         err = p.stderr.read()
         assert p.wait(timeout=timeout) == 0, err

@@ -1,8 +1,10 @@
 """ecowarnd end to end: embedded Kafka in, real Redis out (see conftest.py)."""
 import json
 import os
+import re
 import signal
 import socket
+import threading
 import time
 
 from conftest import (Redis, RedisServer, b64, differ, hj212, hourly_packet, outlet, outputs,
@@ -477,6 +479,54 @@ def test_crash_between_checkpoints_writes_nothing_twice(kafka, redis, daemons, t
     assert d2.metrics()["ecowarn_events_written_before_total"] >= len(before)
     assert d2.stop() == 0  # the stop is a checkpoint: the written set goes with it
     assert not redis("KEYS", "ecowarn:written:*")
+
+
+def read_until_closed(sock, into):
+    while True:
+        try:
+            data = sock.recv(1 << 16)
+        except OSError:
+            return
+        if not data:
+            return
+        into.append(data)
+
+
+def test_live_checkpoint_writes_a_few_sites_a_transaction(kafka, redis, redis_server, daemons):
+    """With live input a partition's checkpoint writes redis.checkpoint_sites sites a
+    transaction (cmd/DAEMON.md, "A checkpoint"), those handed over as they were just before they
+    changed again as well: before, each of those went into the next transaction whatever its
+    size."""
+    opts = {"redis.checkpoint_ms": "300", "redis.checkpoint_sites": "2"}
+    d = daemons(kafka, extra=opts)
+    d.wait_healthy()
+    mns = [f"MN-W{i:02d}" for i in range(30)]
+    register(kafka, d, *mns)
+    monitor = socket.create_connection(("127.0.0.1", redis_server.port), timeout=10)
+    monitor.settimeout(None)  # until the test closes it
+    monitor.sendall(b"MONITOR\r\n")
+    seen = []
+    reader = threading.Thread(target=lambda: read_until_closed(monitor, seen))
+    reader.start()
+    rounds = 12  # every site each round, one message every 8 ms: a site changes soon after a cut
+    kafka.produce([(kafka.hj, hourly_packet(mn, hour(r % 24, 1 + r // 24), 10 + r))
+                   for r in range(rounds) for mn in mns], pace=0.008)
+    d.wait_consumed(kafka.hj, rounds * len(mns))
+    d.wait_settled()
+    time.sleep(1)  # the last checkpoints complete
+    monitor.shutdown(socket.SHUT_RDWR)
+    reader.join()
+    sites = []  # the site states each commit transaction carries ("S", the site, its bytes)
+    for line in b"".join(seen).decode(errors="replace").split("\r\n"):
+        args = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+        if args[:1] == ["EVAL"] and "lua]" not in line:
+            sites.append(args.count("S"))
+    epochs = [int(redis("HGET", f"ecowarn:partition:{kafka.hj}:{p}", "epoch") or 0)
+              for p in range(kafka.partitions)]
+    assert sum(epochs) >= 4, epochs  # checkpoints completed meanwhile
+    assert sum(sites) >= rounds, sites  # and wrote their sites
+    assert max(sites) <= 2, sites
+    assert d.stop() == 0
 
 
 def test_backlog_of_500000_messages_on_one_partition(kafka_one_partition, redis, daemons):
