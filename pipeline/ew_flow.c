@@ -30,10 +30,11 @@
 enum ew_input { EW_IN_HJ212 = 0, EW_IN_TELEMETRY, EW_IN_ENTERPRISE, EW_IN_COUNT };
 
 /* The ids of a partition's events since its last checkpoint (their hashes), each with how
- * many times it came: the engine may say the same event twice (a weather warning's reminder
- * has been seen so), and the second is written as ID#2. Records judged again after a restore
- * count from the same checkpoint and make the same keys, which the written set recognises;
- * an event said twice is still written twice, whatever the checkpoints' timing. */
+ * many times it came: should the engine say the same event twice (a weather warning's
+ * reminder was, when a site behind the clock was swept as of an earlier time), the second is
+ * written as ID#2. Records judged again after a restore count from the same checkpoint and
+ * make the same keys, which the written set recognises; an event said twice is still written
+ * twice, whatever the checkpoints' timing. */
 struct ew_seen {
     uint64_t *hash;
     uint32_t *count;

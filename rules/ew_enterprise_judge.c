@@ -373,6 +373,8 @@ static void ew_judge_warning(struct ew_engine *eng, struct ew_site *site, const 
             level = (int)i;
     uint64_t code = ew_subject_code(o->region);
     struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, code, level >= 0);
+    if (k && ref < k->life.since)
+        return; /* judged as of a later time already (before a restore: anchored is not kept) */
     int told = k && k->life.status == EW_LIFE_FIRING ? k->life.level : -1;
     if (level == told || !k) {
         eng->stats.nomem += !k && level >= 0;
@@ -487,7 +489,9 @@ void ew_enterprise_sweep(struct ew_engine *eng, struct ew_site *site, const stru
         const struct ew_rule *r = &set->rules[ri];
         if (!ew_anchor_wants(r, site, o))
             continue;
-        if (r->kind == &ew_kind_weather_warning && an.listed)
+        /* the warnings in time order: a site whose data is behind the clock is also swept
+         * as of times before the warnings' last judgement, which would say them again */
+        if (r->kind == &ew_kind_weather_warning && an.listed && ref >= site->anchored)
             ew_judge_warning(eng, site, o, ri, ref, now);
         if (r->kind == &ew_kind_weather_warning && ref > site->anchored)
             site->anchored = ref;

@@ -1077,10 +1077,85 @@ static void test_anchor_reminders_across_a_restart(void **state)
     ew_registry_free(reg);
 }
 
+/* Every event id in out (one JSON object a line) differs from the others. */
+static void assert_ids_unique(const struct ew_buf *out)
+{
+    const char *ids[64];
+    size_t n = 0;
+    for (const char *p = out->data; p && (p = strstr(p, "\"id\":\"")); p++) {
+        assert_true(n < sizeof ids / sizeof ids[0]);
+        ids[n] = p + 6;
+        size_t len = strcspn(ids[n], "\"");
+        for (size_t i = 0; i < n; i++)
+            if (!strncmp(ids[i], ids[n], len) && ids[i][len] == '"') {
+                print_error("said twice: %.*s\n", (int)len, ids[n]);
+                fail();
+            }
+        n++;
+    }
+}
+
+/* A site whose data is behind the clock is swept as of a time before its warnings were last
+ * judged (here the day its hourly data belongs to closes, for its average): the warnings are
+ * not judged again back in time. Before, the anchor said the orange warning a second time (the
+ * same id) after it had said it was lifted, and was left thinking it still held. */
+static const char behind_rules[] =
+    "{\"rules\":[{\"id\":\"warn\",\"kind\":\"weather_warning\",\"audience\":\"enterprise\","
+    "\"levels\":[{\"name\":\"yellow\",\"severity\":\"w\"},{\"name\":\"orange\",\"severity\":"
+    "\"m\"}],\"message\":{\"zh\":\"{level}\"}},"
+    "{\"id\":\"hi\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":{\"data\":["
+    "\"hour\"],\"field\":\"Avg\"},\"levels\":[{\"name\":"
+    "\"over\",\"above\":100,\"severity\":\"c\"}],\"for\":\"30m\",\"message\":{\"zh\":"
+    "\"{value}\"}}]}";
+
+static void feed_at(struct ew_engine *eng, const char *mn, int64_t t, double value)
+{
+    char json[256], iso[40];
+    ew_time_format_iso(t, iso);
+    snprintf(json, sizeof json,
+             "{\"mn\":\"%s\",\"st\":\"32\",\"cn\":\"2061\",\"data_time\":\"%s\","
+             "\"values\":[{\"code\":\"w01018\",\"field\":\"Avg\",\"value\":%g}]}",
+             mn, iso, value);
+    feed_json(eng, json, 60000);
+}
+
+static void test_warning_not_judged_back_in_time(void **state)
+{
+    (void)state;
+    const int64_t h = 3600000, day1 = 1722441600000; /* 2024-08-01T00:00:00+08:00 */
+    struct ew_registry *reg = ew_registry_new();
+    anchor_registry(reg); /* R: yellow from day 3 08:00, orange from day 4 20:00, to day 6 */
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine *eng = engine(behind_rules, reg, &out);
+    feed_at(eng, "S1", day1, 5);
+    feed_at(eng, "S2", day1 + 5 * 24 * h + 6 * h, 5); /* the clock passes the warnings' end */
+    ew_engine_tick(eng, day1 + 5 * 24 * h + 7 * h);
+    assert_non_null(strstr(out.data, "\"level\":\"orange\""));
+    assert_non_null(strstr(out.data, "warning lifted"));
+    size_t said = out.len;
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    uint64_t closed = st.averages + st.invalid_averages;
+    /* S1's hours, behind the clock, inside the orange warning: their day closes at day 5's
+     * start (the tick sweeps S1 as of then), day 6 00:00 being when the warnings were judged */
+    feed_at(eng, "S1", day1 + 3 * 24 * h + 21 * h, 150);
+    feed_at(eng, "S1", day1 + 3 * 24 * h + 23 * h, 150);
+    ew_engine_tick(eng, day1 + 5 * 24 * h + 8 * h);
+    ew_engine_stats(eng, &st);
+    assert_true(st.averages + st.invalid_averages > closed); /* the sweeps did come */
+    assert_non_null(strstr(out.data + said, "\"rule\":\"hi\""));
+    assert_null(strstr(out.data + said, "\"rule\":\"warn\""));
+    assert_ids_unique(&out);
+    ew_engine_free(eng);
+    ew_buf_release(&out);
+    ew_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_anchor_reminders_across_a_restart),
+        cmocka_unit_test(test_warning_not_judged_back_in_time),
         cmocka_unit_test(test_export_import_round_trip),
         cmocka_unit_test(test_import_rejects_damage),
         cmocka_unit_test(test_import_drops_unknown_rules),
