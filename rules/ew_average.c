@@ -39,14 +39,14 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
     else
         return;
     int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
-    int64_t start = ew_period_start(rec->data_time, len);
+    int64_t number = ew_period_number(rec->data_time, len), start = number * len - EW_TZ_OFFSET_MS;
     bool weigh = ew_medium_of_st(rec->st) == EW_MEDIUM_WATER && !isnan(flow);
-    uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0), half = ew_agg_half(start, len);
+    uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0), half = ew_agg_half(number);
     for (size_t i = 0; i < rec->nvalues; i++) {
         const struct ew_value *v = &rec->values[i];
         if (v->type != EW_VT_NUMBER || (v->field != EW_FIELD_AVG && v->field != EW_FIELD_ZSAVG))
             continue;
-        if (start <= site->agg_closed[day]) {
+        if (number <= site->agg_closed[day]) {
             eng->stats->late_averages++;
             continue;
         }
@@ -62,13 +62,13 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
             continue;
         }
         struct ew_acc *a = &k->acc[half];
-        if (a->start != start) {
-            *a = (struct ew_acc){.start = start};
+        if (a->period != number) {
+            *a = (struct ew_acc){.period = (int32_t)number};
             if (start + len + eng->grace < site->agg_due)
                 site->agg_due = start + len + eng->grace;
         }
-        a->n++;
-        if (v->flag_meaning != EW_FLAG_NORMAL && v->flag_meaning != EW_FLAG_NONE)
+        if ((v->flag_meaning != EW_FLAG_NORMAL && v->flag_meaning != EW_FLAG_NONE) ||
+            a->nvalid == UINT16_MAX)
             continue;
         a->nvalid++;
         a->sum += v->num;
@@ -119,14 +119,15 @@ static bool ew_average_emit(struct ew_averages *eng, struct ew_site *site, uint3
     rec->has_time = true;
     rec->data_time = start;
     bool any = false;
-    uint32_t half = ew_agg_half(start, len);
+    int64_t number = ew_period_number(start, len);
+    uint32_t half = ew_agg_half(number);
     for (uint32_t i = 0; i < site->nkeys; i++) {
         struct ew_sitekey *k = &site->keys[i];
         if (k->rule < EW_AGG_KEY || ((k->rule & EW_AGG_DAY) != 0) != (day != 0) ||
-            k->acc[half].start != start)
+            k->acc[half].period != number)
             continue;
         struct ew_acc a = k->acc[half];
-        k->acc[half].start = INT64_MIN;
+        k->acc[half].period = EW_ACC_EMPTY;
         any = true;
         if (sent)
             continue;
@@ -171,10 +172,10 @@ static void ew_average_due(struct ew_averages *eng, struct ew_site *site)
         const struct ew_sitekey *k = &site->keys[i];
         if (k->rule < EW_AGG_KEY)
             continue;
+        int64_t len = k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS;
         for (int h = 0; h < 2; h++) {
-            int64_t due =
-                k->acc[h].start + (k->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) + eng->grace;
-            if (k->acc[h].start != INT64_MIN && due < site->agg_due)
+            int64_t due = ew_acc_start(&k->acc[h], len) + len + eng->grace;
+            if (k->acc[h].period != EW_ACC_EMPTY && due < site->agg_due)
                 site->agg_due = due;
         }
     }
@@ -192,15 +193,16 @@ bool ew_average_next(struct ew_averages *eng, struct ew_site *site, int64_t ref)
                 const struct ew_sitekey *k = &site->keys[i];
                 if (k->rule < EW_AGG_KEY || ((k->rule & EW_AGG_DAY) != 0) != (day != 0))
                     continue;
-                for (int h = 0; h < 2; h++)
-                    if (k->acc[h].start != INT64_MIN && k->acc[h].start < first &&
-                        k->acc[h].start + len + eng->grace <= ref)
-                        first = k->acc[h].start;
+                for (int h = 0; h < 2; h++) {
+                    int64_t start = ew_acc_start(&k->acc[h], len);
+                    if (start != INT64_MIN && start < first && start + len + eng->grace <= ref)
+                        first = start;
+                }
             }
             if (first == INT64_MAX)
                 break;
-            if (first > site->agg_closed[day])
-                site->agg_closed[day] = first;
+            if (ew_period_number(first, len) > site->agg_closed[day])
+                site->agg_closed[day] = (int32_t)ew_period_number(first, len);
             if (ew_average_emit(eng, site, day, first))
                 return true;
         }

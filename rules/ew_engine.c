@@ -237,6 +237,11 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
 {
     const struct ew_rule *r = &eng->rules->rules[k->rule];
     struct ew_life *l = &k->life;
+    void *ks = r->kind->state_size ? ew_key_state_make(&eng->sites, site, k) : NULL;
+    if (r->kind->state_size && !ks) {
+        eng->stats.nomem++;
+        return false;
+    }
     /* the key's code names the pollutant when the table has it under that code (a 2005 code
      * the table knows is keyed by its 2017 one), else it is the code as sent */
     const struct ew_pollutant *p = ew_pollutant_find_key(k->code, EW_MEDIUM_OTHER);
@@ -268,17 +273,16 @@ static bool ew_key_due(struct ew_engine *eng, struct ew_site *site, const struct
                          .limit = limit,
                          .now = now,
                          .inputs = l->vinputs,
-                         .kstate = k->kstate};
+                         .kstate = ks};
     j.obs.value = l->value;
     j.obs.field = l->vfield;
     j.obs.code = k->code;
-    j.obs.limit = r->kind->limit ? r->kind->limit(k->kstate) : lims[r->limit_kind];
+    j.obs.limit = r->kind->limit ? r->kind->limit(ks) : lims[r->limit_kind];
     j.obs.time = due;
     struct ew_step st;
     ew_judge_key(&j, l);
-    bool expired = r->kind->expires && l->verdict >= 0 && due >= r->kind->expires(k->kstate);
+    bool expired = r->kind->expires && l->verdict >= 0 && due >= r->kind->expires(ks);
     if (expired) { /* its level ended by itself (a window's end): as a clear value then */
-        j.kstate = k->kstate;
         bool fired = ew_life_step(r, l, EW_OBS_CLEAR, due, j.obs.limit, &st);
         l->verdict = EW_OBS_CLEAR;
         if (fired && st.type == EW_AEV_RESOLVED && r->kind->expired)
@@ -308,7 +312,7 @@ static void ew_site_keys_due(struct ew_engine *eng, struct ew_site *site, int64_
         struct ew_sitekey *k = &site->keys[i];
         int64_t due = INT64_MAX;
         if (k->rule < EW_AGG_KEY && !eng->rules->rules[k->rule].kind->site_wide)
-            due = ew_key_next(&eng->rules->rules[k->rule], k);
+            due = ew_key_next(&eng->rules->rules[k->rule], site, k);
         if (due > ref || n++ == EW_KEY_STEPS) {
             i++, n = 0;
             continue;
@@ -617,12 +621,13 @@ ew_judge_one(struct ew_engine *eng, struct ew_site *site, struct ew_judge *j, ui
      * site's quiet (rule, pollutant) pairs cost no memory */
     bool stateless = r->kind->state_size == 0;
     struct ew_sitekey *k = ew_site_key(&eng->sites, site, ri, j->obs.code, !stateless && create);
-    if (!k && !stateless) {
-        eng->stats.nomem += create;
+    void *ks = NULL;
+    if (!stateless && (!k || !(ks = ew_key_state_make(&eng->sites, site, k)))) {
+        eng->stats.nomem += create || k;
         return;
     }
     eng->stats.evaluations++;
-    int verdict = r->kind->eval(r, k ? k->kstate : NULL, &j->obs);
+    int verdict = r->kind->eval(r, ks, &j->obs);
     if (!k) {
         if (verdict < 0)
             return; /* idle, and below every level: nothing changes */
@@ -633,7 +638,7 @@ ew_judge_one(struct ew_engine *eng, struct ew_site *site, struct ew_judge *j, ui
         }
     }
     struct ew_step st;
-    j->kstate = k->kstate;
+    j->kstate = ks;
     ew_judge_key(j, &k->life);
     bool fired = ew_life_step(r, &k->life, verdict, j->obs.time, j->obs.limit, &st);
     if (!fired && k->life.muted && k->life.status == EW_LIFE_FIRING && !ew_explained(eng, j)) {
@@ -657,7 +662,7 @@ ew_judge_one(struct ew_engine *eng, struct ew_site *site, struct ew_judge *j, ui
     }
     if (verdict != EW_OBS_SKIP)
         ew_life_saw(&k->life, verdict, j->v, data_kind, j->obs.time + span, j->inputs);
-    int64_t due = ew_key_next(r, k);
+    int64_t due = ew_key_next(r, site, k);
     if (due < site->key_due)
         site->key_due = due;
 }
@@ -793,17 +798,26 @@ static int ew_seen_slot(const struct ew_record *rec, int64_t *len)
     }
 }
 
-/* A record's site, or NULL when its MN is too long to key state (counted). */
-static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_record *rec)
+/* A record's site, or NULL when its MN is too long to key state (counted). at: where the site
+ * was when the record was held (its number + 1, 0 none): looked at first, as the site is still
+ * there unless the table moved it since. */
+static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_record *rec,
+                                      uint32_t at)
 {
-    size_t mnlen = strlen(rec->mn);
-    if (mnlen >= EW_MN_MAX) {
-        eng->stats.skipped_mn++;
-        return NULL;
+    struct ew_site *site = at && at <= eng->sites.used ? &eng->sites.sites[at - 1] : NULL;
+    if (site && !strcmp(site->mn, rec->mn)) {
+        ew_sitetab_touch(&eng->sites, site);
+    } else {
+        size_t mnlen = strlen(rec->mn);
+        if (mnlen >= EW_MN_MAX) {
+            eng->stats.skipped_mn++;
+            return NULL;
+        }
+        bool created;
+        ew_engine__may_evict(eng);
+        site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
+        ew_engine__evicted(eng);
     }
-    bool created;
-    ew_engine__may_evict(eng);
-    struct ew_site *site = ew_sitetab_get(&eng->sites, rec->mn, mnlen, &created);
     /* its keys, which the values are judged on after the outlet and the record's plan: asked
      * for now, the block comes while that work is done */
     if (site->nkeys) { /* a new site has none, nor a block (NULL + 0 is undefined) */
@@ -811,7 +825,11 @@ static struct ew_site *ew_record_site(struct ew_engine *eng, const struct ew_rec
         for (const char *p = kb; p < ke; p += 64)
             __builtin_prefetch(p);
     }
-    ew_engine__evicted(eng);
+    if (site->kstates) { /* and its kinds' states: the first lines, their count unread */
+        const char *kb = (const char *)site->kstates;
+        for (int l = 0; l < 6; l++)
+            __builtin_prefetch(kb + 64 * l);
+    }
     ew_site_dirty(eng, site);
     return site;
 }
@@ -827,9 +845,9 @@ static bool ew_record_late(const struct ew_engine *eng, const struct ew_site *si
 /* Judges rec at its site. held: it was held for event-time order, and before is the site's
  * newest data time when it came; else it comes now. */
 static int ew_engine_judge(struct ew_engine *eng, const struct ew_record *rec, int64_t now,
-                           bool held, int64_t before)
+                           bool held, int64_t before, uint32_t at)
 {
-    struct ew_site *site = ew_record_site(eng, rec);
+    struct ew_site *site = ew_record_site(eng, rec, at);
     if (!site)
         return 0;
     if (!held) {
@@ -903,8 +921,9 @@ static size_t ew_release(struct ew_engine *eng, int64_t now, bool all, size_t ma
                 h->arrived <= now - wait)) {
             n++;
             int64_t before;
+            uint32_t at = h->site;
             eng->tag = ew_hold_pop(&src->q, eng->released, &before);
-            ew_engine_judge(eng, eng->released, now, true, before);
+            ew_engine_judge(eng, eng->released, now, true, before, at);
             if (eng->on_released)
                 eng->on_released(eng->ctx, eng->tag);
             eng->tag = 0;
@@ -956,11 +975,11 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
         return EW_EINVAL; /* the codec never makes such a time; a caller might */
     if (!eng->reorder) {
         eng->tag = tag;
-        int rc = ew_engine_judge(eng, rec, now, false, 0);
+        int rc = ew_engine_judge(eng, rec, now, false, 0, 0);
         eng->tag = 0;
         return rc;
     }
-    struct ew_site *site = ew_record_site(eng, rec);
+    struct ew_site *site = ew_record_site(eng, rec, 0);
     if (!site)
         return 0;
     if (ew_record_late(eng, site, rec)) {
@@ -970,7 +989,9 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     if (rec->data_time <= now + EW_CLOCK_AHEAD_MS && rec->data_time > eng->watermark)
         eng->watermark = rec->data_time;
     int64_t before = site->heard;
-    int rc = src ? ew_hold_push(&src->q, rec, now, tag, before) : EW_ENOMEM;
+    int rc =
+        src ? ew_hold_push(&src->q, rec, now, tag, before, (uint32_t)(site - eng->sites.sites) + 1)
+            : EW_ENOMEM;
     if (!rc && !site->nheld++)
         site->heard_base = before;
     if (!rc && rec->data_time > site->heard)
@@ -978,7 +999,7 @@ static int ew_engine_take_record(struct ew_engine *eng, const struct ew_record *
     if (rc) { /* no memory to hold it: judged now, out of order perhaps, but not lost */
         ew_release(eng, now, true, 0);
         eng->tag = tag;
-        ew_engine_judge(eng, rec, now, false, 0);
+        ew_engine_judge(eng, rec, now, false, 0, 0);
         eng->tag = 0;
         return rc;
     }

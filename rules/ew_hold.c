@@ -181,7 +181,7 @@ static int ew_hold_grow(struct ew_holdq *q)
 }
 
 int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag,
-                 int64_t before)
+                 int64_t before, uint32_t site)
 {
     uint32_t slot;
     if (q->nspare) {
@@ -204,6 +204,7 @@ int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, u
     h->seq = q->seq++;
     h->tag = tag;
     h->before = before;
+    h->site = site;
     struct ew_hkey k = {h->time, h->seq, slot};
     q->n++;
     if (!q->nrun || h->time >= ew_run_at(q, q->nrun - 1)->time) {

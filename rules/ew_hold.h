@@ -19,6 +19,7 @@ struct ew_held {
     uint64_t seq;    /* arrival order, for equal times */
     uint64_t tag;    /* the caller's */
     int64_t before;  /* the caller's: its site's newest data time when it came */
+    uint32_t site;   /* the caller's: where its site was then (a hint) */
     struct ew_buf blob;
 };
 
@@ -38,10 +39,10 @@ struct ew_holdq {
     uint64_t seq;
 };
 
-/* Holds a copy of rec's identity, time and numeric values, with before (see struct ew_held).
- * Returns 0 or EW_ENOMEM. */
+/* Holds a copy of rec's identity, time and numeric values, with before and site (see struct
+ * ew_held). Returns 0 or EW_ENOMEM. */
 int ew_hold_push(struct ew_holdq *q, const struct ew_record *rec, int64_t now, uint64_t tag,
-                 int64_t before);
+                 int64_t before, uint32_t site);
 /* The earliest held record, or NULL. */
 const struct ew_held *ew_hold_top(const struct ew_holdq *q);
 /* Takes the earliest held record out into rec, its `before` into *before; its strings live until

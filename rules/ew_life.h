@@ -54,13 +54,14 @@ bool ew_life_due(const struct ew_rule *r, struct ew_life *l, int64_t t, double l
 /* A key's next time-driven judgement: its duration, repeat or calm (ew_life_next), or the time
  * its level stops holding by itself (ew_kind.expires: a declared window's end); INT64_MAX none,
  * and for the kinds judged at an enterprise's anchor site (their own timers). */
-static inline int64_t ew_key_next(const struct ew_rule *r, const struct ew_sitekey *k)
+static inline int64_t ew_key_next(const struct ew_rule *r, const struct ew_site *s,
+                                  const struct ew_sitekey *k)
 {
     if (r->kind->registry == EW_REG_ANCHOR)
         return INT64_MAX;
     int64_t due = ew_life_next(r, &k->life);
-    if (r->kind->expires && k->life.status != EW_LIFE_IDLE && k->life.verdict >= 0) {
-        int64_t e = r->kind->expires(k->kstate);
+    if (r->kind->expires && k->state && k->life.status != EW_LIFE_IDLE && k->life.verdict >= 0) {
+        int64_t e = r->kind->expires(ew_key_state(s, k));
         if (e < due)
             due = e;
     }

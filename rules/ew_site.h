@@ -48,15 +48,16 @@ struct ew_life {
 _Static_assert(sizeof(struct ew_life) == 64, "a key is most of a fleet's state: keep it small");
 
 /* A regulatory average being gathered: one pollutant and field over one period (an hour of
- * minute values, a day of hourly values). */
+ * minute values, a day of hourly values). 32 bytes: an average key holds two in the room of a
+ * lifecycle. */
 struct ew_acc {
-    int64_t start;    /* the period's start, INT64_MIN when empty */
+    int32_t period;   /* the period's number (ew_period_number), EW_ACC_EMPTY when empty */
+    uint16_t nvalid;  /* valid values (flag N or none): an hour has at most one per minute */
+    uint16_t nweight; /* of them, with a valid flow */
     double sum;       /* of the valid values */
     double wsum, wt;  /* of value x flow and of flow, over valid values sent with a valid flow */
-    uint32_t nvalid;  /* valid values (flag N or none) */
-    uint32_t nweight; /* of them, with a valid flow */
-    uint32_t n;       /* all values */
 };
+#define EW_ACC_EMPTY INT32_MIN
 
 /* Keys whose rule is EW_AGG_KEY or above hold averages, not a lifecycle: the low bits say
  * the period (EW_AGG_DAY) and the field (EW_AGG_ZS: ZsAvg, else Avg). Two periods can be open
@@ -67,20 +68,28 @@ struct ew_acc {
 #define EW_AGG_ZS  2u
 #define EW_AGG_ODD 1u
 
-/* The state of one (rule, pollutant) at a site, or one (pollutant, field, period)'s averages. */
+/* The state of one (rule, pollutant) at a site, or one (pollutant, field, period)'s averages.
+ * 80 bytes: a fleet's state is mostly these. A kind's own state (EW_KIND_STATE_MAX bytes, kept
+ * by a few kinds only) is in the site's block of them (ew_key_state). */
 struct ew_sitekey {
     uint64_t code;
     uint32_t rule;
+    uint32_t state; /* its kind's state: slot + 1 in the site's kstates, 0 none */
     union {
-        struct {
-            struct ew_life life;
-            unsigned char kstate[EW_KIND_STATE_MAX];
-        };
+        struct ew_life life;
         struct ew_acc acc[2]; /* the even and the odd periods */
     };
 };
-_Static_assert(sizeof(struct ew_acc[2]) <= sizeof(struct ew_life) + EW_KIND_STATE_MAX,
-               "both periods' averages fit where a lifecycle does");
+_Static_assert(sizeof(struct ew_sitekey) == 80 &&
+                   sizeof(struct ew_acc[2]) == sizeof(struct ew_life),
+               "both periods' averages fit where a lifecycle does, and a key in 80 bytes");
+
+/* A site's kind states, for the keys of kinds that keep one: kept when the site is evicted,
+ * for the next one, as its keys are. */
+struct ew_kstates {
+    uint32_t n, cap;
+    unsigned char slot[][EW_KIND_STATE_MAX];
+};
 
 /* Periods (minutes, hours, days) whose record has been judged: bit i is mark - i periods.
  * A second record for the same period is a duplicate; an average computed for a period the
@@ -100,6 +109,8 @@ struct ew_site { /* 320 bytes, five cache lines (ew_sitetab aligns them) */
     struct ew_sitekey *keys; /* owned; kept when the site is evicted, for the next one */
     uint32_t nkeys;
     uint32_t hint; /* where the next lookup starts: records judge keys in the same order */
+    struct ew_kstates *kstates; /* owned, NULL until a key needs one: read with the keys, so
+                                   on the second line, which every record reads too */
     uint32_t cap;
     int32_t prev, next;  /* least recently used list: head is the newest */
     int32_t minute_ms;   /* the interval of its minute data (smallest gap seen), 0 unknown */
@@ -113,7 +124,8 @@ struct ew_site { /* 320 bytes, five cache lines (ew_sitetab aligns them) */
     int64_t newest[EW_KIND_REPLY + 1]; /* per data kind: the site's watermark, for lateness */
     char st[8];                        /* system code of its latest record */
     struct ew_seen seen[EW_SEEN_N];    /* minutes, hours, days judged */
-    int64_t agg_closed[2];             /* newest hour, day whose average was closed */
+    int32_t agg_closed[2];             /* the newest hour, day whose average was closed (its number:
+                                          ew_period_number), INT32_MIN none */
     const struct ew_outlet *outlet; /* its registry entry, as of registry generation outlet_gen */
     uint64_t outlet_gen;            /* 0: not looked up */
     int64_t agg_due;    /* when the earliest open average closes (site data time), INT64_MAX none */
@@ -171,18 +183,36 @@ static inline int64_t ew_period_div(int64_t x, int64_t len)
     }
 }
 
-/* Which half of an average key (acc[]) gathers the period that starts at start, len long. */
-static inline uint32_t ew_agg_half(int64_t start, int64_t len)
+/* The number of the minute, hour or day (Beijing time) that t falls in, counted from the
+ * epoch's: within int32_t for every time a record can hold (years 1 to 9999). */
+static inline int64_t ew_period_number(int64_t t, int64_t len)
 {
-    return (uint32_t)(ew_period_div(start + EW_TZ_OFFSET_MS, len) & 1);
+    int64_t x = t + EW_TZ_OFFSET_MS, q = ew_period_div(x, len);
+    return q - (x - q * len < 0);
 }
 
 /* The start of the minute, hour or day (Beijing time) that t falls in. */
 static inline int64_t ew_period_start(int64_t t, int64_t len)
 {
-    int64_t x = t + EW_TZ_OFFSET_MS, q = ew_period_div(x, len);
-    q -= x - q * len < 0;
-    return q * len - EW_TZ_OFFSET_MS;
+    return ew_period_number(t, len) * len - EW_TZ_OFFSET_MS;
+}
+
+/* The start of period number p, len long; INT64_MIN for INT32_MIN (none). */
+static inline int64_t ew_period_at(int32_t p, int64_t len)
+{
+    return p == INT32_MIN ? INT64_MIN : (int64_t)p * len - EW_TZ_OFFSET_MS;
+}
+
+/* The start of an average's period (len: an hour or a day); INT64_MIN when it is empty. */
+static inline int64_t ew_acc_start(const struct ew_acc *a, int64_t len)
+{
+    return ew_period_at(a->period, len);
+}
+
+/* Which half of an average key (acc[]) gathers period number p. */
+static inline uint32_t ew_agg_half(int64_t p)
+{
+    return (uint32_t)(p & 1);
 }
 
 /* Marks period p (a start, len long) judged; true when it already was. Periods more than 63
@@ -215,6 +245,8 @@ void ew_sitetab_release(struct ew_sitetab *t);
 /* The site for mn (mnlen < EW_MN_MAX), created empty when new. Never NULL once initialized:
  * a full table evicts its least recently seen site. *created tells which. */
 struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created);
+/* The site seen now: the LRU list's head. */
+void ew_sitetab_touch(struct ew_sitetab *t, struct ew_site *s);
 /* The site for mn, or NULL (the LRU order does not change). */
 struct ew_site *ew_sitetab_find(const struct ew_sitetab *t, const char *mn, size_t mnlen);
 /* Removes a site and its state (its block is kept for a later site). */
@@ -225,8 +257,28 @@ void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site);
 struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uint32_t rule,
                                     uint64_t code, bool create);
 
-/* Removes a key from its site's block (the last key takes its place). */
+/* Removes a key from its site's block (the last key takes its place), and its kind state. */
 void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k);
+
+/* The kind state of key k of site s, NULL when it has none. */
+static inline void *ew_key_state(const struct ew_site *s, const struct ew_sitekey *k)
+{
+    return k->state ? s->kstates->slot[k->state - 1] : NULL;
+}
+
+/* A new kind state for k, zeroed: NULL when there is no memory for it. Making one may move the
+ * others: a pointer to one lasts until the next is made. */
+void *ew_key_state_new(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k);
+
+/* k's kind state, made when it has none (ew_key_state_new). */
+static inline void *ew_key_state_make(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
+{
+    return k->state ? s->kstates->slot[k->state - 1] : ew_key_state_new(t, s, k);
+}
+
+/* k's kind state let go (k->state 0; the site's last one takes its slot). */
+void ew_key_state_drop(struct ew_site *s, struct ew_sitekey *k);
+
 /* Works out s->keybits again after the block's keys changed in place. */
 void ew_site_keybits(struct ew_site *s);
 

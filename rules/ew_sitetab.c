@@ -52,8 +52,10 @@ int ew_sitetab_init(struct ew_sitetab *t, size_t cap)
 
 void ew_sitetab_release(struct ew_sitetab *t)
 {
-    for (size_t i = 0; t->sites_mem && i < t->cap; i++) /* removed sites leave blocks past used */
+    for (size_t i = 0; t->sites_mem && i < t->cap; i++) { /* removed sites leave blocks past used */
         ew_free(t->sites[i].keys);
+        ew_free(t->sites[i].kstates);
+    }
     ew_free(t->sites_mem);
     ew_free(t->index);
     memset(t, 0, sizeof *t);
@@ -110,6 +112,8 @@ void ew_sitetab_remove(struct ew_sitetab *t, struct ew_site *site)
     ew_st__unindex(t, n);
     t->keys -= site->nkeys;
     site->nkeys = 0;
+    if (site->kstates)
+        site->kstates->n = 0;
     site->keybits[0] = site->keybits[1] = 0;
     if (n != last) { /* the last site moves into the hole; the hole's block goes to the end */
         struct ew_site tmp = t->sites[n];
@@ -155,16 +159,21 @@ struct ew_site *ew_sitetab_find(const struct ew_sitetab *t, const char *mn, size
     return ew_st__find(t, mn, mnlen, &slot);
 }
 
+void ew_sitetab_touch(struct ew_sitetab *t, struct ew_site *s)
+{
+    int32_t v = (int32_t)(s - t->sites);
+    if (t->head != v) {
+        ew_st__unlink(t, v);
+        ew_st__push_head(t, v);
+    }
+}
+
 struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnlen, bool *created)
 {
     size_t mask = t->nindex - 1, i;
     struct ew_site *found = ew_st__find(t, mn, mnlen, &i);
     if (found) {
-        int32_t v = (int32_t)(found - t->sites);
-        if (t->head != v) {
-            ew_st__unlink(t, v);
-            ew_st__push_head(t, v);
-        }
+        ew_sitetab_touch(t, found);
         *created = false;
         return found;
     }
@@ -186,6 +195,8 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     memset(s->mn, 0, sizeof s->mn);
     memcpy(s->mn, mn, mnlen);
     s->nkeys = 0;
+    if (s->kstates)
+        s->kstates->n = 0;
     s->keybits[0] = s->keybits[1] = 0;
     s->hint = 0;
     s->last_data = INT64_MIN;
@@ -203,7 +214,7 @@ struct ew_site *ew_sitetab_get(struct ew_sitetab *t, const char *mn, size_t mnle
     s->anchored = INT64_MIN;
     for (size_t k = 0; k < EW_SEEN_N; k++)
         s->seen[k] = (struct ew_seen){INT64_MIN, 0};
-    s->agg_closed[0] = s->agg_closed[1] = INT64_MIN;
+    s->agg_closed[0] = s->agg_closed[1] = INT32_MIN;
     s->agg_due = INT64_MAX;
     s->queued = INT64_MAX;
     s->key_due = INT64_MAX;
@@ -247,7 +258,7 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
     k->life.verdict = EW_OBS_CLEAR;
     k->life.covered = INT64_MIN;
     if (rule >= EW_AGG_KEY)
-        k->acc[0].start = k->acc[1].start = INT64_MIN;
+        k->acc[0].period = k->acc[1].period = EW_ACC_EMPTY;
     ew_key_bits_add(s, rule, code);
     t->keys++;
     return k;
@@ -255,6 +266,7 @@ struct ew_sitekey *ew_site_key_find(struct ew_sitetab *t, struct ew_site *s, uin
 
 void ew_site_key_drop(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
 {
+    ew_key_state_drop(s, k);
     *k = s->keys[--s->nkeys];
     t->keys--; /* the hint may now point past the block: ew_site_key_find clamps it */
     ew_site_keybits(s);
@@ -265,4 +277,40 @@ void ew_site_keybits(struct ew_site *s)
     s->keybits[0] = s->keybits[1] = 0;
     for (uint32_t i = 0; i < s->nkeys; i++)
         ew_key_bits_add(s, s->keys[i].rule, s->keys[i].code);
+}
+
+void *ew_key_state_new(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
+{
+    struct ew_kstates *b = s->kstates;
+    uint32_t n = b ? b->n : 0, was = b ? b->cap : 0;
+    if (n == was) { /* by half, as the keys' block */
+        uint32_t cap = was ? was + was / 2 + 1 : 4;
+        b = ew_malloc(sizeof *b + cap * sizeof b->slot[0]);
+        if (!b)
+            return NULL;
+        if (n)
+            memcpy(b->slot, s->kstates->slot, n * sizeof b->slot[0]);
+        ew_free(s->kstates);
+        t->key_bytes += (cap - was) * sizeof b->slot[0] + (was ? 0 : sizeof *b);
+        b->n = n;
+        b->cap = cap;
+        s->kstates = b;
+    }
+    k->state = ++b->n;
+    return memset(b->slot[k->state - 1], 0, sizeof b->slot[0]);
+}
+
+void ew_key_state_drop(struct ew_site *s, struct ew_sitekey *k)
+{
+    if (!k->state)
+        return;
+    struct ew_kstates *b = s->kstates;
+    uint32_t last = b->n--;
+    if (k->state != last) { /* the last one moves into its slot, and its key with it */
+        memcpy(b->slot[k->state - 1], b->slot[last - 1], sizeof b->slot[0]);
+        for (uint32_t i = 0; i < s->nkeys; i++)
+            if (s->keys[i].state == last)
+                s->keys[i].state = k->state;
+    }
+    k->state = 0;
 }

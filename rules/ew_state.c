@@ -16,7 +16,7 @@
  *       u8:len kind-state
  *     or an average being gathered (rule-id "@avg"), one per open period (a key's half):
  *       u8:4 "@avg"  u64:code  u8:period-field-parity  i64:start  f64:sum f64:wsum f64:wt
- *       u32:nvalid u32:nweight u32:n
+ *       u32:nvalid u32:nweight u32:n (all values: no longer kept, written as nvalid)
  *     then its alerts in the closed loop (rules/ew_loop.h): u32:n and per alert
  *       u8*16:fingerprint  u8:len rule-id  i8:level u8:event u8:has-value|has-limit<<1
  *       f64:value f64:limit i64:event-time  13 strings (u16:len, 0xFFFF none) of its last event:
@@ -137,32 +137,33 @@ static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, stru
         ew_put_u(b, (uint64_t)s->seen[k].mark, 8);
         ew_put_u(b, s->seen[k].bits, 8);
     }
-    ew_put_u(b, (uint64_t)s->agg_closed[0], 8);
-    ew_put_u(b, (uint64_t)s->agg_closed[1], 8);
+    ew_put_u(b, (uint64_t)ew_period_at(s->agg_closed[0], EW_HOUR_MS), 8);
+    ew_put_u(b, (uint64_t)ew_period_at(s->agg_closed[1], EW_DAY_MS), 8);
     ew_put_u(b, (uint64_t)s->agg_due, 8);
     ew_put_u(b, (uint32_t)s->minute_ms, 4);
     uint32_t entries = 0; /* a lifecycle, or a period being averaged (a key holds two) */
     for (uint32_t k = 0; k < s->nkeys; k++)
         entries += s->keys[k].rule < EW_AGG_KEY ? 1
-                                                : (s->keys[k].acc[0].start != INT64_MIN) +
-                                                      (s->keys[k].acc[1].start != INT64_MIN);
+                                                : (s->keys[k].acc[0].period != EW_ACC_EMPTY) +
+                                                      (s->keys[k].acc[1].period != EW_ACC_EMPTY);
     ew_put_u(b, entries, 4);
     for (uint32_t k = 0; k < s->nkeys; k++) {
         const struct ew_sitekey *key = &s->keys[k];
         for (uint32_t h = 0; key->rule >= EW_AGG_KEY && h < 2; h++) {
             const struct ew_acc *a = &key->acc[h];
-            if (a->start == INT64_MIN)
+            if (a->period == EW_ACC_EMPTY)
                 continue;
             ew_put_str(b, EW_STATE_AVG);
             ew_put_u(b, key->code, 8);
             ew_put_u(b, (key->rule & ~EW_AGG_KEY) | (h ? EW_AGG_ODD : 0), 1);
-            ew_put_u(b, (uint64_t)a->start, 8);
+            ew_put_u(b, (uint64_t)ew_acc_start(a, key->rule & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS),
+                     8);
             ew_put_f(b, a->sum);
             ew_put_f(b, a->wsum);
             ew_put_f(b, a->wt);
             ew_put_u(b, a->nvalid, 4);
             ew_put_u(b, a->nweight, 4);
-            ew_put_u(b, a->n, 4);
+            ew_put_u(b, a->nvalid, 4); /* all values, no longer kept: at least the valid ones */
         }
         if (key->rule >= EW_AGG_KEY)
             continue;
@@ -189,8 +190,10 @@ static void ew_put_site(const struct ew_engine *e, const struct ew_site *s, stru
         ew_put_u(b, (uint8_t)l->vsuffix[0], 1);
         ew_put_u(b, (uint8_t)l->vsuffix[1], 1);
         ew_put_u(b, l->vinputs, 2);
+        static const unsigned char none[EW_KIND_STATE_MAX];
+        const void *ks = ew_key_state(s, key);
         ew_put_u(b, r->kind->state_size, 1);
-        ew_buf_add(b, key->kstate, r->kind->state_size);
+        ew_buf_add(b, ks ? ks : none, r->kind->state_size);
     }
     ew_put_loops(e, s, b);
 }
@@ -449,7 +452,10 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
     memcpy(s->st, st, sizeof st);
     memcpy(s->newest, newest, sizeof newest);
     memcpy(s->seen, seen, sizeof seen);
-    memcpy(s->agg_closed, closed, sizeof closed);
+    for (int d = 0; d < 2; d++)
+        s->agg_closed[d] = closed[d] == INT64_MIN
+                               ? INT32_MIN
+                               : (int32_t)ew_period_number(closed[d], d ? EW_DAY_MS : EW_HOUR_MS);
     s->agg_due = due;
     s->minute_ms = minute_ms;
     for (uint64_t ki = 0; ki < nkeys && !c->bad; ki++) {
@@ -461,22 +467,24 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
         if (!strcmp(id, EW_STATE_AVG)) {
             uint32_t bits = (uint32_t)ew_get_u(c, 1);
             struct ew_acc a;
-            a.start = (int64_t)ew_get_u(c, 8);
+            int64_t start = (int64_t)ew_get_u(c, 8),
+                    len = bits & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS;
             a.sum = ew_get_f(c);
             a.wsum = ew_get_f(c);
             a.wt = ew_get_f(c);
-            a.nvalid = (uint32_t)ew_get_u(c, 4);
-            a.nweight = (uint32_t)ew_get_u(c, 4);
-            a.n = (uint32_t)ew_get_u(c, 4);
+            uint64_t nvalid = ew_get_u(c, 4), nweight = ew_get_u(c, 4), n = ew_get_u(c, 4);
             uint32_t half = bits & EW_AGG_ODD;
+            int64_t number = ew_time_ok(start, false) ? ew_period_number(start, len) : 0;
             if (c->bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
-                !ew_time_ok(a.start, true) || !isfinite(a.sum) || !isfinite(a.wsum) ||
-                !isfinite(a.wt) || a.nvalid > a.n || a.nweight > a.nvalid ||
-                (a.start != INT64_MIN &&
-                 ew_agg_half(a.start, bits & EW_AGG_DAY ? EW_DAY_MS : EW_HOUR_MS) != half)) {
+                !ew_time_ok(start, false) || !isfinite(a.sum) || !isfinite(a.wsum) ||
+                !isfinite(a.wt) || nvalid > n || nweight > nvalid || nvalid > UINT16_MAX ||
+                start != number * len - EW_TZ_OFFSET_MS || ew_agg_half(number) != half) {
                 c->bad = true;
                 break;
             }
+            a.period = (int32_t)number;
+            a.nvalid = (uint16_t)nvalid;
+            a.nweight = (uint16_t)nweight;
             struct ew_sitekey *k = ew_site_key(t, s, EW_AGG_KEY | (bits & ~EW_AGG_ODD), code, true);
             if (!k) {
                 return EW_ENOMEM;
@@ -533,7 +541,11 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
             return EW_ENOMEM;
         }
         k->life = life;
-        memcpy(k->kstate, kstate, klen);
+        void *ks = klen ? ew_key_state_make(t, s, k) : NULL;
+        if (klen && !ks)
+            return EW_ENOMEM;
+        if (klen)
+            memcpy(ks, kstate, klen);
         if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
             s->silent++;
     }
@@ -645,6 +657,7 @@ int ew_engine_reload(struct ew_engine *e, struct ew_ruleset *new_set)
             }
             int32_t j = map[s->keys[k].rule];
             if (j < 0) {
+                ew_key_state_drop(s, &s->keys[k]);
                 if (old->rules[s->keys[k].rule].kind->site_wide &&
                     s->keys[k].life.status == EW_LIFE_FIRING)
                     s->silent -= s->silent > 0; /* its silence alert goes with it */

@@ -201,7 +201,7 @@ void ew_timers__key_due(struct ew_engine *eng, struct ew_site *site)
         const struct ew_sitekey *k = &site->keys[i];
         if (k->rule >= EW_AGG_KEY || eng->rules->rules[k->rule].kind->site_wide)
             continue;
-        int64_t t = ew_key_next(&eng->rules->rules[k->rule], k);
+        int64_t t = ew_key_next(&eng->rules->rules[k->rule], site, k);
         if (t < due)
             due = t;
     }

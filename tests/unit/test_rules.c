@@ -197,7 +197,7 @@ static void test_errors_name_file_rule_and_reason(void **state)
 }
 
 /* The site table against a plain model: random sites and keys (lifecycle keys and averages),
- * keys dropped, LRU eviction of sites. */
+ * keys dropped, kind states kept for some keys, LRU eviction of sites. */
 static void test_sitetab_matches_model(void **state)
 {
     (void)state;
@@ -237,16 +237,36 @@ static void test_sitetab_matches_model(void **state)
         assert_non_null(key);
         assert_true(key >= s->keys && key < s->keys + s->nkeys);
         unsigned bit = 1u << (rule * 4 + code);
+        uint32_t mark = (uint32_t)(k * 16 + rule * 4 + code), got;
+        bool stateful = rule == 1 || rule == 2; /* keys of a kind with state of its own */
         if ((keys[k] & bit) && rand() % 8 == 0) {
             ew_site_key_drop(&t, s, key);
             keys[k] &= ~bit;
         } else if (keys[k] & bit) {
-            assert_int_equal(key->life.run_count, (uint32_t)(k * 16 + rule * 4 + code));
+            assert_int_equal(key->life.run_count, mark);
+            assert_int_equal(ew_key_state(s, key) != NULL, stateful);
+            if (stateful) { /* kept, though other keys' states came and went */
+                memcpy(&got, ew_key_state(s, key), sizeof got);
+                assert_int_equal(got, mark);
+            }
         } else {
             assert_int_equal(key->life.status, EW_LIFE_IDLE);
-            key->life.run_count = (uint32_t)(k * 16 + rule * 4 + code); /* a mark */
+            assert_null(ew_key_state(s, key));
+            key->life.run_count = mark;
+            if (stateful) {
+                void *ks = ew_key_state_make(&t, s, key);
+                assert_non_null(ks);
+                assert_int_equal(*(const uint32_t *)ks, 0); /* made zeroed */
+                memcpy(ks, &mark, sizeof mark);
+            }
             keys[k] |= bit;
         }
+        /* one state for each of the site's keys that has one */
+        uint32_t states = s->kstates ? s->kstates->n : 0, with = 0;
+        for (uint32_t i = 0; i < s->nkeys; i++)
+            with += s->keys[i].state != 0 && s->keys[i].state <= states;
+        assert_int_equal(states, (uint32_t)__builtin_popcount(keys[k] & 0xFF0u));
+        assert_int_equal(with, states);
         size_t total = 0;
         for (int i = 0; i < SITES; i++)
             total += stamp[i] ? (size_t)__builtin_popcount(keys[i]) : 0;
@@ -423,7 +443,7 @@ static void test_hold_round_trip(void **state)
     struct ew_record *in = ew_record_new(), *out = ew_record_new();
     assert_int_equal(ew_hj212_decode(packet, strlen(packet), NULL, in, NULL), 0);
     struct ew_holdq q = {0};
-    assert_int_equal(ew_hold_push(&q, in, 1000, 42, 7), 0);
+    assert_int_equal(ew_hold_push(&q, in, 1000, 42, 7, 0), 0);
     assert_string_equal(ew_held_mn(ew_hold_top(&q)), "HOLD0001");
     int64_t before = 0;
     assert_int_equal(ew_hold_pop(&q, out, &before), 42);
@@ -489,7 +509,7 @@ static void test_hold_order(void **state)
         } else { /* an older period's, up to an hour back */
             in->data_time = clock - (int64_t)((r / 7) % 3600) * 1000;
         }
-        assert_int_equal(ew_hold_push(&q, in, 0, tag, 0), 0);
+        assert_int_equal(ew_hold_push(&q, in, 0, tag, 0, 0), 0);
         model[nm++] = (struct hold_model){in->data_time, tag++};
         if (r % 5 == 0 || step == 1500) { /* take out the earliest few */
             for (int k = 0; k < (int)(r % 4) && nm; k++) {

@@ -505,6 +505,44 @@ static void test_held_records_wait_for_their_partition(void **state)
     fixture_close(&f);
 }
 
+/* A held record is judged at its own site though the table gave the slot its site had when it
+ * came to another one meanwhile (two sites at most: A, held, is evicted by C). */
+static void test_held_record_finds_its_site_again(void **state)
+{
+    (void)state;
+    static const char over[] =
+        "{\"rules\":[{\"id\":\"hi\",\"kind\":\"threshold\",\"audience\":\"officer\",\"select\":"
+        "{\"data\":[\"realtime\"],\"field\":\"Rtd\"},\"levels\":[{\"name\":\"over\",\"above\":100,"
+        "\"severity\":\"c\"}],\"message\":{\"zh\":\"{value}\"}}]}";
+    struct ew_ruleset *set = ew_ruleset_new();
+    struct ew_error err = {0};
+    assert_int_equal(ew_ruleset_add_json(set, over, strlen(over), "t.json", &err), 0);
+    struct ew_registry *reg = ew_registry_new();
+    struct ew_buf out = EW_BUF_INIT;
+    struct ew_engine_opts opts = {.max_sites = 2, .reorder_ms = MIN};
+    struct ew_engine *eng = ew_engine_new(&opts, set, reg, sink, &out);
+    assert_non_null(eng);
+    struct ew_record *rec = ew_record_new();
+    send(eng, rec, "A", "2011", T0, T0 + 1000, 150); /* held, over the level */
+    send(eng, rec, "B", "2011", T0, T0 + 1000, 5);
+    send(eng, rec, "C", "2011", T0, T0 + 1000, 5); /* A, least recently seen, goes */
+    struct ew_engine_stats st;
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.held, 3);
+    assert_true(st.evictions > 0);
+    ew_engine_tick_at(eng, T0 + 5 * MIN, T0 + 5 * MIN);
+    ew_engine_stats(eng, &st);
+    assert_int_equal(st.held, 0);
+    assert_non_null(out.data);
+    assert_non_null(strstr(out.data, "\"mn\":\"A\""));
+    assert_null(strstr(out.data, "\"mn\":\"B\""));
+    assert_null(strstr(out.data, "\"mn\":\"C\""));
+    ew_record_free(rec);
+    ew_engine_free(eng);
+    ew_registry_free(reg);
+    ew_buf_release(&out);
+}
+
 static void test_heap_order(void **state)
 {
     (void)state;
@@ -543,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_no_timer_fires_past_a_held_record),
         cmocka_unit_test(test_due_work_in_steps_gives_the_same_events),
         cmocka_unit_test(test_held_records_wait_for_their_partition),
+        cmocka_unit_test(test_held_record_finds_its_site_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
