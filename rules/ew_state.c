@@ -253,11 +253,13 @@ static double ew_get_f(struct ew_cur *c)
     return d;
 }
 
-/* A length-prefixed string into out (NUL-terminated); bad when longer than cap - 1. */
+/* A length-prefixed string into out (NUL-terminated); bad when longer than cap - 1 or holding
+ * a NUL (no name written has one: an MN "A\0B" would be read as "A", a site that the check for
+ * one held already, by its whole length, did not find). */
 static void ew_get_str(struct ew_cur *c, char *out, size_t cap)
 {
     size_t len = (size_t)ew_get_u(c, 1);
-    if (c->bad || len >= cap || c->n - c->off < len) {
+    if (c->bad || len >= cap || c->n - c->off < len || memchr(c->p + c->off, 0, len)) {
         c->bad = true;
         out[0] = '\0';
         return;
