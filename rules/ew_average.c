@@ -201,8 +201,9 @@ bool ew_average_next(struct ew_averages *eng, struct ew_site *site, int64_t ref)
             }
             if (first == INT64_MAX)
                 break;
-            if (ew_period_number(first, len) > site->agg_closed[day])
-                site->agg_closed[day] = (int32_t)ew_period_number(first, len);
+            int64_t number = ew_period_number(first, len);
+            if (number > site->agg_closed[day])
+                site->agg_closed[day] = (int32_t)number;
             if (ew_average_emit(eng, site, day, first))
                 return true;
         }

@@ -480,7 +480,7 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
             if (c->bad || bits > (EW_AGG_DAY | EW_AGG_ZS | EW_AGG_ODD) ||
                 !ew_time_ok(start, false) || !isfinite(a.sum) || !isfinite(a.wsum) ||
                 !isfinite(a.wt) || nvalid > n || nweight > nvalid || nvalid > UINT16_MAX ||
-                start != number * len - EW_TZ_OFFSET_MS || ew_agg_half(number) != half) {
+                start != ew_period_start(start, len) || ew_agg_half(number) != half) {
                 c->bad = true;
                 break;
             }
@@ -543,11 +543,12 @@ static int ew_get_site(struct ew_engine *e, struct ew_cur *c, struct ew_site **m
             return EW_ENOMEM;
         }
         k->life = life;
-        void *ks = klen ? ew_key_state_make(t, s, k) : NULL;
-        if (klen && !ks)
-            return EW_ENOMEM;
-        if (klen)
+        if (klen) {
+            void *ks = ew_key_state_make(t, s, k);
+            if (!ks)
+                return EW_ENOMEM;
             memcpy(ks, kstate, klen);
+        }
         if (r->kind->site_wide && life.status == EW_LIFE_FIRING && s->silent < UINT8_MAX)
             s->silent++;
     }
