@@ -635,6 +635,11 @@ static size_t ew_flow_stage_room(const struct ew_flow *f, const struct ew_part *
     return p->batch_sites < max ? max - p->batch_sites : 0;
 }
 
+/* Under a backlog, how many of a checkpoint's sites a commit point stages at most: a partition
+ * of 5,000 sites in one or two transactions, one of 50,000 not in memory three times over (its
+ * frozen copies, the batch, hiredis's command: 350 MB at 200,000 outlets, bench/RESULTS.md). */
+#define EW_BACKLOG_STAGE 4096
+
 /* A backlog: messages keep coming and the input was last quiet two ticks ago or more (not
  * live input, nor none). */
 static bool ew_flow_backlog(const struct ew_flow *f)
@@ -666,7 +671,7 @@ static void ew_flow_begin_checkpoint(struct ew_flow *f, struct ew_part *p)
     ew_seen_clear(&p->seen); /* its ids from now on count from this cut */
     f->checkpointed_at = p->checkpointed_at = f->committed_at;
     ew_engine_freeze_dirty(f->eng, ew_flow_freeze, f);
-    if (!ew_flow_backlog(f)) /* else the next commit point stages them all */
+    if (!ew_flow_backlog(f)) /* else the next commit points, EW_BACKLOG_STAGE each */
         ev_idle_start(f->loop, &f->step);
 }
 
@@ -695,8 +700,8 @@ static struct ew_part *ew_flow_checkpoint_due(struct ew_flow *f)
 }
 
 /* The commit point: each partition's events are sent; the partition whose checkpoint is
- * begun stages a few more sites (every one under a backlog), and completes it once each is
- * staged; when none is begun, the one due begins (ew_flow_checkpoint_due). `all`: every
+ * begun stages a few more sites (EW_BACKLOG_STAGE under a backlog), and completes it once each
+ * is staged; when none is begun, the one due begins (ew_flow_checkpoint_due). `all`: every
  * partition's checkpoint, now (it leaves, an acknowledgement changed the state, the drain).
  * Between two messages only: what is saved and what is read again then describe the same
  * point of the input. */
@@ -719,7 +724,8 @@ static void ew_flow_commit_all(struct ew_flow *f, bool all)
         f->checkpointed_at = f->committed_at;
         ew_engine_take_dirty(f->eng, ew_flow_dirty, f);
     } else if (staging) {
-        staged = ew_flow_stage(f, staging, backlog ? SIZE_MAX : ew_flow_stage_room(f, staging));
+        staged =
+            ew_flow_stage(f, staging, backlog ? EW_BACKLOG_STAGE : ew_flow_stage_room(f, staging));
     }
     for (size_t i = 0; i < f->nparts; i++) {
         struct ew_part *p = &f->parts[i];

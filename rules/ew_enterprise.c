@@ -108,7 +108,8 @@ static int ew_bag_put(struct ew_bags *bags, int ti, const char *key, const void 
     struct ew_bagtab *t = &bags->t[ti];
     if (!key || !*key || strlen(key) >= EW_REG_ID_MAX)
         return EW_EINVAL;
-    if ((t->used + 1) * 2 > t->nslots && ew_bagtab_grow(t))
+    /* at most three quarters full: nothing is taken out of a table, so no probe runs long */
+    if ((t->used + 1) * 4 > t->nslots * 3 && ew_bagtab_grow(t))
         return EW_ENOMEM;
     struct ew_bag *b = ew_bag_slot(t, key);
     for (size_t i = 0; b->key[0] && i < b->n; i++) {
@@ -122,7 +123,7 @@ static int ew_bag_put(struct ew_bags *bags, int ti, const char *key, const void 
     if (t->items >= EW_REG_MAX_ITEMS)
         return EW_ETOO_LONG;
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 2;
+        size_t cap = b->cap ? b->cap * 2 : 1; /* most enterprises have one of a kind */
         unsigned char *grown = ew_grow(b->items, b->cap, cap, t->size);
         if (!grown)
             return EW_ENOMEM;

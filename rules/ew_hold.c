@@ -8,11 +8,13 @@
  * small. The earliest held record is the earlier of the ring's head and the heap's top. Both
  * keep each record's (time, seq) beside its slot's number, so ordering reads no slot.
  *
- * A held record keeps only what the rules read: its identity, kind, time and numeric values,
- * packed into a buffer of its slot. Slots and their buffers are reused, so once the queue has
- * been as deep as it gets, holding a record allocates nothing. A value's code and field name are
- * packed only when they are not the pollutant table's and the field table's own strings (an
- * unknown code or field): under a backlog nearly every record passes through here.
+ * A held record keeps only what the rules read: its identity, kind, time and numeric values (16
+ * bytes each), packed into a buffer of its slot that is as large as the largest record it held
+ * (rounded up to 32 bytes, not doubled: at 200,000 outlets a minute of records is held). Slots
+ * and their buffers are reused, so once the queue has been as deep as it gets, holding a record
+ * seldom allocates. A value's code and field name are packed only when they are not the
+ * pollutant table's and the field table's own strings (an unknown code or field): under a
+ * backlog nearly every record passes through here.
  */
 #include "ew_hold.h"
 
@@ -28,15 +30,16 @@ struct ew_held_hdr {
     uint8_t kind, version;
 };
 
+/* A numeric value in 16 bytes: its pollutant by its row in the table (ew_pollutant_at). */
 struct ew_held_val {
     double num;
-    const struct ew_pollutant *pollutant;
-    uint8_t field, type, flag_meaning;
+    uint16_t pollutant; /* EW_HELD_UNKNOWN: none (an unknown code) */
+    uint8_t field, flag_meaning;
     char flag;
     uint8_t packed; /* which of its strings follow it */
 };
 
-enum { EW_HELD_CODE = 1, EW_HELD_FIELD = 2 };
+enum { EW_HELD_CODE = 1, EW_HELD_FIELD = 2, EW_HELD_UNKNOWN = 0xFFFF };
 
 static uint8_t ew_held_strings(const struct ew_value *v)
 {
@@ -115,8 +118,9 @@ static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
                 (packed & EW_HELD_FIELD ? strlen(v->field_name) + 1 : 0);
     }
     ew_buf_clear(b);
-    if (!ew_buf_reserve(b, need))
+    if (!ew_buf_reserve_fit(b, need))
         return;
+    const struct ew_pollutant *rows = ew_pollutant_at(0);
     char *w = b->data;
     memcpy(w, &h, sizeof h);
     w = ew_put_str(w + sizeof h, rec->mn, lmn);
@@ -127,9 +131,9 @@ static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
         if (v->type != EW_VT_NUMBER)
             continue;
         struct ew_held_val hv = {.num = v->num,
-                                 .pollutant = v->pollutant,
+                                 .pollutant = v->pollutant ? (uint16_t)(v->pollutant - rows)
+                                                           : EW_HELD_UNKNOWN,
                                  .field = v->field,
-                                 .type = v->type,
                                  .flag_meaning = v->flag_meaning,
                                  .flag = v->flag,
                                  .packed = ew_held_strings(v)};
@@ -144,38 +148,30 @@ static void ew_pack(struct ew_buf *b, const struct ew_record *rec)
     b->data[need] = '\0';
 }
 
-/* Doubles the slots (the allocator has no realloc: new arrays, copied; the ring from its head
- * on). */
+/* Doubles the slots (ew_realloc: a large array's pages move, they are not copied). Each array
+ * is kept as soon as it is grown, so that a failure leaves the queue as it was, only larger;
+ * the ring's part that had wrapped round to the front goes on after its old end. */
 static int ew_hold_grow(struct ew_holdq *q)
 {
     size_t cap = q->cap ? 2 * q->cap : 64;
-    struct ew_held *slots = ew_malloc(cap * sizeof *slots);
-    struct ew_hkey *run = ew_malloc(cap * sizeof *run);
-    struct ew_hkey *heap = ew_malloc(cap * sizeof *heap);
-    uint32_t *spare = ew_malloc(cap * sizeof *spare);
-    if (!slots || !run || !heap || !spare) {
-        ew_free(slots);
-        ew_free(run);
-        ew_free(heap);
-        ew_free(spare);
+    struct ew_held *slots = ew_realloc(q->slots, q->nslots * sizeof *slots, cap * sizeof *slots);
+    if (!slots)
         return EW_ENOMEM;
-    }
-    if (q->cap) {
-        memcpy(slots, q->slots, q->nslots * sizeof *slots);
-        for (size_t i = 0; i < q->nrun; i++)
-            run[i] = *ew_run_at(q, i);
-        memcpy(heap, q->heap, q->nheap * sizeof *heap);
-        memcpy(spare, q->spare, q->nspare * sizeof *spare);
-    }
-    ew_free(q->slots);
-    ew_free(q->run);
-    ew_free(q->heap);
-    ew_free(q->spare);
     q->slots = slots;
-    q->run = run;
-    q->head = 0;
+    struct ew_hkey *heap = ew_realloc(q->heap, q->nheap * sizeof *heap, cap * sizeof *heap);
+    if (!heap)
+        return EW_ENOMEM;
     q->heap = heap;
+    uint32_t *spare = ew_realloc(q->spare, q->nspare * sizeof *spare, cap * sizeof *spare);
+    if (!spare)
+        return EW_ENOMEM;
     q->spare = spare;
+    struct ew_hkey *run = ew_realloc(q->run, q->cap * sizeof *run, cap * sizeof *run);
+    if (!run)
+        return EW_ENOMEM;
+    size_t wrapped = q->head + q->nrun > q->cap ? q->head + q->nrun - q->cap : 0;
+    memcpy(run + q->cap, run, wrapped * sizeof *run);
+    q->run = run;
     q->cap = cap;
     return 0;
 }
@@ -260,6 +256,7 @@ uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
     rec->mn = ew_next_str(&p);
     rec->st = ew_next_str(&p);
     rec->cn = ew_next_str(&p);
+    const struct ew_pollutant *rows = ew_pollutant_at(0);
     for (uint32_t i = 0; i < h.nvalues; i++) {
         struct ew_held_val hv;
         memcpy(&hv, p, sizeof hv);
@@ -267,12 +264,12 @@ uint64_t ew_hold_pop(struct ew_holdq *q, struct ew_record *rec, int64_t *before)
         struct ew_value *v = &rec->values[rec->nvalues++];
         memset(v, 0, sizeof *v);
         v->num = hv.num;
-        v->pollutant = hv.pollutant;
+        v->pollutant = hv.pollutant == EW_HELD_UNKNOWN ? NULL : rows + hv.pollutant;
         v->field = hv.field;
-        v->type = hv.type;
+        v->type = EW_VT_NUMBER;
         v->flag_meaning = hv.flag_meaning;
         v->flag = hv.flag;
-        v->code = hv.packed & EW_HELD_CODE ? ew_next_str(&p) : hv.pollutant->code;
+        v->code = hv.packed & EW_HELD_CODE ? ew_next_str(&p) : v->pollutant->code;
         v->field_name = hv.packed & EW_HELD_FIELD ? ew_next_str(&p) : ew_field_name(v->field);
         v->text = "";
     }

@@ -220,10 +220,15 @@ size_t ew_batch_take_states(struct ew_batch *b, struct ew_batch *from, size_t *o
     if (n) {
         ew_buf_add(&b->args, from->args.data + *off, at - *off);
         b->nargs += nargs;
+        from->nargs -= nargs; /* it counts those not taken */
     }
     *off = at;
     if (at == from->args.len) {
         ew_batch_release(from);
+        *off = 0;
+    } else if (at > from->args.len / 2) { /* the rest to the front: what is frozen next fits */
+        memmove(from->args.data, from->args.data + at, from->args.len - at);
+        from->args.len -= at;
         *off = 0;
     }
     return n;

@@ -88,7 +88,8 @@ void ew_batch_deadletter(struct ew_batch *b, struct ew_buf *scratch,
 /* A site's state (blob, len) as of the checkpoint being made; blob NULL: it has none any more. */
 void ew_batch_state(struct ew_batch *b, const char *mn, const void *blob, size_t len);
 /* The site states queued in from (ew_batch_state only), from *off on, moved into b, max at
- * most; *off moves past them. Returns how many; from is released once every one is taken. */
+ * most; *off moves past them (from's count is of those left). Returns how many; from is
+ * released once every one is taken, and those left move to its front once most are. */
 size_t ew_batch_take_states(struct ew_batch *b, struct ew_batch *from, size_t *off, size_t max);
 /* n sites of the last checkpoint's stage moved into the partition's state. */
 void ew_batch_merge(struct ew_batch *b, size_t n);

@@ -23,9 +23,32 @@ void *ew_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
+    if (ew_malloc_impl == malloc) {
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+            ew_failures++;
+        return p;
+    }
     void *p = ew_malloc(n * size);
     if (p)
         memset(p, 0, n * size);
+    return p;
+}
+
+void *ew_realloc(void *old, size_t old_size, size_t size)
+{
+    void *p;
+    if (ew_malloc_impl == malloc) {
+        p = realloc(old, size ? size : 1);
+        if (!p)
+            ew_failures++;
+        return p;
+    }
+    if (!(p = ew_malloc(size)))
+        return NULL;
+    if (old_size)
+        memcpy(p, old, old_size < size ? old_size : size);
+    ew_free(old);
     return p;
 }
 
@@ -57,11 +80,10 @@ void ew_alloc_hook_json(void)
 
 void *ew_grow(void *old, size_t n, size_t cap, size_t size)
 {
-    void *p = ew_calloc(cap, size);
-    if (!p)
+    if (size && cap > SIZE_MAX / size)
         return NULL;
-    if (n)
-        memcpy(p, old, n * size);
-    ew_free(old);
+    unsigned char *p = ew_realloc(old, n * size, cap * size);
+    if (p && cap > n)
+        memset(p + n * size, 0, (cap - n) * size);
     return p;
 }

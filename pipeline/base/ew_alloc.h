@@ -15,13 +15,20 @@ typedef void (*ew_free_fn)(void *ptr);
 
 /* Returns a new block or NULL. */
 void *ew_malloc(size_t size);
-/* Zeroed block of n * size bytes, or NULL (also on overflow). */
+/* Zeroed block of n * size bytes, or NULL (also on overflow). With the C library's allocator
+ * this is calloc, whose fresh pages are zero already: a large array is resident only where it
+ * is written. */
 void *ew_calloc(size_t n, size_t size);
+/* old (old_size bytes; or NULL and 0) as a block of size bytes holding its first
+ * min(old_size, size) bytes; NULL when out of memory, old then kept as it was. With the C
+ * library's allocator this is realloc, which moves a large block's pages rather than copying
+ * them (a buffer that doubles is never resident twice); with a test's, a new block, copied. */
+void *ew_realloc(void *old, size_t old_size, size_t size);
 void ew_free(void *ptr);
 
-/* A zeroed block of cap elements of size bytes holding the first n of old, which is freed
- * (n may be 0 and old NULL). NULL when out of memory: old is then kept as it was. For the
- * arrays that grow by doubling. */
+/* old (n elements of size bytes; n may be 0 and old NULL) as a block of cap elements, the
+ * ones past n zeroed. NULL when out of memory: old is then kept as it was. For the arrays that
+ * grow by doubling (ew_realloc). */
 void *ew_grow(void *old, size_t n, size_t cap, size_t size);
 
 /* How many allocations have failed so far. jansson reports an allocation failure during

@@ -25,7 +25,9 @@ void ew_buf_release(struct ew_buf *b)
     b->max = max;
 }
 
-bool ew_buf_reserve(struct ew_buf *b, size_t extra)
+/* Room for extra more bytes and a NUL: the capacity doubled until it fits, or (fit) grown to
+ * just what fits, rounded up to 32 bytes. */
+static bool ew_buf_grow(struct ew_buf *b, size_t extra, bool fit)
 {
     if (b->err)
         return false;
@@ -37,20 +39,38 @@ bool ew_buf_reserve(struct ew_buf *b, size_t extra)
     if (need <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = ew_malloc(cap);
+    if (fit)
+        cap = (need + 31) & ~(size_t)31;
+    else
+        while (cap < need)
+            cap *= 2;
+    char *p;
+    if (b->len) {
+        p = ew_realloc(b->data, b->len + 1, cap);
+    } else { /* nothing to keep */
+        ew_free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+        p = ew_malloc(cap);
+    }
     if (!p) {
         b->err = EW_ENOMEM;
         return false;
     }
-    if (b->len)
-        memcpy(p, b->data, b->len);
     p[b->len] = '\0';
-    ew_free(b->data);
     b->data = p;
     b->cap = cap;
     return true;
+}
+
+bool ew_buf_reserve(struct ew_buf *b, size_t extra)
+{
+    return ew_buf_grow(b, extra, false);
+}
+
+bool ew_buf_reserve_fit(struct ew_buf *b, size_t extra)
+{
+    return ew_buf_grow(b, extra, true);
 }
 
 void ew_buf_add(struct ew_buf *b, const void *p, size_t n)

@@ -31,7 +31,10 @@ struct ew_buf {
 
 void ew_buf_clear(struct ew_buf *b);   /* len = 0, err = 0; keeps memory */
 void ew_buf_release(struct ew_buf *b); /* frees memory; the buffer is then EW_BUF_INIT */
-bool ew_buf_reserve(struct ew_buf *b, size_t extra);
+bool ew_buf_reserve(struct ew_buf *b, size_t extra); /* room for extra more bytes: doubles */
+/* The same, growing to just what fits (rounded up to 32 bytes) rather than doubling: for the
+ * many small buffers that each hold one thing of a known size (a held record). */
+bool ew_buf_reserve_fit(struct ew_buf *b, size_t extra);
 void ew_buf_add(struct ew_buf *b, const void *p, size_t n);
 void ew_buf_adds(struct ew_buf *b, const char *s);
 void ew_buf_addc(struct ew_buf *b, char c);

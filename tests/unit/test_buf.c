@@ -29,6 +29,28 @@ static void test_growth_and_reuse(void **state)
     assert_null(b.data);
 }
 
+/* A buffer that holds one thing of a known size (a held record) grows to what fits, rounded up
+ * to 32 bytes, not to the next power of two; what it holds is kept. */
+static void test_reserve_fit(void **state)
+{
+    (void)state;
+    struct ew_buf b = EW_BUF_INIT;
+    assert_true(ew_buf_reserve_fit(&b, 100));
+    assert_int_equal(b.cap, 128); /* 100 bytes and the NUL */
+    for (int i = 0; i < 100; i++)
+        ew_buf_addc(&b, (char)('a' + i % 26));
+    assert_int_equal(b.cap, 128);
+    assert_true(ew_buf_reserve_fit(&b, 50));
+    assert_int_equal(b.cap, 160);
+    assert_int_equal(b.len, 100);
+    assert_int_equal(b.data[99], 'a' + 99 % 26);
+    assert_int_equal(b.data[100], '\0');
+    ew_buf_clear(&b);
+    assert_true(ew_buf_reserve_fit(&b, 150)); /* fits already */
+    assert_int_equal(b.cap, 160);
+    ew_buf_release(&b);
+}
+
 static void test_limit_is_sticky(void **state)
 {
     (void)state;
@@ -76,9 +98,8 @@ static void test_json_numbers_and_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_growth_and_reuse),
-        cmocka_unit_test(test_limit_is_sticky),
-        cmocka_unit_test(test_json_string_escapes),
+        cmocka_unit_test(test_growth_and_reuse),      cmocka_unit_test(test_reserve_fit),
+        cmocka_unit_test(test_limit_is_sticky),       cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_numbers_and_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -552,6 +552,39 @@ static void test_hold_order(void **state)
     ew_record_free(out);
 }
 
+/* The hold's slots double while its ring has wrapped round (records taken from its head, more
+ * queued after them into the freed front): the ring's order survives the growth. */
+static void test_hold_grows_round_its_ring(void **state)
+{
+    (void)state;
+    struct ew_record *in = ew_record_new(), *out = ew_record_new();
+    in->mn = "RING0001", in->st = "31", in->cn = "2011", in->has_time = true;
+    struct ew_holdq q = {0};
+    uint64_t tag = 0, next = 0;
+    int64_t before;
+    for (; tag < 64; tag++) { /* the first 64 slots, full */
+        in->data_time = 1700000000000 + (int64_t)tag * 1000;
+        assert_int_equal(ew_hold_push(&q, in, 0, tag, 0, 0), 0);
+    }
+    assert_int_equal(q.cap, 64);
+    for (; next < 10; next++)
+        assert_int_equal(ew_hold_pop(&q, out, &before), next);
+    for (; tag < 64 + 10 + 5; tag++) { /* 10 into the freed slots, wrapping; then it grows */
+        in->data_time = 1700000000000 + (int64_t)tag * 1000;
+        assert_int_equal(ew_hold_push(&q, in, 0, tag, 0, 0), 0);
+    }
+    assert_int_equal(q.cap, 128);
+    for (; next < tag; next++) {
+        assert_int_equal(ew_hold_pop(&q, out, &before), next);
+        assert_int_equal(out->data_time, 1700000000000 + (int64_t)next * 1000);
+    }
+    assert_null(ew_hold_top(&q));
+    ew_hold_release(&q);
+    in->mn = in->st = in->cn = NULL;
+    ew_record_free(in);
+    ew_record_free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_default_rules_load),
         cmocka_unit_test(test_hold_round_trip),
         cmocka_unit_test(test_hold_order),
+        cmocka_unit_test(test_hold_grows_round_its_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
