@@ -229,6 +229,7 @@ size_t ew_batch_take_states(struct ew_batch *b, struct ew_batch *from, size_t *o
     } else if (at > from->args.len / 2) { /* the rest to the front: what is frozen next fits */
         memmove(from->args.data, from->args.data + at, from->args.len - at);
         from->args.len -= at;
+        from->args.data[from->args.len] = '\0';
         *off = 0;
     }
     return n;

@@ -71,6 +71,7 @@ static void test_frozen_sites_taken_in_order(void **state)
     assert_int_equal(ew_batch_take_states(&b, &q, &off, 3), 3);
     assert_int_equal(off, 0);                 /* six of ten taken: the four left are at the front */
     assert_int_equal(q.nargs, 2 + 3 + 3 + 2); /* sites 6 and 9 removed, 7 and 8 with a state */
+    assert_int_equal(q.args.data[q.args.len], '\0'); /* still a buffer's end (ew_buf.h) */
     expect_sites(&b, &at, 3, 6);
     assert_int_equal(at, b.args.len);
     for (int n = 10; n < 15; n++)
