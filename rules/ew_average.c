@@ -39,7 +39,8 @@ void ew_average_add(struct ew_averages *eng, struct ew_site *site, const struct 
     else
         return;
     int64_t len = day ? EW_DAY_MS : EW_HOUR_MS;
-    int64_t number = ew_period_number(rec->data_time, len), start = number * len - EW_TZ_OFFSET_MS;
+    int64_t number = ew_period_number(rec->data_time, len);
+    int64_t start = ew_period_at((int32_t)number, len);
     bool weigh = ew_medium_of_st(rec->st) == EW_MEDIUM_WATER && !isnan(flow);
     uint32_t base = EW_AGG_KEY | (day ? EW_AGG_DAY : 0), half = ew_agg_half(number);
     for (size_t i = 0; i < rec->nvalues; i++) {

@@ -273,7 +273,8 @@ void *ew_key_state_new(struct ew_sitetab *t, struct ew_site *s, struct ew_siteke
 /* k's kind state, made when it has none (ew_key_state_new). */
 static inline void *ew_key_state_make(struct ew_sitetab *t, struct ew_site *s, struct ew_sitekey *k)
 {
-    return k->state ? s->kstates->slot[k->state - 1] : ew_key_state_new(t, s, k);
+    void *ks = ew_key_state(s, k);
+    return ks ? ks : ew_key_state_new(t, s, k);
 }
 
 /* k's kind state let go (k->state 0; the site's last one takes its slot). */
