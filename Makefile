@@ -60,6 +60,7 @@ fuzz:
 	tests/fuzz/run.sh $(FUZZ_BUILD)/bin $(FUZZ_SECONDS)
 
 format:
+	@scripts/deps.sh format
 	clang-format-14 -i $$(git ls-files '*.c' '*.h')
 
 clean:

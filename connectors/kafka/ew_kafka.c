@@ -33,6 +33,7 @@ struct ew_consumer {
     int pipefd[2];
     ev_io io;
     ev_idle more;
+    ev_timer poll; /* a poll a second, whatever the pipe says */
     struct ew_kafka *k;
     bool table; /* the table topics' reader */
 };
@@ -338,6 +339,17 @@ static void ew_on_more(struct ev_loop *loop, ev_idle *w, int revents)
     ew_consume(w->data);
 }
 
+/* The pipe wakes the loop only when the queue was empty and has been read since its last
+ * wakeup; and librdkafka leaves the group when it is not polled for max.poll.interval.ms, as
+ * when no message comes for that long. A poll a second, come what may, bounds both. */
+#define EW_POLL_AT_LEAST_S 1.0
+
+static void ew_on_poll_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    ew_consume(w->data);
+}
+
 /* Wires a consumer's queue to the loop through a pipe that librdkafka writes to when the
  * queue stops being empty. */
 static int ew_consumer_wire(struct ew_kafka *k, struct ew_consumer *c)
@@ -357,6 +369,9 @@ static int ew_consumer_wire(struct ew_kafka *k, struct ew_consumer *c)
     ev_idle_init(&c->more, ew_on_more);
     c->more.data = c;
     ev_idle_start(k->loop, &c->more); /* whatever came before the fd was wired */
+    ev_timer_init(&c->poll, ew_on_poll_timer, EW_POLL_AT_LEAST_S, EW_POLL_AT_LEAST_S);
+    c->poll.data = c;
+    ev_timer_start(k->loop, &c->poll);
     return 0;
 }
 
@@ -366,6 +381,7 @@ static void ew_consumer_close(struct ew_kafka *k, struct ew_consumer *c)
         return;
     ev_io_stop(k->loop, &c->io);
     ev_idle_stop(k->loop, &c->more);
+    ev_timer_stop(k->loop, &c->poll);
     if (c->q) {
         rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
         rd_kafka_queue_destroy(c->q);
@@ -653,6 +669,7 @@ void ew_kafka_stop_consuming(struct ew_kafka *k)
         if (cs[i]->rk) {
             ev_io_stop(k->loop, &cs[i]->io);
             ev_idle_stop(k->loop, &cs[i]->more);
+            ev_timer_stop(k->loop, &cs[i]->poll);
         }
     ev_timer_stop(k->loop, &k->table_retry);
 }

@@ -8,6 +8,7 @@ build's bin folder).
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,16 +31,32 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, predicate, timeout=20.0, step=0.05):
-    """Polls predicate until it returns something true; fails the test after timeout."""
+def wait_for(what, predicate, timeout=20.0, step=0.05, seen=None):
+    """Polls predicate until it returns something true; fails the test after timeout, saying
+    what seen() returns then (what was there instead), when it is given."""
     deadline = time.monotonic() + timeout
     while True:
         got = predicate()
         if got:
             return got
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what}" +
+                        (f" ({seen()})" if seen else ""))
         time.sleep(step)
+
+
+def main_thread_stack(pid):
+    """Where a process's main thread (ecowarnd's event loop) is, as gdb prints it: a failure's
+    report shows whether a daemon that stopped answering waits, and on what. "" without gdb."""
+    if not shutil.which("gdb"):
+        return ""
+    try:
+        out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread 1", "-ex", "bt 40"],
+                             capture_output=True, text=True, timeout=60).stdout
+    except (subprocess.TimeoutExpired, OSError) as e:
+        return f"(gdb: {e})\n"
+    frames = [line for line in out.splitlines(True) if line.startswith("#")]
+    return "".join(frames[1:] if frames[1:2] == frames[:1] else frames)  # "thread 1" shows #0
 
 
 def http_request(port, method, path, headers=None, body=None, timeout=5):
@@ -342,10 +359,20 @@ class Daemon:
         wait_for("ecowarnd to report Kafka and Redis connected",
                  lambda: self.get("/health")[0] == 200, timeout=timeout)
 
+    def consumed_so_far(self, topic):
+        """For a failure's message: how many messages of topic the daemon says it consumed."""
+        m = self.metrics()
+        if not m:
+            return "its metrics do not answer"
+        name = f'ecowarn_messages_total{{topic="{topic}"}}'
+        lag = m.get("ecowarn_consumer_lag", 0)
+        return f"{m.get(name, 0):.0f} consumed, consumer lag {lag:.0f}"
+
     def wait_consumed(self, topic, n, timeout=30):
         name = f'ecowarn_messages_total{{topic="{topic}"}}'
         wait_for(f"{n} messages of {topic} consumed",
-                 lambda: self.metrics().get(name, 0) >= n, timeout=timeout)
+                 lambda: self.metrics().get(name, 0) >= n, timeout=timeout,
+                 seen=lambda: self.consumed_so_far(topic))
 
     def wait_settled(self, timeout=30):
         """Nothing in flight: every consumed message is safe in Redis."""
@@ -445,16 +472,22 @@ def daemons(request, redis_server, tmp):
         started.append(d)
         return d
     yield start
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and rep.failed
+    stacks = [main_thread_stack(d.proc.pid) if failed and d.proc.poll() is None else ""
+              for d in started]
     for d in started:
         if d.proc.poll() is None:
             d.proc.kill()
             d.proc.wait()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
+    if failed:
         for i, d in enumerate(started):
             d.log.flush()
             print(f"---- ecowarnd #{i} ({d.log_path}), its last 60 lines ----")
             print("".join(d.logtext().splitlines(True)[-60:]))
+            if stacks[i]:
+                print(f"---- ecowarnd #{i}: its main thread when the test failed ----")
+                print(stacks[i])
 
 
 # ---- inputs ----

@@ -25,7 +25,8 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, Daemon, Kafka, Redis, RealBroker, RedisServer, differ, outputs, wait_for
+from conftest import (BIN, ROOT, Daemon, Kafka, Redis, RealBroker, RedisServer, differ,
+                      main_thread_stack, outputs, wait_for)
 
 LONG = os.environ.get("EW_CHAOS_LONG") == "1"
 PARTITIONS = (1, 4)
@@ -166,11 +167,29 @@ def run_reference(path, total, broker, tmp, partitions):
         server.stop()
 
 
+def progress(d):
+    """For a failure's message: where the daemon's input stands, by its metrics."""
+    m = d.metrics()
+    if not m:
+        return "its metrics do not answer"
+    return ", ".join(f"{k} {v:.0f}" for k, v in m.items() if k.startswith(
+        ("ecowarn_messages_total", "ecowarn_consumer_lag", "ecowarn_messages_in_flight",
+         "ecowarn_partitions_live")))
+
+
+def stacks_of(daemons):
+    """Prints each running daemon's main thread (conftest.main_thread_stack)."""
+    for d in daemons:
+        if d.proc.poll() is None:
+            print(f"---- ecowarnd {d.log_path}: its main thread ----")
+            print(main_thread_stack(d.proc.pid))
+
+
 def live(d, timeout=60):
     """The daemon has claimed its partitions: it is consuming. (Its first transaction may wait
     for events to write or for its first checkpoint, redis.checkpoint_ms later.)"""
     wait_for("the daemon consuming", lambda: d.metrics().get("ecowarn_partitions_live", 0) > 0,
-             timeout=timeout, step=0.1)
+             timeout=timeout, step=0.1, seen=lambda: progress(d))
 
 
 def compare(ref, got, what, logs=()):
@@ -204,7 +223,8 @@ class Faults:
     def pause(self):
         """A random moment while the daemon consumes: claimed, records coming or held."""
         live(self.daemon)
-        wait_for("the daemon consuming", self.consuming, timeout=60, step=0.1)
+        wait_for("the daemon consuming", self.consuming, timeout=60, step=0.1,
+                 seen=lambda: progress(self.daemon))
         time.sleep(self.rng.uniform(0.3, 1.5))
 
     def consuming(self):
@@ -313,6 +333,9 @@ def test_faults_change_nothing(seed, broker, tmp):
             compare(ref, outputs(redis), f"seed {seed}, {partitions} partitions, faults {plan}",
                     faults.logs)
             assert faults.daemon.stop() == 0
+        except BaseException:
+            stacks_of([faults.daemon])
+            raise
         finally:
             feeder.kill()
             if faults.daemon.proc.poll() is None:
@@ -361,6 +384,9 @@ def test_members_joining_and_leaving_change_nothing(seed, broker, tmp):
         compare(ref, outputs(redis), f"seed {seed}, members joining and leaving",
                 [d.log_path for d in started])
         assert a.stop() == 0
+    except BaseException:
+        stacks_of(started)
+        raise
     finally:
         feeder.kill()
         for d in started:

@@ -407,6 +407,23 @@ def test_two_daemons_share_the_partitions(kafka, redis, daemons):
     assert a.stop() == 0 and b.stop() == 0
 
 
+def test_a_quiet_daemon_keeps_its_partitions(kafka, redis, daemons):
+    """No input for longer than max.poll.interval.ms: the daemon still polls its consumer (once
+    a second), so librdkafka does not leave the group and hand its partitions round again.
+    Before, it polled only when the queue's pipe woke it, and left every 5 minutes of quiet."""
+    d = daemons(kafka, extra={"kafka.properties.max.poll.interval.ms": "6000"})
+    d.wait_healthy()
+    wait_for("its partitions claimed", lambda: d.metrics().get("ecowarn_partitions_live", 0) > 0)
+    time.sleep(9)  # quiet for half as long again as the interval
+    log = d.logtext()
+    assert "maximum poll interval" not in log
+    assert "revoked" not in log
+    register(kafka, d, "MN-Q1")
+    kafka.produce([(kafka.hj, hourly_packet("MN-Q1", hour(10), 50))])
+    d.wait_consumed(kafka.hj, 1)
+    assert d.stop() == 0
+
+
 def noon_three_hour_alert(redis, mn, why):
     """The site's three-hour over-limit alert at noon (its hours 10, 11 and 12 over), once."""
     def fired():
