@@ -99,8 +99,8 @@ void ew_kafka_store(struct ew_kafka *k, int topic, int32_t partition, int64_t ne
  * a pause of the whole source leaves it paused. */
 void ew_kafka_hold(struct ew_kafka *k, int topic, int32_t partition, bool hold);
 
-/* The next message of an assigned partition is the one at offset (before it resumes); offset -1:
- * the last one committed here, or the partition's beginning. */
+/* The next message of an assigned partition is the one at offset; offset -1: the last one
+ * committed here, or the partition's beginning. */
 void ew_kafka_seek(struct ew_kafka *k, int topic, int32_t partition, int64_t offset);
 
 /* Whether an assigned partition has been read to its end (as far as librdkafka's last fetch

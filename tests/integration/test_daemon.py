@@ -7,6 +7,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import (Redis, RedisServer, b64, differ, hj212, hourly_packet, outlet, outputs,
                       wait_for)
 
@@ -422,6 +424,25 @@ def test_a_quiet_daemon_keeps_its_partitions(kafka, redis, daemons):
     kafka.produce([(kafka.hj, hourly_packet("MN-Q1", hour(10), 50))])
     d.wait_consumed(kafka.hj, 1)
     assert d.stop() == 0
+
+
+def test_every_first_start_reads_every_partition(kafka, redis, daemons):
+    """Thirty first starts in a row (a group of its own each, Redis empty) each read every
+    partition to its end. librdkafka 2.0.2 could drop the resume that ends a partition's claim
+    when it came just as librdkafka started the partition itself, a round trip after the
+    assignment: that partition was never read (about 1 start in 150 under ASan; the daemon now
+    looks the start offsets up before it assigns, connectors/kafka/ew_kafka.c). A real broker's
+    round trips only: on the embedded broker it is skipped."""
+    if kafka.kind != "real":
+        pytest.skip("the real broker's timing")
+    n = 16  # by their keys, on both partitions
+    kafka.produce([(kafka.hj, hourly_packet(f"MN-F{i}", hour(10), 10)) for i in range(n)])
+    for start in range(30):
+        redis("FLUSHALL")
+        d = daemons(kafka, extra={"kafka.group_id": f"{kafka.group}-first-{start}"})
+        d.wait_consumed(kafka.hj, n, timeout=20)
+        d.proc.kill()
+        d.proc.wait()
 
 
 def noon_three_hour_alert(redis, mn, why):
