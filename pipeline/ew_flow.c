@@ -938,8 +938,9 @@ static void ew_flow_claimed(void *ctx, void *arg, const struct ew_claim *c)
     if (f->kafka) {
         /* nothing saved: a first start reads from Kafka's committed offset, as assigned; a
          * claim again (Redis lost it) from the last offset committed here. The seek after the
-         * resume: one to the partition's beginning looks its offset up, and a resume while
-         * that lookup is out makes librdkafka 2.0.2 drop its answer (ew_start_offsets) */
+         * resume: one to the partition's beginning looks its offset up, and librdkafka takes a
+         * resume that comes while that lookup is out as newer than its answer
+         * (ew_start_offsets) */
         ew_kafka_hold(f->kafka, p->topic, p->partition, false);
         if (c->cut.next >= 0 || p->again)
             ew_kafka_seek(f->kafka, p->topic, p->partition, c->cut.next);

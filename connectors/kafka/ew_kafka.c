@@ -165,13 +165,15 @@ static void ew_pause_list(struct ew_kafka *k, rd_kafka_topic_partition_list_t *l
 
 /* Where each newly assigned partition starts: Kafka's committed offset, else the partition's
  * first (auto.offset.reset is earliest), looked up here so that librdkafka is given offsets.
- * Given none, it looks them up itself after the assignment, and its own pause, resume and start
- * of each partition then come a round trip later, just as the owner's hold and resume of it
- * (ew_kafka_hold, its claim a round trip to Redis): librdkafka 2.0.2 numbers those requests
- * and carries them out on two threads, and drops one it finds older than the last it carried
- * out. Seen in a CI run and then 1 in 150 first starts under ASan: the owner's resume dropped,
- * the partition paused for good, nothing read (librdkafka's debug log). An offset not found
- * stays RD_KAFKA_OFFSET_INVALID: librdkafka's own lookup, as before. */
+ * Given none, it looks the committed ones up itself, and its own resume and start of each
+ * partition come a round trip after the assignment, just as the owner's resume of it (the end
+ * of its claim, a round trip to Redis: ew_kafka_hold). librdkafka 2.0.2 numbers such requests
+ * on the thread that makes them and drops one older than the last it carried out: seen in CI
+ * and in about 1 first start of 250 under ASan, the owner's resume dropped (the partition
+ * paused for good) or librdkafka's start of it (never started), nothing read from it
+ * (librdkafka's debug log). Given offsets, it starts each partition as it is assigned, before
+ * the owner holds it (its debug log again). An offset not found stays RD_KAFKA_OFFSET_INVALID:
+ * librdkafka's own lookup, as before. */
 static void ew_start_offsets(struct ew_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_resp_err_t all = rd_kafka_committed(k->rk, parts, EW_LOOKUP_MS);
