@@ -384,6 +384,10 @@ def test_two_daemons_share_the_partitions(kafka, redis, daemons):
     b.wait_consumed(kafka.ent, len(mns))  # every member reads the whole registry
     wait_for("b to claim a partition with its sites",
              lambda: b.metrics().get("ecowarn_sites_restored_total", 0) > 0, timeout=60)
+    # and a to claim again what it kept: its claims may come after b's (each member looks its
+    # partitions' start offsets up first, a round trip or two)
+    wait_for("a to claim its share again",
+             lambda: a.metrics().get("ecowarn_sites_restored_total", 0) > 0, timeout=60)
     left = a.metrics()["ecowarn_sites_tracked"]
     assert 0 < left < len(mns)
     assert left + b.metrics()["ecowarn_sites_tracked"] == len(mns)
